@@ -1,0 +1,50 @@
+# bufpng: the two commands of the quick start, and the targets behind them.
+#   make demo   create .venv, install bufpng from source, run `python -m bufpng demo`
+#   make test   create .venv, install bufpng and its test extras, cargo test, pytest
+# Each does all of its own set-up on a fresh machine (Python 3.11 + Rust).
+
+PYTHON ?= python3
+VENV   := .venv
+VPY    := $(VENV)/bin/python
+PIP    := $(VPY) -m pip
+# cargo test links libpython; point pyo3 at the venv's interpreter.
+export PYO3_PYTHON := $(abspath $(VPY))
+
+.PHONY: demo test venv install install-test pngcheck cargo-test pytest lint clean
+
+demo: install
+	$(VPY) -m bufpng demo
+
+test: install-test pngcheck cargo-test pytest
+
+$(VPY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+venv: $(VPY)
+
+# Always reinstall: the extension must match the sources being tested.
+install: venv
+	$(PIP) install --quiet .
+
+install-test: venv
+	$(PIP) install --quiet ".[test]"
+
+# pngcheck is a test-only Debian tool; install it when absent.
+pngcheck:
+	@command -v pngcheck >/dev/null 2>&1 || { \
+	  echo "installing pngcheck with apt-get"; \
+	  apt-get update -qq && apt-get install -y -qq pngcheck >/dev/null; }
+
+cargo-test: venv
+	cargo test --workspace
+
+pytest: install-test
+	$(VPY) -m pytest -q pytests
+
+lint:
+	cargo fmt --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(VENV) build dist target python/bufpng/*.so python/*.egg-info

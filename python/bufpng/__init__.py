@@ -1,0 +1,16 @@
+"""bufpng: image buffers from Python memory to PNG files.
+
+Pass any object that exports the buffer protocol (numpy arrays such as
+``cv2.imread`` returns, bytes, bytearray, memoryview, array.array, mmap):
+bufpng validates its shape and sample format, copies the pixels out while
+holding the GIL, and encodes PNG with the GIL released.
+
+>>> import bufpng
+>>> png = bufpng.encode(bytes([0, 128, 255] * 4), width=2, height=2)
+>>> png[:8]
+b'\\x89PNG\\r\\n\\x1a\\n'
+"""
+
+from ._bufpng import __version__, encode, write, write_frames
+
+__all__ = ["__version__", "encode", "write", "write_frames"]

@@ -1,0 +1,107 @@
+//! Atomic file writes: a temporary file in the target's directory, then a
+//! rename. Readers see either the old file or the complete new one, never a
+//! partial PNG; a failed write removes its temporary file.
+//!
+//! Temporary names are `.<name>.bufpng-<pid>-<n>.tmp`: dot-prefixed so globs
+//! like `*.png` skip them, and recognisable if a killed process leaves one.
+
+use crate::error::FileError;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Suffix that marks bufpng's temporary files.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// Writes `data` to `path` atomically; errors name `path`.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FileError> {
+    let fail = |source: io::Error| FileError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let temp = temp_path(path).map_err(fail)?;
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .and_then(|mut file| file.write_all(data));
+    let result = written.and_then(|()| fs::rename(&temp, path));
+    if let Err(source) = result {
+        // Best effort: the temporary file may not exist if creating it failed.
+        let _ = fs::remove_file(&temp);
+        return Err(fail(source));
+    }
+    Ok(())
+}
+
+fn temp_path(path: &Path) -> io::Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "path has no file name (it ends in '/' or '..')",
+        )
+    })?;
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(
+        ".bufpng-{}-{}{TEMP_SUFFIX}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    Ok(path.with_file_name(temp_name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bufpng-atomic-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn writes_and_replaces() {
+        let dir = scratch("replace");
+        let path = dir.join("a.png");
+        write_atomic(&path, b"first").unwrap();
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second");
+        assert_eq!(entries(&dir), ["a.png"]);
+    }
+
+    #[test]
+    fn missing_directory_names_the_file_and_leaves_nothing() {
+        let dir = scratch("missing");
+        let path = dir.join("no/such/dir/a.png");
+        let err = write_atomic(&path, b"x").unwrap_err();
+        assert_eq!(err.path, path);
+        assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
+        assert!(entries(&dir).is_empty());
+    }
+
+    #[test]
+    fn path_that_is_a_directory_keeps_it_and_leaves_no_temp() {
+        let dir = scratch("isdir");
+        let target = dir.join("taken");
+        fs::create_dir(&target).unwrap();
+        let err = write_atomic(&target, b"x").unwrap_err();
+        assert_eq!(err.path, target);
+        assert!(target.is_dir());
+        assert_eq!(entries(&dir), ["taken"]);
+    }
+}

@@ -1,0 +1,372 @@
+//! Owned frames and the one copy out of an exporter's memory.
+//!
+//! The copy is where channel reordering (OpenCV's BGR to PNG's RGB) and
+//! 16-bit byte swapping happen, fused into a single pass, so converting costs
+//! about what a memcpy costs.
+
+use crate::error::value_error;
+use crate::layout::{Depth, Endian, ImageLayout, SourcePlan};
+use anyhow::Result;
+
+/// Order of the colour channels in 3- and 4-channel images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChannelOrder {
+    /// OpenCV's order: BGR, BGRA.
+    #[default]
+    Bgr,
+    /// PNG's order: RGB, RGBA.
+    Rgb,
+}
+
+impl ChannelOrder {
+    pub fn parse(name: &str) -> Result<ChannelOrder> {
+        match name {
+            "bgr" => Ok(ChannelOrder::Bgr),
+            "rgb" => Ok(ChannelOrder::Rgb),
+            _ => Err(value_error(format!(
+                "order must be \"bgr\" (OpenCV's channel order, the default) or \"rgb\", got {name:?}"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ChannelOrder::Bgr => "bgr",
+            ChannelOrder::Rgb => "rgb",
+        }
+    }
+}
+
+/// How samples are arranged in memory: channel order and 16-bit byte order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelFormat {
+    pub order: ChannelOrder,
+    pub endian: Endian,
+}
+
+impl PixelFormat {
+    /// What PNG's image data holds.
+    pub const PNG: PixelFormat = PixelFormat {
+        order: ChannelOrder::Rgb,
+        endian: Endian::Big,
+    };
+}
+
+/// An owned, packed image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub layout: ImageLayout,
+    pub format: PixelFormat,
+    pub data: Vec<u8>,
+}
+
+impl Frame {
+    /// Copies an image out of `memory`, whose first sample is at `origin`,
+    /// into `target` format. `source_order` is the channel order the caller
+    /// says the source has.
+    ///
+    /// Every read is bounds-checked against `memory`, so a plan that does not
+    /// fit the slice is an error, never a stray read.
+    pub fn copy_from(
+        plan: &SourcePlan,
+        memory: &[u8],
+        origin: usize,
+        source_order: ChannelOrder,
+        target: PixelFormat,
+    ) -> Result<Frame> {
+        let layout = plan.layout;
+        let mut data = vec![0u8; layout.byte_len()];
+        let convert = Conversion::new(&layout, source_order, plan.endian, target);
+        let fits = || value_error("the buffer's shape and strides point outside its memory");
+        if plan.is_packed() {
+            let source = memory.get(origin..origin + data.len()).ok_or_else(fits)?;
+            convert.packed(source, &mut data);
+        } else {
+            let row_bytes = layout.row_bytes();
+            for (y, out_row) in data.chunks_exact_mut(row_bytes).enumerate() {
+                let row_start = offset(origin, y as isize * plan.strides[0]).ok_or_else(fits)?;
+                if plan.pixels_packed() {
+                    let source = memory
+                        .get(row_start..row_start + row_bytes)
+                        .ok_or_else(fits)?;
+                    convert.packed(source, out_row);
+                } else {
+                    convert
+                        .strided(memory, row_start, plan, out_row)
+                        .ok_or_else(fits)?;
+                }
+            }
+        }
+        Ok(Frame {
+            layout,
+            format: target,
+            data,
+        })
+    }
+
+    /// True when the bytes already are in `target` format (channel order
+    /// does not matter for gray, nor byte order for 8-bit).
+    pub fn is_stored_as(&self, target: PixelFormat) -> bool {
+        let same_order = self.layout.channels < 3 || self.format.order == target.order;
+        let same_endian = self.layout.depth == Depth::Eight || self.format.endian == target.endian;
+        same_order && same_endian
+    }
+
+    /// This frame's samples in another format (a cheap clone when already there).
+    pub fn to_format(&self, target: PixelFormat) -> Frame {
+        if self.is_stored_as(target) {
+            return Frame {
+                format: target,
+                ..self.clone()
+            };
+        }
+        let mut data = vec![0u8; self.data.len()];
+        Conversion::new(&self.layout, self.format.order, self.format.endian, target)
+            .packed(&self.data, &mut data);
+        Frame {
+            layout: self.layout,
+            format: target,
+            data,
+        }
+    }
+}
+
+fn offset(base: usize, delta: isize) -> Option<usize> {
+    base.checked_add_signed(delta)
+}
+
+/// One pass that reorders channels and swaps bytes as needed.
+struct Conversion {
+    channels: usize,
+    sample_bytes: usize,
+    swap_channels: bool,
+    swap_bytes: bool,
+}
+
+impl Conversion {
+    fn new(
+        layout: &ImageLayout,
+        source_order: ChannelOrder,
+        source_endian: Endian,
+        target: PixelFormat,
+    ) -> Self {
+        Conversion {
+            channels: usize::from(layout.channels),
+            sample_bytes: layout.depth.bytes(),
+            swap_channels: layout.channels >= 3 && source_order != target.order,
+            swap_bytes: layout.depth == Depth::Sixteen && source_endian != target.endian,
+        }
+    }
+
+    /// Where channel `c` of the output comes from in the input.
+    fn source_channel(&self, c: usize) -> usize {
+        match (self.swap_channels, c) {
+            (true, 0) => 2,
+            (true, 2) => 0,
+            _ => c,
+        }
+    }
+
+    /// Converts packed pixels; `source` and `out` have the same length.
+    fn packed(&self, source: &[u8], out: &mut [u8]) {
+        match (
+            self.swap_channels,
+            self.swap_bytes,
+            self.sample_bytes,
+            self.channels,
+        ) {
+            (false, false, _, _) => out.copy_from_slice(source),
+            (true, false, 1, 3) => {
+                for (o, s) in out.chunks_exact_mut(3).zip(source.chunks_exact(3)) {
+                    o[0] = s[2];
+                    o[1] = s[1];
+                    o[2] = s[0];
+                }
+            }
+            (true, false, 1, 4) => {
+                for (o, s) in out.chunks_exact_mut(4).zip(source.chunks_exact(4)) {
+                    let v = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+                    let swapped = (v & 0xff00_ff00) | ((v >> 16) & 0xff) | ((v & 0xff) << 16);
+                    o.copy_from_slice(&swapped.to_le_bytes());
+                }
+            }
+            (false, true, 2, _) => {
+                for (o, s) in out.chunks_exact_mut(2).zip(source.chunks_exact(2)) {
+                    o[0] = s[1];
+                    o[1] = s[0];
+                }
+            }
+            _ => {
+                let pixel = self.channels * self.sample_bytes;
+                for (o, s) in out.chunks_exact_mut(pixel).zip(source.chunks_exact(pixel)) {
+                    for c in 0..self.channels {
+                        let from = self.source_channel(c) * self.sample_bytes;
+                        self.sample(
+                            &s[from..from + self.sample_bytes],
+                            &mut o[c * self.sample_bytes..][..self.sample_bytes],
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Converts one row whose samples are scattered by arbitrary strides.
+    fn strided(
+        &self,
+        memory: &[u8],
+        row_start: usize,
+        plan: &SourcePlan,
+        out: &mut [u8],
+    ) -> Option<()> {
+        let n = self.sample_bytes;
+        let pixel = self.channels * n;
+        for (x, o) in out.chunks_exact_mut(pixel).enumerate() {
+            let pixel_start = offset(row_start, x as isize * plan.strides[1])?;
+            for c in 0..self.channels {
+                let at = offset(
+                    pixel_start,
+                    self.source_channel(c) as isize * plan.strides[2],
+                )?;
+                self.sample(memory.get(at..at + n)?, &mut o[c * n..][..n]);
+            }
+        }
+        Some(())
+    }
+
+    fn sample(&self, source: &[u8], out: &mut [u8]) {
+        if self.swap_bytes {
+            out[0] = source[1];
+            out[1] = source[0];
+        } else {
+            out.copy_from_slice(source);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{plan_source, BufferDesc};
+
+    fn plan(format: &str, itemsize: usize, shape: &[isize], strides: &[isize]) -> SourcePlan {
+        plan_source(
+            &BufferDesc {
+                itemsize,
+                format,
+                shape,
+                strides,
+            },
+            None,
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn bgr_becomes_rgb_in_the_copy() {
+        let p = plan("B", 1, &[1, 2, 3], &[6, 3, 1]);
+        let frame = Frame::copy_from(
+            &p,
+            &[1, 2, 3, 4, 5, 6],
+            0,
+            ChannelOrder::Bgr,
+            PixelFormat::PNG,
+        )
+        .unwrap();
+        assert_eq!(frame.data, [3, 2, 1, 6, 5, 4]);
+        let frame = Frame::copy_from(
+            &p,
+            &[1, 2, 3, 4, 5, 6],
+            0,
+            ChannelOrder::Rgb,
+            PixelFormat::PNG,
+        )
+        .unwrap();
+        assert_eq!(frame.data, [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn bgra_becomes_rgba() {
+        let p = plan("B", 1, &[1, 2, 4], &[8, 4, 1]);
+        let frame = Frame::copy_from(
+            &p,
+            &[1, 2, 3, 4, 5, 6, 7, 8],
+            0,
+            ChannelOrder::Bgr,
+            PixelFormat::PNG,
+        )
+        .unwrap();
+        assert_eq!(frame.data, [3, 2, 1, 4, 7, 6, 5, 8]);
+    }
+
+    #[test]
+    fn sixteen_bit_little_endian_becomes_big_endian() {
+        let p = plan("<H", 2, &[1, 1, 3], &[6, 6, 2]);
+        // B=0x0102, G=0x0304, R=0x0506 little-endian.
+        let frame = Frame::copy_from(
+            &p,
+            &[2, 1, 4, 3, 6, 5],
+            0,
+            ChannelOrder::Bgr,
+            PixelFormat::PNG,
+        )
+        .unwrap();
+        assert_eq!(frame.data, [5, 6, 3, 4, 1, 2]);
+        let p = plan(">H", 2, &[1, 2], &[4, 2]);
+        let frame =
+            Frame::copy_from(&p, &[1, 2, 3, 4], 0, ChannelOrder::Bgr, PixelFormat::PNG).unwrap();
+        assert_eq!(frame.data, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn negative_and_gapped_strides() {
+        // A 3x2 gray image stored upside down with 4-byte rows (2 bytes padding).
+        let memory = [10, 11, 0, 0, 20, 21, 0, 0, 30, 31, 0, 0];
+        let p = plan("B", 1, &[3, 2], &[-4, 1]);
+        let span = p.span().unwrap();
+        let frame = Frame::copy_from(
+            &p,
+            &memory,
+            span.before,
+            ChannelOrder::Bgr,
+            PixelFormat::PNG,
+        )
+        .unwrap();
+        assert_eq!(frame.data, [30, 31, 20, 21, 10, 11]);
+    }
+
+    #[test]
+    fn fortran_order_goes_through_the_strided_path() {
+        // 2x2 RGB in Fortran order: strides (1, 2, 4).
+        let p = plan("B", 1, &[2, 2, 3], &[1, 2, 4]);
+        assert!(!p.pixels_packed());
+        let memory: Vec<u8> = (0..12).collect();
+        let frame = Frame::copy_from(&p, &memory, 0, ChannelOrder::Rgb, PixelFormat::PNG).unwrap();
+        // pixel (y, x) channel c is at y + 2x + 4c.
+        assert_eq!(frame.data, [0, 4, 8, 2, 6, 10, 1, 5, 9, 3, 7, 11]);
+    }
+
+    #[test]
+    fn plans_that_leave_the_memory_are_errors() {
+        let p = plan("B", 1, &[2, 2], &[2, 1]);
+        assert!(Frame::copy_from(&p, &[1, 2, 3], 0, ChannelOrder::Bgr, PixelFormat::PNG).is_err());
+        let p = plan("B", 1, &[2, 2], &[-2, 1]);
+        assert!(
+            Frame::copy_from(&p, &[1, 2, 3, 4], 0, ChannelOrder::Bgr, PixelFormat::PNG).is_err()
+        );
+    }
+
+    #[test]
+    fn to_format_round_trips() {
+        let p = plan("H", 2, &[1, 2, 4], &[16, 8, 2]);
+        let memory: Vec<u8> = (0..16).collect();
+        let frame = Frame::copy_from(&p, &memory, 0, ChannelOrder::Bgr, PixelFormat::PNG).unwrap();
+        let native = PixelFormat {
+            order: ChannelOrder::Bgr,
+            endian: Endian::NATIVE,
+        };
+        assert_eq!(frame.to_format(native).data, memory);
+        assert_eq!(frame.to_format(native).to_format(PixelFormat::PNG), frame);
+    }
+}
