@@ -1,0 +1,63 @@
+"""Shared fixtures and helpers for the bufpng test suite.
+
+numpy, OpenCV, Pillow and pngcheck are test-only dependencies.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTDATA = ROOT.parent / "shared" / "testdata"
+PNGSUITE = TESTDATA / "pngsuite"
+PHOTOS = TESTDATA / "photos"
+CORRUPT = TESTDATA / "corrupt"
+
+
+def cv2_decode(png: bytes) -> np.ndarray:
+    """Decodes PNG bytes with OpenCV, exactly as stored (no conversion)."""
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert image is not None, "OpenCV could not decode the PNG"
+    return image
+
+
+def pil_decode(png: bytes) -> np.ndarray:
+    """Decodes PNG bytes with Pillow, in RGB(A) order."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image)
+
+
+def run_pngcheck(path: Path) -> None:
+    """Fails the test unless pngcheck accepts the file."""
+    result = subprocess.run(["pngcheck", "-q", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, f"pngcheck rejected {path}: {result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="session")
+def pngcheck() -> object:
+    """pngcheck as a callable; skips where the tool is missing (`make test` installs it)."""
+    if shutil.which("pngcheck") is None:
+        pytest.skip("pngcheck is not installed (make test installs it with apt-get)")
+    return run_pngcheck
+
+
+@pytest.fixture(scope="session")
+def photo() -> np.ndarray:
+    """A real 768x512 BGR photo from the shared test data."""
+    import cv2
+
+    path = PHOTOS / "kodim23.png"
+    if not path.exists():
+        pytest.skip(f"{path} is missing")
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
