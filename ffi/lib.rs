@@ -7,11 +7,13 @@
 //! - `convert.rs`: Python objects to Rust values and back.
 //! - `errors.rs`: core errors and panics to Python exceptions.
 //! - `gil.rs`: releasing the GIL for encoding and file I/O.
-//! - `encode.rs`: encode, write, write_frames.
+//! - `encode.rs`: encode, write.
+//! - `batch.rs`: write_frames (drives the core's worker pool).
 //!
 //! The safe core (`bufpng_core`, in `src/`) does the actual work.
 
 mod args;
+mod batch;
 mod buffer;
 mod convert;
 mod encode;
@@ -68,15 +70,26 @@ the same directory and renames it. I/O errors are OSError with .filename.",
     ),
     method(
         c"write_frames",
-        encode::write_frames,
-        c"write_frames($module, /, frames, width=None, height=None, *, directory='.', pattern='frame_%05d.png', start=0, order=None, compression=None)
+        batch::write_frames,
+        c"write_frames($module, /, frames, width=None, height=None, *, directory='.', pattern='frame_%05d.png', start=0, order=None, compression=None, threads=None, progress=None)
 --
 
 Write each frame to directory/(pattern % (start + i)) and return the paths.
 
-frames: a list (or other iterable) of images, each as encode() takes them.
-A list is checked completely before the first file is written; errors name
-the frame, e.g. frames[3].",
+frames: any iterable of images, each as encode() takes them. A list or
+tuple is checked completely before the first file is written; other
+iterables (generators, a 4-D array) are consumed lazily, holding at most
+about 2 x threads frames at once. Errors name the frame, e.g. frames[3].
+pattern: exactly one integer placeholder (%d, %05d...). directory is created
+if missing; existing files are replaced atomically.
+threads: None = one per CPU core, 1 = write in the calling thread, N = N
+worker threads. Frames are copied with the GIL held and encoded and written
+with it released; the files are byte-identical whatever threads is.
+progress: None, True (a progress bar on stderr) or a callable
+progress(done, total) called on the calling thread, first with done=0;
+total is None when the length is unknown. If it raises, the batch stops.
+On an error or Ctrl-C the batch stops promptly and the exception propagates:
+files completed so far stay, and no partial file is ever left.",
     ),
     PyMethodDef::zeroed(),
 ];

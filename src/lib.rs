@@ -1,13 +1,14 @@
 //! bufpng's safe core: everything that happens to a frame once its bytes are
 //! reachable as a Rust slice. Validation of what a buffer exporter described,
 //! the copy out of its memory (with channel reordering fused in), PNG
-//! encoding, and atomic file writes.
+//! encoding, atomic file writes, and the worker pool that writes batches.
 //!
 //! No `unsafe` and no Python types live here; `ffi/` turns CPython objects into
 //! the plain descriptions this crate accepts and maps its errors back.
 #![forbid(unsafe_code)]
 
 pub mod atomic;
+pub mod batch;
 pub mod encode;
 pub mod error;
 pub mod layout;

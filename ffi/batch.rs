@@ -1,0 +1,452 @@
+//! write_frames: drives the core's worker pool (`bufpng_core::batch`) from
+//! the calling thread.
+//!
+//! With the GIL held it takes the next frame (acquire the buffer, validate,
+//! copy, release) and submits it; it waits for the workers with the GIL
+//! released, in short ticks, so that between ticks it can run the progress
+//! callback and `PyErr_CheckSignals` (Ctrl-C) on the calling thread. Any
+//! failure stops feeding, shuts the pool down (queued frames are dropped,
+//! frames being written finish atomically) and then raises.
+
+use crate::args::Signature;
+use crate::buffer::BufferView;
+use crate::convert::{self, is_absent, optional_int, optional_str};
+use crate::encode::{take_frame, EncodeOptions, Size};
+use crate::errors::{set_error, with_context, Failure, PyResult};
+use crate::gil::without_gil;
+use bufpng_core::batch::{Batch, Output};
+use bufpng_core::pattern::FilePattern;
+use pyo3_ffi::*;
+use std::path::PathBuf;
+use std::ptr;
+use std::time::Duration;
+
+/// How long the calling thread waits for workers before it checks for
+/// Ctrl-C again: short enough to feel immediate, long enough to cost nothing.
+const TICK: Duration = Duration::from_millis(50);
+
+/// More worker threads than this is a mistake, not a configuration.
+const MAX_THREADS: i64 = 1024;
+
+static WRITE_FRAMES: Signature = Signature {
+    function: "write_frames",
+    params: &[
+        "frames",
+        "width",
+        "height",
+        "directory",
+        "pattern",
+        "start",
+        "order",
+        "compression",
+        "threads",
+        "progress",
+    ],
+    positional: 3,
+    required: 1,
+};
+
+pub unsafe extern "C" fn write_frames(
+    _module: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    crate::errors::call_guarded(|| {
+        // SAFETY: CPython's fastcall arguments, GIL held.
+        let [frames, width, height, directory, pattern, start, order, compression, threads, progress] =
+            unsafe { WRITE_FRAMES.parse(args, nargs, kwnames)? };
+        let size = Size::parse(width, height)?;
+        let directory = if is_absent(directory) {
+            PathBuf::from(".")
+        } else {
+            convert::path(directory, "directory")?
+        };
+        let pattern = FilePattern::parse(
+            &optional_str(pattern, "pattern")?.unwrap_or_else(|| "frame_%05d.png".into()),
+        )?;
+        let start = optional_int(start, "start")?.unwrap_or(0);
+        let options = EncodeOptions::parse(order, compression)?;
+        let threads = parse_threads(threads)?;
+        let progress = Progress::parse(progress)?;
+        let mut source = Source::new(frames, size)?;
+        // Never more workers than frames, when the count is known.
+        let threads = source.total().map_or(threads, |n| threads.min(n.max(1)));
+        let output = Output {
+            directory,
+            pattern,
+            start,
+            compression: options.compression,
+        };
+        let mut batch = Batch::new(output, threads)?;
+        let mut paths = Vec::new();
+        let outcome = match &progress {
+            Some(progress) => progress
+                .run(|report| drive(&mut source, &mut batch, size, &options, report, &mut paths)),
+            None => drive(
+                &mut source,
+                &mut batch,
+                size,
+                &options,
+                &mut |_, _| Ok(()),
+                &mut paths,
+            ),
+        };
+        // Joins the workers; every path goes through here before raising.
+        without_gil(|| batch.shutdown());
+        outcome?;
+        path_list(&paths)
+    })
+}
+
+/// `threads`: None = one per core, 1 = the calling thread, N = a pool of N.
+fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
+    match optional_int(threads, "threads")? {
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        Some(n @ 1..=MAX_THREADS) => Ok(n as usize),
+        Some(n) => Err(bufpng_core::error::value_error(format!(
+            "threads must be 1-{MAX_THREADS} (1 = write in the calling thread) or None for one per CPU core, got {n}"
+        ))
+        .into()),
+    }
+}
+
+/// The feeding loop: returns when every frame is written or at the first failure.
+fn drive(
+    source: &mut Source,
+    batch: &mut Batch,
+    size: Size,
+    options: &EncodeOptions,
+    report: &mut dyn FnMut(usize, Option<usize>) -> PyResult<()>,
+    paths: &mut Vec<PathBuf>,
+) -> PyResult<()> {
+    let total = source.total();
+    let mut done = 0;
+    let mut exhausted = false;
+    report(done, total)?;
+    loop {
+        let mut next = None;
+        if !exhausted && batch.has_room() {
+            let index = paths.len();
+            match source.next()? {
+                Some(item) => {
+                    let frame = take_frame(item.0, size, options.order)
+                        .map_err(|f| with_context(f, || format!("frames[{index}]")))?;
+                    paths.push(batch.output().path(index));
+                    next = Some((index, frame));
+                }
+                None => exhausted = true,
+            }
+        }
+        if exhausted && next.is_none() && batch.in_flight() == 0 {
+            return Ok(());
+        }
+        let finished = without_gil(|| {
+            if let Some((index, frame)) = next {
+                batch.submit(index, frame)?;
+            }
+            // Only block when there is nothing to feed meanwhile.
+            let wait = (exhausted || !batch.has_room()).then_some(TICK);
+            batch.collect(wait)
+        })?;
+        for frame in finished {
+            let index = frame.index;
+            frame
+                .result
+                .map_err(|e| Failure::from(e.context(format!("frames[{index}]"))))?;
+            done += 1;
+            report(done, total)?;
+        }
+        // SAFETY: GIL held; runs Python's signal handlers (KeyboardInterrupt
+        // for Ctrl-C) and returns -1 with their exception set.
+        if unsafe { PyErr_CheckSignals() } < 0 {
+            return Err(Failure::Raised);
+        }
+    }
+}
+
+/// An owned (strong) reference, released on drop; not Send, so it stays
+/// with the GIL.
+struct Owned(*mut PyObject);
+
+impl Owned {
+    /// Takes ownership of a new reference; NULL means an exception is set.
+    fn new(object: *mut PyObject) -> PyResult<Owned> {
+        if object.is_null() {
+            Err(Failure::Raised)
+        } else {
+            Ok(Owned(object))
+        }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference; GIL held (Owned is not Send).
+        unsafe { Py_DECREF(self.0) };
+    }
+}
+
+/// The frames argument: a snapshot of a list or tuple (validated up front),
+/// or an iterator consumed one frame at a time.
+enum Source {
+    Snapshot {
+        tuple: Owned,
+        next: usize,
+    },
+    Lazy {
+        iterator: Owned,
+        total: Option<usize>,
+    },
+}
+
+impl Source {
+    fn new(frames: *mut PyObject, size: Size) -> PyResult<Source> {
+        reject_single_frame(frames)?;
+        // SAFETY: GIL held, `frames` is live. PySequence_Tuple and
+        // PyObject_GetIter return new references (or NULL with an exception).
+        unsafe {
+            if PyList_Check(frames) != 0 || PyTuple_Check(frames) != 0 {
+                // A tuple copy, so other threads changing the caller's list
+                // while the GIL is released cannot affect the batch.
+                let tuple = Owned::new(PySequence_Tuple(frames))?;
+                for i in 0..PyTuple_Size(tuple.0) {
+                    check_frame(PyTuple_GetItem(tuple.0, i), size)
+                        .map_err(|f| with_context(f, || format!("frames[{i}]")))?;
+                }
+                return Ok(Source::Snapshot { tuple, next: 0 });
+            }
+            let iterator = PyObject_GetIter(frames);
+            if iterator.is_null() {
+                if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
+                    PyErr_Clear();
+                    set_error(
+                        PyExc_TypeError,
+                        &format!(
+                            "write_frames takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
+                            convert::type_name(frames)
+                        ),
+                    );
+                }
+                return Err(Failure::Raised);
+            }
+            let iterator = Owned(iterator);
+            Ok(Source::Lazy {
+                total: known_length(frames)?,
+                iterator,
+            })
+        }
+    }
+
+    /// The number of frames, when the object knows it (None for generators).
+    fn total(&self) -> Option<usize> {
+        match self {
+            // SAFETY: a live tuple.
+            Source::Snapshot { tuple, .. } => Some(unsafe { PyTuple_Size(tuple.0) } as usize),
+            Source::Lazy { total, .. } => *total,
+        }
+    }
+
+    /// The next frame object, or None at the end; iteration errors propagate as raised.
+    fn next(&mut self) -> PyResult<Option<Owned>> {
+        match self {
+            Source::Snapshot { tuple, next } => {
+                // SAFETY: a live tuple; PyTuple_GetItem borrows an in-range
+                // item (NULL past the end, with IndexError, which we avoid),
+                // and we take our own reference to it.
+                unsafe {
+                    if *next as Py_ssize_t >= PyTuple_Size(tuple.0) {
+                        return Ok(None);
+                    }
+                    let item = PyTuple_GetItem(tuple.0, *next as Py_ssize_t);
+                    *next += 1;
+                    Py_INCREF(item);
+                    Ok(Some(Owned(item)))
+                }
+            }
+            Source::Lazy { iterator, .. } => {
+                // SAFETY: a live iterator; PyIter_Next returns a new reference,
+                // or NULL at the end (no exception) or on error (exception set).
+                unsafe {
+                    let item = PyIter_Next(iterator.0);
+                    if !item.is_null() {
+                        Ok(Some(Owned(item)))
+                    } else if PyErr_Occurred().is_null() {
+                        Ok(None)
+                    } else {
+                        Err(Failure::Raised)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `len(frames)` for objects that have one (a 4-D array), else None.
+fn known_length(frames: *mut PyObject) -> PyResult<Option<usize>> {
+    // SAFETY: GIL held, `frames` live. Objects without __len__ raise
+    // TypeError, which only means "unknown"; anything else propagates.
+    unsafe {
+        let n = PyObject_Size(frames);
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
+            PyErr_Clear();
+            return Ok(None);
+        }
+        Err(Failure::Raised)
+    }
+}
+
+/// Only validates `image` (used to check a whole list before writing).
+fn check_frame(image: *mut PyObject, size: Size) -> PyResult<()> {
+    let view = BufferView::acquire(image)?;
+    view.plan(size.width, size.height)?;
+    Ok(())
+}
+
+/// `write_frames(frame)` with one image would iterate over its rows and write
+/// each row as a picture; say so instead. A 4-D array (a batch) is fine.
+fn reject_single_frame(frames: *mut PyObject) -> PyResult<()> {
+    // SAFETY: GIL held; PyObject_CheckBuffer only inspects the type.
+    let exports_buffer = unsafe { PyObject_CheckBuffer(frames) } != 0;
+    if !exports_buffer {
+        return Ok(());
+    }
+    let view = BufferView::acquire(frames)?;
+    if view.desc().shape.len() >= 4 {
+        return Ok(());
+    }
+    // SAFETY: GIL held.
+    unsafe {
+        set_error(
+            PyExc_TypeError,
+            &format!(
+                "write_frames takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
+                view.desc().shape.len(),
+                convert::type_name(frames)
+            ),
+        )
+    };
+    Err(Failure::Raised)
+}
+
+/// The `progress` argument: a callable `progress(done, total)`, or True for
+/// the progress bar of `bufpng._progress` (which is then closed on every path).
+struct Progress {
+    callback: Owned,
+    is_bar: bool,
+}
+
+impl Progress {
+    fn parse(progress: *mut PyObject) -> PyResult<Option<Progress>> {
+        // SAFETY: GIL held; `progress` is NULL or live. New references from
+        // PyImport_ImportModule / PyObject_GetAttrString / PyObject_CallNoArgs
+        // are owned by `Owned` (NULL means an exception is set).
+        unsafe {
+            if is_absent(progress) || progress == Py_False() {
+                return Ok(None);
+            }
+            if progress == Py_True() {
+                let module = Owned::new(PyImport_ImportModule(c"bufpng._progress".as_ptr()))?;
+                let class = Owned::new(PyObject_GetAttrString(module.0, c"ProgressBar".as_ptr()))?;
+                let bar = Owned::new(PyObject_CallNoArgs(class.0))?;
+                return Ok(Some(Progress {
+                    callback: bar,
+                    is_bar: true,
+                }));
+            }
+            if PyCallable_Check(progress) == 0 {
+                set_error(
+                    PyExc_TypeError,
+                    &format!(
+                        "progress must be None, True (a progress bar on stderr) or a callable progress(done, total), got {}",
+                        convert::type_name(progress)
+                    ),
+                );
+                return Err(Failure::Raised);
+            }
+            Py_INCREF(progress);
+            Ok(Some(Progress {
+                callback: Owned(progress),
+                is_bar: false,
+            }))
+        }
+    }
+
+    /// Runs `body` with a reporter that calls the callback; closes the bar after.
+    fn run(
+        &self,
+        body: impl FnOnce(&mut dyn FnMut(usize, Option<usize>) -> PyResult<()>) -> PyResult<()>,
+    ) -> PyResult<()> {
+        let outcome = body(&mut |done, total| self.call(done, total));
+        if self.is_bar {
+            self.close(outcome.is_ok())?;
+        }
+        outcome
+    }
+
+    fn call(&self, done: usize, total: Option<usize>) -> PyResult<()> {
+        // SAFETY: GIL held; the argument objects are new references stolen
+        // by PyTuple_SetItem (or released on failure); the result is owned.
+        unsafe {
+            let args = Owned::new(PyTuple_New(2))?;
+            let done = PyLong_FromSize_t(done);
+            let total = match total {
+                Some(n) => PyLong_FromSize_t(n),
+                None => convert::none(),
+            };
+            if done.is_null() || total.is_null() {
+                Py_XDECREF(done);
+                Py_XDECREF(total);
+                return Err(Failure::Raised);
+            }
+            PyTuple_SetItem(args.0, 0, done);
+            PyTuple_SetItem(args.0, 1, total);
+            Owned::new(PyObject_CallObject(self.callback.0, args.0)).map(drop)
+        }
+    }
+
+    /// Ends the bar's line. After a failure the pending exception is kept
+    /// (and an error from close itself is dropped in its favour).
+    fn close(&self, succeeded: bool) -> PyResult<()> {
+        // SAFETY: GIL held; PyErr_Fetch hands over owned references (maybe
+        // NULL) that PyErr_Restore takes back.
+        unsafe {
+            let (mut kind, mut value, mut traceback) =
+                (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+            if !succeeded {
+                PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+            }
+            let closed = PyObject_CallMethod(self.callback.0, c"close".as_ptr(), ptr::null());
+            let result = Owned::new(closed).map(drop);
+            if !succeeded {
+                PyErr_Clear();
+                PyErr_Restore(kind, value, traceback);
+            }
+            result
+        }
+    }
+}
+
+/// A new Python list of str paths.
+fn path_list(paths: &[PathBuf]) -> PyResult<*mut PyObject> {
+    // SAFETY: GIL held; PyList_New returns a new reference; PyList_SetItem
+    // steals each item's reference; on failure the list is released.
+    unsafe {
+        let list = PyList_New(paths.len() as Py_ssize_t);
+        if list.is_null() {
+            return Err(Failure::Raised);
+        }
+        for (i, path) in paths.iter().enumerate() {
+            let item = convert::path_to_py(path);
+            if item.is_null() {
+                Py_DECREF(list);
+                return Err(Failure::Raised);
+            }
+            PyList_SetItem(list, i as Py_ssize_t, item);
+        }
+        Ok(list)
+    }
+}
