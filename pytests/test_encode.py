@@ -176,3 +176,15 @@ def test_signature_is_introspectable() -> None:
     assert str(inspect.signature(bufpng.encode)) == "(image, width=None, height=None, *, order=None, compression=None)"
     assert "path, image" in str(inspect.signature(bufpng.write))
     assert bufpng.__version__.count(".") == 2
+
+
+def test_pngcheck_accepts_every_kind(tmp_path, pngcheck) -> None:  # type: ignore[no-untyped-def]
+    paths = []
+    for dtype in (np.uint8, np.uint16):
+        for kind, shape in SHAPES.items():
+            for level in (None, 0, 1, 9):
+                path = tmp_path / f"{kind}-{np.dtype(dtype).name}-{level}.png"
+                path.write_bytes(bufpng.encode(noise(shape, dtype), compression=level))
+                paths.append(path)
+    for path in paths:
+        pngcheck(path)
