@@ -46,6 +46,8 @@ class ProgressBar:
     def __call__(self, done: int, total: int | None) -> None:
         self.done, self.total = done, total
         now = time.monotonic()
+        if not self.interactive and done == 0:
+            return  # a log gains nothing from a line saying nothing happened yet
         if done == total or now - self.shown_at >= self.interval:
             self._show(now)
 
@@ -81,7 +83,7 @@ class ProgressBar:
 
     def close(self) -> None:
         """Shows the final state and ends the line."""
-        if self.done != self.shown_done:
+        if self.done != self.shown_done and (self.interactive or self.done):
             self._show(time.monotonic())
         if self.interactive and self.last:
             self.stream.write("\n")
