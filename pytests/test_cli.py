@@ -174,3 +174,32 @@ def test_failures_exit_1_with_one_line_and_debug_shows_the_traceback(tmp_path: P
     missing = bufpng("npy", str(tmp_path / "missing.npy"))
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [f"bufpng: error: FileNotFoundError: [Errno 2] No such file or directory: '{tmp_path / 'missing.npy'}'"]
+
+
+def test_ctrl_c_exits_130_and_keeps_only_complete_files(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bufpng", "raw", "--size", "64x64", "--pix-fmt", "rgb24", "-o", str(out)],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdin is not None and process.stderr is not None
+    frame = RNG.integers(0, 256, size=64 * 64 * 3, dtype=np.uint8).tobytes()
+    process.stdin.write(frame * 5)
+    process.stdin.flush()
+    deadline = time.monotonic() + 30
+    while len(list(out.glob("*.png"))) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # the input stays open: it is waiting for more
+    assert process.wait(timeout=30) == 130
+    assert "interrupted; files completed so far are kept" in process.stderr.read().decode()
+    process.stdin.close()
+    names = sorted(os.listdir(out))
+    assert names == [f"frame_{n:05d}.png" for n in range(5)]
+    for name in names:
+        cv2_decode((out / name).read_bytes())
