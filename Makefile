@@ -1,6 +1,7 @@
 # bufpng: the two commands of the quick start, and the targets behind them.
 #   make demo   create .venv, install bufpng from source, run `python -m bufpng demo`
 #   make test   create .venv, install bufpng and its test extras, cargo test, pytest
+#   make bench  write_frames throughput by thread count and peak memory (bench/)
 # Each does all of its own set-up on a fresh machine (Python 3.11 + Rust).
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ PIP    := $(VPY) -m pip
 # cargo test links libpython; point pyo3 at the venv's interpreter.
 export PYO3_PYTHON := $(abspath $(VPY))
 
-.PHONY: demo test venv install install-test pngcheck cargo-test pytest lint clean
+.PHONY: demo test bench venv install install-test pngcheck cargo-test pytest lint clean
 
 demo: install
 	$(VPY) -m bufpng demo
@@ -35,6 +36,10 @@ pngcheck:
 	@command -v pngcheck >/dev/null 2>&1 || { \
 	  echo "installing pngcheck with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq pngcheck >/dev/null; }
+
+# Figures only, no pass/fail: the machine is shared and timings are noisy.
+bench: install-test
+	$(VPY) bench/batch_scaling.py
 
 cargo-test: venv
 	cargo test --workspace
