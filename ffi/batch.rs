@@ -80,20 +80,19 @@ pub unsafe extern "C" fn write_frames(
         };
         let mut batch = Batch::new(output, threads)?;
         let mut paths = Vec::new();
-        let outcome = match &progress {
-            Some(progress) => progress
-                .run(|report| drive(&mut source, &mut batch, size, &options, report, &mut paths)),
-            None => drive(
-                &mut source,
-                &mut batch,
-                size,
-                &options,
-                &mut |_, _| Ok(()),
-                &mut paths,
-            ),
-        };
+        let outcome = drive(
+            &mut source,
+            &mut batch,
+            size,
+            &options,
+            progress.as_ref(),
+            &mut paths,
+        );
         // Joins the workers; every path goes through here before raising.
         without_gil(|| batch.shutdown());
+        if let Some(progress) = &progress {
+            progress.finish(outcome.is_ok())?;
+        }
         outcome?;
         path_list(&paths)
     })
@@ -117,13 +116,14 @@ fn drive(
     batch: &mut Batch,
     size: Size,
     options: &EncodeOptions,
-    report: &mut dyn FnMut(usize, Option<usize>) -> PyResult<()>,
+    progress: Option<&Progress>,
     paths: &mut Vec<PathBuf>,
 ) -> PyResult<()> {
     let total = source.total();
+    let report = |done| progress.map_or(Ok(()), |p| p.call(done, total));
     let mut done = 0;
     let mut exhausted = false;
-    report(done, total)?;
+    report(done)?;
     loop {
         let mut next = None;
         if !exhausted && batch.has_room() {
@@ -155,7 +155,7 @@ fn drive(
                 .result
                 .map_err(|e| Failure::from(e.context(format!("frames[{index}]"))))?;
             done += 1;
-            report(done, total)?;
+            report(done)?;
         }
         // SAFETY: GIL held; runs Python's signal handlers (KeyboardInterrupt
         // for Ctrl-C) and returns -1 with their exception set.
@@ -375,18 +375,6 @@ impl Progress {
         }
     }
 
-    /// Runs `body` with a reporter that calls the callback; closes the bar after.
-    fn run(
-        &self,
-        body: impl FnOnce(&mut dyn FnMut(usize, Option<usize>) -> PyResult<()>) -> PyResult<()>,
-    ) -> PyResult<()> {
-        let outcome = body(&mut |done, total| self.call(done, total));
-        if self.is_bar {
-            self.close(outcome.is_ok())?;
-        }
-        outcome
-    }
-
     fn call(&self, done: usize, total: Option<usize>) -> PyResult<()> {
         // SAFETY: GIL held; the argument objects are new references stolen
         // by PyTuple_SetItem (or released on failure); the result is owned.
@@ -408,9 +396,13 @@ impl Progress {
         }
     }
 
-    /// Ends the bar's line. After a failure the pending exception is kept
-    /// (and an error from close itself is dropped in its favour).
-    fn close(&self, succeeded: bool) -> PyResult<()> {
+    /// Ends the bar's line (a callback of the caller's needs nothing). After
+    /// a failure the pending exception is kept, and an error from close
+    /// itself is dropped in its favour.
+    fn finish(&self, succeeded: bool) -> PyResult<()> {
+        if !self.is_bar {
+            return Ok(());
+        }
         // SAFETY: GIL held; PyErr_Fetch hands over owned references (maybe
         // NULL) that PyErr_Restore takes back.
         unsafe {
