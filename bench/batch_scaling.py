@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames per timing round (default 60)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per thread count (default 3)")
     parser.add_argument("--generator-frames", type=int, default=1000, help="frames for the RSS run (default 1000)")
+    parser.add_argument("--dir", help="where to write the timing rounds (default: a temporary directory; /dev/shm takes the disk out)")
     parser.add_argument("--child", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -98,7 +99,7 @@ def main() -> None:
     print(f"bufpng {bufpng.__version__}, {os.cpu_count()} CPUs, {WIDTH}x{HEIGHT} BGR frames")
     frames = clip(args.frames)
     best: dict[int, tuple[float, float]] = {1: (0.0, 0.0), 2: (0.0, 0.0)}
-    with tempfile.TemporaryDirectory() as directory:
+    with tempfile.TemporaryDirectory(dir=args.dir) as directory:
         rate(frames[:4], 2, directory)  # warm-up: page cache, allocator
         for _ in range(args.rounds):
             for threads in (1, 2):
