@@ -105,8 +105,15 @@ def main() -> None:
             for threads in (1, 2):
                 best[threads] = max(best[threads], rate(frames, threads, directory))
     for threads, (fps, cores) in best.items():
-        print(f"threads={threads}: {fps:6.1f} frames/s, {cores:.2f} CPU-s per s (best of {args.rounds} rounds of {args.frames} frames)")
+        print(
+            f"threads={threads}: {fps:6.1f} frames/s, {cores:.2f} CPU-s per s, {1000 * cores / fps:.1f} CPU-ms per frame "
+            f"(best of {args.rounds} rounds of {args.frames} frames)"
+        )
     print(f"speed-up threads=2 / threads=1: {best[2][0] / best[1][0]:.2f}x")
+    # On a busy machine the wall-clock ratio says more about the neighbours than
+    # about bufpng; the CPU cost per frame says what two idle cores would give.
+    per_frame = [best[t][1] / best[t][0] for t in (1, 2)]
+    print(f"CPU per frame, threads=2 / threads=1: {per_frame[1] / per_frame[0]:.2f} (2 idle cores would give ~{2 * per_frame[0] / per_frame[1]:.2f}x)")
 
     print(f"peak RSS writing {args.generator_frames} 1080p frames ({WIDTH * HEIGHT * 3 / 1e6:.1f} MB each) from a generator:")
     for noise in (0, 1):
