@@ -77,8 +77,18 @@ def generator_child(count: int, threads: int, noise: int) -> None:
     reset_peak()
     before = status_mb("VmRSS")
     with tempfile.TemporaryDirectory() as directory:
+
+        def tidy(done: int, total: int | None) -> None:
+            # Keeps the disk from filling up on long runs: any visible .png is
+            # complete (written atomically), so it can go.
+            if done % 100 == 0:
+                for name in os.listdir(directory):
+                    if name.endswith(".png") and not name.startswith("."):
+                        os.remove(os.path.join(directory, name))
+
         start = time.perf_counter()
-        bufpng.write_frames((sources[i % 2] for i in range(count)), directory=directory, threads=threads)
+        frames = (sources[i % 2] for i in range(count))
+        bufpng.write_frames(frames, directory=directory, threads=threads, progress=tidy)
         elapsed = time.perf_counter() - start
     peak = status_mb("VmHWM")
     print(f"{before:.1f} {peak:.1f} {count / elapsed:.1f}")
