@@ -260,3 +260,15 @@ def test_bad_options_fail_before_any_work(tmp_path: Path, kwargs: dict[str, obje
 def test_a_non_iterable_is_explained(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="takes an iterable of frames.*got int"):
         bufpng.write_frames(42, directory=tmp_path)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_threads_1_starts_no_pool(tmp_path: Path, threads: int) -> None:
+    before = len(os.listdir("/proc/self/task"))
+    during: list[int] = []
+    bufpng.write_frames(
+        clip(6), directory=tmp_path, threads=threads, progress=lambda d, t: during.append(len(os.listdir("/proc/self/task")))
+    )
+    # One thread writes in the caller; N threads are N native workers, joined on return.
+    assert max(during) - before == (0 if threads == 1 else threads)
+    assert len(os.listdir("/proc/self/task")) == before
