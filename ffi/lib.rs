@@ -8,14 +8,20 @@
 //! - `errors.rs`: core errors and panics to Python exceptions.
 //! - `gil.rs`: releasing the GIL for encoding and file I/O.
 //! - `encode.rs`: encode, write, write_frames.
+//! - `frame.rs`: the bufpng.Frame type and its buffer export.
+//! - `decode.rs`: decode, read.
+//! - `describe.rs`: describe, the buffer protocol made visible.
 //!
 //! The safe core (`bufpng_core`, in `src/`) does the actual work.
 
 mod args;
 mod buffer;
 mod convert;
+mod decode;
+mod describe;
 mod encode;
 mod errors;
+mod frame;
 mod gil;
 
 use convert::c;
@@ -40,7 +46,7 @@ const fn method(
 
 // The first docstring line plus "--" is how CPython derives
 // __text_signature__, so inspect.signature() and help() show real signatures.
-static mut METHODS: [PyMethodDef; 4] = [
+static mut METHODS: [PyMethodDef; 7] = [
     method(
         c"encode",
         encode::encode,
@@ -78,6 +84,48 @@ frames: a list (or other iterable) of images, each as encode() takes them.
 A list is checked completely before the first file is written; errors name
 the frame, e.g. frames[3].",
     ),
+    method(
+        c"decode",
+        decode::decode,
+        c"decode($module, /, data, *, order='bgr', max_bytes=1073741824)
+--
+
+Decode PNG file contents (bytes or any buffer) into a bufpng.Frame.
+
+The frame has the layout cv2.imread(path, cv2.IMREAD_UNCHANGED) returns:
+palettes expanded, low bit depths scaled to 8 bits, 16-bit kept, gray +
+alpha as 4 channels (see docs/decoding.md). order: \"bgr\" or \"rgb\".
+Corrupt or truncated data raises ValueError saying why. max_bytes caps the
+pixel memory a file may claim (default bufpng.DEFAULT_MAX_BYTES, 1 GiB).",
+    ),
+    method(
+        c"read",
+        decode::read,
+        c"read($module, /, path, *, order='bgr', max_bytes=1073741824)
+--
+
+Read a PNG file into a bufpng.Frame, as decode() does for bytes.
+
+I/O errors are OSError with .filename; a file that is not a valid PNG
+raises ValueError naming the file.",
+    ),
+    method(
+        c"describe",
+        describe::describe,
+        c"describe($module, /, obj, request='records_ro')
+--
+
+Request obj's buffer as PyObject_GetBuffer(obj, view, flags) and return what
+the exporter filled in: len, itemsize, format, ndim, shape, strides,
+suboffsets, readonly, c_contiguous, f_contiguous (NULL fields are None).
+
+request: a CPython PyBUF_* name in lower case without the prefix (\"simple\",
+\"writable\", \"format\", \"nd\", \"strides\", \"c_contiguous\",
+\"f_contiguous\", \"any_contiguous\", \"indirect\", \"contig\",
+\"strided\", \"records\", \"full\" and the _ro variants of the last four),
+or an int of OR-ed flags. When the exporter refuses the request its
+exception (usually BufferError) propagates unchanged.",
+    ),
     PyMethodDef::zeroed(),
 ];
 
@@ -106,7 +154,14 @@ pub unsafe extern "C" fn PyInit__bufpng() -> *mut PyObject {
         return module;
     }
     let version = concat!(env!("CARGO_PKG_VERSION"), "\0");
-    if PyModule_AddStringConstant(module, c(c"__version__"), version.as_ptr().cast()) < 0 {
+    if PyModule_AddStringConstant(module, c(c"__version__"), version.as_ptr().cast()) < 0
+        || PyModule_AddIntConstant(
+            module,
+            c(c"DEFAULT_MAX_BYTES"),
+            bufpng_core::DEFAULT_MAX_BYTES as _,
+        ) < 0
+        || !frame::add_type(module)
+    {
         Py_DECREF(module);
         return ptr::null_mut();
     }

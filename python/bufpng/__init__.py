@@ -11,6 +11,26 @@ holding the GIL, and encodes PNG with the GIL released.
 b'\\x89PNG\\r\\n\\x1a\\n'
 """
 
-from ._bufpng import __version__, encode, write, write_frames
+from ._bufpng import (
+    DEFAULT_MAX_BYTES,
+    Frame,
+    __version__,
+    decode,
+    describe,
+    encode,
+    read,
+    write,
+    write_frames,
+)
 
-__all__ = ["__version__", "encode", "write", "write_frames"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Frame",
+    "__version__",
+    "decode",
+    "describe",
+    "encode",
+    "read",
+    "write",
+    "write_frames",
+]
