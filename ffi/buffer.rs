@@ -59,7 +59,13 @@ impl BufferView {
                 CStr::from_ptr(v.format).to_string_lossy().into_owned()
             };
             self.shape = if v.shape.is_null() {
-                vec![v.len / itemsize]
+                // NULL shape: a scalar (ndim 0) or, from an exporter that
+                // ignored our request for shape, one flat run of items.
+                if ndim == 0 {
+                    Vec::new()
+                } else {
+                    vec![v.len / itemsize]
+                }
             } else {
                 std::slice::from_raw_parts(v.shape, ndim).to_vec()
             };

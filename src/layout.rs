@@ -199,15 +199,18 @@ pub fn parse_format(format: &str, itemsize: usize) -> Result<(Depth, Endian)> {
 }
 
 fn unsupported_format(format: &str, code: &str, itemsize: usize) -> String {
-    let what = match code {
+    // A repeat count ("3B", numpy's "1s") makes each item a struct or string.
+    let base = code.trim_start_matches(|c: char| c.is_ascii_digit());
+    let what = match base {
         "b" => "signed 8-bit (int8) samples; PNG samples are unsigned: convert with .astype(np.uint8), or .view(np.uint8) if the bits are already right",
         "h" => "signed 16-bit (int16) samples; PNG samples are unsigned: convert with .astype(np.uint16)",
         "e" | "f" | "d" => "floating-point samples; PNG stores integers: scale and convert, e.g. (img * 255).clip(0, 255).astype(np.uint8), or to np.uint16 for 16-bit",
         "?" => "boolean samples; convert with img.astype(np.uint8) * 255",
         "i" | "l" | "q" | "n" => "signed integer samples wider than 16 bits; convert with .astype(np.uint8) or .astype(np.uint16) once the values fit",
         "I" | "L" | "Q" | "N" => "unsigned integer samples wider than 16 bits; convert with .astype(np.uint8) or .astype(np.uint16) once the values fit",
-        "c" => "an array of characters (bytes objects), not pixel samples; pass bytes or a uint8 array",
+        "c" | "s" | "p" => "an array of characters or byte strings, not pixel samples; pass bytes or a uint8 array",
         "u" | "w" => "an array of text characters, not pixel samples",
+        _ if base != code => "a repeat count, i.e. structured items rather than single samples; view the data as a plain uint8/uint16 array",
         _ => "samples bufpng cannot read",
     };
     format!(
