@@ -84,9 +84,12 @@ impl Signature {
         kwargs: *mut PyObject,
     ) -> PyResult<[*mut PyObject; N]> {
         let nargs = PyTuple_Size(args);
-        let mut items: Vec<*mut PyObject> =
-            (0..nargs).map(|i| PyTuple_GetItem(args, i)).collect();
-        let nkw = if kwargs.is_null() { 0 } else { PyDict_Size(kwargs) };
+        let mut items: Vec<*mut PyObject> = (0..nargs).map(|i| PyTuple_GetItem(args, i)).collect();
+        let nkw = if kwargs.is_null() {
+            0
+        } else {
+            PyDict_Size(kwargs)
+        };
         if nkw == 0 {
             return self.parse(items.as_ptr(), nargs, ptr::null_mut());
         }

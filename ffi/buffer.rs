@@ -127,7 +127,10 @@ impl BufferView {
         // SAFETY: a C-contiguous buffer's `len` bytes start at `buf` (non-NULL
         // for len > 0) and stay valid until PyBuffer_Release, which only Drop calls.
         let bytes = unsafe {
-            std::slice::from_raw_parts(self.view.buf.cast::<u8>().cast_const(), self.view.len as usize)
+            std::slice::from_raw_parts(
+                self.view.buf.cast::<u8>().cast_const(),
+                self.view.len as usize,
+            )
         };
         Ok(bytes.to_vec())
     }

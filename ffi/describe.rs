@@ -65,14 +65,16 @@ fn request_flags(request: *mut PyObject) -> PyResult<c_int> {
         );
     }
     let flags = int(request, "request")?;
-    c_int::try_from(flags)
-        .ok()
-        .filter(|f| *f >= 0)
-        .map_or_else(
-            // SAFETY: exception type objects are static.
-            || fail(unsafe { PyExc_ValueError }, &format!("request flags {flags} are out of range")),
-            Ok,
-        )
+    c_int::try_from(flags).ok().filter(|f| *f >= 0).map_or_else(
+        // SAFETY: exception type objects are static.
+        || {
+            fail(
+                unsafe { PyExc_ValueError },
+                &format!("request flags {flags} are out of range"),
+            )
+        },
+        Ok,
+    )
 }
 
 fn fail<T>(exception: *mut PyObject, message: &str) -> PyResult<T> {

@@ -47,7 +47,11 @@ impl Size {
 
 /// Validates `image` and copies it, in PNG's sample layout, into an owned
 /// frame; the buffer is released before this returns, on every path.
-pub fn take_frame(image: *mut PyObject, size: Size, order: Option<ChannelOrder>) -> PyResult<Frame> {
+pub fn take_frame(
+    image: *mut PyObject,
+    size: Size,
+    order: Option<ChannelOrder>,
+) -> PyResult<Frame> {
     copy_image(image, size, order, |_| PixelFormat::PNG)
 }
 

@@ -236,9 +236,8 @@ unsafe extern "C" fn frame_repr(object: *mut PyObject) -> *mut PyObject {
             l.depth.bits()
         );
         // SAFETY: pointer and length describe `text`, which CPython copies.
-        let object = unsafe {
-            PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as Py_ssize_t)
-        };
+        let object =
+            unsafe { PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as Py_ssize_t) };
         not_null(object)
     })
 }
@@ -399,7 +398,11 @@ const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSe
 static mut GETSET: [PyGetSetDef; 7] = [
     getter(c"width", get_width, c"Width in pixels."),
     getter(c"height", get_height, c"Height in pixels."),
-    getter(c"channels", get_channels, c"1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha."),
+    getter(
+        c"channels",
+        get_channels,
+        c"1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha.",
+    ),
     getter(c"depth", get_depth, c"Bits per sample: 8 or 16."),
     getter(
         c"order",

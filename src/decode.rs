@@ -42,7 +42,9 @@ impl Default for DecodeOptions {
 /// Decodes a complete PNG file held in memory.
 pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     if data.is_empty() {
-        return Err(value_error("cannot decode PNG: the data is empty (0 bytes)"));
+        return Err(value_error(
+            "cannot decode PNG: the data is empty (0 bytes)",
+        ));
     }
     let limits = png::Limits {
         bytes: options.max_bytes,
@@ -51,40 +53,42 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     // EXPAND: palette to RGB(A), 1/2/4-bit gray scaled to 8-bit, tRNS to alpha.
     decoder.set_transformations(Transformations::EXPAND);
     let fail = |e| decode_error(e, options.max_bytes);
-    let mut reader = decoder.read_info().map_err(fail)?;
-    let info = reader.info();
-    let (width, height) = info.size();
-    // OpenCV's channel count: its libpng reader ignores tRNS on gray images
-    // and turns gray + alpha into BGRA.
-    let channels = match (info.color_type, info.trns.is_some()) {
-        (ColorType::Grayscale, _) => 1,
-        (ColorType::Rgb | ColorType::Indexed, false) => 3,
-        _ => 4,
-    };
-    let (decoded_color, bit_depth) = reader.output_color_type();
-    let depth = match bit_depth {
+    // The size check runs on the header, before anything the size of the
+    // image is allocated, so a forged header costs an error, not gigabytes.
+    // tRNS (which may add alpha) comes later, so this counts without it...
+    let header = decoder.read_header_info().map_err(fail)?;
+    let (width, height) = header.size();
+    let depth = match header.bit_depth {
         BitDepth::Sixteen => Depth::Sixteen,
         _ => Depth::Eight,
     };
+    check_size(
+        width,
+        height,
+        channels(header.color_type, false),
+        depth,
+        options.max_bytes,
+    )?;
+    let mut reader = decoder.read_info().map_err(fail)?;
+    // ...and this is the exact count.
+    let info = reader.info();
+    let channels = channels(info.color_type, info.trns.is_some());
+    let (decoded_color, _) = reader.output_color_type();
+    // Gray + tRNS decodes to 2 samples before the alpha is dropped.
+    let most = channels.max(decoded_color.samples() as u8);
+    check_size(width, height, most, depth, options.max_bytes)?;
     let layout = ImageLayout {
         width,
         height,
         channels,
         depth,
     };
-    // Checked before allocating anything the size of the image, so a forged
-    // header costs an error, not gigabytes.
-    let pixel_bytes = u128::from(width) * u128::from(height) * layout.pixel_bytes() as u128;
-    let decoded_len = reader.output_buffer_size();
-    let too_large = |bytes: u128| bytes > options.max_bytes as u128;
-    if too_large(pixel_bytes) || decoded_len.is_none_or(|n| too_large(n as u128)) {
-        return Err(value_error(format!(
-            "the PNG declares a {width}x{height} image with {channels} {}-bit channels, {pixel_bytes} bytes of pixels, more than the decoding limit of max_bytes={} bytes: pass a larger max_bytes if you trust the file",
-            depth.bits(),
-            options.max_bytes
-        )));
-    }
-    let mut decoded = vec![0u8; decoded_len.unwrap_or(0)];
+    // None would mean beyond the address space, which the check above excludes
+    // unless max_bytes is set that high.
+    let decoded_len = reader
+        .output_buffer_size()
+        .ok_or_else(|| fail(DecodingError::LimitsExceeded))?;
+    let mut decoded = vec![0u8; decoded_len];
     reader.next_frame(&mut decoded).map_err(fail)?;
     // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
     reader.finish().map_err(fail)?;
@@ -102,6 +106,28 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         order: options.order,
         endian: Endian::NATIVE,
     }))
+}
+
+/// OpenCV's channel count: its libpng reader ignores tRNS on gray images
+/// and turns gray + alpha into BGRA.
+fn channels(color: ColorType, has_trns: bool) -> u8 {
+    match (color, has_trns) {
+        (ColorType::Grayscale, _) => 1,
+        (ColorType::Rgb | ColorType::Indexed, false) => 3,
+        _ => 4,
+    }
+}
+
+fn check_size(width: u32, height: u32, channels: u8, depth: Depth, max_bytes: usize) -> Result<()> {
+    let bytes =
+        u128::from(width) * u128::from(height) * u128::from(channels) * depth.bytes() as u128;
+    if bytes > max_bytes as u128 {
+        return Err(value_error(format!(
+            "the PNG declares a {width}x{height} image with {channels} {}-bit channels, {bytes} bytes of pixels, more than the decoding limit of max_bytes={max_bytes} bytes: pass a larger max_bytes if you trust the file",
+            depth.bits(),
+        )));
+    }
+    Ok(())
 }
 
 /// Reads and decodes a PNG file. I/O errors are `FileError`s naming `path`;
@@ -122,8 +148,27 @@ fn decode_error(error: DecodingError, max_bytes: usize) -> anyhow::Error {
         DecodingError::LimitsExceeded => format!(
             "cannot decode PNG: it needs more memory than the decoding limit of max_bytes={max_bytes} bytes: pass a larger max_bytes if you trust the file"
         ),
-        other => format!("cannot decode PNG: {other}"),
+        other => format!("cannot decode PNG: {}", plain_chunk_names(&other.to_string())),
     })
+}
+
+/// The png crate prints chunk types with Debug (`ChunkType { type: IDAT,
+/// critical: true, .. }`); the name alone is what a reader needs.
+fn plain_chunk_names(message: &str) -> String {
+    const OPEN: &str = "ChunkType { type: ";
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len()..];
+        let (Some(comma), Some(close)) = (after.find(','), after.find('}')) else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&after[..comma.min(close)]);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Gray + alpha samples to gray only.
@@ -187,7 +232,15 @@ mod tests {
 
     #[test]
     fn rgb_comes_back_in_the_requested_order() {
-        let png = png_of(2, 1, ColorType::Rgb, BitDepth::Eight, None, None, &[1, 2, 3, 4, 5, 6]);
+        let png = png_of(
+            2,
+            1,
+            ColorType::Rgb,
+            BitDepth::Eight,
+            None,
+            None,
+            &[1, 2, 3, 4, 5, 6],
+        );
         let bgr = decode_png(&png, options(ChannelOrder::Bgr)).unwrap();
         assert_eq!(bgr.layout.channels, 3);
         assert_eq!(bgr.data, [3, 2, 1, 6, 5, 4]);
@@ -197,7 +250,15 @@ mod tests {
 
     #[test]
     fn sixteen_bit_is_native_endian() {
-        let png = png_of(1, 1, ColorType::Grayscale, BitDepth::Sixteen, None, None, &[0x12, 0x34]);
+        let png = png_of(
+            1,
+            1,
+            ColorType::Grayscale,
+            BitDepth::Sixteen,
+            None,
+            None,
+            &[0x12, 0x34],
+        );
         let frame = decode_png(&png, DecodeOptions::default()).unwrap();
         assert_eq!(frame.layout.depth, Depth::Sixteen);
         assert_eq!(frame.data, 0x1234u16.to_ne_bytes());
@@ -206,17 +267,44 @@ mod tests {
     #[test]
     fn low_bit_gray_is_scaled_to_eight_bits() {
         // 1-bit: 1,0,1,1 then padding.
-        let png = png_of(4, 1, ColorType::Grayscale, BitDepth::One, None, None, &[0b1011_0000]);
+        let png = png_of(
+            4,
+            1,
+            ColorType::Grayscale,
+            BitDepth::One,
+            None,
+            None,
+            &[0b1011_0000],
+        );
         let frame = decode_png(&png, DecodeOptions::default()).unwrap();
         assert_eq!(frame.data, [255, 0, 255, 255]);
-        let png = png_of(2, 1, ColorType::Grayscale, BitDepth::Two, None, None, &[0b0110_0000]);
-        assert_eq!(decode_png(&png, DecodeOptions::default()).unwrap().data, [85, 170]);
+        let png = png_of(
+            2,
+            1,
+            ColorType::Grayscale,
+            BitDepth::Two,
+            None,
+            None,
+            &[0b0110_0000],
+        );
+        assert_eq!(
+            decode_png(&png, DecodeOptions::default()).unwrap().data,
+            [85, 170]
+        );
     }
 
     #[test]
     fn palette_expands_and_trns_adds_alpha() {
         let palette = [10, 20, 30, 40, 50, 60];
-        let png = png_of(2, 1, ColorType::Indexed, BitDepth::Eight, None, Some(&palette), &[1, 0]);
+        let png = png_of(
+            2,
+            1,
+            ColorType::Indexed,
+            BitDepth::Eight,
+            None,
+            Some(&palette),
+            &[1, 0],
+        );
         let frame = decode_png(&png, DecodeOptions::default()).unwrap();
         assert_eq!(frame.layout.channels, 3);
         assert_eq!(frame.data, [60, 50, 40, 30, 20, 10]);
@@ -237,7 +325,15 @@ mod tests {
 
     #[test]
     fn gray_alpha_becomes_four_channels_and_gray_trns_is_ignored() {
-        let png = png_of(1, 1, ColorType::GrayscaleAlpha, BitDepth::Eight, None, None, &[9, 200]);
+        let png = png_of(
+            1,
+            1,
+            ColorType::GrayscaleAlpha,
+            BitDepth::Eight,
+            None,
+            None,
+            &[9, 200],
+        );
         assert_eq!(
             decode_png(&png, DecodeOptions::default()).unwrap().data,
             [9, 9, 9, 200]
@@ -281,13 +377,24 @@ mod tests {
         let png = png_of(3, 2, ColorType::Rgb, BitDepth::Eight, None, None, &[7; 18]);
         for end in 0..png.len() {
             let err = decode_png(&png[..end], DecodeOptions::default()).unwrap_err();
-            assert!(err.downcast_ref::<crate::InputError>().is_some(), "{end}: {err}");
+            assert!(
+                err.downcast_ref::<crate::InputError>().is_some(),
+                "{end}: {err}"
+            );
         }
     }
 
     #[test]
     fn huge_declared_size_fails_before_allocating() {
-        let png = png_of(1, 1, ColorType::Rgba, BitDepth::Sixteen, None, None, &[0; 8]);
+        let png = png_of(
+            1,
+            1,
+            ColorType::Rgba,
+            BitDepth::Sixteen,
+            None,
+            None,
+            &[0; 8],
+        );
         let mut forged = png.clone();
         // IHDR data starts at byte 16: width, height; then fix the CRC.
         forged[16..20].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
@@ -295,12 +402,21 @@ mod tests {
         let crc = crc32(&forged[12..29]);
         forged[29..33].copy_from_slice(&crc.to_be_bytes());
         let err = decode_png(&forged, DecodeOptions::default()).unwrap_err();
-        assert!(err.to_string().contains("max_bytes"), "{err}");
+        assert!(err.to_string().contains("2147483647x2147483647"), "{err}");
         let small = DecodeOptions {
             max_bytes: 7,
             ..DecodeOptions::default()
         };
         assert!(decode_png(&png, small).is_err());
+    }
+
+    #[test]
+    fn chunk_names_are_plain() {
+        assert_eq!(
+            plain_chunk_names("CRC error while decoding ChunkType { type: IDAT, critical: true, private: false } chunk."),
+            "CRC error while decoding IDAT chunk."
+        );
+        assert_eq!(plain_chunk_names("no chunk here"), "no chunk here");
     }
 
     fn crc32(bytes: &[u8]) -> u32 {

@@ -409,7 +409,13 @@ mod tests {
         assert_eq!(frame.to_format(native).data, memory);
         assert_eq!(frame.to_format(native).to_format(PixelFormat::PNG), frame);
         assert_eq!(frame.clone().into_format(native), frame.to_format(native));
-        assert_eq!(frame.clone().into_format(native).into_format(PixelFormat::PNG), frame);
+        assert_eq!(
+            frame
+                .clone()
+                .into_format(native)
+                .into_format(PixelFormat::PNG),
+            frame
+        );
     }
 
     #[test]
