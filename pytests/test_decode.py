@@ -201,3 +201,13 @@ def test_other_threads_run_during_a_large_decode() -> None:
     np.testing.assert_array_equal(np.asarray(frame), image)
     assert duration > 0.02, f"decode took only {duration:.3f} s: too short to tell"
     assert longest_stall < duration / 2, f"another thread stalled {longest_stall:.3f} s of a {duration:.3f} s decode"
+
+
+def test_tolerates_what_opencv_tolerates() -> None:
+    import cv2
+
+    data = (PNGSUITE / "basn2c08.png").read_bytes()
+    bad_text_crc = struct.pack(">I", 13) + b"tEXtComment\0hello" + b"\0\0\0\0"
+    for variant in (data[:33] + bad_text_crc + data[33:], data + b"trailing bytes"):
+        expected = cv2.imdecode(np.frombuffer(variant, np.uint8), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(np.asarray(bufpng.decode(variant)), expected)
