@@ -5,7 +5,7 @@
 //! gets bytes without shape or format, or that an exporter refuses it.
 
 use crate::args::Signature;
-use crate::convert::{c, int, is_absent, str_to_string, type_name};
+use crate::convert::{c, int, is_absent, none, str_to_string, type_name};
 use crate::errors::{call_guarded, set_error, Failure, PyResult};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, CStr};
@@ -121,31 +121,28 @@ pub unsafe extern "C" fn describe(
 /// GIL held.
 unsafe fn view_dict(view: &Py_buffer) -> PyResult<*mut PyObject> {
     let ndim = usize::try_from(view.ndim).unwrap_or(0);
-    let format = if view.format.is_null() {
-        none_ref()
-    } else {
-        PyUnicode_FromString(view.format)
+    let format = || {
+        if view.format.is_null() {
+            none()
+        } else {
+            PyUnicode_FromString(view.format)
+        }
     };
-    let c_contiguous = PyBuffer_IsContiguous(view, b'C' as c_char) != 0;
-    let f_contiguous = PyBuffer_IsContiguous(view, b'F' as c_char) != 0;
-    let entries: [(&CStr, *mut PyObject); 10] = [
-        (c"len", PyLong_FromSsize_t(view.len)),
-        (c"itemsize", PyLong_FromSsize_t(view.itemsize)),
-        (c"format", format),
-        (c"ndim", PyLong_FromLong(view.ndim.into())),
-        (c"shape", ssize_tuple(view.shape, ndim)),
-        (c"strides", ssize_tuple(view.strides, ndim)),
-        (c"suboffsets", ssize_tuple(view.suboffsets, ndim)),
-        (c"readonly", PyBool_FromLong(view.readonly.into())),
-        (c"c_contiguous", PyBool_FromLong(c_contiguous.into())),
-        (c"f_contiguous", PyBool_FromLong(f_contiguous.into())),
-    ];
+    let contiguous =
+        |order: u8| PyBool_FromLong((PyBuffer_IsContiguous(view, order as c_char) != 0).into());
     let dict = PyDict_New();
-    let mut ok = !dict.is_null();
-    for (key, value) in entries {
-        ok = ok && !value.is_null() && PyDict_SetItemString(dict, c(key), value) == 0;
-        Py_XDECREF(value);
-    }
+    // `&&` stops at the first failure, so no call runs with an exception set.
+    let ok = !dict.is_null()
+        && set(dict, c"len", PyLong_FromSsize_t(view.len))
+        && set(dict, c"itemsize", PyLong_FromSsize_t(view.itemsize))
+        && set(dict, c"format", format())
+        && set(dict, c"ndim", PyLong_FromLong(view.ndim.into()))
+        && set(dict, c"shape", ssize_tuple(view.shape, ndim))
+        && set(dict, c"strides", ssize_tuple(view.strides, ndim))
+        && set(dict, c"suboffsets", ssize_tuple(view.suboffsets, ndim))
+        && set(dict, c"readonly", PyBool_FromLong(view.readonly.into()))
+        && set(dict, c"c_contiguous", contiguous(b'C'))
+        && set(dict, c"f_contiguous", contiguous(b'F'));
     if ok {
         Ok(dict)
     } else {
@@ -154,13 +151,26 @@ unsafe fn view_dict(view: &Py_buffer) -> PyResult<*mut PyObject> {
     }
 }
 
+/// dict[key] = value, consuming the new reference `value` (NULL: failed).
+///
+/// # Safety
+/// GIL held; `dict` is a live dict.
+unsafe fn set(dict: *mut PyObject, key: &'static CStr, value: *mut PyObject) -> bool {
+    if value.is_null() {
+        return false;
+    }
+    let status = PyDict_SetItemString(dict, c(key), value);
+    Py_DECREF(value);
+    status == 0
+}
+
 /// A tuple of `n` Py_ssize_t values, or None for a NULL array. New reference.
 ///
 /// # Safety
 /// A non-NULL `values` points to `n` readable values; GIL held.
 unsafe fn ssize_tuple(values: *const Py_ssize_t, n: usize) -> *mut PyObject {
     if values.is_null() {
-        return none_ref();
+        return none();
     }
     let tuple = PyTuple_New(n as Py_ssize_t);
     if tuple.is_null() {
@@ -175,8 +185,4 @@ unsafe fn ssize_tuple(values: *const Py_ssize_t, n: usize) -> *mut PyObject {
         PyTuple_SetItem(tuple, i as Py_ssize_t, item);
     }
     tuple
-}
-
-fn none_ref() -> *mut PyObject {
-    crate::convert::none()
 }

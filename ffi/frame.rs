@@ -257,12 +257,8 @@ unsafe extern "C" fn frame_richcompare(
             return result;
         }
         let equal = frame_of(a).same_pixels(frame_of(b));
-        PyBool_FromLong(c_long_of(equal == (op == Py_EQ)))
+        PyBool_FromLong((equal == (op == Py_EQ)).into())
     }
-}
-
-fn c_long_of(value: bool) -> std::ffi::c_long {
-    value.into()
 }
 
 fn not_null(object: *mut PyObject) -> PyResult<*mut PyObject> {

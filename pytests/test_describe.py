@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import inspect
+import sys
 from typing import Any
 
 import _testbuffer as tb
@@ -152,6 +153,14 @@ def test_the_buffer_is_released() -> None:
     bufpng.describe(data)
     data.extend(b"ef")  # would raise BufferError while an export is held
     assert bufpng.describe(data)["len"] == 6
+    # No reference to the exporter is kept, whether it accepts or refuses.
+    roi = np.zeros((4, 4), np.uint8)[:, ::2]
+    before = sys.getrefcount(roi)
+    for _ in range(100):
+        bufpng.describe(roi)
+        with pytest.raises(ValueError):
+            bufpng.describe(roi, "simple")
+    assert sys.getrefcount(roi) == before
 
 
 def test_bad_requests() -> None:
