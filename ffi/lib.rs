@@ -58,7 +58,8 @@ Encode an image buffer as PNG and return the file's bytes.
 image: any buffer exporter: a numpy array of shape (h, w) or (h, w, c) with
 c in 1..4 (uint8 or uint16), or flat bytes/bytearray/memoryview/array.array
 together with width and height (the channel count follows from the length).
-order: \"bgr\" (default, OpenCV's order) or \"rgb\"; ignored for 1-2 channels.
+order: \"bgr\" (default, OpenCV's order) or \"rgb\"; ignored for 1-2 channels;
+a bufpng.Frame's own order when not given.
 compression: None (fast default) or 0-9 as OpenCV's IMWRITE_PNG_COMPRESSION.",
     ),
     method(
