@@ -71,6 +71,46 @@ impl Signature {
         Ok(slots)
     }
 
+    /// Parses classic `(args, kwargs)` arguments (what `tp_new` receives) by
+    /// laying them out as a fastcall would and calling `parse`.
+    ///
+    /// # Safety
+    /// `args` must be a tuple and `kwargs` NULL or a dict, as CPython passes
+    /// them, and the GIL must be held. The returned pointers are borrowed from
+    /// `args` and `kwargs` and valid while those live.
+    pub unsafe fn parse_tuple<const N: usize>(
+        &self,
+        args: *mut PyObject,
+        kwargs: *mut PyObject,
+    ) -> PyResult<[*mut PyObject; N]> {
+        let nargs = PyTuple_Size(args);
+        let mut items: Vec<*mut PyObject> = (0..nargs).map(|i| PyTuple_GetItem(args, i)).collect();
+        let nkw = if kwargs.is_null() {
+            0
+        } else {
+            PyDict_Size(kwargs)
+        };
+        if nkw == 0 {
+            return self.parse(items.as_ptr(), nargs, ptr::null_mut());
+        }
+        let kwnames = PyTuple_New(nkw);
+        if kwnames.is_null() {
+            return Err(Failure::Raised);
+        }
+        let (mut pos, mut i) = (0, 0);
+        let (mut key, mut value) = (ptr::null_mut(), ptr::null_mut());
+        while i < nkw && PyDict_Next(kwargs, &mut pos, &mut key, &mut value) != 0 {
+            // PyTuple_SetItem steals a reference; the dict keeps its own.
+            Py_INCREF(key);
+            PyTuple_SetItem(kwnames, i, key);
+            items.push(value);
+            i += 1;
+        }
+        let result = self.parse(items.as_ptr(), nargs, kwnames);
+        Py_DECREF(kwnames);
+        result
+    }
+
     fn fail<T>(&self, what: &str) -> PyResult<T> {
         // SAFETY: GIL held by `parse`'s contract.
         unsafe { set_error(PyExc_TypeError, &format!("{}() {what}", self.function)) };

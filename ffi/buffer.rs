@@ -110,6 +110,31 @@ impl BufferView {
         plan_source(&self.desc(), width, height)
     }
 
+    /// A copy of the buffer's bytes, for data that is a byte stream rather
+    /// than pixels (a PNG file held in memory). Copied under the GIL, so the
+    /// caller may work on it with the GIL released.
+    pub fn copy_bytes(&self) -> PyResult<Vec<u8>> {
+        // SAFETY: the view is held; PyBuffer_IsContiguous only reads its fields.
+        if unsafe { PyBuffer_IsContiguous(&*self.view, b'C' as std::ffi::c_char) } == 0 {
+            return Err(buffer_error(
+                "the buffer is not contiguous: pass bytes(data) or np.ascontiguousarray(data)",
+            )
+            .into());
+        }
+        if self.view.len <= 0 {
+            return Ok(Vec::new());
+        }
+        // SAFETY: a C-contiguous buffer's `len` bytes start at `buf` (non-NULL
+        // for len > 0) and stay valid until PyBuffer_Release, which only Drop calls.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                self.view.buf.cast::<u8>().cast_const(),
+                self.view.len as usize,
+            )
+        };
+        Ok(bytes.to_vec())
+    }
+
     /// Copies the image out of the exporter's memory into an owned frame.
     /// Must run with the GIL held: another thread could otherwise change or
     /// free the memory mid-copy.

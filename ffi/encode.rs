@@ -11,15 +11,16 @@ use pyo3_ffi::*;
 /// The keyword options every encoding function shares.
 #[derive(Clone, Copy)]
 pub struct EncodeOptions {
-    pub order: ChannelOrder,
+    /// None: the image's own order (a bufpng.Frame's), else bgr.
+    pub order: Option<ChannelOrder>,
     pub compression: Compression,
 }
 
 impl EncodeOptions {
     pub fn parse(order: *mut PyObject, compression: *mut PyObject) -> PyResult<EncodeOptions> {
         let order = match optional_str(order, "order")? {
-            Some(name) => ChannelOrder::parse(&name)?,
-            None => ChannelOrder::default(),
+            Some(name) => Some(ChannelOrder::parse(&name)?),
+            None => None,
         };
         let compression = Compression::from_level(optional_int(compression, "compression")?)?;
         Ok(EncodeOptions { order, compression })
@@ -44,10 +45,30 @@ impl Size {
 
 /// Validates `image` and copies it, in PNG's sample layout, into an owned
 /// frame; the buffer is released before this returns, on every path.
-pub fn take_frame(image: *mut PyObject, size: Size, order: ChannelOrder) -> PyResult<Frame> {
+pub fn take_frame(
+    image: *mut PyObject,
+    size: Size,
+    order: Option<ChannelOrder>,
+) -> PyResult<Frame> {
+    copy_image(image, size, order, |_| PixelFormat::PNG)
+}
+
+/// Validates `image` and copies it into an owned frame stored in
+/// `target(order)`. `order` is the image's channel order; None means a
+/// bufpng.Frame's own order, or bgr for anything else. A Frame goes through
+/// its own buffer export like any other exporter.
+pub fn copy_image(
+    image: *mut PyObject,
+    size: Size,
+    order: Option<ChannelOrder>,
+    target: impl Fn(ChannelOrder) -> PixelFormat,
+) -> PyResult<Frame> {
+    let order = order
+        .or_else(|| crate::frame::order_of(image))
+        .unwrap_or_default();
     let view = BufferView::acquire(image)?;
     let plan = view.plan(size.width, size.height)?;
-    Ok(view.copy_frame(&plan, order, PixelFormat::PNG)?)
+    Ok(view.copy_frame(&plan, order, target(order))?)
 }
 
 static ENCODE: Signature = Signature {

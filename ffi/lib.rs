@@ -9,6 +9,9 @@
 //! - `gil.rs`: releasing the GIL for encoding and file I/O.
 //! - `encode.rs`: encode, write.
 //! - `batch.rs`: write_frames (drives the core's worker pool).
+//! - `frame.rs`: the bufpng.Frame type and its buffer export.
+//! - `decode.rs`: decode, read.
+//! - `describe.rs`: describe, the buffer protocol made visible.
 //!
 //! The safe core (`bufpng_core`, in `src/`) does the actual work.
 
@@ -16,8 +19,11 @@ mod args;
 mod batch;
 mod buffer;
 mod convert;
+mod decode;
+mod describe;
 mod encode;
 mod errors;
+mod frame;
 mod gil;
 
 use convert::c;
@@ -42,7 +48,7 @@ const fn method(
 
 // The first docstring line plus "--" is how CPython derives
 // __text_signature__, so inspect.signature() and help() show real signatures.
-static mut METHODS: [PyMethodDef; 4] = [
+static mut METHODS: [PyMethodDef; 7] = [
     method(
         c"encode",
         encode::encode,
@@ -54,7 +60,8 @@ Encode an image buffer as PNG and return the file's bytes.
 image: any buffer exporter: a numpy array of shape (h, w) or (h, w, c) with
 c in 1..4 (uint8 or uint16), or flat bytes/bytearray/memoryview/array.array
 together with width and height (the channel count follows from the length).
-order: \"bgr\" (default, OpenCV's order) or \"rgb\"; ignored for 1-2 channels.
+order: \"bgr\" (default, OpenCV's order) or \"rgb\"; ignored for 1-2 channels;
+a bufpng.Frame's own order when not given.
 compression: None (fast default) or 0-9 as OpenCV's IMWRITE_PNG_COMPRESSION.",
     ),
     method(
@@ -91,6 +98,48 @@ total is None when the length is unknown. If it raises, the batch stops.
 On an error or Ctrl-C the batch stops promptly and the exception propagates:
 files completed so far stay, and no partial file is ever left.",
     ),
+    method(
+        c"decode",
+        decode::decode,
+        c"decode($module, /, data, *, order='bgr', max_bytes=1073741824)
+--
+
+Decode PNG file contents (bytes or any buffer) into a bufpng.Frame.
+
+The frame has the layout cv2.imread(path, cv2.IMREAD_UNCHANGED) returns:
+palettes expanded, low bit depths scaled to 8 bits, 16-bit kept, gray +
+alpha as 4 channels (see docs/decoding.md). order: \"bgr\" or \"rgb\".
+Corrupt or truncated data raises ValueError saying why. max_bytes caps the
+pixel memory a file may claim (default bufpng.DEFAULT_MAX_BYTES, 1 GiB).",
+    ),
+    method(
+        c"read",
+        decode::read,
+        c"read($module, /, path, *, order='bgr', max_bytes=1073741824)
+--
+
+Read a PNG file into a bufpng.Frame, as decode() does for bytes.
+
+I/O errors are OSError with .filename; a file that is not a valid PNG
+raises ValueError naming the file.",
+    ),
+    method(
+        c"describe",
+        describe::describe,
+        c"describe($module, /, obj, request='records_ro')
+--
+
+Request obj's buffer as PyObject_GetBuffer(obj, view, flags) and return what
+the exporter filled in: len, itemsize, format, ndim, shape, strides,
+suboffsets, readonly, c_contiguous, f_contiguous (NULL fields are None).
+
+request: a CPython PyBUF_* name in lower case without the prefix (\"simple\",
+\"writable\", \"format\", \"nd\", \"strides\", \"c_contiguous\",
+\"f_contiguous\", \"any_contiguous\", \"indirect\", \"contig\",
+\"strided\", \"records\", \"full\" and the _ro variants of the last four),
+or an int of OR-ed flags. When the exporter refuses the request its
+exception (usually BufferError) propagates unchanged.",
+    ),
     PyMethodDef::zeroed(),
 ];
 
@@ -119,7 +168,14 @@ pub unsafe extern "C" fn PyInit__bufpng() -> *mut PyObject {
         return module;
     }
     let version = concat!(env!("CARGO_PKG_VERSION"), "\0");
-    if PyModule_AddStringConstant(module, c(c"__version__"), version.as_ptr().cast()) < 0 {
+    if PyModule_AddStringConstant(module, c(c"__version__"), version.as_ptr().cast()) < 0
+        || PyModule_AddIntConstant(
+            module,
+            c(c"DEFAULT_MAX_BYTES"),
+            bufpng_core::DEFAULT_MAX_BYTES as _,
+        ) < 0
+        || !frame::add_type(module)
+    {
         Py_DECREF(module);
         return ptr::null_mut();
     }

@@ -129,7 +129,7 @@ def test_demo_writes_checks_and_reports(tmp_path: Path) -> None:
     result = bufpng("demo", "--frames", "6", "--size", "64x48", "-o", str(tmp_path / "demo"))
     assert result.returncode == 0, result.stderr
     assert len(os.listdir(tmp_path / "demo")) == 6
-    assert "wrote 6 files" in result.stdout and "MB" in result.stdout and "frames/s" in result.stdout
+    assert "wrote 6 files" in result.stdout and "pixels identical" in result.stdout and "MB" in result.stdout and "frames/s" in result.stdout
     assert "speed-up with" in result.stdout and "the files are identical" in result.stdout
     assert "6/6 frames (100%)" in result.stderr
 

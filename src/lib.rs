@@ -1,7 +1,8 @@
 //! bufpng's safe core: everything that happens to a frame once its bytes are
 //! reachable as a Rust slice. Validation of what a buffer exporter described,
 //! the copy out of its memory (with channel reordering fused in), PNG
-//! encoding, atomic file writes, and the worker pool that writes batches.
+//! encoding and decoding, atomic file writes, and the worker pool that
+//! writes batches.
 //!
 //! No `unsafe` and no Python types live here; `ffi/` turns CPython objects into
 //! the plain descriptions this crate accepts and maps its errors back.
@@ -9,12 +10,14 @@
 
 pub mod atomic;
 pub mod batch;
+pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod layout;
 pub mod pattern;
 pub mod pixels;
 
+pub use decode::{decode_png, read_png, DecodeOptions, DEFAULT_MAX_BYTES};
 pub use encode::{encode_png, write_png, Compression};
 pub use error::{ErrorKind, FileError, InputError};
 pub use layout::{plan_source, BufferDesc, Depth, Endian, ImageLayout, SourcePlan};

@@ -112,6 +112,27 @@ impl Frame {
         same_order && same_endian
     }
 
+    /// This frame converted to `target` format in place (no new allocation).
+    pub fn into_format(mut self, target: PixelFormat) -> Frame {
+        if !self.is_stored_as(target) {
+            Conversion::new(&self.layout, self.format.order, self.format.endian, target)
+                .in_place(&mut self.data);
+        }
+        self.format = target;
+        self
+    }
+
+    /// True when both frames hold the same picture: same size, channels,
+    /// depth and sample values, whatever order and byte order each stores.
+    pub fn same_pixels(&self, other: &Frame) -> bool {
+        self.layout == other.layout
+            && if other.is_stored_as(self.format) {
+                self.data == other.data
+            } else {
+                self.data == other.to_format(self.format).data
+            }
+    }
+
     /// This frame's samples in another format (a cheap clone when already there).
     pub fn to_format(&self, target: PixelFormat) -> Frame {
         if self.is_stored_as(target) {
@@ -207,6 +228,25 @@ impl Conversion {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Converts packed pixels where they are (a swap is its own inverse, so
+    /// the same pass works in either direction).
+    fn in_place(&self, data: &mut [u8]) {
+        let n = self.sample_bytes;
+        let pixel = self.channels * n;
+        if self.swap_channels {
+            for p in data.chunks_exact_mut(pixel) {
+                for i in 0..n {
+                    p.swap(i, 2 * n + i);
+                }
+            }
+        }
+        if self.swap_bytes {
+            for s in data.chunks_exact_mut(2) {
+                s.swap(0, 1);
             }
         }
     }
@@ -368,5 +408,28 @@ mod tests {
         };
         assert_eq!(frame.to_format(native).data, memory);
         assert_eq!(frame.to_format(native).to_format(PixelFormat::PNG), frame);
+        assert_eq!(frame.clone().into_format(native), frame.to_format(native));
+        assert_eq!(
+            frame
+                .clone()
+                .into_format(native)
+                .into_format(PixelFormat::PNG),
+            frame
+        );
+    }
+
+    #[test]
+    fn same_pixels_ignores_storage_order_only() {
+        let p = plan("B", 1, &[1, 2, 3], &[6, 3, 1]);
+        let memory = [1, 2, 3, 4, 5, 6];
+        let bgr = Frame::copy_from(&p, &memory, 0, ChannelOrder::Bgr, PixelFormat::PNG).unwrap();
+        let stored_bgr = bgr.to_format(PixelFormat {
+            order: ChannelOrder::Bgr,
+            endian: Endian::Big,
+        });
+        assert_ne!(bgr.data, stored_bgr.data);
+        assert!(bgr.same_pixels(&stored_bgr));
+        let rgb = Frame::copy_from(&p, &memory, 0, ChannelOrder::Rgb, PixelFormat::PNG).unwrap();
+        assert!(!bgr.same_pixels(&rgb));
     }
 }

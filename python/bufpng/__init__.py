@@ -3,7 +3,11 @@
 Pass any object that exports the buffer protocol (numpy arrays such as
 ``cv2.imread`` returns, bytes, bytearray, memoryview, array.array, mmap):
 bufpng validates its shape and sample format, copies the pixels out while
-holding the GIL, and encodes PNG with the GIL released.
+holding the GIL, and encodes PNG with the GIL released. ``decode`` and
+``read`` turn PNG back into a ``Frame``, an owned image that exports the
+buffer protocol itself (``np.asarray(frame)`` is a zero-copy view), laid out
+as ``cv2.imread(path, cv2.IMREAD_UNCHANGED)`` returns it. ``describe`` shows
+what any exporter hands over for a given buffer request.
 
 >>> import bufpng
 >>> png = bufpng.encode(bytes([0, 128, 255] * 4), width=2, height=2)
@@ -11,6 +15,26 @@ holding the GIL, and encodes PNG with the GIL released.
 b'\\x89PNG\\r\\n\\x1a\\n'
 """
 
-from ._bufpng import __version__, encode, write, write_frames
+from ._bufpng import (
+    DEFAULT_MAX_BYTES,
+    Frame,
+    __version__,
+    decode,
+    describe,
+    encode,
+    read,
+    write,
+    write_frames,
+)
 
-__all__ = ["__version__", "encode", "write", "write_frames"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "Frame",
+    "__version__",
+    "decode",
+    "describe",
+    "encode",
+    "read",
+    "write",
+    "write_frames",
+]

@@ -1,0 +1,436 @@
+//! PNG decoding with the png crate, to the layout OpenCV's
+//! `cv2.imread(path, cv2.IMREAD_UNCHANGED)` returns (rules in `docs/decoding.md`):
+//!
+//! - palette images become 3 channels, or 4 when a tRNS chunk gives alpha;
+//! - 1/2/4-bit gray is scaled to 8-bit (1-bit 0/1 become 0/255);
+//! - gray + alpha becomes 4 channels (gray, gray, gray, alpha);
+//! - a tRNS chunk adds alpha to truecolour and palette images, not to gray;
+//! - 16-bit stays 16-bit, stored in native byte order;
+//! - interlaced images are de-interlaced.
+
+use crate::error::value_error;
+use crate::layout::{Depth, Endian, ImageLayout};
+use crate::pixels::{ChannelOrder, Frame, PixelFormat};
+use crate::FileError;
+use anyhow::{Context, Result};
+use png::{BitDepth, ColorType, DecodingError, Transformations};
+use std::io::Cursor;
+use std::path::Path;
+
+/// Default cap on the memory one decode may use for pixels (1 GiB): well above
+/// any real photo or video frame (8K RGBA 16-bit is 265 MB), far below what a
+/// forged header can declare (2^31 x 2^31 pixels).
+pub const DEFAULT_MAX_BYTES: usize = 1 << 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Channel order of the decoded colour frames.
+    pub order: ChannelOrder,
+    /// The most bytes of pixels (and ancillary chunk data) a decode may allocate.
+    pub max_bytes: usize,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            order: ChannelOrder::default(),
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+/// Decodes a complete PNG file held in memory.
+pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
+    if data.is_empty() {
+        return Err(value_error(
+            "cannot decode PNG: the data is empty (0 bytes)",
+        ));
+    }
+    let limits = png::Limits {
+        bytes: options.max_bytes,
+    };
+    let mut decoder = png::Decoder::new_with_limits(Cursor::new(data), limits);
+    // EXPAND: palette to RGB(A), 1/2/4-bit gray scaled to 8-bit, tRNS to alpha.
+    decoder.set_transformations(Transformations::EXPAND);
+    let fail = |e| decode_error(e, options.max_bytes);
+    // The size check runs on the header, before anything the size of the
+    // image is allocated, so a forged header costs an error, not gigabytes.
+    // tRNS (which may add alpha) comes later, so this counts without it...
+    let header = decoder.read_header_info().map_err(fail)?;
+    let (width, height) = header.size();
+    let depth = match header.bit_depth {
+        BitDepth::Sixteen => Depth::Sixteen,
+        _ => Depth::Eight,
+    };
+    check_size(
+        width,
+        height,
+        channels(header.color_type, false),
+        depth,
+        options.max_bytes,
+    )?;
+    let mut reader = decoder.read_info().map_err(fail)?;
+    // ...and this is the exact count.
+    let info = reader.info();
+    let channels = channels(info.color_type, info.trns.is_some());
+    let (decoded_color, _) = reader.output_color_type();
+    // Gray + tRNS decodes to 2 samples before the alpha is dropped.
+    let most = channels.max(decoded_color.samples() as u8);
+    check_size(width, height, most, depth, options.max_bytes)?;
+    let layout = ImageLayout {
+        width,
+        height,
+        channels,
+        depth,
+    };
+    // None would mean beyond the address space, which the check above excludes
+    // unless max_bytes is set that high.
+    let decoded_len = reader
+        .output_buffer_size()
+        .ok_or_else(|| fail(DecodingError::LimitsExceeded))?;
+    let mut decoded = vec![0u8; decoded_len];
+    reader.next_frame(&mut decoded).map_err(fail)?;
+    // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
+    reader.finish().map_err(fail)?;
+    let data = match (decoded_color, channels) {
+        (ColorType::GrayscaleAlpha, 1) => drop_alpha(&decoded, depth.bytes()),
+        (ColorType::GrayscaleAlpha, 4) => gray_alpha_to_rgba(&decoded, depth.bytes()),
+        _ => decoded,
+    };
+    let frame = Frame {
+        layout,
+        format: PixelFormat::PNG,
+        data,
+    };
+    Ok(frame.into_format(PixelFormat {
+        order: options.order,
+        endian: Endian::NATIVE,
+    }))
+}
+
+/// OpenCV's channel count: its libpng reader ignores tRNS on gray images
+/// and turns gray + alpha into BGRA.
+fn channels(color: ColorType, has_trns: bool) -> u8 {
+    match (color, has_trns) {
+        (ColorType::Grayscale, _) => 1,
+        (ColorType::Rgb | ColorType::Indexed, false) => 3,
+        _ => 4,
+    }
+}
+
+fn check_size(width: u32, height: u32, channels: u8, depth: Depth, max_bytes: usize) -> Result<()> {
+    let bytes =
+        u128::from(width) * u128::from(height) * u128::from(channels) * depth.bytes() as u128;
+    if bytes > max_bytes as u128 {
+        return Err(value_error(format!(
+            "the PNG declares a {width}x{height} image with {channels} {}-bit channels, {bytes} bytes of pixels, more than the decoding limit of max_bytes={max_bytes} bytes: pass a larger max_bytes if you trust the file",
+            depth.bits(),
+        )));
+    }
+    Ok(())
+}
+
+/// Reads and decodes a PNG file. I/O errors are `FileError`s naming `path`;
+/// decoding errors are prefixed with the path.
+pub fn read_png(path: &Path, options: DecodeOptions) -> Result<Frame> {
+    let data = std::fs::read(path).map_err(|source| FileError {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    decode_png(&data, options).with_context(|| path.display().to_string())
+}
+
+fn decode_error(error: DecodingError, max_bytes: usize) -> anyhow::Error {
+    value_error(match error {
+        DecodingError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "cannot decode PNG: the data ends early (a truncated file?)".to_string()
+        }
+        DecodingError::LimitsExceeded => format!(
+            "cannot decode PNG: it needs more memory than the decoding limit of max_bytes={max_bytes} bytes: pass a larger max_bytes if you trust the file"
+        ),
+        other => format!("cannot decode PNG: {}", plain_chunk_names(&other.to_string())),
+    })
+}
+
+/// The png crate prints chunk types with Debug (`ChunkType { type: IDAT,
+/// critical: true, .. }`); the name alone is what a reader needs.
+fn plain_chunk_names(message: &str) -> String {
+    const OPEN: &str = "ChunkType { type: ";
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len()..];
+        let (Some(comma), Some(close)) = (after.find(','), after.find('}')) else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(&after[..comma.min(close)]);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Gray + alpha samples to gray only.
+fn drop_alpha(decoded: &[u8], sample_bytes: usize) -> Vec<u8> {
+    decoded
+        .chunks_exact(2 * sample_bytes)
+        .flat_map(|ga| &ga[..sample_bytes])
+        .copied()
+        .collect()
+}
+
+/// Gray + alpha samples to gray, gray, gray, alpha (as OpenCV does).
+fn gray_alpha_to_rgba(decoded: &[u8], sample_bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(decoded.len() * 2);
+    for ga in decoded.chunks_exact(2 * sample_bytes) {
+        let (gray, alpha) = ga.split_at(sample_bytes);
+        for _ in 0..3 {
+            out.extend_from_slice(gray);
+        }
+        out.extend_from_slice(alpha);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::{encode_png, Compression};
+
+    fn png_of(
+        width: u32,
+        height: u32,
+        color: ColorType,
+        depth: BitDepth,
+        trns: Option<&[u8]>,
+        palette: Option<&[u8]>,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(color);
+        encoder.set_depth(depth);
+        if let Some(palette) = palette {
+            encoder.set_palette(palette.to_vec());
+        }
+        if let Some(trns) = trns {
+            encoder.set_trns(trns.to_vec());
+        }
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(data).unwrap();
+        writer.finish().unwrap();
+        out
+    }
+
+    fn options(order: ChannelOrder) -> DecodeOptions {
+        DecodeOptions {
+            order,
+            ..DecodeOptions::default()
+        }
+    }
+
+    #[test]
+    fn rgb_comes_back_in_the_requested_order() {
+        let png = png_of(
+            2,
+            1,
+            ColorType::Rgb,
+            BitDepth::Eight,
+            None,
+            None,
+            &[1, 2, 3, 4, 5, 6],
+        );
+        let bgr = decode_png(&png, options(ChannelOrder::Bgr)).unwrap();
+        assert_eq!(bgr.layout.channels, 3);
+        assert_eq!(bgr.data, [3, 2, 1, 6, 5, 4]);
+        let rgb = decode_png(&png, options(ChannelOrder::Rgb)).unwrap();
+        assert_eq!(rgb.data, [1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn sixteen_bit_is_native_endian() {
+        let png = png_of(
+            1,
+            1,
+            ColorType::Grayscale,
+            BitDepth::Sixteen,
+            None,
+            None,
+            &[0x12, 0x34],
+        );
+        let frame = decode_png(&png, DecodeOptions::default()).unwrap();
+        assert_eq!(frame.layout.depth, Depth::Sixteen);
+        assert_eq!(frame.data, 0x1234u16.to_ne_bytes());
+    }
+
+    #[test]
+    fn low_bit_gray_is_scaled_to_eight_bits() {
+        // 1-bit: 1,0,1,1 then padding.
+        let png = png_of(
+            4,
+            1,
+            ColorType::Grayscale,
+            BitDepth::One,
+            None,
+            None,
+            &[0b1011_0000],
+        );
+        let frame = decode_png(&png, DecodeOptions::default()).unwrap();
+        assert_eq!(frame.data, [255, 0, 255, 255]);
+        let png = png_of(
+            2,
+            1,
+            ColorType::Grayscale,
+            BitDepth::Two,
+            None,
+            None,
+            &[0b0110_0000],
+        );
+        assert_eq!(
+            decode_png(&png, DecodeOptions::default()).unwrap().data,
+            [85, 170]
+        );
+    }
+
+    #[test]
+    fn palette_expands_and_trns_adds_alpha() {
+        let palette = [10, 20, 30, 40, 50, 60];
+        let png = png_of(
+            2,
+            1,
+            ColorType::Indexed,
+            BitDepth::Eight,
+            None,
+            Some(&palette),
+            &[1, 0],
+        );
+        let frame = decode_png(&png, DecodeOptions::default()).unwrap();
+        assert_eq!(frame.layout.channels, 3);
+        assert_eq!(frame.data, [60, 50, 40, 30, 20, 10]);
+        let png = png_of(
+            2,
+            1,
+            ColorType::Indexed,
+            BitDepth::Eight,
+            Some(&[7]),
+            Some(&palette),
+            &[1, 0],
+        );
+        let frame = decode_png(&png, DecodeOptions::default()).unwrap();
+        assert_eq!(frame.layout.channels, 4);
+        // Entries beyond the tRNS list are opaque.
+        assert_eq!(frame.data, [60, 50, 40, 255, 30, 20, 10, 7]);
+    }
+
+    #[test]
+    fn gray_alpha_becomes_four_channels_and_gray_trns_is_ignored() {
+        let png = png_of(
+            1,
+            1,
+            ColorType::GrayscaleAlpha,
+            BitDepth::Eight,
+            None,
+            None,
+            &[9, 200],
+        );
+        assert_eq!(
+            decode_png(&png, DecodeOptions::default()).unwrap().data,
+            [9, 9, 9, 200]
+        );
+        let png = png_of(
+            2,
+            1,
+            ColorType::Grayscale,
+            BitDepth::Eight,
+            Some(&[0, 9]),
+            None,
+            &[9, 10],
+        );
+        let frame = decode_png(&png, DecodeOptions::default()).unwrap();
+        assert_eq!(frame.layout.channels, 1);
+        assert_eq!(frame.data, [9, 10]);
+    }
+
+    #[test]
+    fn round_trips_through_encode() {
+        let data: Vec<u8> = (0..5 * 3 * 4 * 2).map(|i| (i * 7) as u8).collect();
+        let frame = Frame {
+            layout: ImageLayout {
+                width: 5,
+                height: 3,
+                channels: 4,
+                depth: Depth::Sixteen,
+            },
+            format: PixelFormat {
+                order: ChannelOrder::Bgr,
+                endian: Endian::NATIVE,
+            },
+            data,
+        };
+        let png = encode_png(&frame, Compression::Default).unwrap();
+        assert_eq!(decode_png(&png, DecodeOptions::default()).unwrap(), frame);
+    }
+
+    #[test]
+    fn every_truncation_fails() {
+        let png = png_of(3, 2, ColorType::Rgb, BitDepth::Eight, None, None, &[7; 18]);
+        for end in 0..png.len() {
+            let err = decode_png(&png[..end], DecodeOptions::default()).unwrap_err();
+            assert!(
+                err.downcast_ref::<crate::InputError>().is_some(),
+                "{end}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_declared_size_fails_before_allocating() {
+        let png = png_of(
+            1,
+            1,
+            ColorType::Rgba,
+            BitDepth::Sixteen,
+            None,
+            None,
+            &[0; 8],
+        );
+        let mut forged = png.clone();
+        // IHDR data starts at byte 16: width, height; then fix the CRC.
+        forged[16..20].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        forged[20..24].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+        let crc = crc32(&forged[12..29]);
+        forged[29..33].copy_from_slice(&crc.to_be_bytes());
+        let err = decode_png(&forged, DecodeOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("2147483647x2147483647"), "{err}");
+        let small = DecodeOptions {
+            max_bytes: 7,
+            ..DecodeOptions::default()
+        };
+        assert!(decode_png(&png, small).is_err());
+    }
+
+    #[test]
+    fn chunk_names_are_plain() {
+        assert_eq!(
+            plain_chunk_names("CRC error while decoding ChunkType { type: IDAT, critical: true, private: false } chunk."),
+            "CRC error while decoding IDAT chunk."
+        );
+        assert_eq!(plain_chunk_names("no chunk here"), "no chunk here");
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+}
