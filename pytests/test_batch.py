@@ -272,3 +272,11 @@ def test_threads_1_starts_no_pool(tmp_path: Path, threads: int) -> None:
     # One thread writes in the caller; N threads are N native workers, joined on return.
     assert max(during) - before == (0 if threads == 1 else threads)
     assert len(os.listdir("/proc/self/task")) == before
+
+
+def test_decoded_frames_are_written_back_unchanged(tmp_path: Path) -> None:
+    originals = clip(4)
+    decoded = (bufpng.decode(bufpng.encode(f, order="rgb"), order="rgb") for f in originals)
+    paths = bufpng.write_frames(decoded, directory=tmp_path, threads=2)
+    for path, frame in zip(paths, originals, strict=True):
+        assert Path(path).read_bytes() == bufpng.encode(frame, order="rgb")
