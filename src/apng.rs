@@ -432,7 +432,12 @@ pub fn decode_animation(data: &[u8], options: DecodeOptions) -> Result<Animation
     let limits = png::Limits {
         bytes: options.max_bytes,
     };
-    let mut decoder = png::Decoder::new_with_limits(Cursor::new(data), limits);
+    // fdAT and fcTL are ancillary chunks, whose CRC failures the png crate
+    // skips by default: that would hand out damaged frames without a word.
+    let mut strict = png::DecodeOptions::default();
+    strict.set_skip_ancillary_crc_failures(false);
+    let mut decoder = png::Decoder::new_with_options(Cursor::new(data), strict);
+    decoder.set_limits(limits);
     decoder.set_transformations(png::Transformations::EXPAND);
     let header = decoder.read_header_info().map_err(fail)?;
     let (width, height) = header.size();
@@ -637,15 +642,17 @@ fn blend_over(target: &mut [u8], source: &[u8], pixel_bytes: usize, sample_bytes
         .chunks_exact_mut(pixel_bytes)
         .zip(source.chunks_exact(pixel_bytes))
     {
-        let sa = read(&src[alpha_at..]);
-        if sa == max {
+        let (sa, da) = (read(&src[alpha_at..]), read(&dst[alpha_at..]));
+        // Onto a transparent pixel OVER is a copy (the formula's result where
+        // it is defined; for two transparent pixels the colour is arbitrary,
+        // and copying it is what OpenCV and Pillow do).
+        if sa == max || da == 0 {
             dst.copy_from_slice(src);
             continue;
         }
         if sa == 0 {
             continue;
         }
-        let da = read(&dst[alpha_at..]);
         // Everything scaled by max to stay in integers: out_a * max.
         let out_a = sa * max + da * (max - sa);
         for at in (0..alpha_at).step_by(sample_bytes) {
