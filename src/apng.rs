@@ -672,3 +672,295 @@ pub fn read_animation(path: &Path, options: DecodeOptions) -> Result<Animation> 
     })?;
     decode_animation(&data, options).with_context(|| path.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_png;
+    use crate::layout::Endian;
+    use crate::pixels::{ChannelOrder, PixelFormat};
+
+    fn delay(seconds: f64) -> (u16, u16) {
+        let d = Delay::from_seconds(seconds, "t").unwrap();
+        (d.num, d.den)
+    }
+
+    #[test]
+    fn delays_are_exact_or_the_closest_u16_fraction() {
+        assert_eq!(delay(0.04), (1, 25));
+        assert_eq!(delay(0.0), (0, 1));
+        assert_eq!(delay(1.5), (3, 2));
+        assert_eq!(delay(1.0 / 3.0), (1, 3));
+        assert_eq!(delay(65535.0), (65535, 1));
+        assert_eq!(delay(1001.0 / 30000.0), (1001, 30000));
+        let ntsc = Delay::from_fps(29.97).unwrap();
+        assert_eq!((ntsc.num, ntsc.den), (100, 2997));
+        // No exact fraction: the best one with u16 terms, as Python's
+        // Fraction(x).limit_denominator(65535) finds it.
+        assert_eq!(delay(std::f64::consts::PI / 10.0), (71, 226));
+        // Above a second the numerator is the bound: 1/x's best fraction, inverted.
+        assert_eq!(delay(1000.0 * std::f64::consts::E), (19028, 7));
+        for bad in [-0.1, 65536.0, f64::NAN, f64::INFINITY] {
+            assert!(Delay::from_seconds(bad, "t").is_err(), "{bad}");
+        }
+        for bad in [0.0, -25.0, f64::NAN, 1e-6] {
+            assert!(Delay::from_fps(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Delay { num: 7, den: 0 }.seconds(), 0.07);
+    }
+
+    fn frame(seed: u8, channels: u8, depth: Depth) -> Frame {
+        let layout = ImageLayout {
+            width: 9,
+            height: 5,
+            channels,
+            depth,
+        };
+        Frame {
+            layout,
+            format: PixelFormat::PNG,
+            data: (0..layout.byte_len())
+                .map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed))
+                .collect(),
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bufpng-apng-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn output(path: PathBuf) -> AnimationOutput {
+        AnimationOutput {
+            path,
+            compression: Compression::Default,
+            delays: Delays::Every(Delay { num: 1, den: 25 }),
+            plays: 4,
+        }
+    }
+
+    /// Feeds `frames` to an assembler in `order` (as workers might finish).
+    fn assemble(path: PathBuf, frames: &[Frame], order: &[usize]) -> Result<usize> {
+        let mut assembler = Assembler::new(output(path));
+        let work = assembler.work();
+        let mut most_held = 0;
+        for &index in order {
+            assembler.check(index, &frames[index].layout)?;
+            assembler.accept(index, work(index, &frames[index])?)?;
+            most_held = most_held.max(assembler.held());
+        }
+        assembler.finish()?;
+        Ok(most_held)
+    }
+
+    #[test]
+    fn out_of_order_results_are_written_in_frame_order() {
+        let dir = scratch("order");
+        let frames: Vec<Frame> = (1..=5).map(|s| frame(s, 3, Depth::Eight)).collect();
+        assert_eq!(
+            assemble(dir.join("a.png"), &frames, &[0, 1, 2, 3, 4]).unwrap(),
+            0
+        );
+        assert_eq!(
+            assemble(dir.join("b.png"), &frames, &[3, 1, 4, 0, 2]).unwrap(),
+            3
+        );
+        let a = std::fs::read(dir.join("a.png")).unwrap();
+        assert_eq!(a, std::fs::read(dir.join("b.png")).unwrap());
+        let animation = decode_animation(&a, DecodeOptions::default()).unwrap();
+        assert_eq!(animation.plays, 4);
+        assert_eq!(animation.durations, [0.04; 5]);
+        for (got, want) in animation.frames.iter().zip(&frames) {
+            assert!(got.same_pixels(want));
+        }
+        // The default image is frame 0, for readers that know no APNG.
+        assert!(decode_png(&a, DecodeOptions::default())
+            .unwrap()
+            .same_pixels(&frames[0]));
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.png", "b.png"]);
+    }
+
+    #[test]
+    fn sixteen_bit_gray_alpha_round_trips() {
+        let dir = scratch("sixteen");
+        let frames: Vec<Frame> = (1..=3).map(|s| frame(s, 2, Depth::Sixteen)).collect();
+        assemble(dir.join("a.png"), &frames, &[2, 0, 1]).unwrap();
+        let options = DecodeOptions {
+            order: ChannelOrder::Rgb,
+            ..DecodeOptions::default()
+        };
+        let data = std::fs::read(dir.join("a.png")).unwrap();
+        let animation = decode_animation(&data, options).unwrap();
+        for (got, want) in animation.frames.iter().zip(&frames) {
+            // decode's rule: gray + alpha comes back as gray, gray, gray, alpha.
+            let want = want.to_format(PixelFormat {
+                order: ChannelOrder::Rgb,
+                endian: Endian::NATIVE,
+            });
+            assert_eq!(got.layout.channels, 4);
+            for (g, w) in got.data.chunks(8).zip(want.data.chunks(4)) {
+                assert_eq!(g, [&w[..2], &w[..2], &w[..2], &w[2..]].concat());
+            }
+        }
+    }
+
+    #[test]
+    fn mismatched_frames_and_no_frames_write_nothing() {
+        let dir = scratch("mismatch");
+        let frames = [frame(1, 3, Depth::Eight), frame(2, 4, Depth::Eight)];
+        let err = assemble(dir.join("a.png"), &frames, &[0, 1]).unwrap_err();
+        assert!(
+            err.to_string().contains("every frame of an animation"),
+            "{err}"
+        );
+        let err = Assembler::new(output(dir.join("a.png")))
+            .finish()
+            .unwrap_err();
+        assert!(err.to_string().contains("at least one frame"), "{err}");
+        // Frames written, then abandoned (an error elsewhere): no file, no temp.
+        let mut assembler = Assembler::new(output(dir.join("a.png")));
+        let work = assembler.work();
+        assembler.accept(0, work(0, &frames[0]).unwrap()).unwrap();
+        drop(assembler);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn durations_must_match_the_frames() {
+        let dir = scratch("durations");
+        let frames = [frame(1, 1, Depth::Eight), frame(2, 1, Depth::Eight)];
+        let mut out = output(dir.join("a.png"));
+        out.delays = Delays::Each(vec![Delay { num: 1, den: 2 }; 3]);
+        let mut assembler = Assembler::new(out.clone());
+        let work = assembler.work();
+        for (i, f) in frames.iter().enumerate() {
+            assembler.check(i, &f.layout).unwrap();
+            assembler.accept(i, work(i, f).unwrap()).unwrap();
+        }
+        assert!(assembler
+            .finish()
+            .unwrap_err()
+            .to_string()
+            .contains("3 entries but there were 2"));
+        out.delays = Delays::Each(vec![Delay { num: 1, den: 2 }; 1]);
+        let mut assembler = Assembler::new(out);
+        assembler.check(0, &frames[0].layout).unwrap();
+        assert!(assembler.check(1, &frames[1].layout).is_err());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn over_follows_the_apng_formula() {
+        let mut dst = [40, 200, 100, 255, 9, 9, 9, 0, 1, 2, 3, 200];
+        let src = [80, 200, 100, 128, 5, 6, 7, 0, 50, 60, 70, 0];
+        blend_over(&mut dst, &src, 4, 1);
+        // 80*128/255 + 40*127/255 = 60.08; onto a transparent pixel: a copy;
+        // a transparent source: unchanged.
+        assert_eq!(dst, [60, 200, 100, 255, 5, 6, 7, 0, 1, 2, 3, 200]);
+        let mut dst16 = [0u8; 4];
+        dst16[..2].copy_from_slice(&1000u16.to_be_bytes());
+        dst16[2..].copy_from_slice(&0x8000u16.to_be_bytes());
+        let mut src16 = [0u8; 4];
+        src16[..2].copy_from_slice(&3000u16.to_be_bytes());
+        src16[2..].copy_from_slice(&0x8000u16.to_be_bytes());
+        blend_over(&mut dst16, &src16, 4, 2);
+        // out_a = 0.5 + 0.5 * 0.5 = 0.75; colour = (3000*0.5 + 1000*0.25) / 0.75.
+        let colour = u16::from_be_bytes([dst16[0], dst16[1]]);
+        let alpha = u16::from_be_bytes([dst16[2], dst16[3]]);
+        assert!((i32::from(colour) - 2333).abs() <= 1, "{colour}");
+        assert!((i32::from(alpha) - 49151).abs() <= 1, "{alpha}");
+    }
+
+    /// A 4x4 gray+alpha APNG written by the png crate with sub-frames.
+    fn sub_framed(ops: &[(u32, u32, u32, u32, u8, DisposeOp, BlendOp)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = png::Encoder::new(&mut out, 4, 4);
+        encoder.set_color(ColorType::GrayscaleAlpha);
+        encoder.set_animated(ops.len() as u32, 0).unwrap();
+        let mut writer = encoder.write_header().unwrap();
+        for &(x, y, w, h, value, dispose, blend) in ops {
+            // Position first to (0, 0): each call checks the region fits.
+            writer.set_frame_position(0, 0).unwrap();
+            writer.set_frame_dimension(w, h).unwrap();
+            writer.set_frame_position(x, y).unwrap();
+            writer.set_dispose_op(dispose).unwrap();
+            writer.set_blend_op(blend).unwrap();
+            let alpha = if value == 0 { 0 } else { 255 };
+            let data: Vec<u8> = (0..w * h).flat_map(|_| [value, alpha]).collect();
+            writer.write_image_data(&data).unwrap();
+        }
+        writer.finish().unwrap();
+        out
+    }
+
+    /// Each frame's gray samples (alpha dropped), row-major.
+    fn grays(png: &[u8]) -> Vec<Vec<u8>> {
+        decode_animation(png, DecodeOptions::default())
+            .unwrap()
+            .frames
+            .iter()
+            .map(|f| f.data.chunks(4).map(|p| p[0]).collect())
+            .collect()
+    }
+
+    #[test]
+    fn sub_frames_are_composited_with_dispose_and_blend() {
+        use BlendOp::{Over, Source};
+        use DisposeOp::{Background, None as Keep, Previous};
+        let png = sub_framed(&[
+            (0, 0, 4, 4, 10, Keep, Source),
+            (1, 1, 2, 2, 20, Previous, Source),
+            (0, 0, 1, 1, 30, Background, Source),
+            (3, 3, 1, 1, 40, Keep, Source),
+            (0, 0, 2, 1, 0, Keep, Over),
+        ]);
+        let frames = grays(&png);
+        #[rustfmt::skip]
+        let expected: [[u8; 16]; 5] = [
+            [10; 16],
+            [10, 10, 10, 10, 10, 20, 20, 10, 10, 20, 20, 10, 10, 10, 10, 10],
+            // frame 1's region restored (PREVIOUS) before frame 2 is drawn
+            [30, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
+            // frame 2's pixel cleared (BACKGROUND)
+            [0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 40],
+            // transparent pixels OVER: (0, 0) was cleared, so copied; (1, 0) unchanged
+            [0, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 40],
+        ];
+        assert_eq!(frames, expected.map(|f| f.to_vec()));
+    }
+
+    #[test]
+    fn frame_regions_outside_the_image_are_errors() {
+        let png = sub_framed(&[(0, 0, 4, 4, 10, DisposeOp::None, BlendOp::Source)]);
+        let mut forged = png.clone();
+        // fcTL data starts after signature, IHDR (25) and acTL (20): x_offset at +12.
+        let at = 8 + 25 + 20 + 8;
+        assert_eq!(&forged[at - 4..at], b"fcTL");
+        forged[at + 12..at + 16].copy_from_slice(&2u32.to_be_bytes());
+        let crc = crc32(&forged[at - 4..at + 26]);
+        forged[at + 26..at + 30].copy_from_slice(&crc.to_be_bytes());
+        assert!(decode_animation(&forged, DecodeOptions::default()).is_err());
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+}
