@@ -1,7 +1,7 @@
 # bufpng: the two commands of the quick start, and the targets behind them.
 #   make demo   create .venv, install bufpng from source, run `python -m bufpng demo`
 #   make test   create .venv, install bufpng and its test extras, cargo test, pytest
-#   make bench  write_frames throughput by thread count and peak memory (bench/)
+#   make bench  write_frames throughput by thread count and peak memory, APNG vs Pillow/cv2 (bench/)
 # Each does all of its own set-up on a fresh machine (Python 3.11 + Rust).
 
 PYTHON ?= python3
@@ -40,6 +40,7 @@ pngcheck:
 # Figures only, no pass/fail: the machine is shared and timings are noisy.
 bench: install-test
 	$(VPY) bench/batch_scaling.py
+	$(VPY) bench/animation_bench.py
 
 cargo-test: venv
 	cargo test --workspace
