@@ -452,6 +452,66 @@ mod tests {
         batch.shutdown();
     }
 
+    /// A sink that, like the APNG assembler, must take results in frame
+    /// order, with frame 0 slow to encode.
+    struct InOrder {
+        waiting: std::collections::BTreeSet<usize>,
+        next: usize,
+    }
+
+    impl Sink for InOrder {
+        type Encoded = ();
+
+        fn work(&self) -> Work<()> {
+            Arc::new(|index, _| {
+                if index == 0 {
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                Ok(())
+            })
+        }
+
+        fn accept(&mut self, index: usize, _: ()) -> Result<()> {
+            self.waiting.insert(index);
+            while self.waiting.remove(&self.next) {
+                self.next += 1;
+            }
+            Ok(())
+        }
+
+        fn held(&self) -> usize {
+            self.waiting.len()
+        }
+    }
+
+    #[test]
+    fn results_held_back_count_against_the_memory_bound() {
+        let sink = InOrder {
+            waiting: Default::default(),
+            next: 0,
+        };
+        let threads = 2;
+        let mut pipeline = Pipeline::new(sink, threads).unwrap();
+        let (mut submitted, mut peak) = (0, 0);
+        while pipeline.sink().next < 20 {
+            if submitted < 20 && pipeline.has_room() {
+                pipeline.submit(submitted, frame(1)).unwrap();
+                submitted += 1;
+            }
+            for done in pipeline.collect(Some(Duration::from_millis(5))).unwrap() {
+                done.result.unwrap();
+            }
+            peak = peak.max(pipeline.in_flight() + pipeline.sink().held());
+            if pipeline.sink().next == 0 {
+                // While frame 0 is being encoded, later frames finish and
+                // wait; they must stop the feeding too.
+                assert!(submitted <= 2 * threads, "{submitted} submitted");
+            }
+        }
+        assert!(peak <= 2 * threads, "{peak} frames in memory");
+        pipeline.shutdown();
+    }
+
     #[test]
     fn unwritable_directory_is_a_file_error() {
         let mut out = output("blocked");
