@@ -251,3 +251,29 @@ def test_apng_usage_and_failures(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1].startswith("bufpng: error: FileNotFoundError")
     assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_during_apng_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bufpng", "raw", "--size", "64x64", "--pix-fmt", "rgb24", "--apng", "out.png"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None and process.stderr is not None
+    process.stdin.write(RNG.integers(0, 256, size=64 * 64 * 3 * 5, dtype=np.uint8).tobytes())
+    process.stdin.flush()
+    deadline = time.monotonic() + 30
+    # The temporary file appears with the first frame written.
+    while not list(tmp_path.glob(".out.png.bufpng-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # the input stays open: it is waiting for more
+    assert process.wait(timeout=30) == 130
+    assert "interrupted; out.png was not written" in process.stderr.read().decode()
+    process.stdin.close()
+    assert os.listdir(tmp_path) == []
