@@ -177,6 +177,7 @@ pub unsafe extern "C" fn read_animation_raw(
             let data = BufferView::acquire(source)?.copy_bytes()?;
             without_gil(|| decode_animation(&data, options))?
         } else {
+            reject_non_path(source)?;
             let path = convert::path(source, "path_or_data")?;
             without_gil(|| read_animation(&path, options))?
         };
@@ -206,4 +207,20 @@ pub unsafe extern "C" fn read_animation_raw(
             Ok(result.into_raw())
         }
     })
+}
+
+/// The one message for what is neither a path nor PNG data.
+fn reject_non_path(source: *mut PyObject) -> PyResult<()> {
+    // SAFETY: GIL held, `source` live; type and attribute checks only.
+    let is_path = unsafe {
+        PyUnicode_Check(source) != 0 || PyObject_HasAttrString(source, c"__fspath__".as_ptr()) != 0
+    };
+    if is_path {
+        return Ok(());
+    }
+    Err(bufpng_core::error::type_error(format!(
+        "path_or_data must be a path (str or os.PathLike) or the file's contents (bytes or another buffer), got {}",
+        convert::type_name(source)
+    ))
+    .into())
 }

@@ -526,6 +526,8 @@ def test_read_errors(tmp_path: Path) -> None:
         bufpng.read_animation(b"")
     with pytest.raises(ValueError, match="order must be"):
         bufpng.read_animation(b"x", order="bgra")
+    with pytest.raises(TypeError, match=r"path_or_data must be a path \(str or os.PathLike\) or the file's contents"):
+        bufpng.read_animation(12)  # type: ignore[arg-type]
 
 
 def test_animation_is_a_list_with_timing() -> None:
