@@ -544,3 +544,24 @@ def test_pillow_reads_the_16_bit_gray_frames(tmp_path: Path) -> None:
         for i, frame in enumerate(frames):
             image.seek(i)
             assert np.array_equal(np.asarray(image).astype(np.uint16), frame), i
+
+
+def test_references_are_balanced(tmp_path: Path) -> None:
+    import sys
+
+    frames = clip(4)
+    durations = [0.1, 0.2, 0.3, 0.4]
+    before = [sys.getrefcount(f) for f in frames] + [sys.getrefcount(durations)]
+    for _ in range(3):
+        bufpng.write_animation(tmp_path / "a.png", frames, durations=durations, threads=2)
+        bufpng.write_animation(tmp_path / "b.png", iter(frames), threads=1)
+        with pytest.raises(ValueError):
+            bufpng.write_animation(tmp_path / "c.png", [*frames, frames[0][:5]])
+    assert [sys.getrefcount(f) for f in frames] + [sys.getrefcount(durations)] == before
+    animation = bufpng.read_animation(tmp_path / "a.png")
+    # Held by the list and by getrefcount's argument only.
+    # (Counted outside the asserts: pytest's assertion rewriting keeps
+    # references to subexpressions.)
+    counts = [sys.getrefcount(animation[i]) for i in range(4)]
+    counts += [sys.getrefcount(animation.durations[i]) for i in range(4)]
+    assert counts == [2] * 8
