@@ -82,3 +82,21 @@ def test_typed_usage_runs() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "typed usage ok" in result.stderr
+
+
+def public_callables() -> list[tuple[str, object]]:
+    names = [(n, getattr(bufpng, n)) for n in bufpng.__all__ if callable(getattr(bufpng, n))]
+    methods = [(f"Frame.{n}", getattr(bufpng.Frame, n)) for n in ("encode", "write", "tobytes")]
+    return names + methods
+
+
+@pytest.mark.parametrize("name, function", public_callables(), ids=lambda x: x if isinstance(x, str) else "")
+def test_native_signatures_are_visible(name: str, function: object) -> None:
+    """help() and inspect.signature() show the real parameters: each native
+    docstring starts with its signature line and `--` (ffi/lib.rs)."""
+    import inspect
+
+    signature = inspect.signature(function)  # type: ignore[arg-type]
+    assert signature.parameters or name == "Frame.tobytes"
+    doc = inspect.getdoc(function) or ""
+    assert doc and not doc.startswith(name.split(".")[-1] + "("), "the signature line leaked into __doc__"
