@@ -147,6 +147,8 @@ def write_cases(workdir: Path) -> list[Case]:
     return [
         Case("write array", lambda: bufpng.write(path, bgr), None, (bgr, path)),
         Case("write str path, flat", lambda: bufpng.write(str(path), flat, 16, 12), None, (flat,)),
+        # 250 bytes: the file system takes it, so the temporary name must fit too.
+        Case("write 250-byte name", lambda: bufpng.write(workdir / ("n" * 246 + ".png"), bgr), None, (bgr,)),
         Case("write missing directory", lambda: bufpng.write(workdir / "no" / "x.png", bgr), FileNotFoundError, (bgr,)),
         Case("write onto a directory", lambda: bufpng.write(workdir / "a-directory", bgr), IsADirectoryError, (bgr,)),
         Case("write under a file", lambda: bufpng.write(workdir / "a-file" / "x.png", bgr), NotADirectoryError, (bgr,)),

@@ -68,8 +68,11 @@ def batch(directory: Path) -> None:
     """Writes the same batch over and over until killed."""
     frames = [frame(i) for i in range(FRAMES)]
     print("ready", flush=True)
-    while True:
-        bufpng.write_frames(frames, directory=directory)
+    try:
+        while True:
+            bufpng.write_frames(frames, directory=directory)
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl-C: quietly, as a shell reports it
 
 
 def check_directory(directory: Path, pid: int | None = None) -> dict[str, int]:
