@@ -2,6 +2,11 @@
 #   make demo   create .venv, install bufpng from source, run `python -m bufpng demo`
 #   make test   create .venv, install bufpng and its test extras, cargo test, pytest
 #   make bench  write_frames throughput by thread count and peak memory (bench/)
+# Long reliability runs (docs/reliability.md; the fast subsets are in make test):
+#   make leaks     100,000 calls per public call and error path: RSS and refcounts
+#   make faults    200 batch writers killed at random moments, then checked
+#   make fuzz      cargo-fuzz targets and the atheris harness, FUZZ_SECONDS each
+#   make valgrind  memcheck (PYTHONMALLOC=malloc) over the reliability tests
 # Each does all of its own set-up on a fresh machine (Python 3.11 + Rust).
 
 PYTHON ?= python3
@@ -11,7 +16,8 @@ PIP    := $(VPY) -m pip
 # cargo test links libpython; point pyo3 at the venv's interpreter.
 export PYO3_PYTHON := $(abspath $(VPY))
 
-.PHONY: demo test bench venv install install-test pngcheck cargo-test pytest lint clean
+.PHONY: demo test bench venv install install-test pngcheck cargo-test pytest lint clean \
+	leaks faults fuzz valgrind
 
 demo: install
 	$(VPY) -m bufpng demo
@@ -46,6 +52,25 @@ cargo-test: venv
 
 pytest: install-test
 	$(VPY) -m pytest -q pytests
+
+leaks: install-test
+	$(VPY) reliability/leaks.py
+
+faults: install-test
+	$(VPY) reliability/faults.py kill-loop 200 $$(mktemp -d)
+
+FUZZ_SECONDS ?= 600
+fuzz: install-test
+	$(PIP) install --quiet ".[fuzz]"
+	FUZZ_SECONDS=$(FUZZ_SECONDS) reliability/fuzz.sh
+	mkdir -p fuzz/corpus/python fuzz/artifacts/python
+	$(VPY) reliability/fuzz_python.py fuzz/corpus/python -artifact_prefix=fuzz/artifacts/python/ \
+	  -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+
+valgrind: install-test
+	@command -v valgrind >/dev/null 2>&1 || { \
+	  apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
+	reliability/valgrind.sh $(VPY)
 
 lint:
 	cargo fmt --check

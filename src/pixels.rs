@@ -4,7 +4,7 @@
 //! 16-bit byte swapping happen, fused into a single pass, so converting costs
 //! about what a memcpy costs.
 
-use crate::error::value_error;
+use crate::error::{memory_error, value_error};
 use crate::layout::{Depth, Endian, ImageLayout, SourcePlan};
 use anyhow::Result;
 
@@ -75,7 +75,7 @@ impl Frame {
         target: PixelFormat,
     ) -> Result<Frame> {
         let layout = plan.layout;
-        let mut data = vec![0u8; layout.byte_len()];
+        let mut data = zeroed(&layout)?;
         let convert = Conversion::new(&layout, source_order, plan.endian, target);
         let fits = || value_error("the buffer's shape and strides point outside its memory");
         if plan.is_packed() {
@@ -150,6 +150,22 @@ impl Frame {
             data,
         }
     }
+}
+
+/// Storage for a frame, or an error when memory cannot hold it: a broadcast
+/// view (all strides 0) can describe terabytes over a single byte, and an
+/// infallible allocation would abort the whole process.
+fn zeroed(layout: &ImageLayout) -> Result<Vec<u8>> {
+    let len = layout.byte_len();
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| {
+        memory_error(format!(
+            "cannot allocate {len} bytes for a {}x{} image with {} channels: is the shape right (a broadcast view such as np.broadcast_to claims memory it does not hold)?",
+            layout.width, layout.height, layout.channels
+        ))
+    })?;
+    data.resize(len, 0);
+    Ok(data)
 }
 
 fn offset(base: usize, delta: isize) -> Option<usize> {
@@ -395,6 +411,16 @@ mod tests {
         assert!(
             Frame::copy_from(&p, &[1, 2, 3, 4], 0, ChannelOrder::Bgr, PixelFormat::PNG).is_err()
         );
+    }
+
+    #[test]
+    fn an_image_too_large_for_memory_is_an_error_not_an_abort() {
+        // A broadcast view: 4 EiB of pixels claimed over one byte of memory.
+        let big = 1isize << 30;
+        let p = plan("B", 1, &[big, big, 4], &[0, 0, 0]);
+        let err = Frame::copy_from(&p, &[0], 0, ChannelOrder::Bgr, PixelFormat::PNG).unwrap_err();
+        let kind = err.downcast_ref::<crate::InputError>().unwrap().kind;
+        assert_eq!(kind, crate::ErrorKind::Memory);
     }
 
     #[test]
