@@ -5,6 +5,7 @@ numpy, OpenCV, Pillow and pngcheck are test-only dependencies.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTDATA = ROOT.parent / "shared" / "testdata"
+# $BUFPNG_TESTDATA lets a checkout elsewhere (e.g. a git worktree) find the shared data.
+TESTDATA = Path(os.environ.get("BUFPNG_TESTDATA", ROOT.parent / "shared" / "testdata"))
 PNGSUITE = TESTDATA / "pngsuite"
 PHOTOS = TESTDATA / "photos"
 CORRUPT = TESTDATA / "corrupt"

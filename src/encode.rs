@@ -130,7 +130,21 @@ pub fn encode_png(frame: &Frame, compression: Compression) -> Result<Vec<u8>> {
     if !frame.is_stored_as(PixelFormat::PNG) {
         return encode_png(&frame.to_format(PixelFormat::PNG), compression);
     }
-    encode_with(frame, compression.settings(frame))
+    let png = encode_with(frame, compression.settings(frame))?;
+    if compression != Compression::Level(9) {
+        return Ok(png);
+    }
+    // Level 9 is "smallest": zlib-rs at 9 with the Adaptive filter loses to
+    // the plain Up filter on some photos (and wins on screens and 16-bit),
+    // so try both and keep the smaller.
+    let up = encode_with(
+        frame,
+        Settings {
+            deflate: DeflateCompression::Level(9),
+            filter: Filter::Up,
+        },
+    )?;
+    Ok(if up.len() < png.len() { up } else { png })
 }
 
 /// Encodes a frame already in PNG's sample layout with one fixed setting.
