@@ -1,6 +1,8 @@
 # bufpng: the two commands of the quick start, and the targets behind them.
 #   make demo   create .venv, install bufpng from source, run `python -m bufpng demo`
 #   make test   create .venv, install bufpng and its test extras, cargo test, pytest
+#   make bench  install bufpng (release) and its bench extras, run bench/ and
+#               update docs/benchmarks.md and docs/benchmarks.png
 # Each does all of its own set-up on a fresh machine (Python 3.11 + Rust).
 
 PYTHON ?= python3
@@ -10,7 +12,7 @@ PIP    := $(VPY) -m pip
 # cargo test links libpython; point pyo3 at the venv's interpreter.
 export PYO3_PYTHON := $(abspath $(VPY))
 
-.PHONY: demo test venv install install-test pngcheck cargo-test pytest lint clean
+.PHONY: demo test bench venv install install-test install-bench pngcheck cargo-test pytest lint clean
 
 demo: install
 	$(VPY) -m bufpng demo
@@ -29,6 +31,13 @@ install: venv
 
 install-test: venv
 	$(PIP) install --quiet ".[test]"
+
+install-bench: venv
+	$(PIP) install --quiet ".[bench]"
+
+# Timings only mean something on the release build that pip installs.
+bench: install-bench
+	$(VPY) bench/run.py
 
 # pngcheck is a test-only Debian tool; install it when absent.
 pngcheck:
