@@ -131,6 +131,31 @@ impl Frame {
     }
 }
 
+/// BGR to RGB, 8-bit: two pixels per step as one 8-byte load and one
+/// overlapping 8-byte store (the next step rewrites bytes 6..8). About twice
+/// as fast as byte-by-byte moves, which the compiler does not vectorise.
+fn swap_rgb8(source: &[u8], out: &mut [u8]) {
+    let mut at = 0;
+    while at + 8 <= source.len() {
+        let v = u64::from_le_bytes(source[at..at + 8].try_into().expect("8 bytes"));
+        let swapped = (v & 0xff) << 16 // pixel 0: B to byte 2
+            | (v & 0xff00) // G stays
+            | (v >> 16 & 0xff) // R to byte 0
+            | (v >> 24 & 0xff) << 40 // pixel 1: B to byte 5
+            | (v & 0xff_0000_0000) // G stays
+            | (v >> 40 & 0xff) << 24 // R to byte 3
+            | (v & 0xffff_0000_0000_0000); // bytes 6..8, rewritten next step
+        out[at..at + 8].copy_from_slice(&swapped.to_le_bytes());
+        at += 6;
+    }
+    for (o, s) in out[at..]
+        .chunks_exact_mut(3)
+        .zip(source[at..].chunks_exact(3))
+    {
+        o.copy_from_slice(&[s[2], s[1], s[0]]);
+    }
+}
+
 fn offset(base: usize, delta: isize) -> Option<usize> {
     base.checked_add_signed(delta)
 }
@@ -176,13 +201,7 @@ impl Conversion {
             self.channels,
         ) {
             (false, false, _, _) => out.copy_from_slice(source),
-            (true, false, 1, 3) => {
-                for (o, s) in out.chunks_exact_mut(3).zip(source.chunks_exact(3)) {
-                    o[0] = s[2];
-                    o[1] = s[1];
-                    o[2] = s[0];
-                }
-            }
+            (true, false, 1, 3) => swap_rgb8(source, out),
             (true, false, 1, 4) => {
                 for (o, s) in out.chunks_exact_mut(4).zip(source.chunks_exact(4)) {
                     let v = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
