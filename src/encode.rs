@@ -134,37 +134,12 @@ fn choose_for_content(frame: &Frame) -> Settings {
     }
 }
 
-/// Encodes a frame as a complete PNG file in memory, using up to all cores
-/// for large frames (see [`encode_png_threads`]).
+/// Encodes a frame as a complete PNG file in memory.
 pub fn encode_png(frame: &Frame, compression: Compression) -> Result<Vec<u8>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    encode_png_threads(frame, compression, cores)
-}
-
-/// Frames smaller than this are encoded on the calling thread only: below
-/// it, starting threads costs more than it saves.
-const PARALLEL_MIN_BYTES: usize = 1 << 20;
-
-/// Encodes a frame as a complete PNG file in memory with at most `threads`
-/// threads (callers that already run one encode per core pass 1). Only the
-/// fdeflate setting is split across threads (`deflate.rs`); the output then
-/// differs from the single-thread one by a few bytes per strip but decodes
-/// to the same pixels.
-pub fn encode_png_threads(
-    frame: &Frame,
-    compression: Compression,
-    threads: usize,
-) -> Result<Vec<u8>> {
     if !frame.is_stored_as(PixelFormat::PNG) {
-        return encode_png_threads(&frame.to_format(PixelFormat::PNG), compression, threads);
+        return encode_png(&frame.to_format(PixelFormat::PNG), compression);
     }
-    let settings = compression.settings(frame);
-    let fast = matches!(settings.deflate, DeflateCompression::FdeflateUltraFast)
-        && settings.filter == Filter::Paeth;
-    if fast && threads > 1 && frame.data.len() >= PARALLEL_MIN_BYTES {
-        return encode_parallel(frame, threads);
-    }
-    let png = encode_with(frame, settings)?;
+    let png = encode_with(frame, compression.settings(frame))?;
     if compression != Compression::Level(9) {
         return Ok(png);
     }
@@ -181,35 +156,17 @@ pub fn encode_png_threads(
     Ok(if up.len() < png.len() { up } else { png })
 }
 
-/// FAST on several threads: the image data comes from `deflate.rs`, the
-/// chunks around it from the png crate.
-fn encode_parallel(frame: &Frame, threads: usize) -> Result<Vec<u8>> {
+/// Encodes a frame already in PNG's sample layout with one fixed setting.
+fn encode_with(frame: &Frame, settings: Settings) -> Result<Vec<u8>> {
     let layout = frame.layout;
-    let bpp = usize::from(layout.channels) * layout.depth.bytes();
-    let zlib = crate::deflate::zlib_paeth_parallel(&frame.data, layout.row_bytes(), bpp, threads)?;
-    // As the png crate does for fdeflate: never worse than stored.
-    if zlib.len() > frame.data.len() + frame.data.len() / 64 + 1024 {
-        return encode_with(frame, Settings::STORED);
-    }
-    let mut out = Vec::with_capacity(zlib.len() + 1024);
-    let mut writer = header(frame, &mut out, Settings::FAST)?;
-    for chunk in zlib.chunks(i32::MAX as usize) {
-        writer
-            .write_chunk(png::chunk::IDAT, chunk)
-            .context("PNG encoder")?;
-    }
-    writer.finish().context("PNG encoder")?;
-    Ok(out)
-}
-
-/// A png crate writer with the frame's header (IHDR) written.
-fn header<'a>(
-    frame: &Frame,
-    out: &'a mut Vec<u8>,
-    settings: Settings,
-) -> Result<png::Writer<&'a mut Vec<u8>>> {
-    let layout = frame.layout;
-    let mut encoder = png::Encoder::new(out, layout.width, layout.height);
+    // Stored output is the input plus filter bytes, block and chunk headers;
+    // compressed output is usually under half the input.
+    let capacity = match settings.deflate {
+        DeflateCompression::NoCompression => frame.data.len() + frame.data.len() / 64 + 4096,
+        _ => frame.data.len() / 2 + 1024,
+    };
+    let mut out = Vec::with_capacity(capacity);
+    let mut encoder = png::Encoder::new(&mut out, layout.width, layout.height);
     encoder.set_color(match layout.channels {
         1 => ColorType::Grayscale,
         2 => ColorType::GrayscaleAlpha,
@@ -222,19 +179,7 @@ fn header<'a>(
     });
     encoder.set_deflate_compression(settings.deflate);
     encoder.set_filter(settings.filter);
-    encoder.write_header().context("PNG encoder")
-}
-
-/// Encodes a frame already in PNG's sample layout with one fixed setting.
-fn encode_with(frame: &Frame, settings: Settings) -> Result<Vec<u8>> {
-    // Stored output is the input plus filter bytes, block and chunk headers;
-    // compressed output is usually under half the input.
-    let capacity = match settings.deflate {
-        DeflateCompression::NoCompression => frame.data.len() + frame.data.len() / 64 + 4096,
-        _ => frame.data.len() / 2 + 1024,
-    };
-    let mut out = Vec::with_capacity(capacity);
-    let mut writer = header(frame, &mut out, settings)?;
+    let mut writer = encoder.write_header().context("PNG encoder")?;
     writer
         .write_image_data(&frame.data)
         .context("PNG encoder")?;
@@ -321,76 +266,6 @@ mod tests {
         assert!(!is_stored(choose_for_content(&partly)));
         let tiny = rgb_frame(32, 32, |x, _| [(x % 2) as u8 * 255; 3]);
         assert!(!is_dense(choose_for_content(&tiny)));
-    }
-
-    fn decode(png: &[u8]) -> (png::OutputInfo, Vec<u8>) {
-        let mut reader = png::Decoder::new(std::io::Cursor::new(png))
-            .read_info()
-            .unwrap();
-        let mut data = vec![0; reader.output_buffer_size().unwrap()];
-        let info = reader.next_frame(&mut data).unwrap();
-        data.truncate(info.buffer_size());
-        (info, data)
-    }
-
-    #[test]
-    fn parallel_strips_decode_to_the_input() {
-        // Smooth with some texture: fdeflate compresses it, so the joined
-        // stream (not the stored fallback) is what gets decoded.
-        for (channels, depth) in [
-            (3, Depth::Eight),
-            (4, Depth::Eight),
-            (1, Depth::Eight),
-            (3, Depth::Sixteen),
-        ] {
-            for height in [1, 2, 7, 61] {
-                let layout = ImageLayout {
-                    width: 53,
-                    height,
-                    channels,
-                    depth,
-                };
-                let data: Vec<u8> = (0..layout.byte_len())
-                    .map(|i| ((i / 7) as u32 ^ (hash(i as u32, 1) & 3)) as u8)
-                    .collect();
-                for threads in [1, 2, 3, 5, 64] {
-                    let zlib = crate::deflate::zlib_paeth_parallel(
-                        &data,
-                        layout.row_bytes(),
-                        usize::from(channels) * depth.bytes(),
-                        threads,
-                    )
-                    .unwrap();
-                    let frame = Frame {
-                        layout,
-                        format: PixelFormat::PNG,
-                        data: data.clone(),
-                    };
-                    let mut out = Vec::new();
-                    let mut writer = header(&frame, &mut out, Settings::FAST).unwrap();
-                    writer.write_chunk(png::chunk::IDAT, &zlib).unwrap();
-                    writer.finish().unwrap();
-                    let (_, pixels) = decode(&out);
-                    assert_eq!(
-                        pixels, data,
-                        "{channels}x{depth:?} height {height} threads {threads}"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn large_frames_take_the_parallel_path_and_round_trip() {
-        let frame = rgb_frame(1024, 400, |x, y| {
-            [(x / 3) as u8, (y / 2) as u8, ((x + y) / 5) as u8]
-        });
-        // Level 2 is FAST, the setting that is split across threads.
-        let serial = encode_png_threads(&frame, Compression::Level(2), 1).unwrap();
-        let parallel = encode_png_threads(&frame, Compression::Level(2), 2).unwrap();
-        assert!(serial != parallel, "two strips add a sync marker");
-        assert_eq!(decode(&parallel).1, frame.data);
-        assert_eq!(decode(&serial).1, frame.data);
     }
 
     #[test]

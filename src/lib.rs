@@ -8,14 +8,13 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic;
-pub mod deflate;
 pub mod encode;
 pub mod error;
 pub mod layout;
 pub mod pattern;
 pub mod pixels;
 
-pub use encode::{encode_png, encode_png_threads, write_png, Compression};
+pub use encode::{encode_png, write_png, Compression};
 pub use error::{ErrorKind, FileError, InputError};
 pub use layout::{plan_source, BufferDesc, Depth, Endian, ImageLayout, SourcePlan};
 pub use pixels::{ChannelOrder, Frame, PixelFormat};
