@@ -84,12 +84,12 @@ impl Settings {
 
 /// Rows per sampled band, and how many bands (spread evenly down the frame).
 const BAND_ROWS: u32 = 16;
-const BANDS: u32 = 3;
+const BANDS: u32 = 2;
 /// DENSE must save at least this fraction of FAST's size to be worth its time.
 const DENSE_MIN_SAVING: f64 = 0.15;
 
 /// Picks FAST or DENSE for this frame by encoding a sample of its rows both
-/// ways and comparing sizes: about 4% of a 1080p frame, in bands of 16 rows
+/// ways and comparing sizes: about 3% of a 1080p frame, in bands of 16 rows
 /// because each band starts without its previous row, which penalises the
 /// sample. Frames too small to sample get FAST: there the choice costs more
 /// than it can save.
