@@ -1,7 +1,8 @@
 # bufpng: the two commands of the quick start, and the targets behind them.
 #   make demo   create .venv, install bufpng from source, run `python -m bufpng demo`
 #   make test   create .venv, install bufpng and its test extras, cargo test, pytest
-#   make bench  write_frames throughput by thread count and peak memory (bench/)
+#   make bench  install bufpng (release) and its bench extras, run bench/ and
+#               update docs/benchmarks.md and docs/benchmarks.png
 # Long reliability runs (docs/reliability.md; the fast subsets are in make test):
 #   make leaks     100,000 calls per public call and error path: RSS and refcounts
 #   make faults    200 batch writers killed at random moments, then checked
@@ -16,7 +17,7 @@ PIP    := $(VPY) -m pip
 # cargo test links libpython; point pyo3 at the venv's interpreter.
 export PYO3_PYTHON := $(abspath $(VPY))
 
-.PHONY: demo test bench venv install install-test pngcheck cargo-test pytest lint clean \
+.PHONY: demo test bench venv install install-test install-bench pngcheck cargo-test pytest lint clean \
 	leaks faults fuzz valgrind
 
 demo: install
@@ -37,15 +38,21 @@ install: venv
 install-test: venv
 	$(PIP) install --quiet ".[test]"
 
+install-bench: venv
+	$(PIP) install --quiet ".[bench]"
+
+# Figures only, no pass/fail: the machine is shared and timings are noisy.
+# Timings only mean something on the release build that pip installs.
+bench: install-bench
+	$(VPY) bench/run.py
+	$(VPY) bench/batch_scaling.py
+	$(VPY) bench/decode_bench.py
+
 # pngcheck is a test-only Debian tool; install it when absent.
 pngcheck:
 	@command -v pngcheck >/dev/null 2>&1 || { \
 	  echo "installing pngcheck with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq pngcheck >/dev/null; }
-
-# Figures only, no pass/fail: the machine is shared and timings are noisy.
-bench: install-test
-	$(VPY) bench/batch_scaling.py
 
 cargo-test: venv
 	cargo test --workspace
