@@ -57,7 +57,7 @@ pngcheck:
 	  echo "installing pngcheck with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq pngcheck >/dev/null; }
 
-# Packaging checks take 1-2 minutes (two release builds), so they are
+# Packaging checks take a few minutes (two release builds), so they are
 # targets of their own rather than part of `make test`.
 wheel: venv
 	$(PIP) install --quiet "build>=1" "abi3audit>=0.0.20"
