@@ -79,6 +79,7 @@ pub fn raise(err: &anyhow::Error) {
             Some(ErrorKind::Type) => PyExc_TypeError,
             Some(ErrorKind::Overflow) => PyExc_OverflowError,
             Some(ErrorKind::Buffer) => PyExc_BufferError,
+            Some(ErrorKind::Memory) => PyExc_MemoryError,
             // Anything else is about the data: a PNG that does not decode,
             // an encoder that rejected a layout.
             Some(ErrorKind::Value) | None => PyExc_ValueError,

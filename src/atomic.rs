@@ -4,6 +4,8 @@
 //!
 //! Temporary names are `.<name>.bufpng-<pid>-<n>.tmp`: dot-prefixed so globs
 //! like `*.png` skip them, and recognisable if a killed process leaves one.
+//! `<name>` is shortened when the whole would exceed 255 bytes, so a final
+//! name that the file system accepts is always writable.
 
 use crate::error::FileError;
 use std::fs::{self, File, OpenOptions};
@@ -80,6 +82,9 @@ impl Drop for AtomicFile {
     }
 }
 
+/// The longest file name common file systems accept (Linux's NAME_MAX).
+const NAME_MAX: usize = 255;
+
 /// Writes `data` to `path` atomically; errors name `path`.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FileError> {
     let mut file = AtomicFile::create(path)?;
@@ -95,13 +100,25 @@ fn temp_path(path: &Path) -> io::Result<PathBuf> {
             "path has no file name (it ends in '/' or '..')",
         )
     })?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(
+    let suffix = format!(
         ".bufpng-{}-{}{TEMP_SUFFIX}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    );
+    let room = NAME_MAX - 1 - suffix.len();
+    let mut temp_name = std::ffi::OsString::from(".");
+    if name.len() <= room {
+        temp_name.push(name);
+    } else {
+        // pid and counter keep it unique; the name part is only a hint.
+        let lossy = name.to_string_lossy();
+        let mut end = room;
+        while !lossy.is_char_boundary(end) {
+            end -= 1;
+        }
+        temp_name.push(&lossy[..end]);
+    }
+    temp_name.push(suffix);
     Ok(path.with_file_name(temp_name))
 }
 
@@ -143,6 +160,19 @@ mod tests {
         assert_eq!(err.path, path);
         assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
         assert!(entries(&dir).is_empty());
+    }
+
+    #[test]
+    fn names_up_to_the_file_system_limit_are_writable() {
+        // Regression: the temporary name (name plus ~25 bytes) exceeded
+        // NAME_MAX, so a valid 249-byte name failed with ENAMETOOLONG.
+        let dir = scratch("long");
+        for name in ["a".repeat(251) + ".png", "é".repeat(125) + ".png"] {
+            let path = dir.join(&name);
+            write_atomic(&path, b"x").unwrap();
+            assert_eq!(fs::read(&path).unwrap(), b"x");
+        }
+        assert_eq!(entries(&dir).len(), 2);
     }
 
     #[test]

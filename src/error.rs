@@ -18,6 +18,8 @@ pub enum ErrorKind {
     Overflow,
     /// The buffer itself cannot be read as an image (e.g. suboffsets).
     Buffer,
+    /// The image is too large for the memory available to copy it.
+    Memory,
 }
 
 /// A problem with what the caller passed, with a message that names the fix.
@@ -56,6 +58,10 @@ pub fn overflow_error(message: impl Into<String>) -> anyhow::Error {
 
 pub fn buffer_error(message: impl Into<String>) -> anyhow::Error {
     input(ErrorKind::Buffer, message)
+}
+
+pub fn memory_error(message: impl Into<String>) -> anyhow::Error {
+    input(ErrorKind::Memory, message)
 }
 
 /// An I/O failure on a named file; becomes `OSError` with `.filename` set.

@@ -26,11 +26,12 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO, TypeAlias
+from typing import BinaryIO, Literal, TypeAlias
 
 import bufpng
 
 FrameObject: TypeAlias = "bytes | memoryview | array.array[int]"
+Order: TypeAlias = Literal["bgr", "rgb"]
 
 
 class Clip:
@@ -113,7 +114,7 @@ def check_frame(path: str, frame: bytes, width: int, height: int) -> None:
 class PixFmt:
     """A raw pixel format as ffmpeg names it."""
 
-    def __init__(self, channels: int, sixteen: bool, big_endian: bool, order: str) -> None:
+    def __init__(self, channels: int, sixteen: bool, big_endian: bool, order: Order) -> None:
         self.channels, self.sixteen, self.big_endian, self.order = channels, sixteen, big_endian, order
 
     def frame_bytes(self, width: int, height: int) -> int:
@@ -280,7 +281,7 @@ def _write(
     frames: Clip | Iterator[FrameObject] | list[FrameObject],
     width: int,
     height: int,
-    order: str,
+    order: Order,
     args: argparse.Namespace,
     source: str,
 ) -> int:
@@ -309,7 +310,7 @@ def _write_animation(
     frames: Clip | Iterator[FrameObject] | list[FrameObject],
     width: int,
     height: int,
-    order: str,
+    order: Order,
     args: argparse.Namespace,
     source: str,
 ) -> int:

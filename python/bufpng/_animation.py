@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from typing import Union
+from typing import TYPE_CHECKING, Literal
 
 from ._bufpng import DEFAULT_MAX_BYTES, Frame, _read_animation
 
-PathOrData = Union[str, "os.PathLike[str]", "os.PathLike[bytes]", bytes, bytearray, memoryview]
+if TYPE_CHECKING:
+    # Stub-only aliases (_bufpng.pyi): a path, or any buffer exporter.
+    from ._bufpng import _Image, _Path
 
 
 class Animation(list[Frame]):
@@ -33,7 +34,7 @@ class Animation(list[Frame]):
 
 
 def read_animation(
-    path_or_data: PathOrData, *, order: str = "bgr", max_bytes: int = DEFAULT_MAX_BYTES
+    path_or_data: _Path | _Image, *, order: Literal["bgr", "rgb"] = "bgr", max_bytes: int = DEFAULT_MAX_BYTES
 ) -> Animation:
     """Read every frame of an animated PNG (APNG), composited to full frames.
 

@@ -1,0 +1,332 @@
+"""Reliability, fast subset (issue 8): refcounts and buffer release on every
+path, hostile exporters, 8-thread concurrency, fault injection and kills.
+
+The long runs (`make leaks`, `make faults`, `make fuzz`, `make valgrind`)
+use the same catalogue and checks from `reliability/`; see docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bufpng
+
+from conftest import ROOT, cv2_decode
+
+sys.path.insert(0, str(ROOT / "reliability"))
+import cases  # noqa: E402
+import faults  # noqa: E402
+
+# Calls per case; `make valgrind` lowers it (memcheck runs ~50x slower).
+LOOPS = int(os.environ.get("BUFPNG_RELIABILITY_LOOPS", "300"))
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> list[cases.Case]:
+    return cases.all_cases(tmp_path_factory.mktemp("cases"))
+
+
+def _case_names() -> list[str]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return [case.name for case in cases.all_cases(Path(scratch))]
+
+
+def _by_name(catalogue: list[cases.Case], name: str) -> cases.Case:
+    return next(case for case in catalogue if case.name == name)
+
+
+@pytest.mark.parametrize("name", _case_names())
+def test_every_path_keeps_refcounts_and_python_memory(catalogue: list[cases.Case], name: str) -> None:
+    """LOOPS calls: reference counts of the inputs unchanged, no Python object kept per call."""
+    case = _by_name(catalogue, name)
+    cases.run(case)  # warm up caches (interned strings, exception types)
+    gc.collect()
+    before = [sys.getrefcount(obj) for obj in case.inputs]
+    tracemalloc.start()
+    try:
+        for _ in range(LOOPS):
+            cases.run(case)
+        gc.collect()
+        start, _ = tracemalloc.get_traced_memory()
+        for _ in range(LOOPS):
+            cases.run(case)
+        gc.collect()
+        end, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [sys.getrefcount(obj) for obj in case.inputs] == before
+    # One leaked bytes object or exception per call would be LOOPS * 40+ bytes.
+    assert end - start < max(LOOPS * 16, 2048), f"{name}: Python memory grew by {end - start} bytes"
+
+
+def test_inputs_are_never_modified(catalogue: list[cases.Case]) -> None:
+    digests = {}
+    for case in catalogue:
+        for obj in case.inputs:
+            try:
+                view = memoryview(obj)
+            except (TypeError, BufferError):
+                continue  # not an exporter (paths, lists, failing exporters)
+            if view.nbytes < 1 << 20:  # broadcast views claim terabytes
+                digests[id(obj)] = (obj, hashlib.sha256(view.tobytes()).digest())
+    for case in catalogue:
+        cases.run(case)
+    for obj, digest in digests.values():
+        assert hashlib.sha256(memoryview(obj).tobytes()).digest() == digest
+
+
+def _assert_released(data: bytearray) -> None:
+    # A bytearray cannot change size while any buffer export is held.
+    data.append(0)
+    del data[-1]
+
+
+def test_buffers_are_released_on_success_and_every_error(tmp_path: Path) -> None:
+    data = bytearray(range(48))
+    view = np.zeros((4, 4, 3), np.uint8)
+    calls = [
+        lambda: bufpng.encode(data, 4, 4),
+        lambda: bufpng.encode(data, 5, 4),  # wrong length
+        lambda: bufpng.encode(data, 4, 4, order="nope"),
+        lambda: bufpng.write(tmp_path / "missing" / "x.png", data, 4, 4),
+        lambda: bufpng.write(tmp_path / "ok.png", data, 4, 4),
+        lambda: bufpng.write_frames([data, data], 4, 4, directory=tmp_path),
+        lambda: bufpng.write_frames([data, view, "bad"], 4, 4, directory=tmp_path),
+        lambda: bufpng.write_frames([data, data], 4, 4, directory=tmp_path / "ok.png"),
+        lambda: bufpng.write_frames(data, 4, 4, directory=tmp_path),
+    ]
+    for call in calls:
+        try:
+            call()
+        except (ValueError, TypeError, OSError):
+            pass
+        _assert_released(data)
+        memoryview(data).release()
+
+
+def test_hostile_valid_exporters_give_the_same_pixels() -> None:
+    if cases._testbuffer is None:
+        pytest.skip("this CPython has no _testbuffer")
+    expected = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    for name, exporter in cases.hostile_valid().items():
+        if "uint16" in name or "no strides" in name:
+            continue
+        source = expected[::-1] if "negative" in name else expected
+        if "fortran" in name:
+            source = np.asfortranarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3, order="F"))
+        png = bufpng.encode(exporter, order="rgb")
+        assert np.array_equal(cv2_decode(png)[..., ::-1], source), name
+
+
+def test_broadcast_view_too_large_for_memory_is_memory_error() -> None:
+    # Regression: this used to abort the interpreter ("memory allocation of
+    # 4398046511104 bytes failed") instead of raising.
+    huge = np.broadcast_to(np.uint8(1), (2**20, 2**20, 4))
+    with pytest.raises(MemoryError, match="broadcast"):
+        bufpng.encode(huge)
+
+
+def test_exporters_that_die_after_the_call() -> None:
+    # The only reference to each exporter is the argument.
+    expected = bufpng.encode(bytes(range(48)), 4, 4)
+    assert bufpng.encode(memoryview(bytearray(range(48))), 4, 4) == expected
+    assert bufpng.encode(np.frombuffer(bytes(range(48)), np.uint8).reshape(4, 4, 3)) == expected
+    mv = memoryview(bytearray(range(48)))
+    sliced = mv[::1]
+    del mv
+    assert bufpng.encode(sliced, 4, 4) == expected
+    gc.collect()
+
+
+def test_frame_list_emptied_by_another_thread_during_a_batch(tmp_path: Path) -> None:
+    """write_frames works on a snapshot: the caller's list may change or die meanwhile."""
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (64, 64, 3), dtype=np.uint8) for _ in range(60)]
+    expected = [bufpng.encode(f) for f in frames]
+    started = threading.Event()
+
+    def vandal() -> None:
+        started.wait()
+        while frames:
+            frames.pop()
+            gc.collect()
+
+    thread = threading.Thread(target=vandal)
+    thread.start()
+    started.set()
+    paths = bufpng.write_frames(frames, directory=tmp_path)
+    thread.join()
+    assert [Path(p).read_bytes() for p in paths] == expected[: len(paths)]
+
+
+def test_bytearray_resized_between_validation_and_copy(tmp_path: Path) -> None:
+    """write_frames checks every frame first, then copies each one later with
+    the GIL released in between: a frame resized meanwhile is checked again
+    when it is copied, giving a clear error (never a read past its end)."""
+    side = 1000
+    big = bytearray(np.random.default_rng(4).integers(0, 256, side * side * 3, dtype=np.uint8))
+    outcomes = []
+    for attempt in range(5):
+        data = bytearray(side * side * 3)
+
+        def shrink() -> None:
+            time.sleep(0.02 * (attempt + 1))
+            del data[8:]
+
+        thread = threading.Thread(target=shrink)
+        thread.start()
+        directory = tmp_path / f"a{attempt}"
+        try:
+            # threads=1: frame 0 is written before frame 1 is copied, so the
+            # listing below is exact (with a pool a queued frame 0 may be dropped).
+            bufpng.write_frames([big, data], side, side, directory=directory, compression=9, threads=1)
+            outcomes.append("written")
+        except ValueError as error:
+            assert "frames[1]" in str(error), error
+            # Refused before writing anything (the resize came first), or at copy time.
+            outcomes.append("refused at copy" if directory.exists() else "refused at check")
+        thread.join()
+        if outcomes[-1] == "refused at copy":
+            # frames[0] was complete before frames[1] was copied; nothing else.
+            assert sorted(os.listdir(directory)) == ["frame_00000.png"]
+            break
+    assert "refused at copy" in outcomes, f"the resize never landed inside the batch: {outcomes}"
+
+
+def test_eight_threads_match_serial_results(catalogue: list[cases.Case], tmp_path: Path) -> None:
+    """8 threads run every case of the catalogue (shared inputs, shared
+    output paths) plus writes and batches to distinct and shared paths:
+    results equal the serial run."""
+    serial = {c.name: _outcome(cases.run(c)) for c in catalogue}
+    rng = np.random.default_rng(5)
+    distinct = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in range(8)]
+    shared_frames = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(6)]
+    barrier = threading.Barrier(8)
+
+    def worker(t: int) -> dict[str, object]:
+        order = list(catalogue) * 3
+        random.Random(t).shuffle(order)
+        barrier.wait()
+        results: dict[str, object] = {}
+        for case in order:
+            outcome = _outcome(cases.run(case))
+            assert results.setdefault(case.name, outcome) == outcome
+        bufpng.write(tmp_path / f"distinct{t}.png", distinct[t])
+        bufpng.write(tmp_path / "shared.png", distinct[0])
+        bufpng.write_frames(shared_frames, directory=tmp_path / f"batch{t}")
+        bufpng.write_frames(shared_frames, directory=tmp_path / "shared-batch")
+        return results
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(worker, range(8)))
+    for per_thread in results:
+        assert per_thread == serial
+    for t in range(8):
+        assert (tmp_path / f"distinct{t}.png").read_bytes() == bufpng.encode(distinct[t])
+        for i, frame in enumerate(shared_frames):
+            assert (tmp_path / f"batch{t}" / f"frame_{i:05d}.png").read_bytes() == bufpng.encode(frame)
+    assert (tmp_path / "shared.png").read_bytes() == bufpng.encode(distinct[0])
+    assert sorted(os.listdir(tmp_path / "shared-batch")) == [f"frame_{i:05d}.png" for i in range(6)]
+
+
+def _outcome(result: object) -> object:
+    """A comparable form of a call's result: bytes, or exception type and message."""
+    if isinstance(result, BaseException):
+        return (type(result).__name__, str(result))
+    return result
+
+
+def _child_env() -> dict[str, str]:
+    where = str(Path(bufpng.__file__).parents[1])
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([where, os.environ.get("PYTHONPATH", "")]))
+
+
+def test_write_failing_mid_file_leaves_no_partial_png(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE (SIGXFSZ ignored) makes the write fail after 64 KiB."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "reliability" / "faults.py"), "fsize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=_child_env(),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["write"]["errno"] == 27  # EFBIG
+    assert report["write"]["filename"] == str(tmp_path / "big.png")
+    batch = report["write_frames"]
+    assert batch["errno"] == 27
+    assert batch["filename"] == str(tmp_path / "batch" / "frame_00002.png")
+    assert "frames[2]" in batch["message"]
+    # Frames before the failure are complete; the failed one left nothing.
+    # frame 3 may have been written by another worker before the failure
+    # stopped the batch (docs/batch.md, "Errors and Ctrl-C").
+    listing = [name for name in report["listing"] if name != "batch/frame_00003.png"]
+    assert listing == ["batch", "batch/frame_00000.png", "batch/frame_00001.png"]
+
+
+def test_directory_removed_during_a_batch(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    frames = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(300)]
+    directory = tmp_path / "out"
+    removed = threading.Event()
+
+    def remove() -> None:
+        while not removed.is_set():
+            try:
+                if len(os.listdir(directory)) >= 3:
+                    shutil.rmtree(directory)
+                    removed.set()
+            except OSError:
+                pass  # not created yet, or a file appeared while removing: retry
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=remove)
+    thread.start()
+    try:
+        with pytest.raises(FileNotFoundError) as raised:
+            bufpng.write_frames(frames, directory=directory)
+    finally:
+        removed.set()
+        thread.join()
+    name = Path(raised.value.filename).name
+    assert Path(raised.value.filename).parent == directory
+    assert faults.FINAL.match(name)
+    assert f"frames[{int(name[6:11])}]" in str(raised.value)
+    assert not directory.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_read_only_directory(tmp_path: Path) -> None:
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(PermissionError) as raised:
+            bufpng.write(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
+        assert raised.value.filename == str(tmp_path / "x.png")
+        assert os.listdir(tmp_path) == []
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_killed_batches_leave_only_complete_pngs(tmp_path: Path) -> None:
+    """A batch writer killed (SIGKILL, or SIGINT once) at random moments."""
+    totals = faults.kill_loop(4, tmp_path, seed=8)
+    assert totals["kills"] == 3 and totals["interrupts"] == 1
+    assert totals["complete"] > 0

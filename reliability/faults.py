@@ -1,0 +1,150 @@
+"""Fault injection: writes that fail mid-file, and batches killed mid-write.
+
+    python reliability/faults.py fsize DIR          # child: RLIMIT_FSIZE, prints JSON
+    python reliability/faults.py batch DIR          # child: writes batches until killed
+    python reliability/faults.py kill-loop N DIR    # N kills (SIGKILL, some SIGINT), then checks DIR
+
+`pytests/test_reliability.py` runs each with a few iterations; `make faults`
+runs the kill loop 200 times. The checks live here so both use the same ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import bufpng
+
+FRAMES = 40
+SHAPE = (192, 256, 3)
+FINAL = re.compile(r"^frame_(\d{5})\.png$")
+# atomic.rs names temporaries `.<name>.bufpng-<pid>-<n>.tmp`.
+TEMP = re.compile(r"^\.frame_\d{5}\.png\.bufpng-(\d+)-\d+\.tmp$")
+
+
+def frame(i: int) -> np.ndarray:
+    """Frame i of every batch: the same pixels each time, so a file is either right or partial."""
+    return np.random.default_rng(i).integers(0, 256, SHAPE, dtype=np.uint8)
+
+
+def fsize(directory: Path) -> None:
+    """With a 64 KiB file size limit, a large PNG fails mid-write: report what is left."""
+    limit = 64 * 1024
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    # Without this the kernel kills the process instead of failing the write.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    big = np.random.default_rng(1).integers(0, 256, (512, 512, 3), dtype=np.uint8)
+    small = np.zeros((8, 8, 3), np.uint8)
+    report = {}
+    for name, action in [
+        ("write", lambda: bufpng.write(directory / "big.png", big)),
+        ("write_frames", lambda: bufpng.write_frames([small, small, big, small], directory=directory / "batch")),
+    ]:
+        try:
+            action()
+            report[name] = {"raised": None}
+        except OSError as error:
+            report[name] = {
+                "raised": type(error).__name__,
+                "errno": error.errno,
+                "filename": error.filename,
+                "message": str(error),
+            }
+    report["listing"] = sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+    print(json.dumps(report))
+
+
+def batch(directory: Path) -> None:
+    """Writes the same batch over and over until killed."""
+    frames = [frame(i) for i in range(FRAMES)]
+    print("ready", flush=True)
+    try:
+        while True:
+            bufpng.write_frames(frames, directory=directory)
+    except KeyboardInterrupt:
+        sys.exit(130)  # Ctrl-C: quietly, as a shell reports it
+
+
+def check_directory(directory: Path, pid: int | None = None) -> dict[str, int]:
+    """Every final name holds a complete PNG of the right frame; the rest are bufpng temporaries."""
+    import cv2
+
+    counts = {"complete": 0, "temporaries": 0}
+    for path in sorted(directory.iterdir()):
+        final = FINAL.match(path.name)
+        if final:
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            assert image is not None, f"{path} is not a readable PNG"
+            assert np.array_equal(image, frame(int(final.group(1)))), f"{path} has the wrong pixels"
+            counts["complete"] += 1
+            continue
+        temp = TEMP.match(path.name)
+        assert temp, f"unexpected file {path.name}"
+        assert pid is None or int(temp.group(1)) == pid, f"{path.name} is not from pid {pid}"
+        counts["temporaries"] += 1
+    return counts
+
+
+def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str, int]:
+    """Starts a batch writer, kills it at a random moment, checks what it left; repeats."""
+    rng = random.Random(seed)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(bufpng.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
+    totals = {"kills": 0, "interrupts": 0, "complete": 0, "temporaries": 0}
+    for n in range(iterations):
+        directory = root / f"run{n}"
+        directory.mkdir(parents=True)
+        child = subprocess.Popen(
+            [sys.executable, __file__, "batch", str(directory)],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == b"ready"
+        time.sleep(rng.uniform(0.0, 0.5))
+        # Mostly SIGKILL (nothing runs after it); every fourth a Ctrl-C.
+        interrupt = n % 4 == 3
+        child.send_signal(signal.SIGINT if interrupt else signal.SIGKILL)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            raise AssertionError("the batch writer did not stop within 30 s of the signal")
+        child.stdout.close()
+        counts = check_directory(directory, child.pid)
+        if interrupt:
+            # Python stops at the next bytecode after the native call returns:
+            # the batch in progress finishes, and no temporary is left behind.
+            assert counts["temporaries"] == 0, counts
+            totals["interrupts"] += 1
+        else:
+            totals["kills"] += 1
+        totals["complete"] += counts["complete"]
+        totals["temporaries"] += counts["temporaries"]
+    return totals
+
+
+def main() -> None:
+    command, *args = sys.argv[1:]
+    if command == "fsize":
+        fsize(Path(args[0]))
+    elif command == "batch":
+        batch(Path(args[0]))
+    elif command == "kill-loop":
+        totals = kill_loop(int(args[0]), Path(args[1]))
+        print(", ".join(f"{k}: {v}" for k, v in totals.items()))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
