@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-PENDING = {"benchmarks.md", "reliability.md"}
+PENDING: set[str] = set()
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
@@ -39,8 +39,6 @@ def test_examples_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_python_blocks_are_doctests(path: Path) -> None:
     """A ```python block without `>>>` would never run: make it a doctest."""
-    if path.name == "README.md":
-        pytest.skip("README.md is the lead's; its usage block is reviewed by hand")
     fences = re.findall(r"```(?:python|py|pycon)\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
     silent = [block for block in fences if ">>>" not in block]
     assert not silent, f"{path.name}: python blocks that would not run:\n" + "\n---\n".join(silent)
