@@ -304,6 +304,9 @@ def test_directory_removed_during_a_batch(tmp_path: Path) -> None:
         with pytest.raises(FileNotFoundError) as raised:
             bufpng.write_frames(frames, directory=directory)
     finally:
+        # The batch can fail while the remover is mid-way (a worker's temp
+        # file vanished under it): let the removal finish before checking.
+        removed.wait(timeout=10)
         removed.set()
         thread.join()
     name = Path(raised.value.filename).name
