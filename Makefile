@@ -45,8 +45,6 @@ install-bench: venv
 # Timings only mean something on the release build that pip installs.
 bench: install-bench
 	$(VPY) bench/run.py
-	$(VPY) bench/batch_scaling.py
-	$(VPY) bench/decode_bench.py
 
 # pngcheck is a test-only Debian tool; install it when absent.
 pngcheck:
