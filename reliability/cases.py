@@ -179,8 +179,30 @@ def write_frames_cases(workdir: Path) -> list[Case]:
     ]
 
 
+def animation_cases(workdir: Path) -> list[Case]:
+    rng = np.random.default_rng(10)
+    frames = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(3)]
+    odd = [*frames, frames[0][:4]]
+    durations = [0.1, 0.2, 0.3]
+    path = workdir / "anim.png"
+    bufpng.write_animation(path, frames)
+    data = path.read_bytes()
+    return [
+        Case("write_animation list", lambda: bufpng.write_animation(path, frames, threads=2), None, (*frames, path)),
+        Case("write_animation generator", lambda: bufpng.write_animation(path, (f for f in frames), durations=durations), None, (*frames, durations)),
+        Case("write_animation mismatched frame", lambda: bufpng.write_animation(workdir / "x.png", odd), ValueError, (odd, *frames)),
+        Case("write_animation no frames", lambda: bufpng.write_animation(workdir / "x.png", []), ValueError),
+        Case("write_animation bad durations", lambda: bufpng.write_animation(workdir / "x.png", frames, durations=[0.1]), ValueError, (*frames,)),
+        Case("write_animation missing directory", lambda: bufpng.write_animation(workdir / "no" / "x.png", frames), FileNotFoundError, (*frames,)),
+        Case("read_animation path", lambda: bufpng.read_animation(path), None, (path,)),
+        Case("read_animation bytes", lambda: bufpng.read_animation(data), None, (data,)),
+        Case("read_animation truncated", lambda: bufpng.read_animation(data[:-20]), ValueError, (data,)),
+        Case("read_animation not a path", lambda: bufpng.read_animation(3.5), TypeError),
+    ]
+
+
 # Add a builder here for each new public function (decode, describe, Frame, ...).
-BUILDERS: list[Callable[[Path], list[Case]]] = [encode_cases, write_cases, write_frames_cases]
+BUILDERS: list[Callable[[Path], list[Case]]] = [encode_cases, write_cases, write_frames_cases, animation_cases]
 
 
 def all_cases(workdir: Path) -> list[Case]:
