@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-SECTIONS = ["encode_bench", "batch_bench", "decode_bench"]
+SECTIONS = ["encode_bench", "batch_bench", "decode_bench", "animation_bench"]
 
 
 def machine_section() -> common.Section:
