@@ -1,10 +1,11 @@
 """Shared pieces of the bufpng benchmark harness: test images, timing,
 machine description, Markdown tables and the generated docs file.
 
-Each section of the benchmark (single-frame encode, batch, decode) is a module with a ``run(args) -> Section`` function; ``bench/run.py``
-runs the sections and splices each one's Markdown between its own markers in
-``docs/benchmarks.md``, so hand-written prose there survives a rerun and a
-section can be rerun on its own.
+Each section of the benchmark (single-frame encode, batch, decode,
+animation) is a module with a ``run(args) -> Section`` function;
+``bench/run.py`` runs the sections and splices each one's Markdown between
+its own markers in ``docs/benchmarks.md``, so hand-written prose there
+survives a rerun and a section can be rerun on its own.
 """
 
 from __future__ import annotations

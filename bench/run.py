@@ -3,8 +3,9 @@
     python bench/run.py [--quick] [--no-write] [--only encode_bench]
 
 Each section is a module in bench/ with ``add_arguments(parser)`` and
-``run(args) -> common.Section`` (listed in SECTIONS). Each section rewrites only its own marked block of the docs
-file, so the hand-written prose around the blocks is kept.
+``run(args) -> common.Section``, listed in SECTIONS. Each section
+rewrites only its own marked block of the docs file, so the hand-written
+prose around the blocks is kept.
 """
 
 from __future__ import annotations
