@@ -2,7 +2,7 @@
 #   make demo   create .venv, install bufpng from source, run `python -m bufpng demo`
 #   make test   create .venv, install bufpng and its test extras, cargo test, pytest
 #   make bench  install bufpng (release) and its bench extras, run bench/ and
-#               update docs/benchmarks.md and docs/benchmarks.png; APNG vs Pillow/cv2
+#               update docs/benchmarks.md and docs/benchmarks.png (encode, batch, decode, APNG)
 # Long reliability runs (docs/reliability.md; the fast subsets are in make test):
 #   make leaks     100,000 calls per public call and error path: RSS and refcounts
 #   make faults    200 batch writers killed at random moments, then checked
@@ -48,9 +48,6 @@ install-bench: venv
 # Timings only mean something on the release build that pip installs.
 bench: install-bench
 	$(VPY) bench/run.py
-	$(VPY) bench/batch_scaling.py
-	$(VPY) bench/decode_bench.py
-	$(VPY) bench/animation_bench.py
 
 # pngcheck is a test-only Debian tool; install it when absent.
 pngcheck:

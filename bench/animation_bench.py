@@ -1,44 +1,46 @@
-"""APNG writing: bufpng.write_animation against Pillow and cv2.imwriteanimation.
+"""Animation section: bufpng.write_animation against Pillow and cv2.imwriteanimation.
 
-The same 120-frame clip (a camera pan across a real photo, BGR uint8 numpy
-frames as OpenCV delivers them) is written by each; the table gives the
-wall-clock time (best of the runs, measured in alternation), the file size,
-and whether bufpng.read_animation gets the clip back exactly from each file.
-Prints figures; asserts nothing. Run on a release build:
-    python setup.py build_rust --inplace --release
-    PYTHONPATH=python python bench/animation_bench.py [--size 640x360] [--frames 120] [--runs 3]
-The machine is shared and noisy: compare the ratios.
+    python bench/run.py --only animation_bench [--anim-size 640x360] [--anim-frames 120]
+
+The same clip (a camera pan across a real photo, BGR uint8 numpy frames as
+OpenCV delivers them) is written by each writer, in alternating runs (the
+machine is shared); the table gives the best wall time, the process CPU time
+of that run (all threads), the file size, and whether bufpng.read_animation
+gets the clip back exactly from each file.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image
 
-import bufpng
-
-# BUFPNG_TESTDATA points elsewhere, e.g. from a git worktree (as in pytests/conftest.py).
-TESTDATA = Path(os.environ.get("BUFPNG_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata"))
-PHOTOS = TESTDATA / "photos"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import Section, table  # noqa: E402
 
 
 def pan(width: int, height: int, count: int) -> list[np.ndarray]:
     """A slow diagonal pan across a photo, scaled so the window can move."""
-    photo = cv2.imread(str(PHOTOS / "kodim23.png"), cv2.IMREAD_UNCHANGED)
+    import cv2
+
+    photo = cv2.imread(str(common.testdata() / "photos" / "kodim23.png"), cv2.IMREAD_UNCHANGED)
     scale = max((width + count) / photo.shape[1], (height + count // 2) / photo.shape[0])
     big = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return [np.ascontiguousarray(big[i // 2 : i // 2 + height, i : i + width]) for i in range(count)]
 
 
 def writers(frames: list[np.ndarray]) -> dict[str, Callable[[str], None]]:
+    import bufpng
+    import cv2
+    from PIL import Image
+
     def pillow(path: str) -> None:
         # The conversion from OpenCV's BGR arrays is part of the job.
         images = [Image.fromarray(f[..., ::-1]) for f in frames]
@@ -63,26 +65,29 @@ def writers(frames: list[np.ndarray]) -> dict[str, Callable[[str], None]]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", default="640x360")
-    parser.add_argument("--frames", type=int, default=120)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    width, height = (int(n) for n in args.size.split("x"))
-    frames = pan(width, height, args.frames)
+def run(args: argparse.Namespace) -> Section:
+    import bufpng
+    import cv2
+
+    cv2.setNumThreads(-1)  # OpenCV's default, as users run it (other sections pin it to 1)
+
+    width, height = (int(n) for n in args.anim_size.split("x"))
+    count = 24 if args.quick else args.anim_frames
+    runs = 1 if args.quick else args.anim_runs
+    frames = pan(width, height, count)
     jobs = writers(frames)
-    times: dict[str, list[float]] = {name: [] for name in jobs}
+    best: dict[str, tuple[float, float]] = {}  # name -> (wall s, CPU s) of the fastest run
     sizes: dict[str, int] = {}
     exact: dict[str, bool] = {}
-    print(f"{len(frames)} frames {width}x{height} BGR uint8, {os.cpu_count()} CPUs, bufpng {bufpng.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(args.runs):  # alternate to share the machine's noise
+        for _ in range(runs):  # alternate to share the machine's noise
             for name, write in jobs.items():
                 path = os.path.join(tmp, "out.png")
-                start = time.perf_counter()
+                cpu, start = time.process_time(), time.perf_counter()
                 write(path)
-                times[name].append(time.perf_counter() - start)
+                wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+                if name not in best or wall < best[name][0]:
+                    best[name] = (wall, cpu)
                 sizes[name] = os.path.getsize(path)
                 if name not in exact:
                     back = bufpng.read_animation(path)
@@ -90,15 +95,28 @@ def main() -> None:
                         np.array_equal(np.asarray(b)[..., :3], f) for b, f in zip(back, frames)
                     )
                 os.remove(path)
-    reference = min(times["bufpng (threads=all)"])
-    print(f"{'writer':24} {'best s':>8} {'x bufpng':>9} {'MB':>8} {'frames/s':>9}  exact")
-    for name in jobs:
-        best = min(times[name])
-        print(
-            f"{name:24} {best:>8.3f} {best / reference:>9.2f} {sizes[name] / 1e6:>8.2f} "
-            f"{len(frames) / best:>9.1f}  {'yes' if exact[name] else 'NO'}"
-        )
+                print(f"  animation {name:<24} {wall:8.2f} s", file=sys.stderr)
+    reference = best["bufpng (threads=all)"][0]
+    rows = [
+        [name, f"{wall:.2f}", f"{cpu:.2f}", f"{wall / reference:.1f}", f"{sizes[name] / 1e6:.1f}",
+         f"{count / wall:.1f}", "yes" if exact[name] else "**no**"]
+        for name, (wall, cpu) in best.items()
+    ]
+    lines = [
+        "## Animation (APNG): `write_animation` against Pillow and OpenCV",
+        "",
+        f"{count} frames of {width}x{height} BGR uint8 (a pan across kodim23) written as one APNG "
+        f"by each writer, best of {runs} alternating runs; *cpu s* is the process's CPU time (all "
+        "threads) in that run; OpenCV runs with its default threads. Pillow's row includes the BGR->RGB conversion. *exact* says whether "
+        "`bufpng.read_animation` gets the clip back exactly from the file.",
+        "",
+        table(["writer", "wall s", "cpu s", "x bufpng time", "MB", "frames/s", "exact"], rows),
+    ]
+    return Section("animation", "\n".join(lines))
 
 
-if __name__ == "__main__":
-    main()
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("animation section")
+    group.add_argument("--anim-size", default="640x360", help="frame size WxH (default 640x360)")
+    group.add_argument("--anim-frames", type=int, default=120, help="frames in the clip (default 120)")
+    group.add_argument("--anim-runs", type=int, default=3, help="alternating runs (default 3)")

@@ -1,11 +1,11 @@
 """Shared pieces of the bufpng benchmark harness: test images, timing,
 machine description, Markdown tables and the generated docs file.
 
-Each section of the benchmark (single-frame encode now; batch and decode
-later) is a module with a ``run(args) -> Section`` function; ``bench/run.py``
-runs the sections and splices each one's Markdown between its own markers in
-``docs/benchmarks.md``, so hand-written prose there survives a rerun and a
-section can be rerun on its own.
+Each section of the benchmark (single-frame encode, batch, decode,
+animation) is a module with a ``run(args) -> Section`` function;
+``bench/run.py`` runs the sections and splices each one's Markdown between
+its own markers in ``docs/benchmarks.md``, so hand-written prose there
+survives a rerun and a section can be rerun on its own.
 """
 
 from __future__ import annotations
@@ -142,6 +142,11 @@ def versions(modules: list[str]) -> str:
             continue
         found.append(f"{name} {getattr(module, '__version__', getattr(module, 'VERSION', '?'))}")
     return ", ".join(found)
+
+
+def fmt_ms(ms: float) -> str:
+    """Milliseconds with three decimals below 1 ms, one above."""
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.1f}"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -202,8 +202,8 @@ def markdown(classes: list[Content], results: list[Result]) -> str:
         for r in rows:
             body.append([
                 r.contender,
-                f"{r.ms:.3f}" if r.ms < 1 else f"{r.ms:.1f}",
-                f"{r.cpu_ms:.3f}" if r.cpu_ms < 1 else f"{r.cpu_ms:.1f}",
+                common.fmt_ms(r.ms),
+                common.fmt_ms(r.cpu_ms),
                 f"{r.mb_per_s:.0f}",
                 f"{r.size:,}",
                 f"{r.ms / base.ms:.2f}",
@@ -230,7 +230,7 @@ def summary(classes: list[Content], results: list[Result]) -> str:
         met = mine.ms <= limit * cv.ms and (content.name == "tiny" or mine.size <= cv.size)
         rows.append([
             content.name,
-            f"{mine.ms:.3f}" if mine.ms < 1 else f"{mine.ms:.1f}",
+            common.fmt_ms(mine.ms),
             f"{mine.size:,}",
             f"{mine.ms / cv.ms:.2f} (cpu {mine.cpu_ms / cv.cpu_ms:.2f})",
             f"{mine.size / cv.size:.2f}",

@@ -1,11 +1,11 @@
 """Runs the benchmark sections and updates docs/benchmarks.md and the chart.
 
-    python bench/run.py [--quick] [--no-write] [--only encode]
+    python bench/run.py [--quick] [--no-write] [--only encode_bench]
 
 Each section is a module in bench/ with ``add_arguments(parser)`` and
-``run(args) -> common.Section``; add batch and decode sections to SECTIONS
-as they land. Each section rewrites only its own marked block of the docs
-file, so the hand-written prose around the blocks is kept.
+``run(args) -> common.Section``, listed in SECTIONS. Each section
+rewrites only its own marked block of the docs file, so the hand-written
+prose around the blocks is kept.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-SECTIONS = ["encode_bench"]  # later: "batch_bench", "decode_bench"
+SECTIONS = ["encode_bench", "batch_bench", "decode_bench", "animation_bench"]
 
 
 def machine_section() -> common.Section:

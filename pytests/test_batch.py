@@ -1,6 +1,6 @@
 """write_frames as a batch: threads, lazy iterables, progress, interruption, errors.
 
-Throughput is measured in bench/batch_scaling.py, never asserted here.
+Throughput is measured in bench/batch_bench.py (`bench/run.py`), never asserted here.
 """
 
 from __future__ import annotations
