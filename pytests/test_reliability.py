@@ -59,21 +59,29 @@ def test_every_path_keeps_refcounts_and_python_memory(catalogue: list[cases.Case
     cases.run(case)  # warm up caches (interned strings, exception types)
     gc.collect()
     before = [sys.getrefcount(obj) for obj in case.inputs]
+    limit = max(LOOPS * 16, 2048)
+    growth = []
     tracemalloc.start()
     try:
         for _ in range(LOOPS):
             cases.run(case)
-        gc.collect()
-        start, _ = tracemalloc.get_traced_memory()
-        for _ in range(LOOPS):
-            cases.run(case)
-        gc.collect()
-        end, _ = tracemalloc.get_traced_memory()
+        # A leak grows in every window; a one-off growth (a cache or dict
+        # resizing somewhere in the interpreter) does not: allow 3 windows.
+        for _window in range(3):
+            gc.collect()
+            start, _ = tracemalloc.get_traced_memory()
+            for _ in range(LOOPS):
+                cases.run(case)
+            gc.collect()
+            end, _ = tracemalloc.get_traced_memory()
+            growth.append(end - start)
+            if growth[-1] < limit:
+                break
     finally:
         tracemalloc.stop()
     assert [sys.getrefcount(obj) for obj in case.inputs] == before
     # One leaked bytes object or exception per call would be LOOPS * 40+ bytes.
-    assert end - start < max(LOOPS * 16, 2048), f"{name}: Python memory grew by {end - start} bytes"
+    assert growth[-1] < limit, f"{name}: Python memory grew by {growth} bytes in successive windows of {LOOPS} calls"
 
 
 def test_inputs_are_never_modified(catalogue: list[cases.Case]) -> None:
