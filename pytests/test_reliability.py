@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -328,3 +329,30 @@ def test_killed_batches_leave_only_complete_pngs(tmp_path: Path) -> None:
     totals = faults.kill_loop(4, tmp_path, seed=8)
     assert totals["kills"] == 3 and totals["interrupts"] == 1
     assert totals["complete"] > 0
+
+
+def test_hostile_pngs_fail_cleanly_with_little_memory() -> None:
+    """In a child limited to 1 GiB of address space (RLIMIT_AS): headers over
+    max_bytes and files too small for the image they declare are ValueErrors
+    before any large allocation; a real bomb within max_bytes but beyond the
+    memory there is, is a MemoryError (it used to abort the process)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "reliability" / "faults.py"), "decode-limits"],
+        capture_output=True,
+        text=True,
+        env=dict(_child_env(), RUST_BACKTRACE="0"),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    for name, match in [
+        ("forged header", "2147483647x2147483647 .*max_bytes=1073741824"),
+        ("small file, huge image", "16300x16300 .*only 74 bytes.*forged or the file is truncated"),
+        ("bomb, max_bytes=100 MB", "32700x32700 .*max_bytes=100000000"),
+    ]:
+        assert report[name]["raised"] == "ValueError", (name, report[name])
+        assert re.search(match, report[name]["message"]), (name, report[name]["message"])
+        # Nothing of the declared size was touched (the child starts at ~50 MB).
+        assert report[name]["max_rss_mb"] < 200, (name, report[name])
+    assert report["bomb, default max_bytes"]["raised"] == "MemoryError", report
+    assert "lower max_bytes" in report["bomb, default max_bytes"]["message"]

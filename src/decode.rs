@@ -10,7 +10,7 @@
 
 use crate::error::value_error;
 use crate::layout::{Depth, Endian, ImageLayout};
-use crate::pixels::{ChannelOrder, Frame, PixelFormat};
+use crate::pixels::{zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::FileError;
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DecodingError, Transformations};
@@ -94,7 +94,11 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     let decoded_len = reader
         .output_buffer_size()
         .ok_or_else(|| fail(DecodingError::LimitsExceeded))?;
-    let mut decoded = vec![0u8; decoded_len];
+    // A bomb within max_bytes can still exceed the memory there is: that is a
+    // MemoryError, not an abort of the whole process.
+    let mut decoded = zeroed_bytes(decoded_len, || {
+        format!("cannot allocate {decoded_len} bytes to decode a {width}x{height} PNG: not enough memory (lower max_bytes to refuse such files with a ValueError)")
+    })?;
     reader.next_frame(&mut decoded).map_err(fail)?;
     // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
     reader.finish().map_err(fail)?;
