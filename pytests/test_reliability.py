@@ -210,13 +210,16 @@ def test_bytearray_resized_between_validation_and_copy(tmp_path: Path) -> None:
 
 
 def test_eight_threads_match_serial_results(catalogue: list[cases.Case], tmp_path: Path) -> None:
-    """8 threads run every case of the catalogue (shared inputs, shared
-    output paths) plus writes and batches to distinct and shared paths:
-    results equal the serial run."""
+    """8 threads run every case of the catalogue (encode, write, write_frames
+    with and without a pool, decode/read, Frame, describe; shared inputs,
+    shared output paths) plus writes, decodes, Frames and batches on
+    distinct and shared inputs and paths: results equal the serial run."""
     serial = {c.name: _outcome(cases.run(c)) for c in catalogue}
     rng = np.random.default_rng(5)
     distinct = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in range(8)]
+    distinct_pngs = [bufpng.encode(image) for image in distinct]
     shared_frames = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(6)]
+    shared_frame = bufpng.Frame(distinct[0])
     barrier = threading.Barrier(8)
 
     def worker(t: int) -> dict[str, object]:
@@ -231,18 +234,28 @@ def test_eight_threads_match_serial_results(catalogue: list[cases.Case], tmp_pat
         bufpng.write(tmp_path / "shared.png", distinct[0])
         bufpng.write_frames(shared_frames, directory=tmp_path / f"batch{t}")
         bufpng.write_frames(shared_frames, directory=tmp_path / "shared-batch")
+        bufpng.write_frames(shared_frames, directory=tmp_path / f"pool{t}", threads=2)
+        bufpng.write_frames(iter(shared_frames), directory=tmp_path / "shared-pool", threads=2)
+        results["decode distinct"] = np.asarray(bufpng.decode(distinct_pngs[t])).tobytes() == distinct[t].tobytes()
+        results["decode shared"] = bufpng.decode(distinct_pngs[0]) == shared_frame
+        results["Frame distinct"] = bufpng.Frame(distinct[t]).encode() == distinct_pngs[t]
+        results["Frame shared"] = shared_frame.encode() == distinct_pngs[0] and bytes(memoryview(shared_frame)) == distinct[0].tobytes()
         return results
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(worker, range(8)))
+    extra = {"decode distinct": True, "decode shared": True, "Frame distinct": True, "Frame shared": True}
     for per_thread in results:
-        assert per_thread == serial
+        assert per_thread == {**serial, **extra}
+    expected = [bufpng.encode(frame) for frame in shared_frames]
     for t in range(8):
         assert (tmp_path / f"distinct{t}.png").read_bytes() == bufpng.encode(distinct[t])
-        for i, frame in enumerate(shared_frames):
-            assert (tmp_path / f"batch{t}" / f"frame_{i:05d}.png").read_bytes() == bufpng.encode(frame)
+        for batch in (f"batch{t}", f"pool{t}", "shared-batch", "shared-pool"):
+            files = [(tmp_path / batch / f"frame_{i:05d}.png").read_bytes() for i in range(6)]
+            assert files == expected, batch
     assert (tmp_path / "shared.png").read_bytes() == bufpng.encode(distinct[0])
-    assert sorted(os.listdir(tmp_path / "shared-batch")) == [f"frame_{i:05d}.png" for i in range(6)]
+    for shared in ("shared-batch", "shared-pool"):
+        assert sorted(os.listdir(tmp_path / shared)) == [f"frame_{i:05d}.png" for i in range(6)]
 
 
 def _outcome(result: object) -> object:

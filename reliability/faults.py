@@ -126,12 +126,13 @@ def decode_limits() -> None:
 
 
 def batch(directory: Path) -> None:
-    """Writes the same batch over and over until killed."""
+    """Writes the same batch over and over until killed or interrupted."""
     frames = [frame(i) for i in range(FRAMES)]
-    print("ready", flush=True)
     try:
+        print("ready", flush=True)
         while True:
-            bufpng.write_frames(frames, directory=directory)
+            # Two workers whatever the machine: the pool is what is killed.
+            bufpng.write_frames(frames, directory=directory, threads=2)
     except KeyboardInterrupt:
         sys.exit(130)  # Ctrl-C: quietly, as a shell reports it
 
@@ -160,7 +161,7 @@ def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str,
     """Starts a batch writer, kills it at a random moment, checks what it left; repeats."""
     rng = random.Random(seed)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(bufpng.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
-    totals = {"kills": 0, "interrupts": 0, "complete": 0, "temporaries": 0}
+    totals = {"kills": 0, "interrupts": 0, "complete": 0, "temporaries": 0, "slowest interrupt ms": 0}
     for n in range(iterations):
         directory = root / f"run{n}"
         directory.mkdir(parents=True)
@@ -175,6 +176,7 @@ def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str,
         # Mostly SIGKILL (nothing runs after it); every fourth a Ctrl-C.
         interrupt = n % 4 == 3
         child.send_signal(signal.SIGINT if interrupt else signal.SIGKILL)
+        sent = time.perf_counter()
         try:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -183,10 +185,15 @@ def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str,
         child.stdout.close()
         counts = check_directory(directory, child.pid)
         if interrupt:
-            # Python stops at the next bytecode after the native call returns:
-            # the batch in progress finishes, and no temporary is left behind.
+            # write_frames checks for Ctrl-C between frames (every 50 ms at
+            # most) and raises KeyboardInterrupt after joining its workers,
+            # which finish the file each is writing (renamed complete, or
+            # its temporary removed): no temporary is left behind.
+            assert child.returncode == 130, f"the writer did not exit through KeyboardInterrupt: {child.returncode}"
             assert counts["temporaries"] == 0, counts
             totals["interrupts"] += 1
+            latency_ms = round((time.perf_counter() - sent) * 1000)
+            totals["slowest interrupt ms"] = max(totals["slowest interrupt ms"], latency_ms)
         else:
             totals["kills"] += 1
         totals["complete"] += counts["complete"]
