@@ -101,6 +101,13 @@ def _assert_released(data: bytearray) -> None:
 
 def test_buffers_are_released_on_success_and_every_error(tmp_path: Path) -> None:
     data = bytearray(range(48))
+    png = bytearray(bufpng.encode(data, 4, 4))
+    for call in (lambda: bufpng.decode(png), lambda: bufpng.decode(png, max_bytes=1)):
+        try:
+            call()
+        except ValueError:
+            pass
+        _assert_released(png)
     view = np.zeros((4, 4, 3), np.uint8)
     calls = [
         lambda: bufpng.encode(data, 4, 4),
@@ -112,6 +119,12 @@ def test_buffers_are_released_on_success_and_every_error(tmp_path: Path) -> None
         lambda: bufpng.write_frames([data, view, "bad"], 4, 4, directory=tmp_path),
         lambda: bufpng.write_frames([data, data], 4, 4, directory=tmp_path / "ok.png"),
         lambda: bufpng.write_frames(data, 4, 4, directory=tmp_path),
+        lambda: bufpng.write_frames(iter([data, data]), 4, 4, directory=tmp_path, threads=2),
+        lambda: bufpng.Frame(data, 4, 4),
+        lambda: bufpng.Frame(data, 5, 4),
+        lambda: bufpng.decode(data),  # not a PNG
+        lambda: bufpng.describe(data),
+        lambda: bufpng.describe(data, "bogus"),
     ]
     for call in calls:
         try:
