@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import bufpng
+from faults import png_file  # reliability/ is on sys.path wherever cases is imported
 
 try:
     import _testbuffer
@@ -217,20 +218,13 @@ def parallel_write_frames_cases(workdir: Path) -> list[Case]:
     ]
 
 
-def _png(image: np.ndarray) -> bytes:
-    return bufpng.encode(image)
-
-
 def decode_cases(workdir: Path) -> list[Case]:
     """decode and read: valid PNGs of each layout, and each way a file can be bad."""
-    # Imported here: faults.py imports bufpng and numpy only, no cycle.
-    from faults import png_file
-
     rng = np.random.default_rng(11)
     pngs = {
-        "bgr": _png(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)),
-        "bgra": _png(rng.integers(0, 256, (12, 16, 4), dtype=np.uint8)),
-        "gray16": _png(rng.integers(0, 65536, (12, 16), dtype=np.uint16)),
+        "bgr": bufpng.encode(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)),
+        "bgra": bufpng.encode(rng.integers(0, 256, (12, 16, 4), dtype=np.uint8)),
+        "gray16": bufpng.encode(rng.integers(0, 65536, (12, 16), dtype=np.uint16)),
     }
     good = pngs["bgr"]
     corrupt = bytearray(good)
