@@ -227,9 +227,9 @@ def decode_cases(workdir: Path) -> list[Case]:
         "gray16": bufpng.encode(rng.integers(0, 65536, (12, 16), dtype=np.uint16)),
     }
     good = pngs["bgr"]
-    corrupt = bytearray(good)
-    corrupt[40] ^= 0xFF  # inside IDAT: its CRC no longer matches
-    corrupt = bytes(corrupt)
+    flipped = bytearray(good)
+    flipped[40] ^= 0xFF  # inside IDAT: its CRC no longer matches
+    corrupt = bytes(flipped)
     truncated = good[: len(good) // 2]
     forged = png_file(2**31 - 1, 2**31 - 1, zlib.compress(bytes(100)), 6, 16)
     too_small = png_file(16_300, 16_300, zlib.compress(bytes(1000)), 6)

@@ -155,7 +155,9 @@ def check_decode(fdp: atheris.FuzzedDataProvider, png: bytes | None) -> None:
         data = bytearray(png)
         for _ in range(fdp.ConsumeIntInRange(0, 3)):
             data[fdp.ConsumeIntInRange(0, len(data) - 1)] ^= 1 << fdp.ConsumeIntInRange(0, 7)
-        data = bytes(data[: fdp.ConsumeIntInRange(0, len(data))])
+        if fdp.ConsumeBool():
+            data = data[: fdp.ConsumeIntInRange(0, len(data))]
+        data = bytes(data)
     max_bytes = fdp.PickValueInList([None, 0, 1, 100, 10_000, 2**30])
     try:
         frame = bufpng.decode(data) if max_bytes is None else bufpng.decode(data, max_bytes=max_bytes)
