@@ -1,13 +1,17 @@
 # bufpng: the two commands of the quick start, and the targets behind them.
 #   make demo   create .venv, install bufpng from source, run `python -m bufpng demo`
 #   make test   create .venv, install bufpng and its test extras, cargo test, pytest
-#   make bench  write_frames throughput by thread count and peak memory (bench/)
+#   make bench  install bufpng (release) and its bench extras, run bench/ and
+#               update docs/benchmarks.md and docs/benchmarks.png; APNG vs Pillow/cv2
 # Long reliability runs (docs/reliability.md; the fast subsets are in make test):
 #   make leaks     100,000 calls per public call and error path: RSS and refcounts
 #   make faults    200 batch writers killed at random moments, then checked;
 #                  hostile PNGs decoded with 1 GiB of address space
 #   make fuzz      cargo-fuzz targets and the atheris harness, FUZZ_SECONDS each
 #   make valgrind  memcheck (PYTHONMALLOC=malloc) over the reliability tests
+# Packaging (docs/packaging.md):
+#   make wheel        sdist + abi3 wheel in dist/ (python -m build), wheel checked with abi3audit
+#   make sdist-check  make wheel, then install the sdist into a fresh venv and use it
 # Each does all of its own set-up on a fresh machine (Python 3.11 + Rust).
 
 PYTHON ?= python3
@@ -17,8 +21,8 @@ PIP    := $(VPY) -m pip
 # cargo test links libpython; point pyo3 at the venv's interpreter.
 export PYO3_PYTHON := $(abspath $(VPY))
 
-.PHONY: demo test bench venv install install-test pngcheck cargo-test pytest lint clean \
-	leaks faults fuzz valgrind
+.PHONY: demo test bench venv install install-test install-bench pngcheck cargo-test pytest lint clean \
+	leaks faults fuzz valgrind wheel sdist-check
 
 demo: install
 	$(VPY) -m bufpng demo
@@ -38,15 +42,39 @@ install: venv
 install-test: venv
 	$(PIP) install --quiet ".[test]"
 
+install-bench: venv
+	$(PIP) install --quiet ".[bench]"
+
+# Figures only, no pass/fail: the machine is shared and timings are noisy.
+# Timings only mean something on the release build that pip installs.
+bench: install-bench
+	$(VPY) bench/run.py
+	$(VPY) bench/batch_scaling.py
+	$(VPY) bench/decode_bench.py
+	$(VPY) bench/animation_bench.py
+
 # pngcheck is a test-only Debian tool; install it when absent.
 pngcheck:
 	@command -v pngcheck >/dev/null 2>&1 || { \
 	  echo "installing pngcheck with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq pngcheck >/dev/null; }
 
-# Figures only, no pass/fail: the machine is shared and timings are noisy.
-bench: install-test
-	$(VPY) bench/batch_scaling.py
+# Packaging checks take a few minutes (two release builds), so they are
+# targets of their own rather than part of `make test`.
+wheel: venv
+	$(PIP) install --quiet "build>=1" "abi3audit>=0.0.20"
+	rm -rf dist
+	$(VPY) -m build --outdir dist .
+	@ls dist/bufpng-*-cp311-abi3-*.whl >/dev/null 2>&1 || { echo "expected a cp311-abi3 wheel in dist/"; exit 1; }
+	$(VPY) -m abi3audit --strict --summary dist/*.whl
+
+# The sdist must build on its own: Cargo.lock, build.rs, ffi/, src/ included.
+sdist-check: wheel
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(PYTHON) -m venv "$$tmp/venv" && \
+	  "$$tmp/venv/bin/python" -m pip install --quiet dist/bufpng-*.tar.gz && \
+	  cd "$$tmp" && "$$tmp/venv/bin/python" $(CURDIR)/tools/check_install.py && \
+	  "$$tmp/venv/bin/bufpng" --version
 
 cargo-test: venv
 	cargo test --workspace

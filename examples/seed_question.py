@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 import cv2  # the question's frames come from OpenCV; bufpng itself does not need it
+import numpy as np
 
 import bufpng
 
@@ -45,7 +46,8 @@ def main() -> None:
 
     for path, frame in zip(paths, frames):
         # Read back with OpenCV: the same pixels, not a picture of the array's repr.
-        assert (cv2.imread(path) == frame).all()
+        back = cv2.imread(path)
+        assert back is not None and np.array_equal(back, frame)
     print(f"wrote {len(paths)} frames of {width}x{height} to {args.output}/, each identical to its input")
 
 

@@ -1,5 +1,6 @@
 //! write_frames: drives the core's worker pool (`bufpng_core::batch`) from
-//! the calling thread.
+//! the calling thread. The same loop (`drive`) serves write_animation, with
+//! another sink.
 //!
 //! With the GIL held it takes the next frame (acquire the buffer, validate,
 //! copy, release) and submits it; it waits for the workers with the GIL
@@ -10,12 +11,13 @@
 
 use crate::args::Signature;
 use crate::buffer::BufferView;
-use crate::convert::{self, is_absent, optional_int, optional_str};
+use crate::convert::{self, is_absent, optional_int, optional_str, Owned};
 use crate::encode::{take_frame, EncodeOptions, Size};
 use crate::errors::{set_error, with_context, Failure, PyResult};
 use crate::gil::without_gil;
-use bufpng_core::batch::{Batch, Output};
+use bufpng_core::batch::{Files, Output, Pipeline, Sink};
 use bufpng_core::pattern::FilePattern;
+use bufpng_core::ImageLayout;
 use pyo3_ffi::*;
 use std::path::PathBuf;
 use std::ptr;
@@ -69,37 +71,36 @@ pub unsafe extern "C" fn write_frames(
         let options = EncodeOptions::parse(order, compression)?;
         let threads = parse_threads(threads)?;
         let progress = Progress::parse(progress)?;
-        let mut source = Source::new(frames, size)?;
-        // Never more workers than frames, when the count is known.
-        let threads = source.total().map_or(threads, |n| threads.min(n.max(1)));
-        let output = Output {
+        let mut files = Files::new(Output {
             directory,
             pattern,
             start,
             compression: options.compression,
-        };
-        let mut batch = Batch::new(output, threads)?;
-        let mut paths = Vec::new();
+        });
+        let mut source = Source::new(frames, size, &mut files, "write_frames")?;
+        let threads = source.threads(threads);
+        let mut pipeline = Pipeline::new(files, threads)?;
         let outcome = drive(
             &mut source,
-            &mut batch,
+            &mut pipeline,
             size,
             &options,
             progress.as_ref(),
-            &mut paths,
         );
         // Joins the workers; every path goes through here before raising.
-        without_gil(|| batch.shutdown());
+        without_gil(|| pipeline.shutdown());
         if let Some(progress) = &progress {
             progress.finish(outcome.is_ok())?;
         }
-        outcome?;
+        let count = outcome?;
+        let output = pipeline.sink().output();
+        let paths: Vec<PathBuf> = (0..count).map(|index| output.path(index)).collect();
         path_list(&paths)
     })
 }
 
 /// `threads`: None = one per core, 1 = the calling thread, N = a pool of N.
-fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
+pub fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
     match optional_int(threads, "threads")? {
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
         Some(n @ 1..=MAX_THREADS) => Ok(n as usize),
@@ -110,44 +111,49 @@ fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
     }
 }
 
-/// The feeding loop: returns when every frame is written or at the first failure.
-fn drive(
+/// The feeding loop: returns the number of frames when every one has gone
+/// through the sink, or the first failure. The sink's own work for finished
+/// frames (an animation's file writes) runs here with the GIL released.
+pub fn drive<S: Sink + Send>(
     source: &mut Source,
-    batch: &mut Batch,
+    pipeline: &mut Pipeline<S>,
     size: Size,
     options: &EncodeOptions,
     progress: Option<&Progress>,
-    paths: &mut Vec<PathBuf>,
-) -> PyResult<()> {
+) -> PyResult<usize> {
     let total = source.total();
     let report = |done| progress.map_or(Ok(()), |p| p.call(done, total));
-    let mut done = 0;
+    let (mut taken, mut done) = (0, 0);
     let mut exhausted = false;
     report(done)?;
     loop {
         let mut next = None;
-        if !exhausted && batch.has_room() {
-            let index = paths.len();
+        if !exhausted && pipeline.has_room() {
+            let index = taken;
             match source.next()? {
                 Some(item) => {
                     let frame = take_frame(item.0, size, options.order)
+                        .and_then(|frame| {
+                            pipeline.sink().check(index, &frame.layout)?;
+                            Ok(frame)
+                        })
                         .map_err(|f| with_context(f, || format!("frames[{index}]")))?;
-                    paths.push(batch.output().path(index));
+                    taken += 1;
                     next = Some((index, frame));
                 }
                 None => exhausted = true,
             }
         }
-        if exhausted && next.is_none() && batch.in_flight() == 0 {
-            return Ok(());
+        if exhausted && next.is_none() && pipeline.in_flight() == 0 {
+            return Ok(taken);
         }
         let finished = without_gil(|| {
             if let Some((index, frame)) = next {
-                batch.submit(index, frame)?;
+                pipeline.submit(index, frame)?;
             }
             // Only block when there is nothing to feed meanwhile.
-            let wait = (exhausted || !batch.has_room()).then_some(TICK);
-            batch.collect(wait)
+            let wait = (exhausted || !pipeline.has_room()).then_some(TICK);
+            pipeline.collect(wait)
         })?;
         for frame in finished {
             let index = frame.index;
@@ -165,31 +171,9 @@ fn drive(
     }
 }
 
-/// An owned (strong) reference, released on drop; not Send, so it stays
-/// with the GIL.
-struct Owned(*mut PyObject);
-
-impl Owned {
-    /// Takes ownership of a new reference; NULL means an exception is set.
-    fn new(object: *mut PyObject) -> PyResult<Owned> {
-        if object.is_null() {
-            Err(Failure::Raised)
-        } else {
-            Ok(Owned(object))
-        }
-    }
-}
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference; GIL held (Owned is not Send).
-        unsafe { Py_DECREF(self.0) };
-    }
-}
-
 /// The frames argument: a snapshot of a list or tuple (validated up front),
 /// or an iterator consumed one frame at a time.
-enum Source {
+pub enum Source {
     Snapshot {
         tuple: Owned,
         next: usize,
@@ -201,8 +185,15 @@ enum Source {
 }
 
 impl Source {
-    fn new(frames: *mut PyObject, size: Size) -> PyResult<Source> {
-        reject_single_frame(frames)?;
+    /// `sink` checks each frame of a list before anything is written;
+    /// `function` names the caller in messages.
+    pub fn new(
+        frames: *mut PyObject,
+        size: Size,
+        sink: &mut impl Sink,
+        function: &str,
+    ) -> PyResult<Source> {
+        reject_single_frame(frames, function)?;
         // SAFETY: GIL held, `frames` is live. PySequence_Tuple and
         // PyObject_GetIter return new references (or NULL with an exception).
         unsafe {
@@ -212,6 +203,7 @@ impl Source {
                 let tuple = Owned::new(PySequence_Tuple(frames))?;
                 for i in 0..PyTuple_Size(tuple.0) {
                     check_frame(PyTuple_GetItem(tuple.0, i), size)
+                        .and_then(|layout| Ok(sink.check(i as usize, &layout)?))
                         .map_err(|f| with_context(f, || format!("frames[{i}]")))?;
                 }
                 return Ok(Source::Snapshot { tuple, next: 0 });
@@ -223,7 +215,7 @@ impl Source {
                     set_error(
                         PyExc_TypeError,
                         &format!(
-                            "write_frames takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
+                            "{function} takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
                             convert::type_name(frames)
                         ),
                     );
@@ -238,8 +230,13 @@ impl Source {
         }
     }
 
+    /// `threads`, but never more workers than frames when the count is known.
+    pub fn threads(&self, threads: usize) -> usize {
+        self.total().map_or(threads, |n| threads.min(n.max(1)))
+    }
+
     /// The number of frames, when the object knows it (None for generators).
-    fn total(&self) -> Option<usize> {
+    pub fn total(&self) -> Option<usize> {
         match self {
             // SAFETY: a live tuple.
             Source::Snapshot { tuple, .. } => Some(unsafe { PyTuple_Size(tuple.0) } as usize),
@@ -300,15 +297,14 @@ fn known_length(frames: *mut PyObject) -> PyResult<Option<usize>> {
 }
 
 /// Only validates `image` (used to check a whole list before writing).
-fn check_frame(image: *mut PyObject, size: Size) -> PyResult<()> {
+fn check_frame(image: *mut PyObject, size: Size) -> PyResult<ImageLayout> {
     let view = BufferView::acquire(image)?;
-    view.plan(size.width, size.height)?;
-    Ok(())
+    Ok(view.plan(size.width, size.height)?.layout)
 }
 
 /// `write_frames(frame)` with one image would iterate over its rows and write
 /// each row as a picture; say so instead. A 4-D array (a batch) is fine.
-fn reject_single_frame(frames: *mut PyObject) -> PyResult<()> {
+fn reject_single_frame(frames: *mut PyObject, function: &str) -> PyResult<()> {
     // SAFETY: GIL held; PyObject_CheckBuffer only inspects the type.
     let exports_buffer = unsafe { PyObject_CheckBuffer(frames) } != 0;
     if !exports_buffer {
@@ -323,7 +319,7 @@ fn reject_single_frame(frames: *mut PyObject) -> PyResult<()> {
         set_error(
             PyExc_TypeError,
             &format!(
-                "write_frames takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
+                "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
                 view.desc().shape.len(),
                 convert::type_name(frames)
             ),
@@ -334,13 +330,13 @@ fn reject_single_frame(frames: *mut PyObject) -> PyResult<()> {
 
 /// The `progress` argument: a callable `progress(done, total)`, or True for
 /// the progress bar of `bufpng._progress` (which is then closed on every path).
-struct Progress {
+pub struct Progress {
     callback: Owned,
     is_bar: bool,
 }
 
 impl Progress {
-    fn parse(progress: *mut PyObject) -> PyResult<Option<Progress>> {
+    pub fn parse(progress: *mut PyObject) -> PyResult<Option<Progress>> {
         // SAFETY: GIL held; `progress` is NULL or live. New references from
         // PyImport_ImportModule / PyObject_GetAttrString / PyObject_CallNoArgs
         // are owned by `Owned` (NULL means an exception is set).
@@ -399,7 +395,7 @@ impl Progress {
     /// Ends the bar's line (a callback of the caller's needs nothing). After
     /// a failure the pending exception is kept, and an error from close
     /// itself is dropped in its favour.
-    fn finish(&self, succeeded: bool) -> PyResult<()> {
+    pub fn finish(&self, succeeded: bool) -> PyResult<()> {
         if !self.is_bar {
             return Ok(());
         }

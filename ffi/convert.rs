@@ -88,6 +88,25 @@ pub fn int(object: *mut PyObject, name: &str) -> PyResult<i64> {
     }
 }
 
+/// A number argument as a float: Python floats and ints, numpy scalars,
+/// anything with `__float__` or `__index__`.
+pub fn float(object: *mut PyObject, name: &str) -> PyResult<f64> {
+    // SAFETY: `object` is a live borrowed reference. PyFloat_AsDouble returns
+    // -1.0 with an exception set on failure, which we replace.
+    unsafe {
+        let value = PyFloat_AsDouble(object);
+        if value == -1.0 && !PyErr_Occurred().is_null() {
+            PyErr_Clear();
+            set_error(
+                PyExc_TypeError,
+                &format!("{name} must be a number, got {}", type_name(object)),
+            );
+            return Err(Failure::Raised);
+        }
+        Ok(value)
+    }
+}
+
 /// An optional str argument.
 pub fn optional_str(object: *mut PyObject, name: &str) -> PyResult<Option<String>> {
     if is_absent(object) {
@@ -187,6 +206,35 @@ pub fn none() -> *mut PyObject {
         let none = Py_None();
         Py_INCREF(none);
         none
+    }
+}
+
+/// An owned (strong) reference, released on drop; not Send, so it stays
+/// with the GIL.
+pub struct Owned(pub *mut PyObject);
+
+impl Owned {
+    /// Takes ownership of a new reference; NULL means an exception is set.
+    pub fn new(object: *mut PyObject) -> PyResult<Owned> {
+        if object.is_null() {
+            Err(Failure::Raised)
+        } else {
+            Ok(Owned(object))
+        }
+    }
+
+    /// Hands the reference over (to a function that steals it).
+    pub fn into_raw(self) -> *mut PyObject {
+        let object = self.0;
+        std::mem::forget(self);
+        object
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference; GIL held (Owned is not Send).
+        unsafe { Py_DECREF(self.0) };
     }
 }
 

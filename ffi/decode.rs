@@ -10,7 +10,7 @@ use bufpng_core::error::value_error;
 use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
 use pyo3_ffi::*;
 
-fn parse_options(order: *mut PyObject, max_bytes: *mut PyObject) -> PyResult<DecodeOptions> {
+pub fn parse_options(order: *mut PyObject, max_bytes: *mut PyObject) -> PyResult<DecodeOptions> {
     let order = match optional_str(order, "order")? {
         Some(name) => ChannelOrder::parse(&name)?,
         None => ChannelOrder::default(),

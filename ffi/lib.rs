@@ -9,12 +9,14 @@
 //! - `gil.rs`: releasing the GIL for encoding and file I/O.
 //! - `encode.rs`: encode, write.
 //! - `batch.rs`: write_frames (drives the core's worker pool).
+//! - `animation.rs`: write_animation, read_animation (APNG, on the same loop).
 //! - `frame.rs`: the bufpng.Frame type and its buffer export.
 //! - `decode.rs`: decode, read.
 //! - `describe.rs`: describe, the buffer protocol made visible.
 //!
 //! The safe core (`bufpng_core`, in `src/`) does the actual work.
 
+mod animation;
 mod args;
 mod batch;
 mod buffer;
@@ -48,7 +50,7 @@ const fn method(
 
 // The first docstring line plus "--" is how CPython derives
 // __text_signature__, so inspect.signature() and help() show real signatures.
-static mut METHODS: [PyMethodDef; 7] = [
+static mut METHODS: [PyMethodDef; 9] = [
     method(
         c"encode",
         encode::encode,
@@ -97,6 +99,33 @@ progress(done, total) called on the calling thread, first with done=0;
 total is None when the length is unknown. If it raises, the batch stops.
 On an error or Ctrl-C the batch stops promptly and the exception propagates:
 files completed so far stay, and no partial file is ever left.",
+    ),
+    method(
+        c"write_animation",
+        animation::write_animation,
+        c"write_animation($module, /, path, frames, width=None, height=None, *, fps=25.0, durations=None, loop=0, order=None, compression=None, threads=None, progress=None)
+--
+
+Write frames as one animated PNG (APNG) at path, atomically.
+
+frames: as write_frames takes them; all must share size, channel count and
+depth (a mismatch is a ValueError naming the frame; for a list, before
+anything is written). Frame 0 is also the still image that viewers without
+APNG support show.
+fps: frames per second (default 25), or durations: seconds per frame, one
+per frame (not both). loop: 0 = forever, else the number of plays.
+order, compression, threads, progress: as in write_frames; frames are
+compressed in parallel and written in order. On an error or Ctrl-C nothing
+is left at path (nor any temporary file).",
+    ),
+    method(
+        c"_read_animation",
+        animation::read_animation_raw,
+        c"_read_animation($module, /, path_or_data, *, order='bgr', max_bytes=1073741824)
+--
+
+Decode every frame of an APNG: returns (frames, durations, loop). Use
+bufpng.read_animation, which returns an Animation.",
     ),
     method(
         c"decode",

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# BUFPNG_TESTDATA points elsewhere, e.g. from a git worktree that is not a
-# sibling of shared/.
+# $BUFPNG_TESTDATA lets a checkout elsewhere (e.g. a git worktree) find the shared data.
 TESTDATA = Path(os.environ.get("BUFPNG_TESTDATA", ROOT.parent / "shared" / "testdata"))
 PNGSUITE = TESTDATA / "pngsuite"
 PHOTOS = TESTDATA / "photos"

@@ -203,3 +203,77 @@ def test_ctrl_c_exits_130_and_keeps_only_complete_files(tmp_path: Path) -> None:
     assert names == [f"frame_{n:05d}.png" for n in range(5)]
     for name in names:
         cv2_decode((out / name).read_bytes())
+
+
+# --- --apng: one animation instead of a file per frame ----------------------
+
+
+@pytest.mark.parametrize(("shape", "dtype"), [((5, 20, 16, 3), np.uint8), ((3, 9, 7), ">u2")])
+def test_npy_apng_writes_one_animation(tmp_path: Path, shape: tuple[int, ...], dtype: object) -> None:
+    import bufpng as api
+
+    array = RNG.integers(0, 60000 if dtype != np.uint8 else 256, size=shape).astype(dtype)
+    np.save(tmp_path / "clip.npy", array)
+    result = bufpng("npy", str(tmp_path / "clip.npy"), "--apng", str(tmp_path / "clip.png"), "--fps", "10", "--loop", "2")
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {tmp_path / 'clip.png'}: {shape[0]} frames at 10 fps" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["clip.npy", "clip.png"]
+    animation = api.read_animation(tmp_path / "clip.png")
+    assert animation.durations == [0.1] * shape[0] and animation.loop == 2
+    for got, frame in zip(animation, array, strict=True):
+        assert np.array_equal(np.asarray(got), frame.astype(np.asarray(got).dtype))
+
+
+def test_raw_apng_from_a_pipe(tmp_path: Path) -> None:
+    import bufpng as api
+
+    frames = RNG.integers(0, 256, size=(4, 6, 8, 3), dtype=np.uint8)
+    result = bufpng("raw", "--size", "8x6", "--pix-fmt", "rgb24", "--apng", "out.png", "-q", stdin=frames.tobytes(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    animation = api.read_animation(tmp_path / "out.png", order="rgb")
+    assert len(animation) == 4 and animation.durations == [0.04] * 4
+    for got, frame in zip(animation, frames, strict=True):
+        assert np.array_equal(np.asarray(got), frame)
+
+
+def test_raw_apng_of_nothing_writes_nothing(tmp_path: Path) -> None:
+    result = bufpng("raw", "--size", "4x4", "--pix-fmt", "gray", "--apng", "out.png", stdin=b"", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "no frames: nothing written" in result.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_apng_usage_and_failures(tmp_path: Path) -> None:
+    result = bufpng("raw", "--size", "4x4", "--pix-fmt", "gray", "--apng", "a.png", "--fps", "0", cwd=tmp_path)
+    assert result.returncode == 2 and "must be above 0" in result.stderr
+    result = bufpng("raw", "--size", "2x2", "--pix-fmt", "gray", "--apng", str(tmp_path / "no" / "a.png"), stdin=bytes(8))
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1].startswith("bufpng: error: FileNotFoundError")
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_during_apng_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bufpng", "raw", "--size", "64x64", "--pix-fmt", "rgb24", "--apng", "out.png"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert process.stdin is not None and process.stderr is not None
+    process.stdin.write(RNG.integers(0, 256, size=64 * 64 * 3 * 5, dtype=np.uint8).tobytes())
+    process.stdin.flush()
+    deadline = time.monotonic() + 30
+    # The temporary file appears with the first frame written.
+    while not list(tmp_path.glob(".out.png.bufpng-*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)  # the input stays open: it is waiting for more
+    assert process.wait(timeout=30) == 130
+    assert "interrupted; out.png was not written" in process.stderr.read().decode()
+    process.stdin.close()
+    assert os.listdir(tmp_path) == []

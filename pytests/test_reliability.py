@@ -208,9 +208,8 @@ def test_bytearray_resized_between_validation_and_copy(tmp_path: Path) -> None:
         thread.start()
         directory = tmp_path / f"a{attempt}"
         try:
-            # threads=1: frames[0] is written before frames[1] is copied. With
-            # a pool, frames[0] may still be queued when the copy fails, and
-            # is then dropped (docs/batch.md), so the listing below would vary.
+            # threads=1: frame 0 is written before frame 1 is copied, so the
+            # listing below is exact (with a pool a queued frame 0 may be dropped).
             bufpng.write_frames([big, data], side, side, directory=directory, compression=9, threads=1)
             outcomes.append("written")
         except ValueError as error:

@@ -218,6 +218,28 @@ def parallel_write_frames_cases(workdir: Path) -> list[Case]:
     ]
 
 
+def animation_cases(workdir: Path) -> list[Case]:
+    rng = np.random.default_rng(10)
+    frames = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(3)]
+    odd = [*frames, frames[0][:4]]
+    durations = [0.1, 0.2, 0.3]
+    path = workdir / "anim.png"
+    bufpng.write_animation(path, frames)
+    data = path.read_bytes()
+    return [
+        Case("write_animation list", lambda: bufpng.write_animation(path, frames, threads=2), None, (*frames, path)),
+        Case("write_animation generator", lambda: bufpng.write_animation(path, (f for f in frames), durations=durations), None, (*frames, durations)),
+        Case("write_animation mismatched frame", lambda: bufpng.write_animation(workdir / "x.png", odd), ValueError, (odd, *frames)),
+        Case("write_animation no frames", lambda: bufpng.write_animation(workdir / "x.png", []), ValueError),
+        Case("write_animation bad durations", lambda: bufpng.write_animation(workdir / "x.png", frames, durations=[0.1]), ValueError, (*frames,)),
+        Case("write_animation missing directory", lambda: bufpng.write_animation(workdir / "no" / "x.png", frames), FileNotFoundError, (*frames,)),
+        Case("read_animation path", lambda: bufpng.read_animation(path), None, (path,)),
+        Case("read_animation bytes", lambda: bufpng.read_animation(data), None, (data,)),
+        Case("read_animation truncated", lambda: bufpng.read_animation(data[:-20]), ValueError, (data,)),
+        Case("read_animation not a path", lambda: bufpng.read_animation(3.5), TypeError),
+    ]
+
+
 def decode_cases(workdir: Path) -> list[Case]:
     """decode and read: valid PNGs of each layout, and each way a file can be bad."""
     rng = np.random.default_rng(11)
@@ -355,9 +377,8 @@ BUILDERS: list[Callable[[Path], list[Case]]] = [
     decode_cases,
     frame_cases,
     describe_cases,
+    animation_cases,
 ]
-# write_animation / read_animation (issue in progress on another branch): add
-# an `animation_cases` builder here when they land.
 
 
 def all_cases(workdir: Path, builders: list[Callable[[Path], list[Case]]] | None = None) -> list[Case]:

@@ -1,6 +1,6 @@
 //! Atomic file writes: a temporary file in the target's directory, then a
 //! rename. Readers see either the old file or the complete new one, never a
-//! partial PNG; a failed write removes its temporary file.
+//! partial PNG; a failed or abandoned write removes its temporary file.
 //!
 //! Temporary names are `.<name>.bufpng-<pid>-<n>.tmp`: dot-prefixed so globs
 //! like `*.png` skip them, and recognisable if a killed process leaves one.
@@ -8,7 +8,7 @@
 //! name that the file system accepts is always writable.
 
 use crate::error::FileError;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,28 +18,79 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Suffix that marks bufpng's temporary files.
 pub const TEMP_SUFFIX: &str = ".tmp";
 
+/// A file being written under a temporary name next to `path`. `commit`
+/// renames it into place; dropping it uncommitted removes it, so an error or
+/// an interrupt anywhere before `commit` leaves nothing behind. Errors name
+/// the target path.
+pub struct AtomicFile {
+    path: PathBuf,
+    temp: PathBuf,
+    file: Option<File>,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file (the target is untouched until `commit`).
+    pub fn create(path: &Path) -> Result<AtomicFile, FileError> {
+        let fail = |source| FileError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let temp = temp_path(path).map_err(fail)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(fail)?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            temp,
+            file: Some(file),
+        })
+    }
+
+    /// The open temporary file, for writing, seeking back and reading.
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("only commit takes the file")
+    }
+
+    /// Wraps an I/O error with the target path.
+    pub fn error(&self, source: io::Error) -> FileError {
+        FileError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Closes the temporary file and renames it to the target path.
+    pub fn commit(mut self) -> Result<(), FileError> {
+        drop(self.file.take());
+        // On failure `self` drops here and removes the temporary file.
+        fs::rename(&self.temp, &self.path).map_err(|source| self.error(source))?;
+        self.temp = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        drop(self.file.take());
+        if !self.temp.as_os_str().is_empty() {
+            // Best effort: nothing more can be done about a failure here.
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
 /// The longest file name common file systems accept (Linux's NAME_MAX).
 const NAME_MAX: usize = 255;
 
 /// Writes `data` to `path` atomically; errors name `path`.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FileError> {
-    let fail = |source: io::Error| FileError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let temp = temp_path(path).map_err(fail)?;
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .and_then(|mut file| file.write_all(data));
-    let result = written.and_then(|()| fs::rename(&temp, path));
-    if let Err(source) = result {
-        // Best effort: the temporary file may not exist if creating it failed.
-        let _ = fs::remove_file(&temp);
-        return Err(fail(source));
-    }
-    Ok(())
+    let mut file = AtomicFile::create(path)?;
+    let written = file.file().write_all(data);
+    written.map_err(|source| file.error(source))?;
+    file.commit()
 }
 
 fn temp_path(path: &Path) -> io::Result<PathBuf> {
@@ -133,5 +184,32 @@ mod tests {
         assert_eq!(err.path, target);
         assert!(target.is_dir());
         assert_eq!(entries(&dir), ["taken"]);
+    }
+
+    #[test]
+    fn dropped_without_commit_leaves_nothing() {
+        let dir = scratch("abandon");
+        let path = dir.join("a.png");
+        write_atomic(&path, b"old").unwrap();
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.file().write_all(b"partial").unwrap();
+        assert_eq!(entries(&dir).len(), 2);
+        drop(file);
+        assert_eq!(entries(&dir), ["a.png"]);
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+    }
+
+    #[test]
+    fn streamed_writes_can_seek_back_before_commit() {
+        use std::io::{Seek, SeekFrom};
+        let dir = scratch("seek");
+        let path = dir.join("a.png");
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.file().write_all(b"xxxx tail").unwrap();
+        file.file().seek(SeekFrom::Start(0)).unwrap();
+        file.file().write_all(b"head").unwrap();
+        file.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"head tail");
+        assert_eq!(entries(&dir), ["a.png"]);
     }
 }

@@ -1,17 +1,21 @@
-//! Writing a sequence of frames as numbered PNG files on a bounded pool of
-//! worker threads.
+//! Writing a sequence of frames on a bounded pool of worker threads.
 //!
 //! The caller (the CPython boundary) copies each frame out of its buffer and
-//! `submit`s it; workers encode and write it atomically and report back in
-//! completion order through `collect`. Each file depends only on its own
-//! frame, so the output is byte-identical whatever the thread count.
+//! `submit`s it to a `Pipeline`; workers encode it (the sink's `work`) and
+//! the results come back through `collect`, which hands each one to the
+//! sink on the calling thread. Two sinks exist: `Files` writes each frame to
+//! its own numbered PNG inside the worker (output byte-identical whatever the
+//! thread count), and `apng::Assembler` receives encoded frames and writes
+//! them, in frame order, into one animated PNG.
 //!
 //! Memory stays bounded: the caller may only submit while `has_room()`, which
 //! allows at most two frames per worker in flight (one being encoded, one
-//! queued), so a long generator of frames never piles up in memory.
+//! queued) plus the results a sink holds back, so a long generator of frames
+//! never piles up in memory.
 
 use crate::encode::{write_png, Compression};
 use crate::error::FileError;
+use crate::layout::ImageLayout;
 use crate::pattern::FilePattern;
 use crate::pixels::Frame;
 use anyhow::{anyhow, Result};
@@ -24,7 +28,38 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Where and how the frames are written.
+/// What a worker does with frame `index`.
+pub type Work<T> = Arc<dyn Fn(usize, &Frame) -> Result<T> + Send + Sync>;
+
+/// Where finished frames go.
+pub trait Sink {
+    /// What a worker hands back for one frame.
+    type Encoded: Send + 'static;
+
+    /// The per-frame work, run on the worker threads (or inline).
+    fn work(&self) -> Work<Self::Encoded>;
+
+    /// Runs once, before the first frame is submitted.
+    fn start(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Checks frame `index`'s layout before it is copied or submitted.
+    fn check(&mut self, _index: usize, _layout: &ImageLayout) -> Result<()> {
+        Ok(())
+    }
+
+    /// Takes frame `index`'s result, in completion order, on the calling thread.
+    fn accept(&mut self, index: usize, encoded: Self::Encoded) -> Result<()>;
+
+    /// Results accepted but held back (waiting for an earlier frame); they
+    /// count against the memory bound.
+    fn held(&self) -> usize {
+        0
+    }
+}
+
+/// Where and how numbered files are written.
 #[derive(Debug, Clone)]
 pub struct Output {
     pub directory: PathBuf,
@@ -42,73 +77,154 @@ impl Output {
     }
 }
 
-/// One finished frame: its index in the caller's sequence, and whether its
-/// file was written.
-#[derive(Debug)]
-pub struct Done {
-    pub index: usize,
-    pub result: Result<()>,
+/// The sink of write_frames: every frame is its own file, written by the
+/// worker that encoded it.
+pub struct Files {
+    output: Arc<Output>,
 }
 
-/// A batch in progress. `threads == 1` writes in the calling thread, inside
+impl Files {
+    pub fn new(output: Output) -> Files {
+        Files {
+            output: Arc::new(output),
+        }
+    }
+
+    pub fn output(&self) -> &Output {
+        &self.output
+    }
+}
+
+impl Sink for Files {
+    type Encoded = ();
+
+    fn work(&self) -> Work<()> {
+        let output = Arc::clone(&self.output);
+        Arc::new(move |index, frame| write_png(&output.path(index), frame, output.compression))
+    }
+
+    /// Creates the output directory (with its parents) before the first
+    /// frame, so an empty batch creates nothing.
+    fn start(&mut self) -> Result<()> {
+        create_directory(&self.output.directory)
+    }
+
+    fn accept(&mut self, _index: usize, _written: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One finished frame: its index in the caller's sequence, and its result.
+#[derive(Debug)]
+pub struct Done<T = ()> {
+    pub index: usize,
+    pub result: Result<T>,
+}
+
+/// A batch in progress: the worker pool plus the sink its results go to.
+pub struct Pipeline<S: Sink> {
+    batch: Batch<S::Encoded>,
+    sink: S,
+    started: bool,
+}
+
+impl<S: Sink> Pipeline<S> {
+    pub fn new(sink: S, threads: usize) -> Result<Pipeline<S>> {
+        Ok(Pipeline {
+            batch: Batch::new(sink.work(), threads)?,
+            sink,
+            started: false,
+        })
+    }
+
+    pub fn sink(&mut self) -> &mut S {
+        &mut self.sink
+    }
+
+    /// Gives the sink back once the pool has stopped.
+    pub fn into_sink(mut self) -> S {
+        self.batch.shutdown();
+        self.sink
+    }
+
+    /// True when another frame may be submitted without exceeding the memory bound.
+    pub fn has_room(&self) -> bool {
+        self.batch.in_flight + self.sink.held() < self.batch.capacity
+    }
+
+    /// Frames submitted whose result has not been collected yet.
+    pub fn in_flight(&self) -> usize {
+        self.batch.in_flight
+    }
+
+    /// Hands frame `index` over; with one thread it is processed before this returns.
+    pub fn submit(&mut self, index: usize, frame: Frame) -> Result<()> {
+        if !self.started {
+            self.sink.start()?;
+            self.started = true;
+        }
+        self.batch.submit(index, frame)
+    }
+
+    /// Frames finished since the last call, in completion order, each
+    /// already handed to the sink (a sink error becomes that frame's
+    /// result). With `wait` set and nothing finished yet, blocks up to that
+    /// long for the first one.
+    pub fn collect(&mut self, wait: Option<Duration>) -> Result<Vec<Done>> {
+        let finished = self.batch.collect(wait)?;
+        let sink = &mut self.sink;
+        Ok(finished
+            .into_iter()
+            .map(|Done { index, result }| Done {
+                index,
+                result: result.and_then(|encoded| sink.accept(index, encoded)),
+            })
+            .collect())
+    }
+
+    /// Stops the workers: frames still queued are dropped, frames being
+    /// processed are finished, and the threads are joined. Idempotent; also
+    /// runs on drop.
+    pub fn shutdown(&mut self) {
+        self.batch.shutdown();
+    }
+}
+
+/// The worker pool. `threads == 1` works in the calling thread, inside
 /// `submit`; more threads start a pool that lives until `shutdown` (or drop).
-pub struct Batch {
-    output: Arc<Output>,
-    directory_ready: bool,
+struct Batch<T: Send + 'static> {
+    work: Work<T>,
     capacity: usize,
     in_flight: usize,
-    engine: Engine,
+    engine: Engine<T>,
 }
 
-enum Engine {
-    Inline(VecDeque<Done>),
-    Pool(Pool),
+enum Engine<T: Send + 'static> {
+    Inline(VecDeque<Done<T>>),
+    Pool(Pool<T>),
 }
 
-impl Batch {
-    pub fn new(output: Output, threads: usize) -> Result<Batch> {
-        let output = Arc::new(output);
+impl<T: Send + 'static> Batch<T> {
+    fn new(work: Work<T>, threads: usize) -> Result<Batch<T>> {
         let threads = threads.max(1);
         let engine = if threads == 1 {
             Engine::Inline(VecDeque::new())
         } else {
-            Engine::Pool(Pool::start(Arc::clone(&output), threads)?)
+            Engine::Pool(Pool::start(Arc::clone(&work), threads)?)
         };
         Ok(Batch {
-            output,
-            directory_ready: false,
+            work,
             capacity: if threads == 1 { 1 } else { 2 * threads },
             in_flight: 0,
             engine,
         })
     }
 
-    pub fn output(&self) -> &Output {
-        &self.output
-    }
-
-    /// True when another frame may be submitted without exceeding the memory bound.
-    pub fn has_room(&self) -> bool {
-        self.in_flight < self.capacity
-    }
-
-    /// Frames submitted whose `Done` has not been collected yet.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight
-    }
-
-    /// Hands frame `index` over for writing. Creates the output directory
-    /// (with its parents) before the first frame, so an empty batch creates nothing.
-    /// With one thread the frame is encoded and written before this returns.
-    pub fn submit(&mut self, index: usize, frame: Frame) -> Result<()> {
-        if !self.directory_ready {
-            create_directory(&self.output.directory)?;
-            self.directory_ready = true;
-        }
+    fn submit(&mut self, index: usize, frame: Frame) -> Result<()> {
         match &mut self.engine {
             Engine::Inline(done) => done.push_back(Done {
                 index,
-                result: write_png(&self.output.path(index), &frame, self.output.compression),
+                result: (self.work)(index, &frame),
             }),
             Engine::Pool(pool) => pool.send(Job { index, frame })?,
         }
@@ -116,9 +232,7 @@ impl Batch {
         Ok(())
     }
 
-    /// Frames finished since the last call, in completion order. With `wait`
-    /// set and nothing finished yet, blocks up to that long for the first one.
-    pub fn collect(&mut self, wait: Option<Duration>) -> Result<Vec<Done>> {
+    fn collect(&mut self, wait: Option<Duration>) -> Result<Vec<Done<T>>> {
         let mut finished = Vec::new();
         match &mut self.engine {
             Engine::Inline(done) => finished.extend(done.drain(..)),
@@ -128,10 +242,7 @@ impl Batch {
         Ok(finished)
     }
 
-    /// Stops the workers: frames still queued are dropped, frames being
-    /// written are finished (files appear complete or not at all), and the
-    /// threads are joined. Idempotent; also runs on drop.
-    pub fn shutdown(&mut self) {
+    fn shutdown(&mut self) {
         if let Engine::Pool(pool) = &mut self.engine {
             pool.shutdown();
         }
@@ -153,17 +264,17 @@ struct Job {
     frame: Frame,
 }
 
-struct Pool {
+struct Pool<T: Send + 'static> {
     jobs: Option<Sender<Job>>,
-    results: Receiver<Done>,
+    results: Receiver<Done<T>>,
     workers: Vec<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
 }
 
-impl Pool {
-    fn start(output: Arc<Output>, threads: usize) -> Result<Pool> {
+impl<T: Send + 'static> Pool<T> {
+    fn start(work: Work<T>, threads: usize) -> Result<Pool<T>> {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let (report, results) = mpsc::channel::<Done>();
+        let (report, results) = mpsc::channel::<Done<T>>();
         let queue = Arc::new(Mutex::new(queue));
         let stop = Arc::new(AtomicBool::new(false));
         let mut pool = Pool {
@@ -173,15 +284,15 @@ impl Pool {
             stop: Arc::clone(&stop),
         };
         for n in 0..threads {
-            let (output, queue, report, stop) = (
-                Arc::clone(&output),
+            let (work, queue, report, stop) = (
+                Arc::clone(&work),
                 Arc::clone(&queue),
                 report.clone(),
                 Arc::clone(&stop),
             );
             let worker = std::thread::Builder::new()
                 .name(format!("bufpng-{n}"))
-                .spawn(move || work(&output, &queue, &report, &stop))
+                .spawn(move || run_worker(&*work, &queue, &report, &stop))
                 .map_err(|e| anyhow!("cannot start a worker thread: {e}"));
             // On failure `pool` drops here, which joins the workers already started.
             pool.workers.push(worker?);
@@ -196,7 +307,12 @@ impl Pool {
             .ok_or_else(|| anyhow!("bufpng internal error: the worker pool has stopped"))
     }
 
-    fn collect(&self, wait: Option<Duration>, expecting: bool, into: &mut Vec<Done>) -> Result<()> {
+    fn collect(
+        &self,
+        wait: Option<Duration>,
+        expecting: bool,
+        into: &mut Vec<Done<T>>,
+    ) -> Result<()> {
         let lost = || anyhow!("bufpng internal error: the worker threads exited early");
         if let (Some(wait), true) = (wait, expecting) {
             match self.results.recv_timeout(wait) {
@@ -227,14 +343,19 @@ impl Pool {
     }
 }
 
-impl Drop for Pool {
+impl<T: Send + 'static> Drop for Pool<T> {
     fn drop(&mut self) {
         self.shutdown();
     }
 }
 
-/// A worker: takes frames until the queue closes, writes each, reports back.
-fn work(output: &Output, queue: &Mutex<Receiver<Job>>, report: &Sender<Done>, stop: &AtomicBool) {
+/// A worker: takes frames until the queue closes, processes each, reports back.
+fn run_worker<T>(
+    work: &(dyn Fn(usize, &Frame) -> Result<T> + Send + Sync),
+    queue: &Mutex<Receiver<Job>>,
+    report: &Sender<Done<T>>,
+    stop: &AtomicBool,
+) {
     loop {
         // The lock is held only while waiting for the next job.
         let job = match queue.lock() {
@@ -247,11 +368,8 @@ fn work(output: &Output, queue: &Mutex<Receiver<Job>>, report: &Sender<Done>, st
         if stop.load(Ordering::SeqCst) {
             continue; // the batch failed: drop what is still queued
         }
-        let path = output.path(index);
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            write_png(&path, &frame, output.compression)
-        }))
-        .unwrap_or_else(|_| Err(anyhow!("bufpng internal error: a worker panicked")));
+        let result = catch_unwind(AssertUnwindSafe(|| work(index, &frame)))
+            .unwrap_or_else(|_| Err(anyhow!("bufpng internal error: a worker panicked")));
         drop(frame);
         if report.send(Done { index, result }).is_err() {
             return;
@@ -262,7 +380,7 @@ fn work(output: &Output, queue: &Mutex<Receiver<Job>>, report: &Sender<Done>, st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{Depth, ImageLayout};
+    use crate::layout::Depth;
     use crate::pixels::PixelFormat;
 
     fn frame(seed: u8) -> Frame {
@@ -295,7 +413,7 @@ mod tests {
 
     /// Submits `count` frames the way the boundary does and returns the files' bytes.
     fn run(output: Output, threads: usize, count: usize) -> Vec<Vec<u8>> {
-        let mut batch = Batch::new(output.clone(), threads).unwrap();
+        let mut batch = Pipeline::new(Files::new(output.clone()), threads).unwrap();
         let (mut next, mut done, mut peak) = (0, 0, 0);
         while done < count {
             if next < count && batch.has_room() {
@@ -325,7 +443,7 @@ mod tests {
 
     #[test]
     fn shutdown_with_frames_queued_returns() {
-        let mut batch = Batch::new(output("stop"), 2).unwrap();
+        let mut batch = Pipeline::new(Files::new(output("stop")), 2).unwrap();
         while batch.has_room() {
             let index = batch.in_flight();
             batch.submit(index, frame(1)).unwrap();
@@ -334,13 +452,73 @@ mod tests {
         batch.shutdown();
     }
 
+    /// A sink that, like the APNG assembler, must take results in frame
+    /// order, with frame 0 slow to encode.
+    struct InOrder {
+        waiting: std::collections::BTreeSet<usize>,
+        next: usize,
+    }
+
+    impl Sink for InOrder {
+        type Encoded = ();
+
+        fn work(&self) -> Work<()> {
+            Arc::new(|index, _| {
+                if index == 0 {
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                Ok(())
+            })
+        }
+
+        fn accept(&mut self, index: usize, _: ()) -> Result<()> {
+            self.waiting.insert(index);
+            while self.waiting.remove(&self.next) {
+                self.next += 1;
+            }
+            Ok(())
+        }
+
+        fn held(&self) -> usize {
+            self.waiting.len()
+        }
+    }
+
+    #[test]
+    fn results_held_back_count_against_the_memory_bound() {
+        let sink = InOrder {
+            waiting: Default::default(),
+            next: 0,
+        };
+        let threads = 2;
+        let mut pipeline = Pipeline::new(sink, threads).unwrap();
+        let (mut submitted, mut peak) = (0, 0);
+        while pipeline.sink().next < 20 {
+            if submitted < 20 && pipeline.has_room() {
+                pipeline.submit(submitted, frame(1)).unwrap();
+                submitted += 1;
+            }
+            for done in pipeline.collect(Some(Duration::from_millis(5))).unwrap() {
+                done.result.unwrap();
+            }
+            peak = peak.max(pipeline.in_flight() + pipeline.sink().held());
+            if pipeline.sink().next == 0 {
+                // While frame 0 is being encoded, later frames finish and
+                // wait; they must stop the feeding too.
+                assert!(submitted <= 2 * threads, "{submitted} submitted");
+            }
+        }
+        assert!(peak <= 2 * threads, "{peak} frames in memory");
+        pipeline.shutdown();
+    }
+
     #[test]
     fn unwritable_directory_is_a_file_error() {
         let mut out = output("blocked");
         std::fs::create_dir_all(out.directory.parent().unwrap()).unwrap();
         std::fs::write(&out.directory, b"a file, not a directory").unwrap();
         out.directory = out.directory.join("sub");
-        let mut batch = Batch::new(out, 2).unwrap();
+        let mut batch = Pipeline::new(Files::new(out), 2).unwrap();
         let err = batch.submit(0, frame(1)).unwrap_err();
         assert!(err.chain().any(|e| e.downcast_ref::<FileError>().is_some()));
     }

@@ -102,9 +102,26 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     reader.next_frame(&mut decoded).map_err(fail)?;
     // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
     reader.finish().map_err(fail)?;
-    let data = match (decoded_color, channels) {
-        (ColorType::GrayscaleAlpha, 1) => drop_alpha(&decoded, depth.bytes()),
-        (ColorType::GrayscaleAlpha, 4) => gray_alpha_to_rgba(&decoded, depth.bytes()),
+    Ok(to_opencv_layout(
+        decoded,
+        decoded_color,
+        layout,
+        options.order,
+    ))
+}
+
+/// The png crate's decoded samples (`decoded_color`, big-endian) as a frame
+/// of `layout` (OpenCV's channel count) in `order`, native-endian.
+pub(crate) fn to_opencv_layout(
+    decoded: Vec<u8>,
+    decoded_color: ColorType,
+    layout: ImageLayout,
+    order: ChannelOrder,
+) -> Frame {
+    let sample_bytes = layout.depth.bytes();
+    let data = match (decoded_color, layout.channels) {
+        (ColorType::GrayscaleAlpha, 1) => drop_alpha(&decoded, sample_bytes),
+        (ColorType::GrayscaleAlpha, 4) => gray_alpha_to_rgba(&decoded, sample_bytes),
         _ => decoded,
     };
     let frame = Frame {
@@ -112,15 +129,15 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         format: PixelFormat::PNG,
         data,
     };
-    Ok(frame.into_format(PixelFormat {
-        order: options.order,
+    frame.into_format(PixelFormat {
+        order,
         endian: Endian::NATIVE,
-    }))
+    })
 }
 
 /// OpenCV's channel count: its libpng reader ignores tRNS on gray images
 /// and turns gray + alpha into BGRA.
-fn channels(color: ColorType, has_trns: bool) -> u8 {
+pub(crate) fn channels(color: ColorType, has_trns: bool) -> u8 {
     match (color, has_trns) {
         (ColorType::Grayscale, _) => 1,
         (ColorType::Rgb | ColorType::Indexed, false) => 3,
@@ -128,7 +145,13 @@ fn channels(color: ColorType, has_trns: bool) -> u8 {
     }
 }
 
-fn check_size(width: u32, height: u32, channels: u8, depth: Depth, max_bytes: usize) -> Result<()> {
+pub(crate) fn check_size(
+    width: u32,
+    height: u32,
+    channels: u8,
+    depth: Depth,
+    max_bytes: usize,
+) -> Result<()> {
     let bytes =
         u128::from(width) * u128::from(height) * u128::from(channels) * depth.bytes() as u128;
     if bytes > max_bytes as u128 {
@@ -168,7 +191,7 @@ pub fn read_png(path: &Path, options: DecodeOptions) -> Result<Frame> {
     decode_png(&data, options).with_context(|| path.display().to_string())
 }
 
-fn decode_error(error: DecodingError, max_bytes: usize) -> anyhow::Error {
+pub(crate) fn decode_error(error: DecodingError, max_bytes: usize) -> anyhow::Error {
     value_error(match error {
         DecodingError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             "cannot decode PNG: the data ends early (a truncated file?)".to_string()

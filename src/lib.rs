@@ -8,6 +8,7 @@
 //! the plain descriptions this crate accepts and maps its errors back.
 #![forbid(unsafe_code)]
 
+pub mod apng;
 pub mod atomic;
 pub mod batch;
 pub mod decode;
@@ -17,6 +18,7 @@ pub mod layout;
 pub mod pattern;
 pub mod pixels;
 
+pub use apng::{decode_animation, read_animation, Animation};
 pub use decode::{decode_png, read_png, DecodeOptions, DEFAULT_MAX_BYTES};
 pub use encode::{encode_png, write_png, Compression};
 pub use error::{ErrorKind, FileError, InputError};

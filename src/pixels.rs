@@ -175,6 +175,31 @@ pub(crate) fn zeroed_bytes(len: usize, message: impl FnOnce() -> String) -> Resu
     Ok(data)
 }
 
+/// BGR to RGB, 8-bit: two pixels per step as one 8-byte load and one
+/// overlapping 8-byte store (the next step rewrites bytes 6..8). About twice
+/// as fast as byte-by-byte moves, which the compiler does not vectorise.
+fn swap_rgb8(source: &[u8], out: &mut [u8]) {
+    let mut at = 0;
+    while at + 8 <= source.len() {
+        let v = u64::from_le_bytes(source[at..at + 8].try_into().expect("8 bytes"));
+        let swapped = (v & 0xff) << 16 // pixel 0: B to byte 2
+            | (v & 0xff00) // G stays
+            | (v >> 16 & 0xff) // R to byte 0
+            | (v >> 24 & 0xff) << 40 // pixel 1: B to byte 5
+            | (v & 0xff_0000_0000) // G stays
+            | (v >> 40 & 0xff) << 24 // R to byte 3
+            | (v & 0xffff_0000_0000_0000); // bytes 6..8, rewritten next step
+        out[at..at + 8].copy_from_slice(&swapped.to_le_bytes());
+        at += 6;
+    }
+    for (o, s) in out[at..]
+        .chunks_exact_mut(3)
+        .zip(source[at..].chunks_exact(3))
+    {
+        o.copy_from_slice(&[s[2], s[1], s[0]]);
+    }
+}
+
 fn offset(base: usize, delta: isize) -> Option<usize> {
     base.checked_add_signed(delta)
 }
@@ -220,13 +245,7 @@ impl Conversion {
             self.channels,
         ) {
             (false, false, _, _) => out.copy_from_slice(source),
-            (true, false, 1, 3) => {
-                for (o, s) in out.chunks_exact_mut(3).zip(source.chunks_exact(3)) {
-                    o[0] = s[2];
-                    o[1] = s[1];
-                    o[2] = s[0];
-                }
-            }
+            (true, false, 1, 3) => swap_rgb8(source, out),
             (true, false, 1, 4) => {
                 for (o, s) in out.chunks_exact_mut(4).zip(source.chunks_exact(4)) {
                     let v = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
@@ -236,21 +255,45 @@ impl Conversion {
             }
             (false, true, 2, _) => {
                 for (o, s) in out.chunks_exact_mut(2).zip(source.chunks_exact(2)) {
-                    o[0] = s[1];
-                    o[1] = s[0];
+                    o.copy_from_slice(&u16::from_le_bytes([s[0], s[1]]).to_be_bytes());
                 }
             }
-            _ => {
-                let pixel = self.channels * self.sample_bytes;
-                for (o, s) in out.chunks_exact_mut(pixel).zip(source.chunks_exact(pixel)) {
-                    for c in 0..self.channels {
-                        let from = self.source_channel(c) * self.sample_bytes;
-                        self.sample(
-                            &s[from..from + self.sample_bytes],
-                            &mut o[c * self.sample_bytes..][..self.sample_bytes],
-                        );
-                    }
+            // 16-bit BGR(A) in the other byte order: whole pixels at a time so
+            // the compiler sees fixed-size moves (the generic loop below is
+            // several times slower).
+            (true, true, 2, 3) => {
+                for (o, s) in out.chunks_exact_mut(6).zip(source.chunks_exact(6)) {
+                    let s: &[u8; 6] = s.try_into().expect("chunk of 6");
+                    o.copy_from_slice(&[s[5], s[4], s[3], s[2], s[1], s[0]]);
                 }
+            }
+            (true, true, 2, 4) => {
+                for (o, s) in out.chunks_exact_mut(8).zip(source.chunks_exact(8)) {
+                    let s: &[u8; 8] = s.try_into().expect("chunk of 8");
+                    o.copy_from_slice(&[s[5], s[4], s[3], s[2], s[1], s[0], s[7], s[6]]);
+                }
+            }
+            (true, false, 2, 3) => {
+                for (o, s) in out.chunks_exact_mut(6).zip(source.chunks_exact(6)) {
+                    let s: &[u8; 6] = s.try_into().expect("chunk of 6");
+                    o.copy_from_slice(&[s[4], s[5], s[2], s[3], s[0], s[1]]);
+                }
+            }
+            _ => self.packed_generic(source, out),
+        }
+    }
+
+    /// Any conversion, one sample at a time: the reference the fast paths
+    /// above are tested against.
+    fn packed_generic(&self, source: &[u8], out: &mut [u8]) {
+        let pixel = self.channels * self.sample_bytes;
+        for (o, s) in out.chunks_exact_mut(pixel).zip(source.chunks_exact(pixel)) {
+            for c in 0..self.channels {
+                let from = self.source_channel(c) * self.sample_bytes;
+                self.sample(
+                    &s[from..from + self.sample_bytes],
+                    &mut o[c * self.sample_bytes..][..self.sample_bytes],
+                );
             }
         }
     }
@@ -428,6 +471,34 @@ mod tests {
         let err = Frame::copy_from(&p, &[0], 0, ChannelOrder::Bgr, PixelFormat::PNG).unwrap_err();
         let kind = err.downcast_ref::<crate::InputError>().unwrap().kind;
         assert_eq!(kind, crate::ErrorKind::Memory);
+    }
+
+    #[test]
+    fn fast_paths_match_the_generic_conversion() {
+        let source: Vec<u8> = (0..240u32).map(|i| (i * 37 % 251) as u8).collect();
+        for channels in 1..=4u8 {
+            for depth in [Depth::Eight, Depth::Sixteen] {
+                let layout = ImageLayout {
+                    width: 240 / (u32::from(channels) * depth.bytes() as u32) / 2,
+                    height: 2,
+                    channels,
+                    depth,
+                };
+                let len = layout.byte_len();
+                for order in [ChannelOrder::Bgr, ChannelOrder::Rgb] {
+                    for endian in [Endian::Little, Endian::Big] {
+                        let convert = Conversion::new(&layout, order, endian, PixelFormat::PNG);
+                        let (mut fast, mut reference) = (vec![0; len], vec![0; len]);
+                        convert.packed(&source[..len], &mut fast);
+                        convert.packed_generic(&source[..len], &mut reference);
+                        assert_eq!(
+                            fast, reference,
+                            "{channels} channels {depth:?} {order:?} {endian:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@ holding the GIL, and encodes PNG with the GIL released. ``decode`` and
 ``read`` turn PNG back into a ``Frame``, an owned image that exports the
 buffer protocol itself (``np.asarray(frame)`` is a zero-copy view), laid out
 as ``cv2.imread(path, cv2.IMREAD_UNCHANGED)`` returns it. ``describe`` shows
-what any exporter hands over for a given buffer request.
+what any exporter hands over for a given buffer request. ``write_animation``
+and ``read_animation`` write many frames as one animated PNG and read them
+back.
 
 >>> import bufpng
 >>> png = bufpng.encode(bytes([0, 128, 255] * 4), width=2, height=2)
@@ -24,17 +26,22 @@ from ._bufpng import (
     encode,
     read,
     write,
+    write_animation,
     write_frames,
 )
+from ._animation import Animation, read_animation
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "Animation",
     "Frame",
     "__version__",
     "decode",
     "describe",
     "encode",
     "read",
+    "read_animation",
     "write",
+    "write_animation",
     "write_frames",
 ]

@@ -4,6 +4,8 @@
     bufpng raw    raw video frames (a file or stdin, e.g. from ffmpeg) to PNG files
     bufpng npy    every frame of a saved .npy array to PNG files
 
+raw and npy write one animated PNG instead with --apng OUT.png (--fps, --loop).
+
 Exit codes: 0 success, 1 failure (one line on stderr; --debug for the
 traceback), 2 usage error, 130 interrupted (Ctrl-C). See docs/cli.md.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import array
 import ast
+import itertools
 import mmap
 import os
 import stat
@@ -23,11 +26,12 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO, TypeAlias
+from typing import BinaryIO, Literal, TypeAlias
 
 import bufpng
 
 FrameObject: TypeAlias = "bytes | memoryview | array.array[int]"
+Order: TypeAlias = Literal["bgr", "rgb"]
 
 
 class Clip:
@@ -110,7 +114,7 @@ def check_frame(path: str, frame: bytes, width: int, height: int) -> None:
 class PixFmt:
     """A raw pixel format as ffmpeg names it."""
 
-    def __init__(self, channels: int, sixteen: bool, big_endian: bool, order: str) -> None:
+    def __init__(self, channels: int, sixteen: bool, big_endian: bool, order: Order) -> None:
         self.channels, self.sixteen, self.big_endian, self.order = channels, sixteen, big_endian, order
 
     def frame_bytes(self, width: int, height: int) -> int:
@@ -277,10 +281,12 @@ def _write(
     frames: Clip | Iterator[FrameObject] | list[FrameObject],
     width: int,
     height: int,
-    order: str,
+    order: Order,
     args: argparse.Namespace,
     source: str,
 ) -> int:
+    if args.apng:
+        return _write_animation(frames, width, height, order, args, source)
     paths = bufpng.write_frames(
         frames,
         width,
@@ -297,6 +303,48 @@ def _write(
         print(f"bufpng: {source} holds no frames: nothing written", file=sys.stderr)
     elif not args.quiet:
         print(f"wrote {len(paths)} files to {args.output}/ ({os.path.basename(paths[0])} .. {os.path.basename(paths[-1])})", file=sys.stderr)
+    return 0
+
+
+def _write_animation(
+    frames: Clip | Iterator[FrameObject] | list[FrameObject],
+    width: int,
+    height: int,
+    order: Order,
+    args: argparse.Namespace,
+    source: str,
+) -> int:
+    count = [len(frames)] if isinstance(frames, (Clip, list)) else [0]
+    if not isinstance(frames, (Clip, list)):
+        # A pipe: look at the first frame, so no input is reported as
+        # write_frames reports it ("nothing written"), not as an error; and
+        # count the frames for the summary.
+        first = next(frames, None)
+        rest = frames if first is None else itertools.chain([first], frames)
+
+        def counted() -> Iterator[FrameObject]:
+            for frame in rest:
+                count[0] += 1
+                yield frame
+
+        frames = counted() if first is not None else []
+    if isinstance(frames, (Clip, list)) and len(frames) == 0:
+        print(f"bufpng: {source} holds no frames: nothing written", file=sys.stderr)
+        return 0
+    bufpng.write_animation(
+        args.apng,
+        frames,
+        width,
+        height,
+        fps=args.fps,
+        loop=args.loop,
+        order=order,
+        compression=args.compression,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        print(f"wrote {args.apng}: {count[0]} frames at {args.fps:g} fps", file=sys.stderr)
     return 0
 
 
@@ -333,6 +381,16 @@ def positive(text: str) -> int:
     return value
 
 
+def fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of frames per second, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
 def level(text: str) -> int:
     if text not in [str(n) for n in range(10)]:
         raise argparse.ArgumentTypeError(f"compression must be 0-9, got {text!r}")
@@ -356,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
     writing.add_argument("--threads", type=positive, metavar="N", help="worker threads (default: one per CPU core; 1 = no pool)")
     writing.add_argument("--compression", type=level, metavar="0-9", help="zlib level, as OpenCV counts it (default: bufpng's fast setting)")
     writing.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    writing.add_argument("--apng", metavar="OUT.png", help="write one animated PNG instead of a file per frame (-o, --pattern, --start do not apply)")
+    writing.add_argument("--fps", type=fps, default=25.0, help="frames per second of the --apng animation (default: 25)")
+    writing.add_argument("--loop", type=int, default=0, metavar="N", help="plays of the --apng animation, 0 = forever (default: 0)")
 
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser(
@@ -403,7 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         if args.debug:
             traceback.print_exc()
-        print("bufpng: interrupted; files completed so far are kept", file=sys.stderr)
+        if getattr(args, "apng", None):
+            print(f"bufpng: interrupted; {args.apng} was not written", file=sys.stderr)
+        else:
+            print("bufpng: interrupted; files completed so far are kept", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 (the CLI's one-line report)
         if args.debug:

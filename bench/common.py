@@ -1,0 +1,185 @@
+"""Shared pieces of the bufpng benchmark harness: test images, timing,
+machine description, Markdown tables and the generated docs file.
+
+Each section of the benchmark (single-frame encode now; batch and decode
+later) is a module with a ``run(args) -> Section`` function; ``bench/run.py``
+runs the sections and splices each one's Markdown between its own markers in
+``docs/benchmarks.md``, so hand-written prose there survives a rerun and a
+section can be rerun on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+BENCH_MD = DOCS / "benchmarks.md"
+
+
+def testdata() -> Path:
+    """The shared test data: $BUFPNG_TESTDATA, else ../shared/testdata next to the repo."""
+    candidates = [os.environ.get("BUFPNG_TESTDATA"), ROOT.parent / "shared" / "testdata", "/work/shared/testdata"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "photos").is_dir():
+            return Path(candidate)
+    sys.exit("bench: test data not found; set BUFPNG_TESTDATA to the shared testdata directory")
+
+
+# ---------------------------------------------------------------- content
+
+
+@dataclass
+class Content:
+    """One content class: a frame and what it stands for."""
+
+    name: str
+    frame: np.ndarray
+    note: str
+
+    @property
+    def megabytes(self) -> float:
+        return self.frame.nbytes / 1e6
+
+
+def content_classes(width: int = 1920, height: int = 1080) -> list[Content]:
+    """The frames every encoder is measured on (BGR/BGRA, OpenCV's layout)."""
+    import cv2
+
+    photos = testdata() / "photos"
+    photo = cv2.imread(str(photos / "kodim23.png"), cv2.IMREAD_COLOR)
+    photo = cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC)
+    shot = cv2.imread(str(photos / "lorem_ipsum_screenshot.png"), cv2.IMREAD_COLOR)
+    reps = (-(-height // shot.shape[0]), -(-width // shot.shape[1]), 1)
+    screenshot = np.ascontiguousarray(np.tile(shot, reps)[:height, :width])
+    noise = np.random.default_rng(6).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return [
+        Content("photo", photo, "kodim23 upscaled (INTER_CUBIC), BGR 8-bit"),
+        Content("screenshot", screenshot, "lorem_ipsum_screenshot tiled, BGR 8-bit"),
+        Content("noise", noise, "uniform random bytes (incompressible worst case), BGR 8-bit"),
+        Content("photo16", photo.astype(np.uint16) * 257, "the photo as 16-bit (x257), BGR"),
+        Content("bgra", cv2.cvtColor(photo, cv2.COLOR_BGR2BGRA), "the photo with an opaque alpha channel, BGRA 8-bit"),
+        Content("tiny", np.ascontiguousarray(photo[500:532, 900:932]), "32x32 crop of the photo: per-call overhead"),
+    ]
+
+
+# ---------------------------------------------------------------- timing
+
+
+@dataclass
+class Timing:
+    median_s: float  # wall time
+    cpu_s: float  # this thread's CPU time: steadier than wall time on a busy machine
+    runs: int
+    output: object
+
+
+def measure(fn: Callable[[], object], budget_s: float = 0.6, min_runs: int = 5, max_runs: int = 41) -> Timing:
+    """Median wall (and thread CPU) time of ``fn()`` after one warm-up call.
+
+    Runs at least ``min_runs`` times and keeps going (up to ``max_runs``)
+    while the total stays under ``budget_s``; very slow contenders (over a
+    second a call) get three runs, over three seconds two. Returns the last
+    call's output too.
+    """
+    start = time.perf_counter()
+    output = fn()
+    first = time.perf_counter() - start
+    if first > 3.0:
+        wanted = 2
+    elif first > 1.0:
+        wanted = 3
+    else:
+        wanted = max(min_runs, min(max_runs, int(budget_s / max(first, 1e-7))))
+    walls, cpus = [], []
+    for _ in range(wanted):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        output = fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.thread_time() - start_cpu)
+    return Timing(statistics.median(walls), statistics.median(cpus), wanted, output)
+
+
+def output_size(output: object) -> int:
+    if isinstance(output, np.ndarray):
+        return output.nbytes
+    return len(output)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def machine() -> str:
+    """One line naming the CPU, core count, OS and Python."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def versions(modules: list[str]) -> str:
+    """`name version` for each importable module, comma separated."""
+    found = []
+    for name in modules:
+        try:
+            module = __import__(name)
+        except ImportError:
+            found.append(f"{name} (not installed)")
+            continue
+        found.append(f"{name} {getattr(module, '__version__', getattr(module, 'VERSION', '?'))}")
+    return ", ".join(found)
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table; numeric-looking columns are right-aligned."""
+    aligns = ["---:" if i else ":---" for i in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(aligns) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def add_common_arguments(parser) -> None:  # type: ignore[no-untyped-def]
+    """Options every section understands."""
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke test, noisy)")
+    parser.add_argument("--no-write", dest="write", action="store_false", help="print only; leave docs/ alone")
+
+
+@dataclass
+class Section:
+    """One benchmark section's output: its marker key and Markdown body."""
+
+    key: str
+    markdown: str
+    extra_files: list[Path] = field(default_factory=list)
+
+
+def splice(section: Section, path: Path = BENCH_MD) -> None:
+    """Replaces the text between this section's markers in ``path``
+    (appending the markers when absent), leaving everything else alone."""
+    begin = f"<!-- bench:{section.key}:begin (generated by `make bench`; edits here are overwritten) -->"
+    end = f"<!-- bench:{section.key}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{section.markdown.strip()}\n{end}"
+    head, sep, rest = text.partition(f"<!-- bench:{section.key}:begin")
+    if sep:
+        _, sep2, tail = rest.partition(end)
+        if not sep2:
+            sys.exit(f"bench: {path} has a begin marker for {section.key} but no end marker")
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")

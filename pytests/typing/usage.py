@@ -1,0 +1,63 @@
+"""Typed use of every public name, checked by `mypy --strict` in
+pytests/test_typing.py. It is also executed there, so the stubs and the
+run-time behaviour cannot disagree without a test failing."""
+
+from __future__ import annotations
+
+import array
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import bufpng
+from bufpng import Frame
+
+
+def main() -> None:
+    image = np.zeros((4, 6, 3), np.uint8)
+    png: bytes = bufpng.encode(image, compression=9)
+    assert bufpng.encode(bytes(24), 4, 2, order="rgb")[:4] == b"\x89PNG"
+    assert bufpng.encode(array.array("H", [0] * 8), width=4, height=2)
+    frame: Frame = bufpng.decode(png, order="rgb", max_bytes=bufpng.DEFAULT_MAX_BYTES)
+    width: int = frame.width
+    assert (width, frame.height, frame.channels, frame.depth) == (6, 4, 3, 8)
+    assert frame.order in ("bgr", "rgb", "gray") and frame.nbytes == 72
+    assert frame == Frame(image) and frame.tobytes() == bytes(72)
+    assert np.asarray(frame).shape == (4, 6, 3)
+    view = memoryview(frame)
+    assert view.readonly
+
+    info = bufpng.describe(bytearray(3), "simple")
+    ndim: int = info["ndim"]
+    shape: tuple[int, ...] | None = bufpng.describe(image)["shape"]
+    assert ndim == 1 and shape == (4, 6, 3)
+
+    seen: list[tuple[int, int | None]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bufpng.write(Path(tmp, "a.png"), image)
+        frame.write(Path(tmp) / "b.png", compression=0)
+        paths: list[str] = bufpng.write_frames(
+            (image for _ in range(3)),
+            directory=tmp,
+            pattern="f%d.png",
+            threads=2,
+            progress=lambda done, total: seen.append((done, total)),
+        )
+        bufpng.write_frames([Frame(image)], directory=Path(tmp), progress=False, threads=None)
+        assert bufpng.read(paths[0]) == bufpng.read(Path(tmp, "a.png").as_posix().encode())
+        bufpng.write_animation(Path(tmp, "anim.png"), [image, Frame(image)], durations=[0.5, 0.25], loop=2, threads=1)
+        bufpng.write_animation(str(Path(tmp, "anim2.png")), (image for _ in range(2)), fps=12.5, progress=True)
+        animation: bufpng.Animation = bufpng.read_animation(Path(tmp, "anim.png"), order="rgb")
+        first: Frame = animation[0]
+        durations: list[float] = animation.durations
+        loop: int = animation.loop
+        assert first == frame and durations == [0.5, 0.25] and loop == 2
+        assert len(bufpng.read_animation(Path(tmp, "anim2.png").read_bytes())) == 2
+    assert seen[0] == (0, None) and len(paths) == 3
+    print(f"bufpng {bufpng.__version__}: typed usage ok", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Type stubs for bufpng's native module (ffi/ in the source tree).
+
+The .pyi is read by type checkers only, never imported, so typing_extensions
+is a typing-time dependency, not a run-time one. Checked against the built
+module by `python -m mypy.stubtest bufpng` (pytests/test_typing.py).
+"""
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, Final, Literal, Protocol, TypedDict, final
+
+from typing_extensions import Buffer, Self
+
+# An image or data argument: any buffer exporter (PEP 688's Buffer).
+if sys.version_info >= (3, 12):
+    _Image = Buffer
+else:
+    # numpy's stubs declare ndarray.__buffer__ only for Python 3.12+, so on
+    # 3.11 arrays are recognised by their array interface instead.
+    class _ArrayInterface(Protocol):
+        @property
+        def __array_interface__(self) -> dict[str, Any]: ...
+
+    _Image = Buffer | _ArrayInterface
+
+# A file system path as os.fspath() accepts it.
+_Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+# The channel order of colour pixels; 1-2 channel images ignore it.
+_Order = Literal["bgr", "rgb"]
+# progress(done, total): total is None when the number of frames is unknown.
+_Progress = Callable[[int, int | None], object]
+# describe()'s request names: CPython's PyBUF_* flags, lower case, no prefix.
+_Request = Literal[
+    "simple",
+    "writable",
+    "format",
+    "nd",
+    "strides",
+    "c_contiguous",
+    "f_contiguous",
+    "any_contiguous",
+    "indirect",
+    "contig",
+    "contig_ro",
+    "strided",
+    "strided_ro",
+    "records",
+    "records_ro",
+    "full",
+    "full_ro",
+]
+
+class _BufferInfo(TypedDict):
+    """What describe() returns: the Py_buffer fields (NULL pointers are None)."""
+
+    len: int
+    itemsize: int
+    format: str | None
+    ndim: int
+    shape: tuple[int, ...] | None
+    strides: tuple[int, ...] | None
+    suboffsets: tuple[int, ...] | None
+    readonly: bool
+    c_contiguous: bool
+    f_contiguous: bool
+
+__version__: Final[str]
+DEFAULT_MAX_BYTES: Final = 1073741824
+
+@final
+class Frame:
+    """An owned image that exports the buffer protocol (read-only, C-contiguous)."""
+
+    def __new__(
+        cls,
+        image: _Image,
+        width: int | None = None,
+        height: int | None = None,
+        *,
+        order: _Order | None = None,
+    ) -> Self: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def channels(self) -> Literal[1, 2, 3, 4]: ...
+    @property
+    def depth(self) -> Literal[8, 16]: ...
+    @property
+    def order(self) -> Literal["bgr", "rgb", "gray"]: ...
+    @property
+    def nbytes(self) -> int: ...
+    def encode(self, *, compression: int | None = None) -> bytes: ...
+    def write(self, path: _Path, *, compression: int | None = None) -> None: ...
+    def tobytes(self) -> bytes: ...
+    # The Py_bf_getbuffer slot. Python 3.12+ shows it as __buffer__ (PEP 688);
+    # on 3.11 the slot exists without the Python-level method, but declaring
+    # it is what makes a Frame a collections.abc.Buffer to type checkers.
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    # Frames compare by pixels and are immutable views' owners, not hashable
+    # (like numpy arrays).
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+
+def encode(
+    image: _Image,
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    order: _Order | None = None,
+    compression: int | None = None,
+) -> bytes: ...
+def write(
+    path: _Path,
+    image: _Image,
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    order: _Order | None = None,
+    compression: int | None = None,
+) -> None: ...
+def write_frames(
+    frames: Iterable[_Image],
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    directory: _Path = ".",
+    pattern: str = "frame_%05d.png",
+    start: int = 0,
+    order: _Order | None = None,
+    compression: int | None = None,
+    threads: int | None = None,
+    progress: bool | _Progress | None = None,
+) -> list[str]: ...
+def decode(data: _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824) -> Frame: ...
+def read(path: _Path, *, order: _Order = "bgr", max_bytes: int = 1073741824) -> Frame: ...
+def describe(obj: _Image, request: _Request | int = "records_ro") -> _BufferInfo: ...
+
+def write_animation(
+    path: _Path,
+    frames: Iterable[_Image],
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    fps: float | None = 25.0,
+    durations: Sequence[float] | None = None,
+    loop: int = 0,
+    order: _Order | None = None,
+    compression: int | None = None,
+    threads: int | None = None,
+    progress: bool | _Progress | None = None,
+) -> None: ...
+
+# The native half of bufpng.read_animation (python/bufpng/_animation.py):
+# (frames, durations in seconds, loop count).
+def _read_animation(
+    path_or_data: _Path | _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824
+) -> tuple[list[Frame], list[float], int]: ...
