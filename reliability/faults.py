@@ -109,6 +109,9 @@ def decode_limits() -> None:
         ("bomb, max_bytes=100 MB", lambda: bufpng.decode(bomb, max_bytes=100_000_000)),
         # Plausible and within max_bytes, but more than the address space left.
         ("bomb, default max_bytes", lambda: bufpng.decode(bomb)),
+        # read_animation decodes plain PNGs too, through its own allocation.
+        ("animation: small file, huge image", lambda: bufpng.read_animation(png_file(16_300, 16_300, zlib.compress(bytes(1000)), 6))),
+        ("animation: bomb, default max_bytes", lambda: bufpng.read_animation(bomb)),
     ]
     resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
     report = {"bomb bytes": len(bomb)}

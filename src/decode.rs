@@ -169,7 +169,12 @@ pub(crate) fn check_size(
 /// declared size is allocated.
 const MAX_DEFLATE_RATIO: u128 = 1032;
 
-fn check_plausible(width: u32, height: u32, bits_per_pixel: u64, file_len: usize) -> Result<()> {
+pub(crate) fn check_plausible(
+    width: u32,
+    height: u32,
+    bits_per_pixel: u64,
+    file_len: usize,
+) -> Result<()> {
     // The pixels alone, without filter bytes: a lower bound on the
     // decompressed size, interlaced or not.
     let least = u128::from(width) * u128::from(height) * u128::from(bits_per_pixel) / 8;
