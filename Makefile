@@ -5,7 +5,8 @@
 #               update docs/benchmarks.md and docs/benchmarks.png (encode, batch, decode, APNG)
 # Long reliability runs (docs/reliability.md; the fast subsets are in make test):
 #   make leaks     100,000 calls per public call and error path: RSS and refcounts
-#   make faults    200 batch writers killed at random moments, then checked
+#   make faults    200 batch writers killed at random moments, then checked;
+#                  hostile PNGs decoded with 1 GiB of address space
 #   make fuzz      cargo-fuzz targets and the atheris harness, FUZZ_SECONDS each
 #   make valgrind  memcheck (PYTHONMALLOC=malloc) over the reliability tests
 # Packaging (docs/packaging.md):
@@ -83,6 +84,7 @@ leaks: install-test
 
 faults: install-test
 	$(VPY) reliability/faults.py kill-loop 200 $$(mktemp -d)
+	$(VPY) reliability/faults.py decode-limits
 
 FUZZ_SECONDS ?= 600
 fuzz: install-test

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,13 @@ def _assert_released(data: bytearray) -> None:
 
 def test_buffers_are_released_on_success_and_every_error(tmp_path: Path) -> None:
     data = bytearray(range(48))
+    png = bytearray(bufpng.encode(data, 4, 4))
+    for call in (lambda: bufpng.decode(png), lambda: bufpng.decode(png, max_bytes=1)):
+        try:
+            call()
+        except ValueError:
+            pass
+        _assert_released(png)
     view = np.zeros((4, 4, 3), np.uint8)
     calls = [
         lambda: bufpng.encode(data, 4, 4),
@@ -119,6 +127,12 @@ def test_buffers_are_released_on_success_and_every_error(tmp_path: Path) -> None
         lambda: bufpng.write_frames([data, view, "bad"], 4, 4, directory=tmp_path),
         lambda: bufpng.write_frames([data, data], 4, 4, directory=tmp_path / "ok.png"),
         lambda: bufpng.write_frames(data, 4, 4, directory=tmp_path),
+        lambda: bufpng.write_frames(iter([data, data]), 4, 4, directory=tmp_path, threads=2),
+        lambda: bufpng.Frame(data, 4, 4),
+        lambda: bufpng.Frame(data, 5, 4),
+        lambda: bufpng.decode(data),  # not a PNG
+        lambda: bufpng.describe(data),
+        lambda: bufpng.describe(data, "bogus"),
     ]
     for call in calls:
         try:
@@ -219,13 +233,16 @@ def test_bytearray_resized_between_validation_and_copy(tmp_path: Path) -> None:
 
 
 def test_eight_threads_match_serial_results(catalogue: list[cases.Case], tmp_path: Path) -> None:
-    """8 threads run every case of the catalogue (shared inputs, shared
-    output paths) plus writes and batches to distinct and shared paths:
-    results equal the serial run."""
+    """8 threads run every case of the catalogue (encode, write, write_frames
+    with and without a pool, decode/read, Frame, describe; shared inputs,
+    shared output paths) plus writes, decodes, Frames and batches on
+    distinct and shared inputs and paths: results equal the serial run."""
     serial = {c.name: _outcome(cases.run(c)) for c in catalogue}
     rng = np.random.default_rng(5)
     distinct = [rng.integers(0, 256, (96, 128, 3), dtype=np.uint8) for _ in range(8)]
+    distinct_pngs = [bufpng.encode(image) for image in distinct]
     shared_frames = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(6)]
+    shared_frame = bufpng.Frame(distinct[0])
     barrier = threading.Barrier(8)
 
     def worker(t: int) -> dict[str, object]:
@@ -240,18 +257,28 @@ def test_eight_threads_match_serial_results(catalogue: list[cases.Case], tmp_pat
         bufpng.write(tmp_path / "shared.png", distinct[0])
         bufpng.write_frames(shared_frames, directory=tmp_path / f"batch{t}")
         bufpng.write_frames(shared_frames, directory=tmp_path / "shared-batch")
+        bufpng.write_frames(shared_frames, directory=tmp_path / f"pool{t}", threads=2)
+        bufpng.write_frames(iter(shared_frames), directory=tmp_path / "shared-pool", threads=2)
+        results["decode distinct"] = np.asarray(bufpng.decode(distinct_pngs[t])).tobytes() == distinct[t].tobytes()
+        results["decode shared"] = bufpng.decode(distinct_pngs[0]) == shared_frame
+        results["Frame distinct"] = bufpng.Frame(distinct[t]).encode() == distinct_pngs[t]
+        results["Frame shared"] = shared_frame.encode() == distinct_pngs[0] and bytes(memoryview(shared_frame)) == distinct[0].tobytes()
         return results
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(worker, range(8)))
+    extra = {"decode distinct": True, "decode shared": True, "Frame distinct": True, "Frame shared": True}
     for per_thread in results:
-        assert per_thread == serial
+        assert per_thread == {**serial, **extra}
+    expected = [bufpng.encode(frame) for frame in shared_frames]
     for t in range(8):
         assert (tmp_path / f"distinct{t}.png").read_bytes() == bufpng.encode(distinct[t])
-        for i, frame in enumerate(shared_frames):
-            assert (tmp_path / f"batch{t}" / f"frame_{i:05d}.png").read_bytes() == bufpng.encode(frame)
+        for batch in (f"batch{t}", f"pool{t}", "shared-batch", "shared-pool"):
+            files = [(tmp_path / batch / f"frame_{i:05d}.png").read_bytes() for i in range(6)]
+            assert files == expected, batch
     assert (tmp_path / "shared.png").read_bytes() == bufpng.encode(distinct[0])
-    assert sorted(os.listdir(tmp_path / "shared-batch")) == [f"frame_{i:05d}.png" for i in range(6)]
+    for shared in ("shared-batch", "shared-pool"):
+        assert sorted(os.listdir(tmp_path / shared)) == [f"frame_{i:05d}.png" for i in range(6)]
 
 
 def _outcome(result: object) -> object:
@@ -341,3 +368,32 @@ def test_killed_batches_leave_only_complete_pngs(tmp_path: Path) -> None:
     totals = faults.kill_loop(4, tmp_path, seed=8)
     assert totals["kills"] == 3 and totals["interrupts"] == 1
     assert totals["complete"] > 0
+
+
+def test_hostile_pngs_fail_cleanly_with_little_memory() -> None:
+    """In a child limited to 1 GiB of address space (RLIMIT_AS): headers over
+    max_bytes and files too small for the image they declare are ValueErrors
+    before any large allocation; a real bomb within max_bytes but beyond the
+    memory there is, is a MemoryError (it used to abort the process)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "reliability" / "faults.py"), "decode-limits"],
+        capture_output=True,
+        text=True,
+        env=dict(_child_env(), RUST_BACKTRACE="0"),
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    for name, match in [
+        ("forged header", "2147483647x2147483647 .*max_bytes=1073741824"),
+        ("small file, huge image", "16300x16300 .*only 74 bytes.*forged or the file is truncated"),
+        ("animation: small file, huge image", "16300x16300 .*only 74 bytes.*forged or the file is truncated"),
+        ("bomb, max_bytes=100 MB", "32700x32700 .*max_bytes=100000000"),
+    ]:
+        assert report[name]["raised"] == "ValueError", (name, report[name])
+        assert re.search(match, report[name]["message"]), (name, report[name]["message"])
+        # Nothing of the declared size was touched (the child starts at ~50 MB).
+        assert report[name]["max_rss_mb"] < 200, (name, report[name])
+    for name in ("bomb, default max_bytes", "animation: bomb, default max_bytes"):
+        assert report[name]["raised"] == "MemoryError", (name, report[name])
+        assert "lower max_bytes" in report[name]["message"]

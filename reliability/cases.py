@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import bufpng
+from faults import png_file  # reliability/ is on sys.path wherever cases is imported
 
 try:
     import _testbuffer
@@ -179,6 +181,43 @@ def write_frames_cases(workdir: Path) -> list[Case]:
     ]
 
 
+def parallel_write_frames_cases(workdir: Path) -> list[Case]:
+    """The worker pool (threads=2), lazy inputs, and the progress callback's failures."""
+    rng = np.random.default_rng(10)
+    frames = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(4)]
+    out = workdir / "parallel"
+    calls: list[tuple[int, int | None]] = []
+
+    def record(done: int, total: int | None) -> None:
+        calls.append((done, total))
+        del calls[:-1]  # keep one: a growing list would read as a leak
+
+    def fail(done: int, total: int | None) -> None:
+        if done == 2:
+            raise ValueError("progress callback failed")
+
+    def interrupt(done: int, total: int | None) -> None:
+        if done == 1:
+            raise KeyboardInterrupt
+
+    def broken_generator():  # noqa: ANN202
+        yield frames[0]
+        raise ValueError("generator failed")
+
+    two = {"directory": out, "threads": 2}
+    return [
+        Case("write_frames threads=2", lambda: bufpng.write_frames(frames, **two), None, tuple(frames)),
+        Case("write_frames threads=1", lambda: bufpng.write_frames(frames, directory=out, threads=1), None, tuple(frames)),
+        Case("write_frames threads=2 generator", lambda: bufpng.write_frames((f for f in frames), **two), None, tuple(frames)),
+        Case("write_frames threads=2 progress", lambda: bufpng.write_frames(frames, progress=record, **two), None, (*frames, record)),
+        Case("write_frames progress raises", lambda: bufpng.write_frames(frames, progress=fail, **two), ValueError, (*frames, fail)),
+        Case("write_frames progress Ctrl-C", lambda: bufpng.write_frames(frames, progress=interrupt, **two), KeyboardInterrupt, (*frames, interrupt)),
+        Case("write_frames generator raises", lambda: bufpng.write_frames(broken_generator(), **two), ValueError, (frames[0],)),
+        Case("write_frames threads=0", lambda: bufpng.write_frames(frames, directory=out, threads=0), ValueError, tuple(frames)),
+        Case("write_frames progress not callable", lambda: bufpng.write_frames(frames, directory=out, progress=3), TypeError, tuple(frames)),
+    ]
+
+
 def animation_cases(workdir: Path) -> list[Case]:
     rng = np.random.default_rng(10)
     frames = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(3)]
@@ -201,13 +240,150 @@ def animation_cases(workdir: Path) -> list[Case]:
     ]
 
 
-# Add a builder here for each new public function (decode, describe, Frame, ...).
-BUILDERS: list[Callable[[Path], list[Case]]] = [encode_cases, write_cases, write_frames_cases, animation_cases]
+def decode_cases(workdir: Path) -> list[Case]:
+    """decode and read: valid PNGs of each layout, and each way a file can be bad."""
+    rng = np.random.default_rng(11)
+    pngs = {
+        "bgr": bufpng.encode(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)),
+        "bgra": bufpng.encode(rng.integers(0, 256, (12, 16, 4), dtype=np.uint8)),
+        "gray16": bufpng.encode(rng.integers(0, 65536, (12, 16), dtype=np.uint16)),
+    }
+    good = pngs["bgr"]
+    flipped = bytearray(good)
+    flipped[40] ^= 0xFF  # inside IDAT: its CRC no longer matches
+    corrupt = bytes(flipped)
+    truncated = good[: len(good) // 2]
+    forged = png_file(2**31 - 1, 2**31 - 1, zlib.compress(bytes(100)), 6, 16)
+    too_small = png_file(16_300, 16_300, zlib.compress(bytes(1000)), 6)
+    path = workdir / "decode.png"
+    path.write_bytes(good)
+    (workdir / "corrupt.png").write_bytes(corrupt)
+    strided = np.frombuffer(good * 2, np.uint8)[::2]
+    cases = [Case(f"decode {k}", lambda d=d: bufpng.decode(d), None, (d,)) for k, d in pngs.items()]
+    memory = bytearray(good)
+    cases += [
+        Case("decode rgb order", lambda: bufpng.decode(good, order="rgb"), None, (good,)),
+        Case("decode bytearray", lambda: bufpng.decode(memory), None, (memory,)),
+        Case("decode max_bytes just enough", lambda: bufpng.decode(good, max_bytes=12 * 16 * 3), None, (good,)),
+        Case("read", lambda: bufpng.read(path), None, (path,)),
+        Case("read str path, rgb", lambda: bufpng.read(str(path), order="rgb"), None),
+        Case("decode corrupt", lambda: bufpng.decode(corrupt), ValueError, (corrupt,)),
+        Case("decode truncated", lambda: bufpng.decode(truncated), ValueError, (truncated,)),
+        Case("decode max_bytes exceeded", lambda: bufpng.decode(good, max_bytes=12 * 16 * 3 - 1), ValueError, (good,)),
+        Case("decode forged header", lambda: bufpng.decode(forged), ValueError, (forged,)),
+        Case("decode small file, huge image", lambda: bufpng.decode(too_small), ValueError, (too_small,)),
+        Case("decode empty", lambda: bufpng.decode(b""), ValueError),
+        Case("decode not a PNG", lambda: bufpng.decode(bytes(100)), ValueError),
+        Case("decode str", lambda: bufpng.decode("photo.png"), TypeError),
+        Case("decode None", lambda: bufpng.decode(None), TypeError),
+        Case("decode not contiguous", lambda: bufpng.decode(strided), BufferError, (strided,)),
+        Case("decode max_bytes negative", lambda: bufpng.decode(good, max_bytes=-1), ValueError, (good,)),
+        Case("decode bad order", lambda: bufpng.decode(good, order="rgba"), ValueError, (good,)),
+        Case("read corrupt", lambda: bufpng.read(workdir / "corrupt.png"), ValueError),
+        Case("read missing file", lambda: bufpng.read(workdir / "missing.png"), FileNotFoundError),
+        Case("read a directory", lambda: bufpng.read(workdir), IsADirectoryError),
+    ]
+    return cases
 
 
-def all_cases(workdir: Path) -> list[Case]:
+def frame_cases(workdir: Path) -> list[Case]:
+    """bufpng.Frame: construction, properties, methods, buffer export, equality."""
+    rng = np.random.default_rng(12)
+    bgr = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    gray16 = rng.integers(0, 65536, (12, 16), dtype=np.uint16)
+    flat = bytes(range(192))
+    frame = bufpng.Frame(bgr)
+    same_rgb = bufpng.Frame(np.ascontiguousarray(bgr[..., ::-1]), order="rgb")
+    other = bufpng.Frame(gray16)
+    path = workdir / "frame.png"
+
+    def properties() -> tuple[object, ...]:
+        return (frame.width, frame.height, frame.channels, frame.depth, frame.order, frame.nbytes, repr(frame))
+
+    def view_outlives_frame() -> bytes:
+        # The view holds the only reference to its Frame.
+        view = memoryview(bufpng.Frame(bgr)).cast("B")
+        return bytes(view[100:116])
+
+    def numpy_view_outlives_frame() -> int:
+        return int(np.asarray(bufpng.Frame(gray16)).sum())
+
+    return [
+        Case("Frame from array", lambda: bufpng.Frame(bgr), None, (bgr,)),
+        Case("Frame from uint16", lambda: bufpng.Frame(gray16), None, (gray16,)),
+        Case("Frame from flat bytes", lambda: bufpng.Frame(flat, 16, 4), None, (flat,)),
+        Case("Frame from Frame", lambda: bufpng.Frame(frame), None, (frame,)),
+        Case("Frame rgb order", lambda: bufpng.Frame(bgr, order="rgb"), None, (bgr,)),
+        Case("Frame properties", properties, None, (frame,)),
+        Case("Frame encode", lambda: frame.encode(compression=1), None, (frame,)),
+        Case("Frame write", lambda: frame.write(path), None, (frame, path)),
+        Case("Frame tobytes", lambda: frame.tobytes(), None, (frame,)),
+        Case("Frame memoryview", lambda: memoryview(frame).tobytes(), None, (frame,)),
+        Case("Frame numpy view", lambda: np.asarray(other).sum(), None, (other,)),
+        Case("Frame view outlives frame", view_outlives_frame, None, (bgr,)),
+        Case("Frame numpy view outlives frame", numpy_view_outlives_frame, None, (gray16,)),
+        Case("Frame equality", lambda: (frame == same_rgb, frame != other, frame == "pixels"), None, (frame, same_rgb, other)),
+        Case("Frame str", lambda: bufpng.Frame("pixels"), TypeError),
+        Case("Frame bad order", lambda: bufpng.Frame(bgr, order="bgrx"), ValueError, (bgr,)),
+        Case("Frame flat without size", lambda: bufpng.Frame(flat), ValueError, (flat,)),
+        Case("Frame writable request", lambda: bufpng.describe(frame, "writable"), BufferError, (frame,)),
+        Case("Frame Fortran request", lambda: bufpng.describe(frame, "f_contiguous"), BufferError, (frame,)),
+        Case("Frame encode compression 10", lambda: frame.encode(compression=10), ValueError, (frame,)),
+        Case("Frame write missing directory", lambda: frame.write(workdir / "no" / "x.png"), FileNotFoundError, (frame,)),
+        Case("Frame tobytes argument", lambda: frame.tobytes(1), TypeError, (frame,)),
+    ]
+
+
+REQUEST_NAMES = [
+    "simple", "writable", "format", "nd", "strides", "c_contiguous", "f_contiguous", "any_contiguous",
+    "indirect", "contig", "contig_ro", "strided", "strided_ro", "records", "records_ro", "full", "full_ro",
+]  # fmt: skip
+
+
+def describe_cases(workdir: Path) -> list[Case]:
+    """describe: every request name on a writable array, and every kind of refusal."""
+    array2d = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    column = np.zeros((6, 1), np.uint8)  # C and Fortran contiguous at once
+    readonly = bytes(48)
+    cases = [Case(f"describe {name}", lambda n=name: bufpng.describe(column, n), None, (column,)) for name in REQUEST_NAMES]
+    cases += [
+        Case("describe default request", lambda: bufpng.describe(array2d), None, (array2d,)),
+        Case("describe int flags", lambda: bufpng.describe(array2d, 0x1C), None, (array2d,)),
+        Case("describe bytes writable", lambda: bufpng.describe(readonly, "writable"), BufferError, (readonly,)),
+        # numpy refuses with ValueError; describe passes the exporter's exception on.
+        Case("describe strided as contiguous", lambda: bufpng.describe(array2d[:, ::2], "c_contiguous"), ValueError, (array2d,)),
+        Case("describe not an exporter", lambda: bufpng.describe(42), TypeError),
+        Case("describe unknown name", lambda: bufpng.describe(array2d, "bogus"), ValueError, (array2d,)),
+        Case("describe request float", lambda: bufpng.describe(array2d, 1.5), TypeError, (array2d,)),
+        Case("describe request negative", lambda: bufpng.describe(array2d, -1), ValueError, (array2d,)),
+        Case("describe request too large", lambda: bufpng.describe(array2d, 2**40), ValueError, (array2d,)),
+    ]
+    if _testbuffer is not None:
+        pil = _testbuffer.ndarray(list(range(48)), shape=[4, 4, 3], format="B", flags=_testbuffer.ND_PIL)
+        failing = _testbuffer.ndarray(list(range(48)), shape=[4, 4, 3], format="B", flags=_testbuffer.ND_GETBUF_FAIL)
+        cases += [
+            Case("describe suboffsets, full_ro", lambda: bufpng.describe(pil, "full_ro"), None, (pil,)),
+            Case("describe suboffsets, simple", lambda: bufpng.describe(pil, "simple"), BufferError, (pil,)),
+            Case("describe getbuffer raises", lambda: bufpng.describe(failing), BufferError, (failing,)),
+        ]
+    return cases
+
+
+BUILDERS: list[Callable[[Path], list[Case]]] = [
+    encode_cases,
+    write_cases,
+    write_frames_cases,
+    parallel_write_frames_cases,
+    decode_cases,
+    frame_cases,
+    describe_cases,
+    animation_cases,
+]
+
+
+def all_cases(workdir: Path, builders: list[Callable[[Path], list[Case]]] | None = None) -> list[Case]:
     workdir.mkdir(parents=True, exist_ok=True)
-    return [case for build in BUILDERS for case in build(workdir)]
+    return [case for build in builders or BUILDERS for case in build(workdir)]
 
 
 def run(case: Case) -> object:

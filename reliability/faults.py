@@ -1,6 +1,8 @@
-"""Fault injection: writes that fail mid-file, and batches killed mid-write.
+"""Fault injection: writes that fail mid-file, batches killed mid-write, and
+decoding hostile PNGs with little memory.
 
     python reliability/faults.py fsize DIR          # child: RLIMIT_FSIZE, prints JSON
+    python reliability/faults.py decode-limits      # child: RLIMIT_AS 1 GiB, prints JSON
     python reliability/faults.py batch DIR          # child: writes batches until killed
     python reliability/faults.py kill-loop N DIR    # N kills (SIGKILL, some SIGINT), then checks DIR
 
@@ -16,9 +18,11 @@ import random
 import re
 import resource
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,13 +68,82 @@ def fsize(directory: Path) -> None:
     print(json.dumps(report))
 
 
+def png_file(width: int, height: int, idat: bytes, color_type: int = 0, depth: int = 8) -> bytes:
+    """A PNG with the given IHDR fields and one IDAT chunk."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def zeros_bomb(side: int) -> bytes:
+    """A real decompression bomb: a valid side x side 8-bit gray PNG of zeros,
+    about side^2/230 bytes (one compressed block of rows, repeated)."""
+    rows = 100
+    assert side % rows == 0
+    chunk = bytes((side + 1) * rows)  # filter byte 0 + zero pixels, 100 rows
+    deflate = zlib.compressobj(1, zlib.DEFLATED, -15)
+    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)  # byte-aligned, no history
+    end = deflate.flush()
+    adler = 1
+    for _ in range(side // rows):
+        adler = zlib.adler32(chunk, adler)
+    stream = b"\x78\x01" + block * (side // rows) + end + struct.pack(">I", adler)
+    return png_file(side, side, stream)
+
+
+AS_LIMIT = 1 << 30
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: on Linux that keeps
+    the parent's high-water mark across fork and exec."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def decode_limits() -> None:
+    """With 1 GiB of address space, hostile PNGs must raise cleanly (no abort)
+    and the refused ones before any large allocation: report what each did."""
+    bomb = zeros_bomb(32_700)  # 1.07 GB of pixels in 4.6 MB, just under the 1 GiB default limit
+    scenarios = [
+        # 2^31-1 squared: over max_bytes, refused on the header.
+        ("forged header", lambda: bufpng.decode(png_file(2**31 - 1, 2**31 - 1, zlib.compress(bytes(100)), 6, 16))),
+        # 1.06 GB declared (under max_bytes) by a 74-byte file.
+        ("small file, huge image", lambda: bufpng.decode(png_file(16_300, 16_300, zlib.compress(bytes(1000)), 6))),
+        ("bomb, max_bytes=100 MB", lambda: bufpng.decode(bomb, max_bytes=100_000_000)),
+        # Plausible and within max_bytes, but more than the address space left.
+        ("bomb, default max_bytes", lambda: bufpng.decode(bomb)),
+        # read_animation decodes plain PNGs too, through its own allocation.
+        ("animation: small file, huge image", lambda: bufpng.read_animation(png_file(16_300, 16_300, zlib.compress(bytes(1000)), 6))),
+        ("animation: bomb, default max_bytes", lambda: bufpng.read_animation(bomb)),
+    ]
+    resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
+    report = {"bomb bytes": len(bomb)}
+    for name, action in scenarios:
+        started = time.perf_counter()
+        try:
+            action()
+            outcome = {"raised": None}
+        except Exception as error:  # noqa: BLE001 - the type is what is reported
+            outcome = {"raised": type(error).__name__, "message": str(error)}
+        outcome["seconds"] = time.perf_counter() - started
+        outcome["max_rss_mb"] = peak_rss_mb()
+        report[name] = outcome
+    print(json.dumps(report))
+
+
 def batch(directory: Path) -> None:
-    """Writes the same batch over and over until killed."""
+    """Writes the same batch over and over until killed or interrupted."""
     frames = [frame(i) for i in range(FRAMES)]
-    print("ready", flush=True)
     try:
+        print("ready", flush=True)
         while True:
-            bufpng.write_frames(frames, directory=directory)
+            # Two workers whatever the machine: the pool is what is killed.
+            bufpng.write_frames(frames, directory=directory, threads=2)
     except KeyboardInterrupt:
         sys.exit(130)  # Ctrl-C: quietly, as a shell reports it
 
@@ -99,7 +172,7 @@ def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str,
     """Starts a batch writer, kills it at a random moment, checks what it left; repeats."""
     rng = random.Random(seed)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(bufpng.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
-    totals = {"kills": 0, "interrupts": 0, "complete": 0, "temporaries": 0}
+    totals = {"kills": 0, "interrupts": 0, "complete": 0, "temporaries": 0, "slowest interrupt ms": 0}
     for n in range(iterations):
         directory = root / f"run{n}"
         directory.mkdir(parents=True)
@@ -114,6 +187,7 @@ def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str,
         # Mostly SIGKILL (nothing runs after it); every fourth a Ctrl-C.
         interrupt = n % 4 == 3
         child.send_signal(signal.SIGINT if interrupt else signal.SIGKILL)
+        sent = time.perf_counter()
         try:
             child.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -122,10 +196,15 @@ def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str,
         child.stdout.close()
         counts = check_directory(directory, child.pid)
         if interrupt:
-            # Python stops at the next bytecode after the native call returns:
-            # the batch in progress finishes, and no temporary is left behind.
+            # write_frames checks for Ctrl-C between frames (every 50 ms at
+            # most) and raises KeyboardInterrupt after joining its workers,
+            # which finish the file each is writing (renamed complete, or
+            # its temporary removed): no temporary is left behind.
+            assert child.returncode == 130, f"the writer did not exit through KeyboardInterrupt: {child.returncode}"
             assert counts["temporaries"] == 0, counts
             totals["interrupts"] += 1
+            latency_ms = round((time.perf_counter() - sent) * 1000)
+            totals["slowest interrupt ms"] = max(totals["slowest interrupt ms"], latency_ms)
         else:
             totals["kills"] += 1
         totals["complete"] += counts["complete"]
@@ -137,6 +216,8 @@ def main() -> None:
     command, *args = sys.argv[1:]
     if command == "fsize":
         fsize(Path(args[0]))
+    elif command == "decode-limits":
+        decode_limits()
     elif command == "batch":
         batch(Path(args[0]))
     elif command == "kill-loop":

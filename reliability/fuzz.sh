@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
 seconds=${FUZZ_SECONDS:-600}
+# The shared test data, as in pytests/conftest.py.
+testdata=$(realpath -m "${BUFPNG_TESTDATA:-../shared/testdata}")
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -25,8 +27,15 @@ for target in "${targets[@]}"; do
   dict=()
   [ -f "fuzz/$target.dict" ] && dict=("-dict=$target.dict")
   seeds=()
-  # A target whose input is a PNG file starts from the shared test images.
-  [ -f "fuzz/$target.seeds" ] && seeds=("$(cat "fuzz/$target.seeds")")
+  # A target whose input is a PNG file also reads the shared test images
+  # (fuzz/<target>.seeds lists folders of the test data; read in place,
+  # never copied; new inputs go to fuzz/corpus/<target> only).
+  if [ -f "fuzz/$target.seeds" ]; then
+    while read -r folder; do
+      [ -d "$testdata/$folder" ] || { echo "missing test data: $testdata/$folder (set BUFPNG_TESTDATA)"; exit 1; }
+      seeds+=("$testdata/$folder")
+    done <"fuzz/$target.seeds"
+  fi
   log="fuzz/logs/$target.log"
   echo "fuzzing $target for ${seconds}s (log: $log)"
   (cd fuzz && nice -n 19 cargo fuzz run "$target" "corpus/$target" "${seeds[@]}" -- \

@@ -1,6 +1,6 @@
 """Leak loop: every public call, on success and on every error path, 100,000 times.
 
-    python reliability/leaks.py [--iterations N] [--max-rss-mb MB] [--only TEXT]
+    python reliability/leaks.py [--iterations N] [--max-rss-mb MB] [--only TEXT] [--builder NAME ...]
 
 For each case of `cases.py`: warm up, record RSS and the reference counts of
 its inputs, run N calls, collect garbage, record again. Prints one line per
@@ -26,11 +26,18 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=100_000)
     parser.add_argument("--max-rss-mb", type=float, default=4.0)
     parser.add_argument("--only", default="", help="run the cases whose name contains this")
+    parser.add_argument(
+        "--builder",
+        action="append",
+        choices=[b.__name__ for b in cases.BUILDERS],
+        help="run only the cases of this builder (repeatable)",
+    )
     args = parser.parse_args()
     failures = 0
     worst = 0
     with tempfile.TemporaryDirectory(prefix="bufpng-leaks-") as scratch:
-        selected = [c for c in cases.all_cases(Path(scratch)) if args.only in c.name]
+        builders = [b for b in cases.BUILDERS if not args.builder or b.__name__ in args.builder]
+        selected = [c for c in cases.all_cases(Path(scratch), builders) if args.only in c.name]
         print(f"{len(selected)} cases x {args.iterations} calls; RSS limit {args.max_rss_mb} MB")
         print(f"{'case':48} {'us/call':>8} {'RSS delta KiB':>14} {'refcount delta':>15}")
         for case in selected:

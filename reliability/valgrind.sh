@@ -14,7 +14,7 @@ python=${1:-.venv/bin/python}
 shift || true
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-  tests=(pytests/test_reliability.py -k "not killed and not mid_file and not resized_between")
+  tests=(pytests/test_reliability.py -k "not killed and not mid_file and not resized_between and not little_memory")
 fi
 log=${VALGRIND_LOG:-valgrind.log}
 PYTHONMALLOC=malloc BUFPNG_RELIABILITY_LOOPS=${BUFPNG_RELIABILITY_LOOPS:-5} \

@@ -17,11 +17,13 @@
 
 use crate::atomic::AtomicFile;
 use crate::batch::{Sink, Work};
-use crate::decode::{channels, check_size, decode_error, to_opencv_layout, DecodeOptions};
+use crate::decode::{
+    channels, check_plausible, check_size, decode_error, to_opencv_layout, DecodeOptions,
+};
 use crate::encode::{encode_png, Compression};
 use crate::error::value_error;
 use crate::layout::{Depth, ImageLayout};
-use crate::pixels::Frame;
+use crate::pixels::{zeroed_bytes, Frame};
 use anyhow::{anyhow, Context, Result};
 use png::chunk::{self, ChunkType};
 use png::{AnimationControl, BitDepth, BlendOp, ColorType, DisposeOp, FrameControl};
@@ -452,6 +454,12 @@ pub fn decode_animation(data: &[u8], options: DecodeOptions) -> Result<Animation
         depth,
         options.max_bytes,
     )?;
+    check_plausible(
+        width,
+        height,
+        header.color_type.samples() as u64 * header.bit_depth as u64,
+        data.len(),
+    )?;
     let mut reader = decoder.read_info().map_err(fail)?;
     let info = reader.info();
     let layout = ImageLayout {
@@ -475,8 +483,14 @@ pub fn decode_animation(data: &[u8], options: DecodeOptions) -> Result<Animation
     let canvas_len = reader
         .output_buffer_size()
         .ok_or_else(|| fail(png::DecodingError::LimitsExceeded))?;
+    // As in decode_png: MemoryError, not an abort, when memory runs out.
+    let zeroed = || {
+        zeroed_bytes(canvas_len, || {
+            format!("cannot allocate {canvas_len} bytes to decode a {width}x{height} animation: not enough memory (lower max_bytes to refuse such files with a ValueError)")
+        })
+    };
     let mut canvas = Compositor {
-        pixels: vec![0u8; canvas_len],
+        pixels: zeroed()?,
         width: width as usize,
         height: height as usize,
         pixel_bytes: samples * depth.bytes(),
@@ -484,7 +498,7 @@ pub fn decode_animation(data: &[u8], options: DecodeOptions) -> Result<Animation
         alpha: matches!(color, ColorType::GrayscaleAlpha | ColorType::Rgba),
         pending: None,
     };
-    let mut buffer = vec![0u8; canvas_len];
+    let mut buffer = zeroed()?;
     if control.is_some() && !default_is_frame {
         // The default image is not part of the animation: skip it.
         reader.next_frame(&mut buffer).map_err(fail)?;

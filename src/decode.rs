@@ -10,7 +10,7 @@
 
 use crate::error::value_error;
 use crate::layout::{Depth, Endian, ImageLayout};
-use crate::pixels::{ChannelOrder, Frame, PixelFormat};
+use crate::pixels::{zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::FileError;
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DecodingError, Transformations};
@@ -69,6 +69,12 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         depth,
         options.max_bytes,
     )?;
+    check_plausible(
+        width,
+        height,
+        header.color_type.samples() as u64 * header.bit_depth as u64,
+        data.len(),
+    )?;
     let mut reader = decoder.read_info().map_err(fail)?;
     // ...and this is the exact count.
     let info = reader.info();
@@ -88,7 +94,11 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     let decoded_len = reader
         .output_buffer_size()
         .ok_or_else(|| fail(DecodingError::LimitsExceeded))?;
-    let mut decoded = vec![0u8; decoded_len];
+    // A bomb within max_bytes can still exceed the memory there is: that is a
+    // MemoryError, not an abort of the whole process.
+    let mut decoded = zeroed_bytes(decoded_len, || {
+        format!("cannot allocate {decoded_len} bytes to decode a {width}x{height} PNG: not enough memory (lower max_bytes to refuse such files with a ValueError)")
+    })?;
     reader.next_frame(&mut decoded).map_err(fail)?;
     // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
     reader.finish().map_err(fail)?;
@@ -148,6 +158,29 @@ pub(crate) fn check_size(
         return Err(value_error(format!(
             "the PNG declares a {width}x{height} image with {channels} {}-bit channels, {bytes} bytes of pixels, more than the decoding limit of max_bytes={max_bytes} bytes: pass a larger max_bytes if you trust the file",
             depth.bits(),
+        )));
+    }
+    Ok(())
+}
+
+/// Deflate shrinks data at most 1032 times (a 258-byte match in 2 bits), so
+/// a file cannot hold more pixels than that: a small file declaring a huge
+/// image is forged or truncated, and is refused before anything of the
+/// declared size is allocated.
+const MAX_DEFLATE_RATIO: u128 = 1032;
+
+pub(crate) fn check_plausible(
+    width: u32,
+    height: u32,
+    bits_per_pixel: u64,
+    file_len: usize,
+) -> Result<()> {
+    // The pixels alone, without filter bytes: a lower bound on the
+    // decompressed size, interlaced or not.
+    let least = u128::from(width) * u128::from(height) * u128::from(bits_per_pixel) / 8;
+    if least > file_len as u128 * MAX_DEFLATE_RATIO {
+        return Err(value_error(format!(
+            "cannot decode PNG: it declares a {width}x{height} image, at least {least} bytes of pixels, but the data is only {file_len} bytes and PNG compression shrinks data at most {MAX_DEFLATE_RATIO} times: the header is forged or the file is truncated"
         )));
     }
     Ok(())
@@ -418,12 +451,7 @@ mod tests {
             None,
             &[0; 8],
         );
-        let mut forged = png.clone();
-        // IHDR data starts at byte 16: width, height; then fix the CRC.
-        forged[16..20].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
-        forged[20..24].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
-        let crc = crc32(&forged[12..29]);
-        forged[29..33].copy_from_slice(&crc.to_be_bytes());
+        let forged = with_size(&png, 0x7fff_ffff, 0x7fff_ffff);
         let err = decode_png(&forged, DecodeOptions::default()).unwrap_err();
         assert!(err.to_string().contains("2147483647x2147483647"), "{err}");
         let small = DecodeOptions {
@@ -431,6 +459,35 @@ mod tests {
             ..DecodeOptions::default()
         };
         assert!(decode_png(&png, small).is_err());
+    }
+
+    /// Regression: a 74-byte file declaring 16300x16300 RGBA (1 GB, under the
+    /// default limit) allocated the whole gigabyte before finding the data
+    /// missing, and aborted the process where that much memory was not there.
+    #[test]
+    fn a_small_file_declaring_a_huge_image_fails_before_allocating() {
+        let png = png_of(1, 1, ColorType::Rgba, BitDepth::Eight, None, None, &[0; 4]);
+        let forged = with_size(&png, 16_300, 16_300);
+        let err = decode_png(&forged, DecodeOptions::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("forged or the file is truncated"),
+            "{err}"
+        );
+        assert!(err.downcast_ref::<crate::InputError>().is_some());
+        // A file that could hold its image is not refused by this check.
+        assert!(check_plausible(1032, 8, 8, 8).is_ok());
+        assert!(check_plausible(1033, 8, 8, 8).is_err());
+    }
+
+    /// `png` with its IHDR size replaced (and its CRC fixed).
+    fn with_size(png: &[u8], width: u32, height: u32) -> Vec<u8> {
+        let mut forged = png.to_vec();
+        // IHDR data starts at byte 16: width, height; then the CRC.
+        forged[16..20].copy_from_slice(&width.to_be_bytes());
+        forged[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&forged[12..29]);
+        forged[29..33].copy_from_slice(&crc.to_be_bytes());
+        forged
     }
 
     #[test]

@@ -157,13 +157,20 @@ impl Frame {
 /// infallible allocation would abort the whole process.
 fn zeroed(layout: &ImageLayout) -> Result<Vec<u8>> {
     let len = layout.byte_len();
-    let mut data = Vec::new();
-    data.try_reserve_exact(len).map_err(|_| {
-        memory_error(format!(
+    zeroed_bytes(len, || {
+        format!(
             "cannot allocate {len} bytes for a {}x{} image with {} channels: is the shape right (a broadcast view such as np.broadcast_to claims memory it does not hold)?",
             layout.width, layout.height, layout.channels
-        ))
-    })?;
+        )
+    })
+}
+
+/// `len` zero bytes, or a MemoryError saying `message` when the allocator
+/// refuses (`vec![0; len]` would abort the whole process instead).
+pub(crate) fn zeroed_bytes(len: usize, message: impl FnOnce() -> String) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    data.try_reserve_exact(len)
+        .map_err(|_| memory_error(message()))?;
     data.resize(len, 0);
     Ok(data)
 }

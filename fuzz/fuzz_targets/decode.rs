@@ -1,0 +1,59 @@
+//! `decode_png` on arbitrary bytes (seeded with the shared test PNGs by
+//! `reliability/fuzz.sh`).
+//!
+//! It must never panic; a failure must be an `InputError` (ValueError or
+//! MemoryError at the boundary), never another error type. A success must be
+//! a consistent frame: positive size, 1/3/4 channels, exactly
+//! width*height*channels*sample-bytes of data, within the limit. Small frames
+//! are re-encoded and decoded again: the same pixels must come back.
+#![no_main]
+
+use bufpng_core::{
+    decode_png, encode_png, ChannelOrder, Compression, DecodeOptions, ErrorKind, InputError,
+};
+use libfuzzer_sys::fuzz_target;
+
+/// Well inside libFuzzer's memory limit; the size check runs before any
+/// allocation of that order, so a forged header is an error, not an OOM.
+const MAX_BYTES: usize = 1 << 24;
+const MAX_REENCODE: usize = 1 << 16;
+
+fuzz_target!(|data: &[u8]| {
+    // The input stays a plain PNG file (so seeds work as they are); the
+    // channel order comes from its length.
+    let order = if data.len() % 2 == 0 {
+        ChannelOrder::Bgr
+    } else {
+        ChannelOrder::Rgb
+    };
+    let options = DecodeOptions {
+        order,
+        max_bytes: MAX_BYTES,
+    };
+    let frame = match decode_png(data, options) {
+        Ok(frame) => frame,
+        Err(error) => {
+            let input = error
+                .chain()
+                .find_map(|e| e.downcast_ref::<InputError>())
+                .unwrap_or_else(|| panic!("not an InputError: {error:#}"));
+            assert!(
+                matches!(input.kind, ErrorKind::Value | ErrorKind::Memory),
+                "{error:#}"
+            );
+            return;
+        }
+    };
+    let l = frame.layout;
+    assert!(l.width > 0 && l.height > 0);
+    assert!(matches!(l.channels, 1 | 3 | 4), "{} channels", l.channels);
+    assert_eq!(frame.data.len(), l.byte_len());
+    assert!(frame.data.len() <= MAX_BYTES);
+    assert_eq!(frame.format.order, order);
+    if frame.data.len() > MAX_REENCODE {
+        return;
+    }
+    let png = encode_png(&frame, Compression::Level(1)).expect("a decoded frame must encode");
+    let again = decode_png(&png, options).expect("bufpng's own PNG must decode");
+    assert_eq!(again, frame, "re-encoded frame decodes to other pixels");
+});
