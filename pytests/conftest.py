@@ -21,6 +21,16 @@ PHOTOS = TESTDATA / "photos"
 CORRUPT = TESTDATA / "corrupt"
 
 
+def child_env() -> dict[str, str]:
+    """The environment for a Python subprocess that must import the same
+    bufpng as the tests: the installed package (make test) or a source-tree
+    build (PYTHONPATH=python), whichever this process imported."""
+    import bufpng
+
+    where = str(Path(bufpng.__file__).resolve().parents[1])
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([where, os.environ.get("PYTHONPATH", "")]))
+
+
 def cv2_decode(png: bytes) -> np.ndarray:
     """Decodes PNG bytes with OpenCV, exactly as stored (no conversion)."""
     import cv2

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, cv2_decode
+from conftest import child_env, cv2_decode
 
 RNG = np.random.default_rng(5)
 
 
 def bufpng(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = child_env()
     result = subprocess.run(
         [sys.executable, "-m", "bufpng", *args],
         input=stdin,
@@ -180,7 +180,7 @@ def test_ctrl_c_exits_130_and_keeps_only_complete_files(tmp_path: Path) -> None:
     import signal
     import time
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    env = child_env()
     out = tmp_path / "out"
     process = subprocess.Popen(
         [sys.executable, "-m", "bufpng", "raw", "--size", "64x64", "--pix-fmt", "rgb24", "-o", str(out)],
@@ -257,7 +257,7 @@ def test_ctrl_c_during_apng_exits_130_and_leaves_nothing(tmp_path: Path) -> None
     import signal
     import time
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    env = child_env()
     process = subprocess.Popen(
         [sys.executable, "-m", "bufpng", "raw", "--size", "64x64", "--pix-fmt", "rgb24", "--apng", "out.png"],
         stdin=subprocess.PIPE,

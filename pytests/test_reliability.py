@@ -27,7 +27,7 @@ import pytest
 
 import bufpng
 
-from conftest import ROOT, cv2_decode
+from conftest import ROOT, child_env, cv2_decode
 
 sys.path.insert(0, str(ROOT / "reliability"))
 import cases  # noqa: E402
@@ -288,18 +288,13 @@ def _outcome(result: object) -> object:
     return result
 
 
-def _child_env() -> dict[str, str]:
-    where = str(Path(bufpng.__file__).parents[1])
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([where, os.environ.get("PYTHONPATH", "")]))
-
-
 def test_write_failing_mid_file_leaves_no_partial_png(tmp_path: Path) -> None:
     """RLIMIT_FSIZE (SIGXFSZ ignored) makes the write fail after 64 KiB."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "reliability" / "faults.py"), "fsize", str(tmp_path)],
         capture_output=True,
         text=True,
-        env=_child_env(),
+        env=child_env(),
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -379,7 +374,7 @@ def test_hostile_pngs_fail_cleanly_with_little_memory() -> None:
         [sys.executable, str(ROOT / "reliability" / "faults.py"), "decode-limits"],
         capture_output=True,
         text=True,
-        env=dict(_child_env(), RUST_BACKTRACE="0"),
+        env=dict(child_env(), RUST_BACKTRACE="0"),
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
