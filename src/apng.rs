@@ -18,11 +18,11 @@
 use crate::atomic::AtomicFile;
 use crate::batch::{Sink, Work};
 use crate::decode::{
-    channels, check_plausible, check_size, decode_error, to_opencv_layout, DecodeOptions,
+    channels, check_size, decode_error, start_decoding, to_opencv_layout, DecodeOptions,
 };
 use crate::encode::{encode_png, Compression};
 use crate::error::value_error;
-use crate::layout::{Depth, ImageLayout};
+use crate::layout::ImageLayout;
 use crate::pixels::{zeroed_bytes, Frame};
 use anyhow::{anyhow, Context, Result};
 use png::chunk::{self, ChunkType};
@@ -430,37 +430,14 @@ pub fn decode_animation(data: &[u8], options: DecodeOptions) -> Result<Animation
             "cannot decode PNG: the data is empty (0 bytes)",
         ));
     }
-    let fail = |e| decode_error(e, options.max_bytes);
-    let limits = png::Limits {
-        bytes: options.max_bytes,
-    };
     // fdAT and fcTL are ancillary chunks, whose CRC failures the png crate
     // skips by default: that would hand out damaged frames without a word.
     let mut strict = png::DecodeOptions::default();
     strict.set_skip_ancillary_crc_failures(false);
-    let mut decoder = png::Decoder::new_with_options(Cursor::new(data), strict);
-    decoder.set_limits(limits);
-    decoder.set_transformations(png::Transformations::EXPAND);
-    let header = decoder.read_header_info().map_err(fail)?;
-    let (width, height) = header.size();
-    let depth = match header.bit_depth {
-        BitDepth::Sixteen => Depth::Sixteen,
-        _ => Depth::Eight,
-    };
-    check_size(
-        width,
-        height,
-        channels(header.color_type, false),
-        depth,
-        options.max_bytes,
-    )?;
-    check_plausible(
-        width,
-        height,
-        header.color_type.samples() as u64 * header.bit_depth as u64,
-        data.len(),
-    )?;
-    let mut reader = decoder.read_info().map_err(fail)?;
+    let decoder = png::Decoder::new_with_options(Cursor::new(data), strict);
+    let (mut reader, depth) = start_decoding(decoder, data.len(), options)?;
+    let (width, height) = reader.info().size();
+    let fail = |e| decode_error(e, options.max_bytes);
     let info = reader.info();
     let layout = ImageLayout {
         width,
@@ -691,7 +668,7 @@ pub fn read_animation(path: &Path, options: DecodeOptions) -> Result<Animation> 
 mod tests {
     use super::*;
     use crate::decode::decode_png;
-    use crate::layout::Endian;
+    use crate::layout::{Depth, Endian};
     use crate::pixels::{ChannelOrder, PixelFormat};
 
     fn delay(seconds: f64) -> (u16, u16) {

@@ -46,37 +46,11 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
             "cannot decode PNG: the data is empty (0 bytes)",
         ));
     }
-    let limits = png::Limits {
-        bytes: options.max_bytes,
-    };
-    let mut decoder = png::Decoder::new_with_limits(Cursor::new(data), limits);
-    // EXPAND: palette to RGB(A), 1/2/4-bit gray scaled to 8-bit, tRNS to alpha.
-    decoder.set_transformations(Transformations::EXPAND);
+    let decoder = png::Decoder::new_with_options(Cursor::new(data), png::DecodeOptions::default());
+    let (mut reader, depth) = start_decoding(decoder, data.len(), options)?;
+    let (width, height) = reader.info().size();
     let fail = |e| decode_error(e, options.max_bytes);
-    // The size check runs on the header, before anything the size of the
-    // image is allocated, so a forged header costs an error, not gigabytes.
-    // tRNS (which may add alpha) comes later, so this counts without it...
-    let header = decoder.read_header_info().map_err(fail)?;
-    let (width, height) = header.size();
-    let depth = match header.bit_depth {
-        BitDepth::Sixteen => Depth::Sixteen,
-        _ => Depth::Eight,
-    };
-    check_size(
-        width,
-        height,
-        channels(header.color_type, false),
-        depth,
-        options.max_bytes,
-    )?;
-    check_plausible(
-        width,
-        height,
-        header.color_type.samples() as u64 * header.bit_depth as u64,
-        data.len(),
-    )?;
-    let mut reader = decoder.read_info().map_err(fail)?;
-    // ...and this is the exact count.
+    // The header check counted channels without tRNS; this is the exact count.
     let info = reader.info();
     let channels = channels(info.color_type, info.trns.is_some());
     let (decoded_color, _) = reader.output_color_type();
@@ -133,6 +107,45 @@ pub(crate) fn to_opencv_layout(
         order,
         endian: Endian::NATIVE,
     })
+}
+
+/// Opens a decoder with bufpng's limits and transformations, and checks the
+/// header before anything the size of the image is allocated, so a forged
+/// header costs an error, not gigabytes: the declared size must fit
+/// `max_bytes`, and the file must be large enough to hold it. tRNS (which may
+/// add alpha) comes after the header, so the count here is without it.
+pub(crate) fn start_decoding(
+    mut decoder: png::Decoder<Cursor<&[u8]>>,
+    file_len: usize,
+    options: DecodeOptions,
+) -> Result<(png::Reader<Cursor<&[u8]>>, Depth)> {
+    let fail = |e| decode_error(e, options.max_bytes);
+    decoder.set_limits(png::Limits {
+        bytes: options.max_bytes,
+    });
+    // EXPAND: palette to RGB(A), 1/2/4-bit gray scaled to 8-bit, tRNS to alpha.
+    decoder.set_transformations(Transformations::EXPAND);
+    let header = decoder.read_header_info().map_err(fail)?;
+    let (width, height) = header.size();
+    let depth = match header.bit_depth {
+        BitDepth::Sixteen => Depth::Sixteen,
+        _ => Depth::Eight,
+    };
+    check_size(
+        width,
+        height,
+        channels(header.color_type, false),
+        depth,
+        options.max_bytes,
+    )?;
+    check_plausible(
+        width,
+        height,
+        header.color_type.samples() as u64 * header.bit_depth as u64,
+        file_len,
+    )?;
+    let reader = decoder.read_info().map_err(fail)?;
+    Ok((reader, depth))
 }
 
 /// OpenCV's channel count: its libpng reader ignores tRNS on gray images

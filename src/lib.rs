@@ -4,7 +4,7 @@
 //! encoding and decoding, atomic file writes, and the worker pool that
 //! writes batches.
 //!
-//! No `unsafe` and no Python types live here; `ffi/` turns CPython objects into
+//! No raw-pointer code (the crate forbids it) and no Python types live here; `ffi/` turns CPython objects into
 //! the plain descriptions this crate accepts and maps its errors back.
 #![forbid(unsafe_code)]
 
