@@ -8,10 +8,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 # $BUFPNG_TESTDATA lets a checkout elsewhere (e.g. a git worktree) find the shared data.
@@ -29,6 +35,37 @@ def child_env() -> dict[str, str]:
 
     where = str(Path(bufpng.__file__).resolve().parents[1])
     return dict(os.environ, PYTHONPATH=os.pathsep.join([where, os.environ.get("PYTHONPATH", "")]))
+
+
+def run_watched(call: Callable[[], T]) -> tuple[T, float, float]:
+    """Runs `call` while another Python thread watches for stalls.
+
+    Returns (result, duration, longest stall of the watcher). If `call` held
+    the GIL, the watcher could not run at all and its longest stall would be
+    about the whole duration; released, it stays far below.
+    """
+    longest_stall = 0.0
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal longest_stall
+        last = time.perf_counter()
+        while not stop.is_set():
+            now = time.perf_counter()
+            longest_stall = max(longest_stall, now - last)
+            last = now
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        time.sleep(0.05)
+        started = time.perf_counter()
+        result = call()
+        duration = time.perf_counter() - started
+    finally:
+        stop.set()
+        watcher.join()
+    return result, duration, longest_stall
 
 
 def cv2_decode(png: bytes) -> np.ndarray:

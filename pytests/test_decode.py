@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import array
 import struct
-import threading
-import time
 import zlib
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import numpy as np
 import pytest
 
 import bufpng
-from conftest import CORRUPT, PHOTOS, PNGSUITE
+from conftest import CORRUPT, PHOTOS, PNGSUITE, run_watched
 
 VALID = sorted(p for p in PNGSUITE.glob("*.png") if not p.name.startswith("x"))
 BROKEN = sorted(PNGSUITE.glob("x*.png")) + sorted(CORRUPT.glob("*.png"))
@@ -180,28 +178,7 @@ def test_other_threads_run_during_a_large_decode(photo: np.ndarray) -> None:
     # tell. OpenCV encodes it: fast even when bufpng is a debug build.
     image = np.ascontiguousarray(np.tile(photo, (4, 3, 1))[:2000, :2000])
     png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 1])[1].tobytes()
-    longest_stall = 0.0
-    stop = threading.Event()
-
-    def watch() -> None:
-        # If decode held the GIL, this thread would stall for the whole decode.
-        nonlocal longest_stall
-        last = time.perf_counter()
-        while not stop.is_set():
-            now = time.perf_counter()
-            longest_stall = max(longest_stall, now - last)
-            last = now
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        time.sleep(0.05)
-        started = time.perf_counter()
-        frame = bufpng.decode(png)
-        duration = time.perf_counter() - started
-    finally:
-        stop.set()
-        watcher.join()
+    frame, duration, longest_stall = run_watched(lambda: bufpng.decode(png))
     np.testing.assert_array_equal(np.asarray(frame), image)
     assert duration > 0.02, f"decode took only {duration:.3f} s: too short to tell"
     assert longest_stall < duration / 2, f"another thread stalled {longest_stall:.3f} s of a {duration:.3f} s decode"

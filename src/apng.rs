@@ -668,6 +668,7 @@ pub fn read_animation(path: &Path, options: DecodeOptions) -> Result<Animation> 
 mod tests {
     use super::*;
     use crate::decode::decode_png;
+    use crate::decode::tests::crc32;
     use crate::layout::{Depth, Endian};
     use crate::pixels::{ChannelOrder, PixelFormat};
 
@@ -938,20 +939,5 @@ mod tests {
         let crc = crc32(&forged[at - 4..at + 26]);
         forged[at + 26..at + 30].copy_from_slice(&crc.to_be_bytes());
         assert!(decode_animation(&forged, DecodeOptions::default()).is_err());
-    }
-
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = !0u32;
-        for &b in bytes {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
     }
 }

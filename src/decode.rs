@@ -263,7 +263,7 @@ fn gray_alpha_to_rgba(decoded: &[u8], sample_bytes: usize) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::encode::{encode_png, Compression};
 
@@ -512,7 +512,8 @@ mod tests {
         assert_eq!(plain_chunk_names("no chunk here"), "no chunk here");
     }
 
-    fn crc32(bytes: &[u8]) -> u32 {
+    /// PNG's chunk CRC, for tests that forge chunks (apng's tests use it too).
+    pub(crate) fn crc32(bytes: &[u8]) -> u32 {
         let mut crc = !0u32;
         for &b in bytes {
             crc ^= u32::from(b);
