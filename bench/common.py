@@ -78,13 +78,13 @@ def content_classes(width: int = 1920, height: int = 1080) -> list[Content]:
 @dataclass
 class Timing:
     median_s: float  # wall time
-    cpu_s: float  # this thread's CPU time: steadier than wall time on a busy machine
+    cpu_s: float  # the process's CPU time (every thread): steadier than wall time on a busy machine
     runs: int
     output: object
 
 
 def measure(fn: Callable[[], object], budget_s: float = 0.6, min_runs: int = 5, max_runs: int = 41) -> Timing:
-    """Median wall (and thread CPU) time of ``fn()`` after one warm-up call.
+    """Median wall (and process CPU) time of ``fn()`` after one warm-up call.
 
     Runs at least ``min_runs`` times and keeps going (up to ``max_runs``)
     while the total stays under ``budget_s``; very slow contenders (over a
@@ -102,10 +102,10 @@ def measure(fn: Callable[[], object], budget_s: float = 0.6, min_runs: int = 5, 
         wanted = max(min_runs, min(max_runs, int(budget_s / max(first, 1e-7))))
     walls, cpus = [], []
     for _ in range(wanted):
-        start, start_cpu = time.perf_counter(), time.thread_time()
+        start, start_cpu = time.perf_counter(), time.process_time()
         output = fn()
         walls.append(time.perf_counter() - start)
-        cpus.append(time.thread_time() - start_cpu)
+        cpus.append(time.process_time() - start_cpu)
     return Timing(statistics.median(walls), statistics.median(cpus), wanted, output)
 
 

@@ -6,11 +6,11 @@
 //! into place only when every frame is in.
 
 use crate::args::Signature;
-use crate::batch::{drive, parse_threads, Progress, Source};
+use crate::batch::{drive, Progress, Source};
 use crate::buffer::BufferView;
 use crate::convert::{self, float, is_absent, optional_int, Owned};
 use crate::decode::parse_options;
-use crate::encode::{EncodeOptions, Size};
+use crate::encode::{parse_threads, EncodeOptions, Size};
 use crate::errors::{call_guarded, Failure, PyResult};
 use crate::frame;
 use crate::gil::without_gil;

@@ -12,7 +12,7 @@
 use crate::args::Signature;
 use crate::buffer::BufferView;
 use crate::convert::{self, is_absent, optional_int, optional_str, Owned};
-use crate::encode::{take_frame, EncodeOptions, Size};
+use crate::encode::{parse_threads, take_frame, EncodeOptions, Size};
 use crate::errors::{set_error, with_context, Failure, PyResult};
 use crate::gil::without_gil;
 use bufpng_core::batch::{Files, Output, Pipeline, Sink};
@@ -26,9 +26,6 @@ use std::time::Duration;
 /// How long the calling thread waits for workers before it checks for
 /// Ctrl-C again: short enough to feel immediate, long enough to cost nothing.
 const TICK: Duration = Duration::from_millis(50);
-
-/// More worker threads than this is a mistake, not a configuration.
-const MAX_THREADS: i64 = 1024;
 
 static WRITE_FRAMES: Signature = Signature {
     function: "write_frames",
@@ -97,18 +94,6 @@ pub unsafe extern "C" fn write_frames(
         let paths: Vec<PathBuf> = (0..count).map(|index| output.path(index)).collect();
         path_list(&paths)
     })
-}
-
-/// `threads`: None = one per core, 1 = the calling thread, N = a pool of N.
-pub fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
-    match optional_int(threads, "threads")? {
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
-        Some(n @ 1..=MAX_THREADS) => Ok(n as usize),
-        Some(n) => Err(bufpng_core::error::value_error(format!(
-            "threads must be 1-{MAX_THREADS} (1 = write in the calling thread) or None for one per CPU core, got {n}"
-        ))
-        .into()),
-    }
 }
 
 /// The feeding loop: returns the number of frames when every one has gone

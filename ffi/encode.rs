@@ -7,6 +7,7 @@ use crate::errors::{call_guarded, PyResult};
 use crate::gil::without_gil;
 use bufpng_core::{encode_png, write_png, ChannelOrder, Compression, Frame, PixelFormat};
 use pyo3_ffi::*;
+use std::sync::OnceLock;
 
 /// The keyword options every encoding function shares.
 #[derive(Clone, Copy)]
@@ -24,6 +25,29 @@ impl EncodeOptions {
         };
         let compression = Compression::from_level(optional_int(compression, "compression")?)?;
         Ok(EncodeOptions { order, compression })
+    }
+}
+
+/// More threads than this is a mistake, not a configuration.
+const MAX_THREADS: i64 = 1024;
+
+/// The CPU cores this process may use, asked once: on Linux the standard
+/// library reads cgroup files for it, ~50 us that a 32x32 encode would pay
+/// on every call.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// `threads`: None = one per core, 1 = the calling thread only, N = up to N.
+pub fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
+    match optional_int(threads, "threads")? {
+        None => Ok(cores()),
+        Some(n @ 1..=MAX_THREADS) => Ok(n as usize),
+        Some(n) => Err(bufpng_core::error::value_error(format!(
+            "threads must be 1-{MAX_THREADS} (1 = only the calling thread) or None for one per CPU core, got {n}"
+        ))
+        .into()),
     }
 }
 
@@ -73,7 +97,14 @@ pub fn copy_image(
 
 static ENCODE: Signature = Signature {
     function: "encode",
-    params: &["image", "width", "height", "order", "compression"],
+    params: &[
+        "image",
+        "width",
+        "height",
+        "order",
+        "compression",
+        "threads",
+    ],
     positional: 3,
     required: 1,
 };
@@ -86,18 +117,27 @@ pub unsafe extern "C" fn encode(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [image, width, height, order, compression] =
+        let [image, width, height, order, compression, threads] =
             unsafe { ENCODE.parse(args, nargs, kwnames)? };
         let options = EncodeOptions::parse(order, compression)?;
+        let threads = parse_threads(threads)?;
         let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
-        let png = without_gil(|| encode_png(&frame, options.compression))?;
+        let png = without_gil(|| encode_png(&frame, options.compression, threads))?;
         bytes_from(&png)
     })
 }
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &["path", "image", "width", "height", "order", "compression"],
+    params: &[
+        "path",
+        "image",
+        "width",
+        "height",
+        "order",
+        "compression",
+        "threads",
+    ],
     positional: 4,
     required: 2,
 };
@@ -110,12 +150,13 @@ pub unsafe extern "C" fn write(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, image, width, height, order, compression] =
+        let [path, image, width, height, order, compression, threads] =
             unsafe { WRITE.parse(args, nargs, kwnames)? };
         let path = convert::path(path, "path")?;
         let options = EncodeOptions::parse(order, compression)?;
+        let threads = parse_threads(threads)?;
         let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
-        without_gil(|| write_png(&path, &frame, options.compression))?;
+        without_gil(|| write_png(&path, &frame, options.compression, threads))?;
         Ok(convert::none())
     })
 }

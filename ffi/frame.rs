@@ -9,7 +9,7 @@
 
 use crate::args::Signature;
 use crate::convert::{self, bytes_from, c, none, optional_int};
-use crate::encode::{copy_image, Size};
+use crate::encode::{copy_image, parse_threads, Size};
 use crate::errors::{call_guarded, set_error, PyResult};
 use crate::gil::without_gil;
 use bufpng_core::{encode_png, write_png, ChannelOrder, Compression, Depth, Endian, PixelFormat};
@@ -313,7 +313,7 @@ unsafe extern "C" fn get_order(object: *mut PyObject, _: *mut c_void) -> *mut Py
 
 static ENCODE: Signature = Signature {
     function: "encode",
-    params: &["compression"],
+    params: &["compression", "threads"],
     positional: 0,
     required: 0,
 };
@@ -326,19 +326,20 @@ unsafe extern "C" fn frame_encode(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [compression] = unsafe { ENCODE.parse(args, nargs, kwnames)? };
+        let [compression, threads] = unsafe { ENCODE.parse(args, nargs, kwnames)? };
         let compression = Compression::from_level(optional_int(compression, "compression")?)?;
+        let threads = parse_threads(threads)?;
         // SAFETY: `object` is a live Frame held by the caller for this call;
         // its pixels are immutable, so reading them without the GIL is sound.
         let frame = unsafe { frame_of(object) };
-        let png = without_gil(|| encode_png(frame, compression))?;
+        let png = without_gil(|| encode_png(frame, compression, threads))?;
         bytes_from(&png)
     })
 }
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &["path", "compression"],
+    params: &["path", "compression", "threads"],
     positional: 1,
     required: 1,
 };
@@ -351,12 +352,13 @@ unsafe extern "C" fn frame_write(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, compression] = unsafe { WRITE.parse(args, nargs, kwnames)? };
+        let [path, compression, threads] = unsafe { WRITE.parse(args, nargs, kwnames)? };
         let path = convert::path(path, "path")?;
         let compression = Compression::from_level(optional_int(compression, "compression")?)?;
+        let threads = parse_threads(threads)?;
         // SAFETY: as in frame_encode.
         let frame = unsafe { frame_of(object) };
-        without_gil(|| write_png(&path, frame, compression))?;
+        without_gil(|| write_png(&path, frame, compression, threads))?;
         Ok(none())
     })
 }
@@ -419,15 +421,15 @@ static mut METHODS: [PyMethodDef; 4] = [
     crate::method(
         c"encode",
         frame_encode,
-        c"encode($self, /, *, compression=None)
+        c"encode($self, /, *, compression=None, threads=None)
 --
 
-The frame as PNG file bytes (compression as in bufpng.encode).",
+The frame as PNG file bytes (compression and threads as in bufpng.encode).",
     ),
     crate::method(
         c"write",
         frame_write,
-        c"write($self, /, path, *, compression=None)
+        c"write($self, /, path, *, compression=None, threads=None)
 --
 
 Encode the frame as PNG and write it to path atomically, as bufpng.write.",

@@ -54,7 +54,7 @@ static mut METHODS: [PyMethodDef; 9] = [
     method(
         c"encode",
         encode::encode,
-        c"encode($module, /, image, width=None, height=None, *, order=None, compression=None)
+        c"encode($module, /, image, width=None, height=None, *, order=None, compression=None, threads=None)
 --
 
 Encode an image buffer as PNG and return the file's bytes.
@@ -64,15 +64,19 @@ c in 1..4 (uint8 or uint16), or flat bytes/bytearray/memoryview/array.array
 together with width and height (the channel count follows from the length).
 order: \"bgr\" (default, OpenCV's order) or \"rgb\"; ignored for 1-2 channels;
 a bufpng.Frame's own order when not given.
-compression: None (fast default) or 0-9 as OpenCV's IMWRITE_PNG_COMPRESSION.",
+compression: None (fast default) or 0-9 as OpenCV's IMWRITE_PNG_COMPRESSION.
+threads: None = up to one per CPU core, 1 = the calling thread only. The
+default compression codes frames over 1 MiB in strips on several threads;
+the bytes are the same whatever threads is.",
     ),
     method(
         c"write",
         encode::write,
-        c"write($module, /, path, image, width=None, height=None, *, order=None, compression=None)
+        c"write($module, /, path, image, width=None, height=None, *, order=None, compression=None, threads=None)
 --
 
-Encode an image buffer as PNG and write it to path atomically.
+Encode an image buffer as PNG and write it to path atomically
+(the arguments as in encode).
 
 The file appears complete or not at all: bufpng writes a temporary file in
 the same directory and renames it. I/O errors are OSError with .filename.",

@@ -70,12 +70,14 @@ def test_sizes_fall_with_the_level(photo: np.ndarray) -> None:
 
 
 def test_default_adapts_to_screen_content(content: dict[str, np.ndarray]) -> None:
-    """On text-like content the default must beat fdeflate (level 2) by far,
-    and on a photo it must be fdeflate (fast)."""
+    """On text-like content the default (zlib there) must beat fdeflate
+    (level 2) by far; on a photo it is bufpng's own coder, which must also
+    beat fdeflate, by the 3-10% its per-block Huffman codes buy."""
     shot = content["screenshot"]
     assert len(bufpng.encode(shot)) < len(bufpng.encode(shot, compression=2)) * 0.7
-    photo = content["photo"]
-    assert bufpng.encode(photo) == bufpng.encode(photo, compression=2)
+    for name in ("photo", "bgra", "gray"):
+        frame = content[name]
+        assert len(bufpng.encode(frame)) < len(bufpng.encode(frame, compression=2)) * 0.99, name
 
 
 def test_level_9_beats_pillow_default(content: dict[str, np.ndarray], photo: np.ndarray) -> None:
@@ -94,14 +96,17 @@ def test_level_9_beats_pillow_default(content: dict[str, np.ndarray], photo: np.
         assert len(bufpng.encode(frame, compression=9)) < len(out.getvalue())
 
 
-def test_default_keeps_16_bit_within_opencvs_size(content: dict[str, np.ndarray]) -> None:
+def test_default_keeps_16_bit_within_opencvs_size(content: dict[str, np.ndarray], photo: np.ndarray) -> None:
     """On 16-bit photos fdeflate (level 2) writes files ~1.2x OpenCV's
-    default; the default must see that in its sample and use zlib instead,
-    keeping the size bound (docs/benchmarks.md, "Why this default")."""
+    default. The default must stay within OpenCV's size both on smooth
+    (upscaled, video-like) frames, where its own coder does, and on sharp
+    native-resolution ones, where its sample must pick zlib
+    (docs/benchmarks.md, "Why this default")."""
     import cv2
 
-    frame = content["photo16"]
-    mine = bufpng.encode(frame)
-    assert np.array_equal(cv2_decode(mine), frame)
-    assert len(mine) <= len(cv2.imencode(".png", frame)[1])
-    assert len(mine) < len(bufpng.encode(frame, compression=2)) * 0.8
+    upscaled = cv2.resize(photo, (1024, 768), interpolation=cv2.INTER_CUBIC).astype(np.uint16) * 257
+    for frame in (content["photo16"], upscaled):
+        mine = bufpng.encode(frame)
+        assert np.array_equal(cv2_decode(mine), frame)
+        assert len(mine) <= len(cv2.imencode(".png", frame)[1])
+        assert len(mine) < len(bufpng.encode(frame, compression=2)) * 0.9

@@ -173,7 +173,10 @@ def test_one_pixel_image() -> None:
 def test_signature_is_introspectable() -> None:
     import inspect
 
-    assert str(inspect.signature(bufpng.encode)) == "(image, width=None, height=None, *, order=None, compression=None)"
+    assert (
+        str(inspect.signature(bufpng.encode))
+        == "(image, width=None, height=None, *, order=None, compression=None, threads=None)"
+    )
     assert "path, image" in str(inspect.signature(bufpng.write))
     assert bufpng.__version__.count(".") == 2
 

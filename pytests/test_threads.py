@@ -1,13 +1,90 @@
-"""The GIL is released while encoding, so other Python threads keep running."""
+"""The GIL is released while encoding, so other Python threads keep running;
+one large frame is coded on several native threads (threads=), with the same
+bytes whatever the count."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import numpy as np
+import pytest
 
 import bufpng
-from conftest import run_watched
+from conftest import cv2_decode, run_watched
+
+
+def _big_frames(photo: np.ndarray) -> dict[str, np.ndarray]:
+    """Frames over 1 MiB, so the default coder cuts them into strips: a
+    photo-like one (bufpng's own coder), a screen-like one (zlib strips) and
+    16-bit samples."""
+    import cv2
+
+    upscaled = cv2.resize(photo, (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    screen = np.full((1080, 1920, 3), 255, np.uint8)
+    glyphs = np.random.default_rng(3).integers(0, 2, (11, 7, 1), dtype=np.uint8) * 200
+    for y in range(20, 1060, 16):
+        for x in range(10, 1900, 9):
+            screen[y : y + 11, x : x + 7] = 255 - glyphs
+    return {"photo": upscaled, "screen": screen, "photo16": upscaled.astype(np.uint16) * 257}
+
+
+@pytest.mark.parametrize("kind", ["photo", "screen", "photo16"])
+def test_threads_never_change_the_bytes(photo: np.ndarray, kind: str) -> None:
+    frame = _big_frames(photo)[kind]
+    one = bufpng.encode(frame, threads=1)
+    assert np.array_equal(cv2_decode(one), frame)
+    for threads in (None, 2, 3, 16):
+        assert bufpng.encode(frame, threads=threads) == one, f"threads={threads}"
+    # Frame.encode and write_frames (one worker per frame) make the same file.
+    assert bufpng.Frame(frame).encode(threads=2) == one
+
+
+def _threads_seen_during(call) -> int:  # type: ignore[no-untyped-def]
+    """The most threads this process had while `call` ran, minus those it had
+    before (a watcher thread polls /proc/self/task while native code runs
+    without the GIL)."""
+    seen = 0
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal seen
+        while not stop.is_set():
+            seen = max(seen, len(os.listdir("/proc/self/task")))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        before = len(os.listdir("/proc/self/task"))
+        call()
+    finally:
+        stop.set()
+        watcher.join()
+    return seen - before
+
+
+def test_one_large_frame_uses_the_threads_it_is_given(photo: np.ndarray) -> None:
+    import cv2
+
+    # 4K: about 50 strips, long enough for the watcher to see the workers.
+    frame = cv2.resize(photo, (3840, 2160), interpolation=cv2.INTER_CUBIC)
+    assert _threads_seen_during(lambda: bufpng.encode(frame, threads=1)) == 0
+    assert _threads_seen_during(lambda: bufpng.encode(frame, threads=3)) >= 1
+    # Small frames are one strip: no thread however many are allowed.
+    assert _threads_seen_during(lambda: bufpng.encode(frame[:200, :200], threads=8)) == 0
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1025])
+def test_threads_out_of_range_is_a_value_error(bad: int) -> None:
+    with pytest.raises(ValueError, match=r"threads must be 1-1024 \(1 = only the calling thread\) or None"):
+        bufpng.encode(b"\0" * 12, width=2, height=2, threads=bad)
+    with pytest.raises(ValueError, match="threads must be"):
+        bufpng.Frame(np.zeros((2, 2, 3), np.uint8)).encode(threads=bad)
+
+
+def test_threads_must_be_an_int() -> None:
+    with pytest.raises(TypeError, match="threads"):
+        bufpng.encode(b"\0" * 12, width=2, height=2, threads="2")  # type: ignore[arg-type]
 
 
 def test_other_threads_run_during_a_large_encode() -> None:

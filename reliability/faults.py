@@ -52,7 +52,10 @@ def fsize(directory: Path) -> None:
     report = {}
     for name, action in [
         ("write", lambda: bufpng.write(directory / "big.png", big)),
-        ("write_frames", lambda: bufpng.write_frames([small, small, big, small], directory=directory / "batch")),
+        # threads=1: exactly the frames before the failing one are written.
+        ("write_frames", lambda: bufpng.write_frames([small, small, big, small], directory=directory / "batch", threads=1)),
+        # A pool: any frames may be complete, none partial.
+        ("write_frames_pool", lambda: bufpng.write_frames([small, small, big, small], directory=directory / "pool", threads=2)),
     ]:
         try:
             action()

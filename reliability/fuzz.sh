@@ -36,10 +36,13 @@ for target in "${targets[@]}"; do
       seeds+=("$testdata/$folder")
     done <"fuzz/$target.seeds"
   fi
+  # Extra libFuzzer flags for one target (e.g. a larger -max_len).
+  options=()
+  [ -f "fuzz/$target.options" ] && read -r -a options <"fuzz/$target.options"
   log="fuzz/logs/$target.log"
   echo "fuzzing $target for ${seconds}s (log: $log)"
   (cd fuzz && nice -n 19 cargo fuzz run "$target" "corpus/$target" "${seeds[@]}" -- \
       -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=2048 \
-      "${dict[@]}") >"$log" 2>&1 || { tail -40 "$log"; exit 1; }
+      "${dict[@]}" "${options[@]}") >"$log" 2>&1 || { tail -40 "$log"; exit 1; }
   grep -E "stat::number_of_executed_units|stat::new_units_added|cov:" "$log" | tail -3
 done

@@ -362,7 +362,7 @@ impl Sink for Assembler {
 
     fn work(&self) -> Work<Vec<u8>> {
         let compression = self.output.compression;
-        Arc::new(move |_, frame| encode_png(frame, compression))
+        Arc::new(move |_, frame| encode_png(frame, compression, 1))
     }
 
     fn check(&mut self, index: usize, layout: &ImageLayout) -> Result<()> {

@@ -100,7 +100,7 @@ impl Sink for Files {
 
     fn work(&self) -> Work<()> {
         let output = Arc::clone(&self.output);
-        Arc::new(move |index, frame| write_png(&output.path(index), frame, output.compression))
+        Arc::new(move |index, frame| write_png(&output.path(index), frame, output.compression, 1))
     }
 
     /// Creates the output directory (with its parents) before the first

@@ -437,7 +437,7 @@ pub(crate) mod tests {
             },
             data,
         };
-        let png = encode_png(&frame, Compression::Default).unwrap();
+        let png = encode_png(&frame, Compression::Default, 1).unwrap();
         assert_eq!(decode_png(&png, DecodeOptions::default()).unwrap(), frame);
     }
 

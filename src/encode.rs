@@ -1,17 +1,21 @@
-//! PNG encoding with the png crate.
+//! PNG encoding: picks a coder — the striped writer's (`striped.rs`: bufpng's
+//! own or zlib, on several threads) or the png crate's — and runs it.
 
 use crate::error::value_error;
+use crate::filter::RowFilter;
 use crate::layout::{Depth, ImageLayout};
 use crate::pixels::{Frame, PixelFormat};
+use crate::striped::{self, Coder};
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DeflateCompression, Filter};
 
 /// How hard to compress, as OpenCV's IMWRITE_PNG_COMPRESSION counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Compression {
-    /// bufpng's measured default: fdeflate, or zlib level 2 when a sample
-    /// of rows shows the content compresses much better with a real LZ77
-    /// (screens, 16-bit). Why: `docs/benchmarks.md`, "Why this default".
+    /// bufpng's measured default: its own coder (`deflate.rs`), or zlib
+    /// level 2 when a sample of rows shows the content compresses much
+    /// better with a real LZ77 (screens); both in strips of rows on several
+    /// threads (`striped.rs`). Why: `docs/benchmarks.md`, "Why this default".
     #[default]
     Default,
     /// 0 = stored (no compression) .. 9 = smallest.
@@ -29,25 +33,28 @@ impl Compression {
         }
     }
 
-    /// The png crate setting used for `frame`. Levels 1-2 are fdeflate
-    /// (a fixed-Huffman, run-only coder far faster than any zlib level 1)
-    /// and 3-9 zlib-rs at that level, so sizes fall monotonically with the
-    /// level on photos (measured in `bench/encode_bench.py`, checked in tests).
+    /// The coder used for `frame`. Levels 1-2 are fdeflate (a fixed-Huffman,
+    /// run-only coder far faster than any zlib level 1) and 3-9 zlib-rs at
+    /// that level, so sizes fall monotonically with the level on photos
+    /// (measured in `bench/encode_bench.py`, checked in tests).
     fn settings(self, frame: &Frame) -> Settings {
         match self {
             Compression::Default => choose_for_content(frame),
             Compression::Level(0) => Settings::STORED,
-            Compression::Level(1) => Settings {
+            Compression::Level(1) => Settings::Png {
                 deflate: DeflateCompression::FdeflateUltraFast,
                 filter: Filter::Up,
             },
-            Compression::Level(2) => Settings::FAST,
+            Compression::Level(2) => Settings::Png {
+                deflate: DeflateCompression::FdeflateUltraFast,
+                filter: Filter::Paeth,
+            },
             // Paeth alone is within 0.2% of Adaptive here and cheaper.
-            Compression::Level(3) => Settings {
+            Compression::Level(3) => Settings::Png {
                 deflate: DeflateCompression::Level(3),
                 filter: Filter::Paeth,
             },
-            Compression::Level(n) => Settings {
+            Compression::Level(n) => Settings::Png {
                 deflate: DeflateCompression::Level(n),
                 filter: Filter::Adaptive,
             },
@@ -55,48 +62,56 @@ impl Compression {
     }
 }
 
-/// One concrete configuration of the png crate's encoder.
+/// One concrete coder configuration.
 #[derive(Debug, Clone, Copy)]
-struct Settings {
-    deflate: DeflateCompression,
-    filter: Filter,
+enum Settings {
+    /// The striped writer: strips of rows coded on up to `threads` threads.
+    Striped(Coder),
+    /// The png crate's encoder (the levels).
+    Png {
+        deflate: DeflateCompression,
+        filter: Filter,
+    },
 }
 
 impl Settings {
-    const STORED: Settings = Settings {
+    const STORED: Settings = Settings::Png {
         deflate: DeflateCompression::NoCompression,
         filter: Filter::NoFilter,
     };
-    /// Fast and good on photos and camera frames. Paeth: the Adaptive
-    /// filter picks it for nearly every photo row anyway (sizes within
-    /// 0.02%) and costs ~18% more instructions per encode (callgrind).
-    const FAST: Settings = Settings {
-        deflate: DeflateCompression::FdeflateUltraFast,
-        filter: Filter::Paeth,
-    };
-    /// About 2-3x FAST's time, but several times smaller on flat screen
-    /// content and ~30% smaller on 16-bit, where fdeflate finds no matches.
-    const DENSE: Settings = Settings {
-        deflate: DeflateCompression::Level(2),
-        filter: Filter::Up,
-    };
+    /// bufpng's own coder: Paeth, then literals and runs with per-block
+    /// Huffman codes. As fast as fdeflate and ~10% smaller on photos.
+    const RUNS: Settings = Settings::Striped(Coder::Runs);
+
+    /// Several times RUNS' time, but several times smaller on flat screen
+    /// content with repeated shapes (text, UI), which only string matching
+    /// finds. Paeth for 16-bit samples (18% smaller than Up there), Up for
+    /// 8-bit (the same size on screens, and cheaper).
+    fn dense(depth: Depth) -> Settings {
+        let filter = match depth {
+            Depth::Eight => RowFilter::Up,
+            Depth::Sixteen => RowFilter::Paeth,
+        };
+        Settings::Striped(Coder::Zlib { level: 2, filter })
+    }
 }
 
 /// Rows per sampled band, and how many bands (spread evenly down the frame).
 const BAND_ROWS: u32 = 16;
 const BANDS: u32 = 2;
-/// DENSE must save at least this fraction of FAST's size to be worth its time.
-const DENSE_MIN_SAVING: f64 = 0.15;
+/// DENSE must save at least this fraction of Runs' size to be worth its
+/// 3-5x time: screens save 60-70%, upscaled (video-like) photos 0-15%.
+const DENSE_MIN_SAVING: f64 = 0.2;
 
-/// Picks FAST or DENSE for this frame by encoding a sample of its rows both
+/// Picks Runs or DENSE for this frame by encoding a sample of its rows both
 /// ways and comparing sizes: about 3% of a 1080p frame, in bands of 16 rows
 /// because each band starts without its previous row, which penalises the
-/// sample. Frames too small to sample get FAST: there the choice costs more
+/// sample. Frames too small to sample get Runs: there the choice costs more
 /// than it can save.
 fn choose_for_content(frame: &Frame) -> Settings {
     let layout = frame.layout;
     if layout.height < BAND_ROWS * BANDS * 2 {
-        return Settings::FAST;
+        return Settings::RUNS;
     }
     let row_bytes = layout.row_bytes();
     let step = layout.height / BANDS;
@@ -113,33 +128,32 @@ fn choose_for_content(frame: &Frame) -> Settings {
         format: frame.format,
         data,
     };
-    let size = |settings| encode_with(&sample, settings).map_or(usize::MAX, |png| png.len());
-    let fast = size(Settings::FAST);
+    let size = |settings| encode_with(&sample, settings, 1).map_or(usize::MAX, |png| png.len());
+    let runs = size(Settings::RUNS);
     let raw = sample.data.len();
-    // fdeflate fell back to stored blocks on the sample (noise): the png
-    // crate would compress the whole frame, find the same, and store it;
-    // storing right away skips that wasted pass.
-    if fast >= raw {
-        return Settings::STORED;
+    // Barely compressible (noise): zlib would only burn time finding
+    // little. Runs stores blocks its own sample finds incompressible, as
+    // fast as the png crate's stored mode (measured), so noise needs no
+    // case of its own.
+    if runs as f64 > raw as f64 * 0.9 {
+        return Settings::RUNS;
     }
-    // Barely compressible: zlib would only burn time finding little.
-    if fast as f64 > raw as f64 * 0.9 {
-        return Settings::FAST;
-    }
-    let dense = size(Settings::DENSE);
-    if (dense as f64) < fast as f64 * (1.0 - DENSE_MIN_SAVING) {
-        Settings::DENSE
+    let dense = Settings::dense(layout.depth);
+    if (size(dense) as f64) < runs as f64 * (1.0 - DENSE_MIN_SAVING) {
+        dense
     } else {
-        Settings::FAST
+        Settings::RUNS
     }
 }
 
-/// Encodes a frame as a complete PNG file in memory.
-pub fn encode_png(frame: &Frame, compression: Compression) -> Result<Vec<u8>> {
+/// Encodes a frame as a complete PNG file in memory. `threads` (at least 1)
+/// bounds the threads one frame may use; only the default coder uses more
+/// than one, and only on large frames.
+pub fn encode_png(frame: &Frame, compression: Compression, threads: usize) -> Result<Vec<u8>> {
     if !frame.is_stored_as(PixelFormat::PNG) {
-        return encode_png(&frame.to_format(PixelFormat::PNG), compression);
+        return encode_png(&frame.to_format(PixelFormat::PNG), compression, threads);
     }
-    let png = encode_with(frame, compression.settings(frame))?;
+    let png = encode_with(frame, compression.settings(frame), threads)?;
     if compression != Compression::Level(9) {
         return Ok(png);
     }
@@ -148,20 +162,27 @@ pub fn encode_png(frame: &Frame, compression: Compression) -> Result<Vec<u8>> {
     // so try both and keep the smaller.
     let up = encode_with(
         frame,
-        Settings {
+        Settings::Png {
             deflate: DeflateCompression::Level(9),
             filter: Filter::Up,
         },
+        1,
     )?;
     Ok(if up.len() < png.len() { up } else { png })
 }
 
 /// Encodes a frame already in PNG's sample layout with one fixed setting.
-fn encode_with(frame: &Frame, settings: Settings) -> Result<Vec<u8>> {
+fn encode_with(frame: &Frame, settings: Settings, threads: usize) -> Result<Vec<u8>> {
+    let (deflate, filter) = match settings {
+        Settings::Striped(coder) => {
+            return striped::encode(&frame.layout, &frame.data, coder, threads)
+        }
+        Settings::Png { deflate, filter } => (deflate, filter),
+    };
     let layout = frame.layout;
     // Stored output is the input plus filter bytes, block and chunk headers;
     // compressed output is usually under half the input.
-    let capacity = match settings.deflate {
+    let capacity = match deflate {
         DeflateCompression::NoCompression => frame.data.len() + frame.data.len() / 64 + 4096,
         _ => frame.data.len() / 2 + 1024,
     };
@@ -177,8 +198,8 @@ fn encode_with(frame: &Frame, settings: Settings) -> Result<Vec<u8>> {
         Depth::Eight => BitDepth::Eight,
         Depth::Sixteen => BitDepth::Sixteen,
     });
-    encoder.set_deflate_compression(settings.deflate);
-    encoder.set_filter(settings.filter);
+    encoder.set_deflate_compression(deflate);
+    encoder.set_filter(filter);
     let mut writer = encoder.write_header().context("PNG encoder")?;
     writer
         .write_image_data(&frame.data)
@@ -188,8 +209,13 @@ fn encode_with(frame: &Frame, settings: Settings) -> Result<Vec<u8>> {
 }
 
 /// Encodes a frame and writes it to `path` atomically.
-pub fn write_png(path: &std::path::Path, frame: &Frame, compression: Compression) -> Result<()> {
-    let png = encode_png(frame, compression)?;
+pub fn write_png(
+    path: &std::path::Path,
+    frame: &Frame,
+    compression: Compression,
+    threads: usize,
+) -> Result<()> {
+    let png = encode_png(frame, compression, threads)?;
     crate::atomic::write_atomic(path, &png)?;
     Ok(())
 }
@@ -225,12 +251,11 @@ mod tests {
         h ^ (h >> 12)
     }
 
-    fn is_dense(settings: Settings) -> bool {
-        matches!(settings.deflate, DeflateCompression::Level(2))
-    }
-
-    fn is_stored(settings: Settings) -> bool {
-        matches!(settings.deflate, DeflateCompression::NoCompression)
+    fn striped_coder(settings: Settings) -> Option<Coder> {
+        match settings {
+            Settings::Striped(coder) => Some(coder),
+            Settings::Png { .. } => None,
+        }
     }
 
     #[test]
@@ -245,27 +270,34 @@ mod tests {
                 [255, 255, 255]
             }
         });
-        assert!(is_dense(choose_for_content(&screen)));
-        let dense = encode_with(&screen, Settings::DENSE).unwrap().len();
-        let fast = encode_with(&screen, Settings::FAST).unwrap().len();
-        assert!(encode_png(&screen, Compression::Default).unwrap().len() == dense);
-        assert!(dense < fast / 2, "dense {dense} fast {fast}");
+        let dense = Settings::dense(Depth::Eight);
+        assert_eq!(
+            striped_coder(choose_for_content(&screen)),
+            striped_coder(dense)
+        );
+        let dense = encode_with(&screen, dense, 1).unwrap().len();
+        let runs = encode_with(&screen, Settings::RUNS, 1).unwrap().len();
+        assert!(encode_png(&screen, Compression::Default, 1).unwrap().len() == dense);
+        assert!(dense < runs / 2, "dense {dense} runs {runs}");
     }
 
     #[test]
-    fn default_keeps_fdeflate_for_noise_and_small_frames() {
+    fn default_keeps_runs_for_noise_photos_and_small_frames() {
         let noise = rgb_frame(640, 240, |x, y| {
             hash(x, y).to_le_bytes()[..3].try_into().unwrap()
         });
-        assert!(is_stored(choose_for_content(&noise)));
-        // Noise in one band only: the sample sees compressible rows too.
-        let partly = rgb_frame(640, 240, |x, y| match y {
-            100..=140 => hash(x, y).to_le_bytes()[..3].try_into().unwrap(),
-            _ => [(x / 8) as u8, 0, 0],
+        assert!(striped_coder(choose_for_content(&noise)) == Some(Coder::Runs));
+        // Runs stores what it cannot shrink, with only block headers.
+        let png = encode_with(&noise, Settings::RUNS, 1).unwrap();
+        assert!(png.len() < noise.data.len() + noise.data.len() / 100);
+        // Smooth gradients with a little noise, like a photo.
+        let photo = rgb_frame(640, 240, |x, y| {
+            let n = (hash(x, y) % 3) as u8;
+            [(x / 3) as u8 + n, (y / 2) as u8, ((x + y) / 4) as u8 + n]
         });
-        assert!(!is_stored(choose_for_content(&partly)));
+        assert!(striped_coder(choose_for_content(&photo)) == Some(Coder::Runs));
         let tiny = rgb_frame(32, 32, |x, _| [(x % 2) as u8 * 255; 3]);
-        assert!(!is_dense(choose_for_content(&tiny)));
+        assert!(striped_coder(choose_for_content(&tiny)) == Some(Coder::Runs));
     }
 
     #[test]
@@ -275,7 +307,11 @@ mod tests {
         frame.format.order = crate::pixels::ChannelOrder::Bgr;
         let mut sizes = Vec::new();
         for level in 0..=9 {
-            sizes.push(encode_png(&frame, Compression::Level(level)).unwrap().len());
+            sizes.push(
+                encode_png(&frame, Compression::Level(level), 1)
+                    .unwrap()
+                    .len(),
+            );
         }
         assert!(sizes[0] > sizes[9], "stored must be the largest: {sizes:?}");
     }

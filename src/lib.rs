@@ -12,11 +12,14 @@ pub mod apng;
 pub mod atomic;
 pub mod batch;
 pub mod decode;
+pub mod deflate;
 pub mod encode;
 pub mod error;
+pub mod filter;
 pub mod layout;
 pub mod pattern;
 pub mod pixels;
+pub mod striped;
 
 pub use apng::{decode_animation, read_animation, Animation};
 pub use decode::{decode_png, read_png, DecodeOptions, DEFAULT_MAX_BYTES};

@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     if frame.data.len() > MAX_REENCODE {
         return;
     }
-    let png = encode_png(&frame, Compression::Level(1)).expect("a decoded frame must encode");
+    let png = encode_png(&frame, Compression::Level(1), 1).expect("a decoded frame must encode");
     let again = decode_png(&png, options).expect("bufpng's own PNG must decode");
     assert_eq!(again, frame, "re-encoded frame decodes to other pixels");
 });

@@ -131,7 +131,7 @@ fuzz_target!(|input: Input| {
         Some(n) => Compression::Level(n % 10),
         None => Compression::Default,
     };
-    let png = encode_png(&frame, compression).expect("a valid frame must encode");
+    let png = encode_png(&frame, compression, 2).expect("a valid frame must encode");
     let pixels = decode(&png);
     assert_eq!(pixels, frame.to_format(PixelFormat::PNG).data);
 });

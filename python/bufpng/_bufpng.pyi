@@ -92,8 +92,16 @@ class Frame:
     def order(self) -> Literal["bgr", "rgb", "gray"]: ...
     @property
     def nbytes(self) -> int: ...
-    def encode(self, *, compression: int | None = None) -> bytes: ...
-    def write(self, path: _Path, *, compression: int | None = None) -> None: ...
+    def encode(
+        self, *, compression: int | None = None, threads: int | None = None
+    ) -> bytes: ...
+    def write(
+        self,
+        path: _Path,
+        *,
+        compression: int | None = None,
+        threads: int | None = None,
+    ) -> None: ...
     def tobytes(self) -> bytes: ...
     # The Py_bf_getbuffer slot. Python 3.12+ shows it as __buffer__ (PEP 688);
     # on 3.11 the slot exists without the Python-level method, but declaring
@@ -112,6 +120,7 @@ def encode(
     *,
     order: _Order | None = None,
     compression: int | None = None,
+    threads: int | None = None,
 ) -> bytes: ...
 def write(
     path: _Path,
@@ -121,6 +130,7 @@ def write(
     *,
     order: _Order | None = None,
     compression: int | None = None,
+    threads: int | None = None,
 ) -> None: ...
 def write_frames(
     frames: Iterable[_Image],

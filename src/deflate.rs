@@ -1,0 +1,730 @@
+//! bufpng's own deflate coder for filtered PNG rows ("runs" coder).
+//!
+//! fdeflate's idea — after a PNG filter, one pass of literals and runs is
+//! enough for photos — with two changes that matter for size: Huffman codes
+//! are built per block from that block's own statistics (fdeflate uses one
+//! fixed table tuned for 8-bit residuals), and a run is any byte repeated,
+//! coded as a distance-1 match (fdeflate only codes runs of zeros).
+//! No string matching: screen content goes to zlib (see `encode.rs`).
+//! Why and the measurements: docs/benchmarks.md, "Why this default".
+
+/// Largest literal/length code. 14, not deflate's 15, so four literal codes
+/// always fit one 56-bit write of the bit writer.
+const MAX_LITERAL_BITS: u8 = 14;
+/// Deflate's limit for the code-length alphabet.
+const MAX_CODE_LENGTH_BITS: u8 = 7;
+/// Literal/length alphabet in use: 256 literals, end of block, 29 lengths.
+const LITERAL_SYMBOLS: usize = 286;
+const END_OF_BLOCK: usize = 256;
+const MAX_MATCH: u32 = 258;
+const MIN_MATCH: u32 = 3;
+/// Input per Huffman block: big enough that the ~150-byte code header is
+/// noise, small enough for codes to follow the content down a frame.
+pub const BLOCK_BYTES: usize = 256 * 1024;
+/// One sampled stretch of SAMPLE_LEN bytes out of every SAMPLE_STRIDE is
+/// counted to build a block's codes; every symbol also gets a count of one,
+/// so bytes the sample missed still have a code.
+const SAMPLE_LEN: usize = 4096;
+const SAMPLE_STRIDE: usize = 32768;
+
+const LENGTH_BASE: [u16; 29] = [
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
+];
+const LENGTH_EXTRA: [u8; 29] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+];
+/// Order in which the code-length code's lengths are sent (RFC 1951 3.2.7).
+const CODE_LENGTH_ORDER: [usize; 19] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+];
+
+/// The length symbol (0-based, add 257) for a match of `len` bytes.
+fn length_symbol(len: u32) -> usize {
+    LENGTH_BASE.partition_point(|&base| base as u32 <= len) - 1
+}
+
+/// Little-endian bit writer over a growable byte buffer. Each `put` stores
+/// eight bytes unconditionally and advances by the whole bytes filled, so
+/// the hot path has no branch; `reserve` keeps eight spare bytes ahead.
+pub struct BitWriter {
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` that are final.
+    len: usize,
+    pending: u64,
+    pending_bits: u32,
+}
+
+impl BitWriter {
+    pub fn new(capacity: usize) -> BitWriter {
+        BitWriter {
+            bytes: vec![0; capacity + 8],
+            len: 0,
+            pending: 0,
+            pending_bits: 0,
+        }
+    }
+
+    /// Bytes written so far (on a byte boundary, all of the output).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0 && self.pending_bits == 0
+    }
+
+    /// Appends whole bytes; only valid on a byte boundary.
+    pub fn push_bytes(&mut self, data: &[u8]) {
+        debug_assert_eq!(self.pending_bits, 0);
+        self.reserve(data.len());
+        self.bytes[self.len..self.len + data.len()].copy_from_slice(data);
+        self.len += data.len();
+    }
+
+    /// Makes room for `more` bytes of output plus the eight-byte store.
+    fn reserve(&mut self, more: usize) {
+        let needed = self.len + more + 64;
+        if self.bytes.len() < needed {
+            self.bytes.resize(needed.max(self.bytes.len() * 3 / 2), 0);
+        }
+    }
+
+    /// Writes the low `count` bits of `bits` (`count` <= 56; bits above
+    /// `count` must be zero).
+    fn put(&mut self, bits: u64, count: u32) {
+        let mut cursor = self.cursor();
+        cursor.put(bits, count);
+        let state = cursor.state();
+        self.rewind(state);
+    }
+
+    /// The writer's state detached from its Vec, for hot loops: its fields
+    /// stay in registers. Hand back with `rewind(cursor.state())`.
+    fn cursor(&mut self) -> Cursor<'_> {
+        Cursor {
+            bytes: &mut self.bytes,
+            len: self.len,
+            pending: self.pending,
+            pending_bits: self.pending_bits,
+        }
+    }
+
+    /// Pads with zero bits to the next byte boundary.
+    pub fn align(&mut self) {
+        if self.pending_bits > 0 {
+            self.put(0, 8 - self.pending_bits);
+        }
+    }
+
+    /// The bytes written, once aligned.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        debug_assert_eq!(self.pending_bits, 0);
+        self.bytes.truncate(self.len);
+        self.bytes
+    }
+
+    fn position(&self) -> (usize, u64, u32) {
+        (self.len, self.pending, self.pending_bits)
+    }
+
+    fn rewind(&mut self, (len, pending, pending_bits): (usize, u64, u32)) {
+        self.len = len;
+        self.pending = pending;
+        self.pending_bits = pending_bits;
+    }
+}
+
+struct Cursor<'a> {
+    bytes: &'a mut [u8],
+    len: usize,
+    pending: u64,
+    pending_bits: u32,
+}
+
+impl Cursor<'_> {
+    /// Writes the low `count` bits of `bits` (`count` <= 56; bits above
+    /// `count` must be zero). The caller reserved room.
+    #[inline(always)]
+    fn put(&mut self, bits: u64, count: u32) {
+        self.pending |= bits << self.pending_bits;
+        self.pending_bits += count;
+        self.bytes[self.len..self.len + 8].copy_from_slice(&self.pending.to_le_bytes());
+        let whole = self.pending_bits / 8;
+        self.len += whole as usize;
+        // At most 7 + 56 = 63 bits are pending here, so `whole` <= 7 and
+        // the shift stays under 64.
+        self.pending >>= whole * 8;
+        self.pending_bits -= whole * 8;
+    }
+
+    fn state(&self) -> (usize, u64, u32) {
+        (self.len, self.pending, self.pending_bits)
+    }
+}
+
+/// What a scan of the data reports: literal bytes, and runs that repeat the
+/// byte just before them. Implemented by the counter (statistics) and the
+/// emitter (output), so both see exactly the same symbols.
+trait Symbols {
+    fn literal(&mut self, byte: u8);
+    fn eight_literals(&mut self, bytes: &[u8; 8]) {
+        for &byte in bytes {
+            self.literal(byte);
+        }
+    }
+    /// `len` >= 1 more copies of `byte`, which was the last byte sent.
+    fn run(&mut self, byte: u8, len: u32);
+}
+
+/// Reports `data` as literals and runs. Works eight bytes at a time: XOR of
+/// each byte with the one before it is zero exactly where a run continues.
+/// Only runs that reach a chunk's edge are found; runs of 3-6 bytes inside
+/// a chunk go out as literals, because the eight-literal path is the fast
+/// one (finding them too costs twice the time for 0.3% on 8-bit photos).
+fn scan(data: &[u8], symbols: &mut impl Symbols) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    symbols.literal(first);
+    let mut previous = first;
+    let mut run = 0u32;
+    let mut chunks = rest.chunks_exact(8);
+    for chunk in &mut chunks {
+        let chunk: &[u8; 8] = chunk.try_into().expect("chunks_exact(8)");
+        let word = u64::from_le_bytes(*chunk);
+        let repeats = word ^ ((word << 8) | previous as u64);
+        if repeats == 0 {
+            run += 8;
+            continue;
+        }
+        let head = repeats.trailing_zeros() / 8;
+        let literals_from = if run + head >= MIN_MATCH {
+            symbols.run(previous, run + head);
+            head
+        } else {
+            for _ in 0..run {
+                symbols.literal(previous);
+            }
+            0
+        };
+        let tail = repeats.leading_zeros() / 8;
+        let literals_to = if tail >= MIN_MATCH { 8 - tail } else { 8 };
+        if literals_from == 0 && literals_to == 8 {
+            symbols.eight_literals(chunk);
+        } else {
+            for &byte in &chunk[literals_from as usize..literals_to as usize] {
+                symbols.literal(byte);
+            }
+        }
+        run = 8 - literals_to;
+        previous = chunk[7];
+    }
+    for &byte in chunks.remainder() {
+        if byte == previous {
+            run += 1;
+        } else {
+            if run > 0 {
+                symbols.run(previous, run);
+                run = 0;
+            }
+            symbols.literal(byte);
+            previous = byte;
+        }
+    }
+    if run > 0 {
+        symbols.run(previous, run);
+    }
+}
+
+/// Splits a run into matches of at most 258 bytes; what is left under the
+/// 3-byte minimum goes out as literals.
+#[inline(always)]
+fn split_run(mut len: u32, mut matched: impl FnMut(u32), mut literal: impl FnMut()) {
+    while len >= MIN_MATCH {
+        // Never leave a 1-2 byte tail after a long match when a shorter
+        // match can take it.
+        let take = if len > MAX_MATCH && len < MAX_MATCH + MIN_MATCH {
+            len - MIN_MATCH
+        } else {
+            len.min(MAX_MATCH)
+        };
+        matched(take);
+        len -= take;
+    }
+    for _ in 0..len {
+        literal();
+    }
+}
+
+struct Counter {
+    counts: [u32; LITERAL_SYMBOLS],
+}
+
+impl Symbols for Counter {
+    #[inline(always)]
+    fn literal(&mut self, byte: u8) {
+        self.counts[byte as usize] += 1;
+    }
+
+    fn run(&mut self, byte: u8, len: u32) {
+        let counts = &mut self.counts;
+        let mut literals = 0;
+        let mut lengths = [0u32; 29];
+        split_run(
+            len,
+            |take| lengths[length_symbol(take)] += 1,
+            || literals += 1,
+        );
+        counts[byte as usize] += literals;
+        for (count, found) in counts[257..].iter_mut().zip(lengths) {
+            *count += found;
+        }
+    }
+}
+
+/// Canonical Huffman code for one symbol, bits reversed for LSB-first output.
+#[derive(Clone, Copy, Default)]
+struct Code {
+    bits: u16,
+    len: u8,
+}
+
+struct Emitter<'w> {
+    out: Cursor<'w>,
+    /// Literal codes packed as `bits | len << 16`: one load per byte.
+    literals: [u32; 256],
+    /// Bits for a whole match of each length 3..=258: length code, extra
+    /// bits and the one-bit distance code, packed; and their count.
+    matches: Box<[(u32, u8); MAX_MATCH as usize + 1]>,
+}
+
+impl Symbols for Emitter<'_> {
+    #[inline(always)]
+    fn literal(&mut self, byte: u8) {
+        let code = self.literals[byte as usize];
+        self.out.put((code & 0xffff) as u64, code >> 16);
+    }
+
+    #[inline(always)]
+    fn eight_literals(&mut self, bytes: &[u8; 8]) {
+        for four in bytes.chunks_exact(4) {
+            let mut bits = 0u64;
+            let mut count = 0u32;
+            for &byte in four {
+                let code = self.literals[byte as usize];
+                bits |= ((code & 0xffff) as u64) << count;
+                count += code >> 16;
+            }
+            self.out.put(bits, count);
+        }
+    }
+
+    fn run(&mut self, byte: u8, len: u32) {
+        let literal = self.literals[byte as usize];
+        let out = &mut self.out;
+        let matches = &self.matches;
+        let mut literals = 0;
+        split_run(
+            len,
+            |take| {
+                let (bits, count) = matches[take as usize];
+                out.put(bits as u64, count as u32);
+            },
+            || literals += 1,
+        );
+        for _ in 0..literals {
+            out.put((literal & 0xffff) as u64, literal >> 16);
+        }
+    }
+}
+
+/// Huffman code lengths for `counts`, none longer than `limit`. Zero counts
+/// get no code. When the optimal code is too deep, counts are flattened
+/// (halved, keeping them non-zero) and the code rebuilt: simple, and the
+/// alphabets here are small.
+fn code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
+    let mut weights: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
+    loop {
+        let lengths = unlimited_code_lengths(&weights);
+        if lengths.iter().all(|&len| len <= limit) {
+            return lengths;
+        }
+        for weight in weights.iter_mut().filter(|w| **w > 0) {
+            *weight = (*weight >> 1).max(1);
+        }
+    }
+}
+
+/// Optimal (Huffman) code lengths by the two-queue method on sorted leaves.
+fn unlimited_code_lengths(weights: &[u64]) -> Vec<u8> {
+    let mut lengths = vec![0u8; weights.len()];
+    let mut leaves: Vec<(u64, usize)> = weights
+        .iter()
+        .enumerate()
+        .filter(|(_, &w)| w > 0)
+        .map(|(symbol, &w)| (w, symbol))
+        .collect();
+    match leaves.len() {
+        0 => return lengths,
+        1 => {
+            lengths[leaves[0].1] = 1;
+            return lengths;
+        }
+        _ => {}
+    }
+    leaves.sort_unstable();
+    let n = leaves.len();
+    // Nodes 0..n are the leaves, n..2n-1 the internal nodes in creation
+    // order; a parent always has a larger index than its children.
+    let mut weight: Vec<u64> = leaves.iter().map(|&(w, _)| w).collect();
+    weight.resize(2 * n - 1, 0);
+    let mut parent = vec![0usize; 2 * n - 1];
+    let (mut next_leaf, mut next_internal) = (0, n);
+    for node in n..2 * n - 1 {
+        for _ in 0..2 {
+            let take_leaf = next_leaf < n
+                && (next_internal >= node || weight[next_leaf] <= weight[next_internal]);
+            let child = if take_leaf {
+                next_leaf += 1;
+                next_leaf - 1
+            } else {
+                next_internal += 1;
+                next_internal - 1
+            };
+            weight[node] += weight[child];
+            parent[child] = node;
+        }
+    }
+    let mut depth = vec![0u8; 2 * n - 1];
+    for node in (0..2 * n - 2).rev() {
+        depth[node] = depth[parent[node]] + 1;
+    }
+    for (leaf, &(_, symbol)) in leaves.iter().enumerate() {
+        lengths[symbol] = depth[leaf];
+    }
+    lengths
+}
+
+/// Canonical codes for `lengths` (RFC 1951 3.2.2), bit-reversed.
+fn canonical_codes(lengths: &[u8]) -> Vec<Code> {
+    let mut per_length = [0u16; 16];
+    for &len in lengths {
+        per_length[len as usize] += 1;
+    }
+    per_length[0] = 0;
+    let mut next = [0u16; 16];
+    let mut code = 0u16;
+    for bits in 1..16 {
+        code = (code + per_length[bits - 1]) << 1;
+        next[bits] = code;
+    }
+    lengths
+        .iter()
+        .map(|&len| {
+            if len == 0 {
+                return Code::default();
+            }
+            let code = next[len as usize];
+            next[len as usize] += 1;
+            Code {
+                bits: code.reverse_bits() >> (16 - len as u32),
+                len,
+            }
+        })
+        .collect()
+}
+
+/// Counts the symbols of a sample of `data` (every symbol at least once);
+/// returns the counter and how many bytes of `data` were scanned.
+fn sample_counts(data: &[u8]) -> (Counter, usize) {
+    let mut counter = Counter {
+        counts: [1; LITERAL_SYMBOLS],
+    };
+    if data.len() <= 2 * SAMPLE_STRIDE {
+        scan(data, &mut counter);
+        return (counter, data.len());
+    }
+    let mut sampled = 0;
+    for start in (0..data.len()).step_by(SAMPLE_STRIDE) {
+        let piece = &data[start..(start + SAMPLE_LEN).min(data.len())];
+        scan(piece, &mut counter);
+        sampled += piece.len();
+    }
+    (counter, sampled)
+}
+
+/// Appends `data` as one or more deflate blocks to `out`; `last` marks the
+/// final block of the stream. Stored blocks are used when the sample
+/// predicts no saving, or when coding turned out larger than storing.
+pub fn write_blocks(data: &[u8], last: bool, out: &mut BitWriter) {
+    if data.is_empty() {
+        return write_stored(data, last, out);
+    }
+    let mut blocks = data.chunks(BLOCK_BYTES).peekable();
+    while let Some(block) = blocks.next() {
+        let last_block = last && blocks.peek().is_none();
+        write_block(block, last_block, out);
+    }
+}
+
+/// Bytes a stored encoding of `len` bytes takes, headers included (an upper
+/// bound: up to one byte of alignment padding).
+fn stored_size(len: usize) -> usize {
+    len + 5 * len.div_ceil(65535).max(1) + 1
+}
+
+/// Storing wins unless coding is predicted to save at least this fraction.
+const MIN_SAVING: f64 = 0.02;
+
+fn write_block(data: &[u8], last: bool, out: &mut BitWriter) {
+    let (counter, sampled) = sample_counts(data);
+    let lengths = code_lengths(&counter.counts, MAX_LITERAL_BITS);
+    let sample_bits: u64 = (counter.counts.iter().zip(&lengths).enumerate())
+        .map(|(symbol, (&count, &len))| {
+            let extra = match symbol.checked_sub(257) {
+                Some(length) => LENGTH_EXTRA[length] as u64 + 1,
+                None => 0,
+            };
+            count as u64 * (len as u64 + extra)
+        })
+        .sum();
+    let estimate = sample_bits as f64 / 8.0 * data.len() as f64 / sampled as f64;
+    if estimate > data.len() as f64 * (1.0 - MIN_SAVING) {
+        return write_stored(data, last, out);
+    }
+
+    let codes = canonical_codes(&lengths);
+    let start = out.position();
+    out.reserve(data.len() * MAX_LITERAL_BITS as usize / 8 + 1024);
+    write_dynamic_header(&lengths, last, out);
+    let mut literals = [0u32; 256];
+    for (packed, code) in literals.iter_mut().zip(&codes) {
+        *packed = code.bits as u32 | (code.len as u32) << 16;
+    }
+    let mut matches = Box::new([(0u32, 0u8); MAX_MATCH as usize + 1]);
+    for len in MIN_MATCH..=MAX_MATCH {
+        let symbol = length_symbol(len);
+        let code = codes[257 + symbol];
+        let extra = len - LENGTH_BASE[symbol] as u32;
+        // Distance code 0 (distance 1) is the one-bit code 0: nothing to OR in.
+        matches[len as usize] = (
+            code.bits as u32 | (extra << code.len),
+            code.len + LENGTH_EXTRA[symbol] + 1,
+        );
+    }
+    let mut emitter = Emitter {
+        out: out.cursor(),
+        literals,
+        matches,
+    };
+    scan(data, &mut emitter);
+    let end = codes[END_OF_BLOCK];
+    emitter.out.put(end.bits as u64, end.len as u32);
+    let state = emitter.out.state();
+    out.rewind(state);
+    if out.position().0 - start.0 > stored_size(data.len()) {
+        out.rewind(start);
+        write_stored(data, last, out);
+    }
+}
+
+/// Block header of a dynamic-Huffman block: 286 literal/length codes and two
+/// one-bit distance codes (only distance 1 is used), the code lengths sent
+/// one symbol each (no run-length coding of lengths: ~150 bytes a block).
+fn write_dynamic_header(literal_lengths: &[u8], last: bool, out: &mut BitWriter) {
+    const DISTANCE_LENGTHS: [u8; 2] = [1, 1];
+    let all_lengths = || literal_lengths.iter().chain(&DISTANCE_LENGTHS);
+    let mut counts = [0u32; 19];
+    for &len in all_lengths() {
+        counts[len as usize] += 1;
+    }
+    let length_lengths = code_lengths(&counts, MAX_CODE_LENGTH_BITS);
+    let length_codes = canonical_codes(&length_lengths);
+    out.put(last as u64 | (2 << 1), 3);
+    out.put((LITERAL_SYMBOLS - 257) as u64, 5);
+    out.put((DISTANCE_LENGTHS.len() - 1) as u64, 5);
+    out.put((CODE_LENGTH_ORDER.len() - 4) as u64, 4);
+    for &symbol in &CODE_LENGTH_ORDER {
+        out.put(length_lengths[symbol] as u64, 3);
+    }
+    for &len in all_lengths() {
+        let code = length_codes[len as usize];
+        out.put(code.bits as u64, code.len as u32);
+    }
+}
+
+/// Stored blocks: header bits, alignment, then LEN/NLEN and the bytes.
+fn write_stored(data: &[u8], last: bool, out: &mut BitWriter) {
+    let mut pieces = data.chunks(65535).peekable();
+    let empty: &[u8] = &[];
+    let mut only_empty = data.is_empty().then_some(empty);
+    while let Some(piece) = only_empty.take().or_else(|| pieces.next()) {
+        out.reserve(piece.len() + 16);
+        let final_piece = last && pieces.peek().is_none();
+        out.put(final_piece as u64, 3);
+        out.align();
+        let len = piece.len() as u16;
+        out.push_bytes(&len.to_le_bytes());
+        out.push_bytes(&(!len).to_le_bytes());
+        out.push_bytes(piece);
+    }
+}
+
+/// Ends a stream piece that is not the last on a byte boundary with an empty
+/// stored block (a zlib "sync flush"), so pieces coded separately can be
+/// concatenated.
+pub fn sync_flush(out: &mut BitWriter) {
+    write_stored(&[], false, out);
+}
+
+/// Adler-32 of `data`, continuing from `adler` (1 to start).
+pub fn adler32(adler: u32, data: &[u8]) -> u32 {
+    let mut hasher = simd_adler32::Adler32::from_checksum(adler);
+    hasher.write(data);
+    hasher.finish()
+}
+
+/// Adler-32 of A followed by B from the two checksums and B's length
+/// (zlib's adler32_combine).
+pub fn adler32_combine(first: u32, second: u32, second_len: usize) -> u32 {
+    const BASE: u64 = 65521;
+    let rem = second_len as u64 % BASE;
+    let (first, second) = (first as u64, second as u64);
+    let mut sum1 = first & 0xffff;
+    let mut sum2 = (rem * sum1) % BASE;
+    sum1 += (second & 0xffff) + BASE - 1;
+    sum2 += (first >> 16) + (second >> 16) + BASE - rem;
+    sum1 %= BASE;
+    sum2 %= BASE;
+    (sum1 | (sum2 << 16)) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A complete zlib stream of `data` made with this coder.
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut out = BitWriter::new(data.len());
+        out.push_bytes(&[0x78, 0x01]);
+        write_blocks(data, true, &mut out);
+        out.align();
+        out.push_bytes(&adler32(1, data).to_be_bytes());
+        out.into_bytes()
+    }
+
+    fn inflate(stream: &[u8], len: usize) -> Vec<u8> {
+        let mut back = vec![0u8; len + 16];
+        let (got, status) = zlib_rs::decompress_slice(&mut back, stream, Default::default());
+        assert_eq!(status, zlib_rs::ReturnCode::Ok, "inflate failed");
+        got.to_vec()
+    }
+
+    fn round_trip(data: &[u8]) {
+        let stream = zlib(data);
+        assert_eq!(inflate(&stream, data.len()), data);
+    }
+
+    fn noise(len: usize, seed: u32) -> Vec<u8> {
+        let mut state = seed.wrapping_mul(2654435761).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn round_trips_edge_cases() {
+        round_trip(&[]);
+        round_trip(&[7]);
+        for len in 0..40 {
+            round_trip(&vec![0; len]);
+            round_trip(&vec![200; len]);
+            round_trip(&noise(len, len as u32));
+        }
+    }
+
+    #[test]
+    fn round_trips_runs_of_every_length_around_the_match_limits() {
+        for len in [
+            1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 257, 258, 259, 260, 261, 516, 517, 1000,
+        ] {
+            let mut data = noise(50, len);
+            data.extend(std::iter::repeat_n(42u8, len as usize));
+            data.extend(noise(13, len + 1));
+            data.extend(std::iter::repeat_n(0u8, len as usize));
+            round_trip(&data);
+        }
+    }
+
+    #[test]
+    fn round_trips_large_mixed_data_across_blocks() {
+        let mut data = Vec::new();
+        for i in 0..(3 * BLOCK_BYTES / 1000) {
+            let piece = noise(600, i as u32);
+            data.extend(piece.iter().map(|b| b % 7));
+            data.extend(std::iter::repeat_n((i % 5) as u8, 400));
+        }
+        data.extend(noise(BLOCK_BYTES + 77, 99));
+        round_trip(&data);
+        // Noise cannot shrink: it is stored, with only block overhead.
+        let random = noise(BLOCK_BYTES * 2, 5);
+        assert!(zlib(&random).len() <= stored_size(random.len()) + 6 + 16);
+    }
+
+    #[test]
+    fn skewed_statistics_respect_the_length_limit() {
+        // One byte dominates: the optimal code would be deeper than 14 bits.
+        let mut data = vec![0u8; 1 << 20];
+        for (i, byte) in data.iter_mut().enumerate().step_by(4099) {
+            *byte = (i % 251) as u8 + 1;
+        }
+        round_trip(&data);
+        let counts: Vec<u32> = (0..286)
+            .map(|i| if i == 0 { 1 << 30 } else { i + 1 })
+            .collect();
+        let lengths = code_lengths(&counts, 14);
+        assert!(lengths.iter().all(|&l| (1..=14).contains(&l)));
+        let kraft: f64 = lengths.iter().map(|&l| 0.5f64.powi(l as i32)).sum();
+        assert!(
+            (kraft - 1.0).abs() < 1e-12,
+            "code must be complete, Kraft sum {kraft}"
+        );
+    }
+
+    #[test]
+    fn pieces_joined_by_sync_flush_form_one_stream() {
+        let parts = [noise(1000, 1), vec![3u8; 5000], noise(70_000, 2)];
+        let mut out = BitWriter::new(0);
+        out.push_bytes(&[0x78, 0x01]);
+        let mut adler = 1;
+        let mut whole = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let last = i == parts.len() - 1;
+            write_blocks(part, last, &mut out);
+            if !last {
+                sync_flush(&mut out);
+            }
+            adler = adler32_combine(adler, adler32(1, part), part.len());
+            whole.extend_from_slice(part);
+        }
+        out.align();
+        out.push_bytes(&adler.to_be_bytes());
+        assert_eq!(adler, adler32(1, &whole));
+        assert_eq!(inflate(&out.into_bytes(), whole.len()), whole);
+    }
+
+    #[test]
+    fn runs_are_coded_as_matches() {
+        let data = vec![9u8; 100_000];
+        assert!(
+            zlib(&data).len() < 1000,
+            "a constant block must shrink to a few hundred bytes"
+        );
+    }
+}
