@@ -39,9 +39,25 @@ const CODE_LENGTH_ORDER: [usize; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
+/// The length symbol (0-based, add 257) for each match length 0..=258.
+const LENGTH_SYMBOLS: [u8; MAX_MATCH as usize + 1] = {
+    let mut table = [0u8; MAX_MATCH as usize + 1];
+    let mut len = MIN_MATCH as usize;
+    let mut symbol = 0;
+    while len <= MAX_MATCH as usize {
+        while symbol + 1 < LENGTH_BASE.len() && LENGTH_BASE[symbol + 1] as usize <= len {
+            symbol += 1;
+        }
+        table[len] = symbol as u8;
+        len += 1;
+    }
+    table
+};
+
 /// The length symbol (0-based, add 257) for a match of `len` bytes.
+#[inline(always)]
 fn length_symbol(len: u32) -> usize {
-    LENGTH_BASE.partition_point(|&base| base as u32 <= len) - 1
+    LENGTH_SYMBOLS[len as usize] as usize
 }
 
 /// Little-endian bit writer over a growable byte buffer. Each `put` stores
@@ -268,18 +284,18 @@ impl Symbols for Counter {
     }
 
     fn run(&mut self, byte: u8, len: u32) {
+        if (MIN_MATCH..=MAX_MATCH).contains(&len) {
+            self.counts[257 + length_symbol(len)] += 1;
+            return;
+        }
         let counts = &mut self.counts;
         let mut literals = 0;
-        let mut lengths = [0u32; 29];
         split_run(
             len,
-            |take| lengths[length_symbol(take)] += 1,
+            |take| counts[257 + length_symbol(take)] += 1,
             || literals += 1,
         );
-        counts[byte as usize] += literals;
-        for (count, found) in counts[257..].iter_mut().zip(lengths) {
-            *count += found;
-        }
+        self.counts[byte as usize] += literals;
     }
 }
 
@@ -308,19 +324,34 @@ impl Symbols for Emitter<'_> {
 
     #[inline(always)]
     fn eight_literals(&mut self, bytes: &[u8; 8]) {
-        for four in bytes.chunks_exact(4) {
-            let mut bits = 0u64;
-            let mut count = 0u32;
-            for &byte in four {
+        let four = |bytes: &[u8]| {
+            let (mut bits, mut count) = (0u64, 0u32);
+            for &byte in bytes {
                 let code = self.literals[byte as usize];
                 bits |= ((code & 0xffff) as u64) << count;
                 count += code >> 16;
             }
-            self.out.put(bits, count);
+            (bits, count)
+        };
+        let (low, low_count) = four(&bytes[..4]);
+        let (high, high_count) = four(&bytes[4..]);
+        // Photo residuals take ~5-7 bits a byte: eight usually fit one write.
+        if low_count + high_count <= 56 {
+            self.out
+                .put(low | high << low_count, low_count + high_count);
+        } else {
+            self.out.put(low, low_count);
+            self.out.put(high, high_count);
         }
     }
 
+    #[inline(always)]
     fn run(&mut self, byte: u8, len: u32) {
+        // Most runs fit one match.
+        if (MIN_MATCH..=MAX_MATCH).contains(&len) {
+            let (bits, count) = self.matches[len as usize];
+            return self.out.put(bits as u64, count as u32);
+        }
         let literal = self.literals[byte as usize];
         let out = &mut self.out;
         let matches = &self.matches;
@@ -636,6 +667,48 @@ mod tests {
                 (state >> 24) as u8
             })
             .collect()
+    }
+
+    #[test]
+    fn bit_writer_packs_lsb_first_with_writes_of_up_to_56_bits() {
+        let mut out = BitWriter::new(0);
+        let mut expected_bits = Vec::new();
+        let mut state = 12345u64;
+        for i in 0..2000u64 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            // Every count 1..=56, often right after 7 pending bits.
+            let count = if i % 3 == 0 {
+                56
+            } else {
+                (state >> 58) as u32 % 56 + 1
+            };
+            let bits = (state >> 3) & ((1u64 << count) - 1);
+            out.reserve(8);
+            out.put(bits, count);
+            expected_bits.extend((0..count).map(|b| (bits >> b) & 1 == 1));
+        }
+        out.align();
+        let mut expected = vec![0u8; expected_bits.len().div_ceil(8)];
+        for (i, &bit) in expected_bits.iter().enumerate() {
+            expected[i / 8] |= (bit as u8) << (i % 8);
+        }
+        assert_eq!(out.into_bytes(), expected);
+    }
+
+    #[test]
+    fn length_symbols_follow_rfc_1951() {
+        for len in MIN_MATCH..=MAX_MATCH {
+            let symbol = length_symbol(len);
+            let base = LENGTH_BASE[symbol] as u32;
+            assert!(
+                base <= len && len - base < 1 << LENGTH_EXTRA[symbol],
+                "length {len}"
+            );
+        }
+        assert_eq!(length_symbol(258), 28);
+        assert_eq!(length_symbol(257), 27);
     }
 
     #[test]

@@ -128,18 +128,25 @@ impl Strips<'_> {
     }
 
     /// Codes `strip` into `out`; returns the Adler-32 of its filtered bytes
-    /// and how many there are.
-    fn code(&self, strip: usize, out: &mut BitWriter) -> Result<(u32, usize)> {
+    /// and how many there are. `scratch` holds a band of filtered rows; one
+    /// per thread, reused from strip to strip.
+    fn code(
+        &self,
+        strip: usize,
+        scratch: &mut Vec<u8>,
+        out: &mut BitWriter,
+    ) -> Result<(u32, usize)> {
         let range = self.range(strip);
         let filtered_len = range.len() * (self.row_bytes + 1);
-        Ok((self.code_rows(range, out)?, filtered_len))
+        Ok((self.code_rows(range, scratch, out)?, filtered_len))
     }
 
     /// Every strip in order on the calling thread, straight into `out`.
     fn code_here(&self, out: &mut BitWriter) -> Result<u32> {
         let mut adler = 1;
+        let mut scratch = Vec::new();
         for strip in 0..self.count() {
-            let (strip_adler, len) = self.code(strip, out)?;
+            let (strip_adler, len) = self.code(strip, &mut scratch, out)?;
             adler = deflate::adler32_combine(adler, strip_adler, len);
         }
         Ok(adler)
@@ -154,6 +161,7 @@ impl Strips<'_> {
         let next = AtomicUsize::new(0);
         let work = || -> Result<Vec<CodedStrip>> {
             let mut done = Vec::new();
+            let mut scratch = Vec::new();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 if index >= count {
@@ -161,7 +169,7 @@ impl Strips<'_> {
                 }
                 let bound = self.range(index).len() * self.row_bytes / 2 + 1024;
                 let mut piece = BitWriter::new(bound);
-                let coded = self.code(index, &mut piece);
+                let coded = self.code(index, &mut scratch, &mut piece);
                 // A failed strip fails the frame: the other workers stop too.
                 let (adler, filtered_len) =
                     coded.inspect_err(|_| next.store(count, Ordering::Relaxed))?;
@@ -205,11 +213,19 @@ impl Strips<'_> {
     /// Filters and codes the rows in `rows` as deflate blocks, the final
     /// one if `rows` reaches the frame's end, else ending on a byte boundary;
     /// returns the Adler-32 of the filtered bytes.
-    fn code_rows(&self, rows: Range<usize>, out: &mut BitWriter) -> Result<u32> {
+    fn code_rows(
+        &self,
+        rows: Range<usize>,
+        scratch: &mut Vec<u8>,
+        out: &mut BitWriter,
+    ) -> Result<u32> {
         let (data, row_bytes) = (self.data, self.row_bytes);
         let last = rows.end * row_bytes == data.len();
         let rows_per_band = (deflate::BLOCK_BYTES / (row_bytes + 1)).max(1);
-        let mut filtered = vec![0u8; rows.len().min(rows_per_band) * (row_bytes + 1)];
+        let band_bytes = rows.len().min(rows_per_band) * (row_bytes + 1);
+        if scratch.len() < band_bytes {
+            scratch.resize(band_bytes, 0);
+        }
         let mut zlib = match self.coder {
             Coder::Runs => None,
             Coder::Zlib { level, .. } => Some(ZlibStrip::new(level)),
@@ -222,7 +238,7 @@ impl Strips<'_> {
             let above = first
                 .checked_sub(1)
                 .map(|row| &data[row * row_bytes..first * row_bytes]);
-            let filtered = &mut filtered[..count * (row_bytes + 1)];
+            let filtered = &mut scratch[..count * (row_bytes + 1)];
             filter_rows(
                 self.coder.filter(),
                 band,
