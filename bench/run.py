@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
+
+# numpy's OpenBLAS keeps worker threads that busy-wait after each BLAS call;
+# on 2 shared cores they steal time from whichever contender runs next
+# (perf showed 6% of a bufpng run in blas_thread_server). No contender uses
+# BLAS, so one thread: set before numpy is imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402

@@ -22,8 +22,8 @@ the native code.
 
 from __future__ import annotations
 
+import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import atheris
@@ -42,7 +42,11 @@ import cv2
 EXPECTED = (TypeError, ValueError, OverflowError, BufferError, MemoryError)
 DTYPES = [np.uint8, np.uint16, np.dtype(">u2"), np.int8, np.float32, np.uint32]
 FORMATS = ["B", "H", "<H", ">H", "b", "h", "f", "BB", "Q", "?", ""]
-SCRATCH = Path(tempfile.mkdtemp(prefix="bufpng-atheris-"))
+# libFuzzer ends the process with C's exit(), past Python's cleanup, so the
+# files write_frames makes go to one fixed, gitignored folder, emptied at start.
+SCRATCH = Path(__file__).resolve().parent.parent / "fuzz" / "logs" / "python-scratch"
+shutil.rmtree(SCRATCH, ignore_errors=True)
+SCRATCH.mkdir(parents=True)
 
 
 def small(fdp: atheris.FuzzedDataProvider) -> int:

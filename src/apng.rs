@@ -671,6 +671,7 @@ mod tests {
     use crate::decode::tests::crc32;
     use crate::layout::{Depth, Endian};
     use crate::pixels::{ChannelOrder, PixelFormat};
+    use crate::scratch::ScratchDir;
 
     fn delay(seconds: f64) -> (u16, u16) {
         let d = Delay::from_seconds(seconds, "t").unwrap();
@@ -717,11 +718,8 @@ mod tests {
         }
     }
 
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("bufpng-apng-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+    fn scratch(name: &str) -> ScratchDir {
+        ScratchDir::new("apng", name)
     }
 
     fn output(path: PathBuf) -> AnimationOutput {

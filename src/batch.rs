@@ -382,6 +382,7 @@ mod tests {
     use super::*;
     use crate::layout::Depth;
     use crate::pixels::PixelFormat;
+    use crate::scratch::ScratchDir;
 
     fn frame(seed: u8) -> Frame {
         let layout = ImageLayout {
@@ -399,16 +400,17 @@ mod tests {
         }
     }
 
-    fn output(name: &str) -> Output {
-        let directory =
-            std::env::temp_dir().join(format!("bufpng-batch-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&directory);
-        Output {
-            directory: directory.join("nested"),
+    /// An output into a directory the batch must create, inside a scratch
+    /// directory removed when the returned guard drops.
+    fn output(name: &str) -> (ScratchDir, Output) {
+        let scratch = ScratchDir::new("batch", name);
+        let output = Output {
+            directory: scratch.join("nested"),
             pattern: FilePattern::parse("f%03d.png").unwrap(),
             start: 7,
             compression: Compression::Default,
-        }
+        };
+        (scratch, output)
     }
 
     /// Submits `count` frames the way the boundary does and returns the files' bytes.
@@ -435,15 +437,17 @@ mod tests {
 
     #[test]
     fn threads_write_the_same_bytes_as_one_thread() {
-        let one = run(output("one"), 1, 12);
-        let out = output("three");
+        let (_one_dir, one) = output("one");
+        let one = run(one, 1, 12);
+        let (_three_dir, out) = output("three");
         assert!(out.path(0).ends_with("nested/f007.png"));
         assert_eq!(run(out, 3, 12), one);
     }
 
     #[test]
     fn shutdown_with_frames_queued_returns() {
-        let mut batch = Pipeline::new(Files::new(output("stop")), 2).unwrap();
+        let (_dir, out) = output("stop");
+        let mut batch = Pipeline::new(Files::new(out), 2).unwrap();
         while batch.has_room() {
             let index = batch.in_flight();
             batch.submit(index, frame(1)).unwrap();
@@ -514,7 +518,7 @@ mod tests {
 
     #[test]
     fn unwritable_directory_is_a_file_error() {
-        let mut out = output("blocked");
+        let (_dir, mut out) = output("blocked");
         std::fs::create_dir_all(out.directory.parent().unwrap()).unwrap();
         std::fs::write(&out.directory, b"a file, not a directory").unwrap();
         out.directory = out.directory.join("sub");

@@ -19,6 +19,8 @@ pub mod filter;
 pub mod layout;
 pub mod pattern;
 pub mod pixels;
+#[cfg(test)]
+mod scratch;
 pub mod striped;
 
 pub use apng::{decode_animation, read_animation, Animation};
