@@ -62,7 +62,7 @@ fn length_symbol(len: u32) -> usize {
 
 /// Little-endian bit writer over a growable byte buffer. Each `put` stores
 /// eight bytes unconditionally and advances by the whole bytes filled, so
-/// the hot path has no branch; `reserve` keeps eight spare bytes ahead.
+/// the hot path has no branch; `reserve` keeps room for that store ahead.
 pub struct BitWriter {
     bytes: Vec<u8>,
     /// Bytes of `bytes` that are final.

@@ -66,6 +66,15 @@ impl Coder {
 /// 16-bit samples) as a complete PNG file, on up to `threads` threads (the
 /// calling one included). The bytes do not depend on `threads`.
 pub fn encode(layout: &ImageLayout, data: &[u8], coder: Coder, threads: usize) -> Result<Vec<u8>> {
+    // Callers pass validated frames; a mismatch here is a bug, not bad input.
+    anyhow::ensure!(
+        layout.width > 0 && layout.height > 0 && data.len() == layout.byte_len(),
+        "bufpng internal error: {} bytes for a {}x{} frame of {} bytes",
+        data.len(),
+        layout.width,
+        layout.height,
+        layout.byte_len()
+    );
     let row_bytes = layout.row_bytes();
     let rows = layout.height as usize;
     let mut out = BitWriter::new(data.len() / 2 + 1024);
@@ -93,6 +102,9 @@ pub fn encode(layout: &ImageLayout, data: &[u8], coder: Coder, threads: usize) -
     let mut png = out.into_bytes();
     finish_idat(&mut png, stream_start);
     png.extend_from_slice(&chunk(b"IEND", &[]));
+    // The buffer was sized for the worst case; a PNG kept around (an APNG
+    // frame waiting for its turn) should not hold half a raw frame.
+    png.shrink_to_fit();
     Ok(png)
 }
 
@@ -471,6 +483,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn inconsistent_frames_are_refused_not_encoded() {
+        let gray = layout(4, 4, 1, Depth::Eight);
+        assert!(encode(&gray, &[0; 18], Coder::Runs, 1).is_err());
+        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::Runs, 1).is_err());
+        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::Runs, 1).is_err());
+        let png = encode(&gray, &[0; 16], Coder::Runs, 1).unwrap();
+        assert_eq!(
+            png.capacity(),
+            png.len(),
+            "the worst-case buffer is given back"
+        );
     }
 
     #[test]
