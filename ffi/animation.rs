@@ -10,7 +10,7 @@ use crate::batch::{drive, Progress, Source};
 use crate::buffer::BufferView;
 use crate::convert::{self, float, is_absent, optional_int, Owned};
 use crate::decode::parse_options;
-use crate::encode::{parse_threads, EncodeOptions, Size};
+use crate::encode::{EncodeOptions, Size};
 use crate::errors::{call_guarded, Failure, PyResult};
 use crate::frame;
 use crate::gil::without_gil;
@@ -65,8 +65,7 @@ pub unsafe extern "C" fn write_animation(
                 .into())
             }
         };
-        let options = EncodeOptions::parse(order, compression)?;
-        let threads = parse_threads(threads)?;
+        let options = EncodeOptions::parse(order, compression, threads)?;
         let progress = Progress::parse(progress)?;
         let mut assembler = Assembler::new(AnimationOutput {
             path,
@@ -90,7 +89,7 @@ pub unsafe extern "C" fn write_animation(
             }
             _ => {}
         }
-        let threads = source.threads(threads);
+        let threads = source.threads(options.threads);
         let mut pipeline = Pipeline::new(assembler, threads)?;
         let outcome = drive(
             &mut source,

@@ -12,7 +12,7 @@
 use crate::args::Signature;
 use crate::buffer::BufferView;
 use crate::convert::{self, is_absent, optional_int, optional_str, Owned};
-use crate::encode::{parse_threads, take_frame, EncodeOptions, Size};
+use crate::encode::{take_frame, EncodeOptions, Size};
 use crate::errors::{set_error, with_context, Failure, PyResult};
 use crate::gil::without_gil;
 use bufpng_core::batch::{Files, Output, Pipeline, Sink};
@@ -65,8 +65,7 @@ pub unsafe extern "C" fn write_frames(
             &optional_str(pattern, "pattern")?.unwrap_or_else(|| "frame_%05d.png".into()),
         )?;
         let start = optional_int(start, "start")?.unwrap_or(0);
-        let options = EncodeOptions::parse(order, compression)?;
-        let threads = parse_threads(threads)?;
+        let options = EncodeOptions::parse(order, compression, threads)?;
         let progress = Progress::parse(progress)?;
         let mut files = Files::new(Output {
             directory,
@@ -75,7 +74,7 @@ pub unsafe extern "C" fn write_frames(
             compression: options.compression,
         });
         let mut source = Source::new(frames, size, &mut files, "write_frames")?;
-        let threads = source.threads(threads);
+        let threads = source.threads(options.threads);
         let mut pipeline = Pipeline::new(files, threads)?;
         let outcome = drive(
             &mut source,

@@ -15,16 +15,36 @@ pub struct EncodeOptions {
     /// None: the image's own order (a bufpng.Frame's), else bgr.
     pub order: Option<ChannelOrder>,
     pub compression: Compression,
+    /// The threads the call may use (one frame's strips, or a batch's workers).
+    pub threads: usize,
 }
 
 impl EncodeOptions {
-    pub fn parse(order: *mut PyObject, compression: *mut PyObject) -> PyResult<EncodeOptions> {
+    pub fn parse(
+        order: *mut PyObject,
+        compression: *mut PyObject,
+        threads: *mut PyObject,
+    ) -> PyResult<EncodeOptions> {
         let order = match optional_str(order, "order")? {
             Some(name) => Some(ChannelOrder::parse(&name)?),
             None => None,
         };
-        let compression = Compression::from_level(optional_int(compression, "compression")?)?;
-        Ok(EncodeOptions { order, compression })
+        Ok(EncodeOptions {
+            order,
+            ..EncodeOptions::without_order(compression, threads)?
+        })
+    }
+
+    /// For a Frame's own methods, which encode in the Frame's order.
+    pub fn without_order(
+        compression: *mut PyObject,
+        threads: *mut PyObject,
+    ) -> PyResult<EncodeOptions> {
+        Ok(EncodeOptions {
+            order: None,
+            compression: Compression::from_level(optional_int(compression, "compression")?)?,
+            threads: parse_threads(threads)?,
+        })
     }
 }
 
@@ -40,7 +60,7 @@ fn cores() -> usize {
 }
 
 /// `threads`: None = one per core, 1 = the calling thread only, N = up to N.
-pub fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
+fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
     match optional_int(threads, "threads")? {
         None => Ok(cores()),
         Some(n @ 1..=MAX_THREADS) => Ok(n as usize),
@@ -119,10 +139,9 @@ pub unsafe extern "C" fn encode(
         // SAFETY: CPython's fastcall arguments, GIL held.
         let [image, width, height, order, compression, threads] =
             unsafe { ENCODE.parse(args, nargs, kwnames)? };
-        let options = EncodeOptions::parse(order, compression)?;
-        let threads = parse_threads(threads)?;
+        let options = EncodeOptions::parse(order, compression, threads)?;
         let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
-        let png = without_gil(|| encode_png(&frame, options.compression, threads))?;
+        let png = without_gil(|| encode_png(&frame, options.compression, options.threads))?;
         bytes_from(&png)
     })
 }
@@ -153,10 +172,9 @@ pub unsafe extern "C" fn write(
         let [path, image, width, height, order, compression, threads] =
             unsafe { WRITE.parse(args, nargs, kwnames)? };
         let path = convert::path(path, "path")?;
-        let options = EncodeOptions::parse(order, compression)?;
-        let threads = parse_threads(threads)?;
+        let options = EncodeOptions::parse(order, compression, threads)?;
         let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
-        without_gil(|| write_png(&path, &frame, options.compression, threads))?;
+        without_gil(|| write_png(&path, &frame, options.compression, options.threads))?;
         Ok(convert::none())
     })
 }

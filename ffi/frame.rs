@@ -8,11 +8,11 @@
 //! read-only and need no export count.
 
 use crate::args::Signature;
-use crate::convert::{self, bytes_from, c, none, optional_int};
-use crate::encode::{copy_image, parse_threads, Size};
+use crate::convert::{self, bytes_from, c, none};
+use crate::encode::{copy_image, EncodeOptions, Size};
 use crate::errors::{call_guarded, set_error, PyResult};
 use crate::gil::without_gil;
-use bufpng_core::{encode_png, write_png, ChannelOrder, Compression, Depth, Endian, PixelFormat};
+use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -327,12 +327,11 @@ unsafe extern "C" fn frame_encode(
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
         let [compression, threads] = unsafe { ENCODE.parse(args, nargs, kwnames)? };
-        let compression = Compression::from_level(optional_int(compression, "compression")?)?;
-        let threads = parse_threads(threads)?;
+        let options = EncodeOptions::without_order(compression, threads)?;
         // SAFETY: `object` is a live Frame held by the caller for this call;
         // its pixels are immutable, so reading them without the GIL is sound.
         let frame = unsafe { frame_of(object) };
-        let png = without_gil(|| encode_png(frame, compression, threads))?;
+        let png = without_gil(|| encode_png(frame, options.compression, options.threads))?;
         bytes_from(&png)
     })
 }
@@ -354,11 +353,10 @@ unsafe extern "C" fn frame_write(
         // SAFETY: CPython's fastcall arguments, GIL held.
         let [path, compression, threads] = unsafe { WRITE.parse(args, nargs, kwnames)? };
         let path = convert::path(path, "path")?;
-        let compression = Compression::from_level(optional_int(compression, "compression")?)?;
-        let threads = parse_threads(threads)?;
+        let options = EncodeOptions::without_order(compression, threads)?;
         // SAFETY: as in frame_encode.
         let frame = unsafe { frame_of(object) };
-        without_gil(|| write_png(&path, frame, compression, threads))?;
+        without_gil(|| write_png(&path, frame, options.compression, options.threads))?;
         Ok(none())
     })
 }
