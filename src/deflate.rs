@@ -17,6 +17,8 @@ const MAX_CODE_LENGTH_BITS: u8 = 7;
 const LITERAL_SYMBOLS: usize = 286;
 const END_OF_BLOCK: usize = 256;
 const MAX_MATCH: u32 = 258;
+/// Most bytes one stored block holds (its LEN field is 16 bits).
+const MAX_STORED: usize = 65535;
 const MIN_MATCH: u32 = 3;
 /// Input per Huffman block: big enough that the ~150-byte code header is
 /// noise, small enough for codes to follow the content down a frame.
@@ -503,7 +505,7 @@ pub fn write_blocks(data: &[u8], last: bool, out: &mut BitWriter) {
 /// Bytes a stored encoding of `len` bytes takes, headers included (an upper
 /// bound: up to one byte of alignment padding).
 fn stored_size(len: usize) -> usize {
-    len + 5 * len.div_ceil(65535).max(1) + 1
+    len + 5 * len.div_ceil(MAX_STORED).max(1) + 1
 }
 
 /// Storing wins unless coding is predicted to save at least this fraction.
@@ -588,13 +590,12 @@ fn write_dynamic_header(literal_lengths: &[u8], last: bool, out: &mut BitWriter)
 
 /// Stored blocks: header bits, alignment, then LEN/NLEN and the bytes.
 fn write_stored(data: &[u8], last: bool, out: &mut BitWriter) {
-    let mut pieces = data.chunks(65535).peekable();
-    let empty: &[u8] = &[];
-    let mut only_empty = data.is_empty().then_some(empty);
-    while let Some(piece) = only_empty.take().or_else(|| pieces.next()) {
+    // No data is still one (empty) block: a sync flush, or an empty end.
+    let blocks = data.len().div_ceil(MAX_STORED).max(1);
+    for block in 0..blocks {
+        let piece = &data[block * MAX_STORED..((block + 1) * MAX_STORED).min(data.len())];
         out.reserve(piece.len() + 16);
-        let final_piece = last && pieces.peek().is_none();
-        out.put(final_piece as u64, 3);
+        out.put((last && block + 1 == blocks) as u64, 3);
         out.align();
         let len = piece.len() as u16;
         out.push_bytes(&len.to_le_bytes());
