@@ -322,7 +322,11 @@ def test_write_failing_mid_file_leaves_no_partial_png(tmp_path: Path) -> None:
 
 def test_directory_removed_during_a_batch(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
-    frames = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(300)]
+    distinct = [rng.integers(0, 256, (128, 128, 3), dtype=np.uint8) for _ in range(16)]
+    # Long enough that the batch cannot finish before the remover thread
+    # gets a turn on a loaded machine (the batch stops at the removal, so a
+    # normal run writes only a few frames).
+    frames = [distinct[i % 16] for i in range(3000)]
     directory = tmp_path / "out"
     removed = threading.Event()
 
