@@ -49,7 +49,8 @@ unsafe fn raise<T>(exception: *mut PyObject, message: &str) -> Option<T> {
 }
 
 /// The frame's pixels, packed in C order; None with an exception set.
-/// GIL held: no Python code runs during the copy.
+/// GIL held: no other thread runs Python code meanwhile (C code that released
+/// the GIL still can write: see the tutorial's "Threads").
 unsafe fn copy_pixels(frame: *mut PyObject, width: isize, height: isize) -> Option<Vec<u8>> {
     if PyUnicode_Check(frame) != 0 {
         return raise(PyExc_TypeError, "expected an image buffer such as a numpy array, got str: text is not pixels. str(frame) gives the array's printed text; pass the array itself");
@@ -161,7 +162,7 @@ static mut MODULE: PyModuleDef = PyModuleDef {
     m_base: PyModuleDef_HEAD_INIT,
     m_name: c"bufpng_minimal".as_ptr(),
     m_doc: c"The smallest complete buffer consumer in Rust.".as_ptr(),
-    m_size: 0, // no per-module state; 0 (not -1) allows subinterpreters
+    m_size: 0, // no per-module state (-1 would mean C globals: no subinterpreters)
     m_methods: addr_of_mut!(METHODS).cast(),
     m_slots: addr_of_mut!(SLOTS).cast(),
     m_traverse: None,
