@@ -64,8 +64,9 @@ def test_every_spelling_of_unsigned_byte(tmp_path: Path, prefix: str) -> None:
     assert np.array_equal(written(tmp_path / "f.png"), FRAME)
 
 
-def test_ctypes_little_endian_byte_format(tmp_path: Path) -> None:
-    pixels = (ctypes.c_ubyte * FRAME.size).from_buffer_copy(FRAME.tobytes())
+def test_ctypes_arrays_format_and_null_strides(tmp_path: Path) -> None:
+    # uint8[48][64][3]: format "<B", and strides left NULL (C order) although requested
+    pixels = (ctypes.c_ubyte * 3 * 64 * 48).from_buffer_copy(FRAME.tobytes())
     assert memoryview(pixels).format == "<B"
     bufpng_minimal.write_png(tmp_path / "ct.png", pixels, 64, 48)
     assert np.array_equal(written(tmp_path / "ct.png"), FRAME)
