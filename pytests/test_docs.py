@@ -199,3 +199,58 @@ def test_python312_blocks_print_what_the_page_shows(python: str | None, tmp_path
         run = subprocess.run([python, "-I", "example.py"], cwd=tmp_path, capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
         assert run.stdout == expected
+
+
+SUBINTERPRETER = """
+import sys
+try:
+    import _interpreters as interpreters                    # 3.13+
+    def create(isolated):
+        return interpreters.create("isolated" if isolated else "legacy")
+except ImportError:
+    import _xxsubinterpreters as interpreters               # 3.12
+    def create(isolated):
+        return interpreters.create(isolated=isolated)
+directory, module, isolated = sys.argv[1], sys.argv[2], sys.argv[3] == "isolated"
+interp = create(isolated)
+code = f'''
+import sys
+sys.path.insert(0, {directory!r})
+import {module}
+if {module!r} == "bufdemo":
+    block = {module}.Block(12)
+    with memoryview(block) as view:
+        assert {module}.copy(view.cast("B", (2, 2, 3)))[1:] == (2, 2, 3)
+'''
+try:
+    failure = interpreters.run_string(interp, code)        # 3.13: returns the error
+except Exception as error:                                  # 3.12: raises it
+    failure = error
+interpreters.destroy(interp)
+print("ok" if failure is None else getattr(failure, "formatted", failure))
+"""
+
+
+@pytest.mark.parametrize("python", pythons_312_and_later() or [None])
+def test_subinterpreter_claims(python: str | None, tmp_path: Path) -> None:
+    """The tutorial's threads section: bufdemo (Py_mod_multiple_interpreters,
+    no C globals) works in a subinterpreter with its own GIL; the minimal
+    example (multi-phase, without that slot) is refused there and works in
+    one sharing the main GIL."""
+    if python is None:
+        pytest.skip("no Python 3.12 or later on PATH or under pyenv")
+    compile_extension(bufdemo_source(), "bufdemo", tmp_path, python)
+    (tmp_path / "run.py").write_text(SUBINTERPRETER, encoding="utf-8")
+
+    def run(directory: str, module: str, config: str) -> str:
+        done = subprocess.run([python, "-I", str(tmp_path / "run.py"), directory, module, config],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run(str(tmp_path), "bufdemo", "isolated") == "ok"
+    minimal = importlib.util.find_spec("bufpng_minimal")
+    assert minimal and minimal.origin, "make install-minimal"
+    minimal_dir = str(Path(minimal.origin).parent)  # an abi3 module: loads on 3.12+ too
+    assert "does not support loading in subinterpreters" in run(minimal_dir, "bufpng_minimal", "isolated")
+    assert run(minimal_dir, "bufpng_minimal", "legacy") == "ok"
