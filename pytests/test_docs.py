@@ -84,24 +84,45 @@ def bufdemo_source() -> str:
     return "\n".join(block for block, _, _ in sorted(parts, key=lambda p: int(p[1])))
 
 
-def compile_extension(source: str, name: str, directory: Path, python: str = sys.executable) -> Path:
-    """Compiles one C file into an extension module for `python`; returns its path."""
-    config = subprocess.run(
+def c_build(python: str = sys.executable) -> tuple[list[str], str]:
+    """The C compiler command (with -I for Python.h) and extension suffix for `python`."""
+    compiler, include, suffix = subprocess.run(
         [python, "-c", "import sysconfig as s; print(s.get_config_var('CC') or 'cc');"
          "print(s.get_paths()['include']); print(s.get_config_var('EXT_SUFFIX'))"],
         capture_output=True, text=True, check=True,
     ).stdout.splitlines()
-    compiler, include, suffix = config
     assert shutil.which(compiler.split()[0]), f"no C compiler ({compiler}): bufpng's Rust build needs one too"
+    return [*compiler.split(), "-Wall", "-Werror", "-I", include], suffix
+
+
+def compile_extension(source: str, name: str, directory: Path, python: str = sys.executable) -> Path:
+    """Compiles one C file into an extension module for `python`; returns its path."""
+    compiler, suffix = c_build(python)
     (directory / f"{name}.c").write_text(source, encoding="utf-8")
     target = directory / (name + suffix)
-    build = subprocess.run(
-        [*compiler.split(), "-shared", "-fPIC", "-O1", "-Wall", "-Werror",
-         "-I", include, str(directory / f"{name}.c"), "-o", str(target)],
-        capture_output=True, text=True,
-    )
+    build = subprocess.run([*compiler, "-shared", "-fPIC", "-O1", str(directory / f"{name}.c"), "-o", str(target)],
+                           capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
     return target
+
+
+def test_the_py_buffer_shown_is_cpythons(tmp_path: Path) -> None:
+    """Section 2's Py_buffer and PyObject_GetBuffer, compiled beside
+    CPython's: the same prototype, fields in the same order at the same offsets."""
+    text = TUTORIAL.read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```c\n(.*?)```", text, re.S) if "} Py_buffer;" in b)
+    fields = re.findall(r"^\s+[\w ]+?[\s*](\w+);", block, re.M)
+    assert fields[:3] == ["buf", "obj", "len"] and fields[-1] == "internal", fields
+    checks = "".join(
+        f'_Static_assert(offsetof(Shown, {f}) == offsetof(Py_buffer, {f}), "{f}");\n' for f in fields
+    )
+    source = ("#define PY_SSIZE_T_CLEAN\n#include <Python.h>\n#include <stddef.h>\n"
+              + block.replace("} Py_buffer;", "} Shown;")
+              + '_Static_assert(sizeof(Shown) == sizeof(Py_buffer), "size");\n' + checks)
+    (tmp_path / "shown.c").write_text(source, encoding="utf-8")
+    compiler, _ = c_build()
+    build = subprocess.run([*compiler, "-fsyntax-only", str(tmp_path / "shown.c")], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
 
 
 @pytest.fixture(scope="module")
