@@ -1,5 +1,8 @@
 """Builds bufpng_minimal: `pip install examples/minimal` (make test does)."""
 
+# mypy: ignore-errors
+# (a build script: setuptools ships no type information in every environment)
+
 import os
 
 from setuptools import setup
