@@ -1,19 +1,38 @@
 //! PNG row filters for the striped encoder (`striped.rs`): Paeth, which the
 //! png crate's Adaptive mode picks for nearly every row of a photo, and Up,
-//! as good on screen content and cheaper. The png crate keeps its filters
-//! private, hence these.
+//! as good on screen content and cheaper; None for rows that are stored
+//! (decoders only copy them). The png crate keeps its filters private,
+//! hence these.
 
 /// A PNG filter type (the byte that starts each filtered row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowFilter {
+    None = 0,
+    Sub = 1,
     Up = 2,
     Paeth = 4,
+}
+
+impl RowFilter {
+    /// The filter a row without a row above is written with: Up and Paeth
+    /// read the row above, which is all zeros at the top of the image, so
+    /// there Up is None and Paeth is Sub, and saying so lets a decoder
+    /// start at that row without the one above (PNG Restart Marker
+    /// segments, `striped.rs`).
+    fn without_above(self) -> RowFilter {
+        match self {
+            RowFilter::None | RowFilter::Up => RowFilter::None,
+            RowFilter::Sub | RowFilter::Paeth => RowFilter::Sub,
+        }
+    }
 }
 
 /// Filters `rows` (whole rows of `row_bytes`) into `out`, which must hold
 /// `rows.len() / row_bytes * (row_bytes + 1)` bytes: each row becomes the
 /// filter type byte followed by its residuals. `above` is the unfiltered
-/// row above the first one, `None` at the top of the image.
+/// row above the first one, `None` at the top of the image or of a strip
+/// that must decode on its own (that row is then filtered with
+/// `filter.without_above()`).
 pub fn filter_rows(
     filter: RowFilter,
     rows: &[u8],
@@ -27,15 +46,17 @@ pub fn filter_rows(
         .chunks_exact(row_bytes)
         .zip(out.chunks_exact_mut(row_bytes + 1))
     {
+        let filter = match previous {
+            Some(_) => filter,
+            None => filter.without_above(),
+        };
         filtered[0] = filter as u8;
         let residuals = &mut filtered[1..];
         match (filter, previous) {
-            // Above the image every byte is 0: Up leaves the row as it is,
-            // Paeth predicts from the left neighbour only (the Sub filter).
-            (RowFilter::Up, None) => residuals.copy_from_slice(row),
             (RowFilter::Up, Some(above)) => up_row(row, above, residuals),
-            (RowFilter::Paeth, None) => sub_row(row, bpp, residuals),
             (RowFilter::Paeth, Some(above)) => paeth_row(row, above, bpp, residuals),
+            (RowFilter::Sub | RowFilter::Paeth, _) => sub_row(row, bpp, residuals),
+            (RowFilter::None | RowFilter::Up, _) => residuals.copy_from_slice(row),
         }
         previous = Some(row);
     }
@@ -109,7 +130,8 @@ mod tests {
             let mut out = vec![0; 3 * (row_bytes + 1)];
             filter_rows(RowFilter::Paeth, &rows, None, row_bytes, bpp, &mut out);
             for y in 0..3 {
-                assert_eq!(out[y * (row_bytes + 1)], 4);
+                // The top row has no row above: Paeth there is Sub.
+                assert_eq!(out[y * (row_bytes + 1)], if y == 0 { 1 } else { 4 });
                 for x in 0..row_bytes {
                     let at = |yy: usize, xx: usize| rows[yy * row_bytes + xx];
                     let a = if x >= bpp { at(y, x - bpp) } else { 0 };
@@ -135,7 +157,8 @@ mod tests {
         let rows: Vec<u8> = (0..30u8).map(|i| i.wrapping_mul(37)).collect();
         let mut out = vec![0; 3 * 11];
         filter_rows(RowFilter::Up, &rows, None, 10, 1, &mut out);
-        assert_eq!(out[0], 2);
+        assert_eq!(out[0], 0, "Up without a row above is None");
+        assert_eq!(out[11], 2);
         assert_eq!(&out[1..11], &rows[..10]);
         for y in 1..3 {
             for x in 0..10 {

@@ -251,21 +251,27 @@ impl Strips<'_> {
                 .checked_sub(1)
                 .map(|row| &data[row * row_bytes..first * row_bytes]);
             let filtered = &mut scratch[..count * (row_bytes + 1)];
-            filter_rows(
-                self.coder.filter(),
-                band,
-                above,
-                row_bytes,
-                self.bpp,
-                filtered,
-            );
-            adler = deflate::adler32(adler, filtered);
+            let filter = |filter, filtered: &mut [u8]| {
+                filter_rows(filter, band, above, row_bytes, self.bpp, filtered)
+            };
+            filter(self.coder.filter(), filtered);
             first += count;
             let strip_done = first == rows.end;
+            let final_block = last && strip_done;
             match &mut zlib {
-                None => deflate::write_blocks(filtered, last && strip_done, out),
+                // A band the coder declines (noise) is stored, and stored
+                // rows are filtered with None: a decoder only copies them,
+                // where Paeth costs it 3x the time and saves nothing.
+                None if filtered.len() <= deflate::BLOCK_BYTES => {
+                    if !deflate::write_coded(filtered, final_block, out) {
+                        filter(RowFilter::None, filtered);
+                        deflate::write_stored(filtered, final_block, out);
+                    }
+                }
+                None => deflate::write_blocks(filtered, final_block, out),
                 Some(zlib) => zlib.code(filtered, strip_done, last, out)?,
             }
+            adler = deflate::adler32(adler, filtered);
             if strip_done {
                 break;
             }
@@ -397,6 +403,32 @@ mod tests {
         (info, data)
     }
 
+    /// The PNG's chunks in order: type and data.
+    fn chunks(png: &[u8]) -> Vec<([u8; 4], &[u8])> {
+        let mut found = Vec::new();
+        let mut at = SIGNATURE.len();
+        while at < png.len() {
+            let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+            let kind = png[at + 4..at + 8].try_into().unwrap();
+            found.push((kind, &png[at + 8..at + 8 + len]));
+            at += len + 12;
+        }
+        found
+    }
+
+    /// The filtered rows (filter type byte, residuals) inside a PNG's IDATs.
+    fn filtered_rows(png: &[u8]) -> Vec<u8> {
+        let stream: Vec<u8> = chunks(png)
+            .into_iter()
+            .filter(|(kind, _)| kind == b"IDAT")
+            .flat_map(|(_, data)| data.iter().copied())
+            .collect();
+        let mut rows = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(&stream[..]), &mut rows)
+            .unwrap();
+        rows
+    }
+
     fn layout(width: u32, height: u32, channels: u8, depth: Depth) -> ImageLayout {
         ImageLayout {
             width,
@@ -451,6 +483,36 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn stored_rows_are_filtered_with_none_and_coded_rows_with_paeth() {
+        let layout = layout(1100, 700, 3, Depth::Eight);
+        let mut state = 0x2545_f491u32;
+        let noise: Vec<u8> = (0..layout.byte_len())
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        let row = layout.row_bytes() + 1;
+        for (data, stored) in [(noise, true), (pixels(&layout, 3), false)] {
+            let png = encode(&layout, &data, Coder::Runs, 2).unwrap();
+            assert_eq!(decode(&png).1, data);
+            let rows = filtered_rows(&png);
+            let types: Vec<u8> = rows.chunks(row).map(|row| row[0]).collect();
+            if stored {
+                assert!(png.len() < data.len() + data.len() / 200);
+                assert!(types.iter().all(|&t| t == RowFilter::None as u8));
+            } else {
+                assert!(png.len() < data.len() / 2);
+                let paeth = types.iter().filter(|&&t| t == RowFilter::Paeth as u8);
+                // All but the first row of each strip (Sub there).
+                assert!(paeth.count() >= types.len() - 16, "{types:?}");
             }
         }
     }

@@ -1,0 +1,114 @@
+"""bufpng's own files (issue 14, items 3-5): figures only, no pass/fail.
+
+    python bench/own_files_bench.py [--quick] [--only noise|levels|segments]
+
+- noise: decoding bufpng's file of 1080p noise against a memcpy + CRC
+  floor, and against the same pixels stored with Paeth on every row (what
+  bufpng wrote before stored rows were filtered with None) and cv2's file.
+- levels: size and CPU time of `compression=` 0-9 and the default on the
+  benchmark frames (the order `pytests/test_compression.py` pins on the
+  test photos).
+- segments: files with PNG Restart Markers (mARK): decode with 1 and 2
+  threads, and what the restricted first rows cost in size.
+
+The machine is shared: *cpu ms* (the process's CPU time, all threads) is
+the steady figure for work; wall-time ratios are only meaningful side by
+side in one run, and the thread speed-up is a wall-time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+import time
+import zlib
+from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import fmt_ms, measure, table  # noqa: E402
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def paeth_stored_png(rgb: np.ndarray) -> bytes:
+    """The frame stored (zlib level 0) with Paeth on every row: bufpng's noise
+    file before this round."""
+    height, width, channels = rgb.shape
+    x = rgb.reshape(height, width * channels).astype(np.int16)
+    a = np.zeros_like(x)
+    a[:, channels:] = x[:, :-channels]
+    b = np.zeros_like(x)
+    b[1:] = x[:-1]
+    c = np.zeros_like(x)
+    c[1:, channels:] = x[:-1, :-channels]
+    pa, pb, pc = np.abs(b - c), np.abs(a - c), np.abs(a + b - 2 * c)
+    predicted = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+    residuals = ((x - predicted) & 0xFF).astype(np.uint8)
+    rows = np.concatenate([np.full((height, 1), 4, np.uint8), residuals], axis=1)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
+            + png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 0)) + png_chunk(b"IEND", b""))
+
+
+def noise_section(budget: float) -> str:
+    import bufpng
+    import cv2
+
+    noise = next(c for c in common.content_classes() if c.name == "noise").frame
+    ours = bufpng.encode(noise)
+    cv2_file = cv2.imencode(".png", noise)[1].tobytes()
+    paeth_file = paeth_stored_png(np.ascontiguousarray(noise[..., ::-1]))
+    for png in (ours, cv2_file, paeth_file):
+        assert np.array_equal(np.asarray(bufpng.decode(png)), noise)
+    out = np.empty_like(noise)
+
+    def floor() -> None:
+        np.copyto(out, noise)
+        zlib.crc32(ours)
+
+    rows = []
+    calls = [
+        ("memcpy + CRC (floor: numpy copy of the pixels, zlib.crc32 of the file)", floor, len(ours)),
+        ("bufpng.decode(bufpng's file)", lambda: bufpng.decode(ours), len(ours)),
+        ("bufpng.decode(bufpng's file, order='rgb')", lambda: bufpng.decode(ours, order="rgb"), len(ours)),
+        ("bufpng.decode(stored with Paeth, the old file)", lambda: bufpng.decode(paeth_file), len(paeth_file)),
+        ("bufpng.decode(cv2's file)", lambda: bufpng.decode(cv2_file), len(cv2_file)),
+        ("cv2.imdecode(bufpng's file)", lambda: cv2.imdecode(np.frombuffer(ours, np.uint8), -1), len(ours)),
+        ("cv2.imdecode(cv2's file)", lambda: cv2.imdecode(np.frombuffer(cv2_file, np.uint8), -1), len(cv2_file)),
+    ]
+    timings = [(name, measure(fn, budget), size) for name, fn, size in calls]
+    floor_cpu = timings[0][1].cpu_s
+    for name, timing, size in timings:
+        rows.append([name, fmt_ms(timing.median_s * 1e3), fmt_ms(timing.cpu_s * 1e3),
+                     f"{timing.cpu_s / floor_cpu:.2f}", f"{size:,}"])
+    return "### Noise (1920x1080x3 uint8): decode against the floor\n\n" + table(
+        ["call", "ms", "cpu ms", "x floor (cpu)", "file bytes"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="shorter timing budgets")
+    parser.add_argument("--only", action="append", choices=["noise"], help="run only this part (repeatable)")
+    args = parser.parse_args()
+    budget = 0.3 if args.quick else 1.0
+    parts = {"noise": noise_section}
+    for name, part in parts.items():
+        if args.only and name not in args.only:
+            continue
+        started = time.perf_counter()
+        print(part(budget), end="\n\n")
+        print(f"({name}: {time.perf_counter() - started:.0f} s)\n", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
