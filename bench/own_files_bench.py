@@ -95,13 +95,47 @@ def noise_section(budget: float) -> str:
         ["call", "ms", "cpu ms", "x floor (cpu)", "file bytes"], rows)
 
 
+def levels_section(budget: float) -> str:
+    import bufpng
+
+    frames = {c.name: c.frame for c in common.content_classes() if c.name != "tiny"}
+    photos = common.testdata() / "photos"
+    import cv2
+
+    for name in ("kodim02", "kodim07", "kodim17", "kodim23"):
+        frame = cv2.imread(str(photos / f"{name}.png"), cv2.IMREAD_COLOR)
+        if frame is not None:
+            frames[name] = frame
+    out = []
+    for name, frame in frames.items():
+        rows = []
+        for level in [None, *range(10)]:
+            # Levels 8 and 9 take seconds a call: time them once.
+            fn = lambda: bufpng.encode(frame, compression=level, threads=1)  # noqa: E731
+            if level is not None and level >= 7 and frame.nbytes > 1 << 21:
+                start, start_cpu = time.perf_counter(), time.process_time()
+                size = len(fn())
+                cpu = time.process_time() - start_cpu
+            else:
+                timing = measure(fn, budget / 4)
+                size, cpu = len(timing.output), timing.cpu_s  # type: ignore[arg-type]
+            rows.append(["default" if level is None else str(level), fmt_ms(cpu * 1e3), f"{size:,}"])
+        default = int(rows[0][2].replace(",", ""))
+        for row in rows:
+            row.append(f"{int(row[2].replace(',', '')) / default:.4f}")
+        shape = "x".join(map(str, frame.shape))
+        out.append(f"### {name} ({shape} {frame.dtype}), threads=1\n\n"
+                   + table(["compression", "cpu ms", "bytes", "x default size"], rows))
+    return "\n\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter timing budgets")
-    parser.add_argument("--only", action="append", choices=["noise"], help="run only this part (repeatable)")
+    parser.add_argument("--only", action="append", choices=["noise", "levels"], help="run only this part (repeatable)")
     args = parser.parse_args()
     budget = 0.3 if args.quick else 1.0
-    parts = {"noise": noise_section}
+    parts = {"noise": noise_section, "levels": levels_section}
     for name, part in parts.items():
         if args.only and name not in args.only:
             continue

@@ -47,17 +47,28 @@ fn strip_count(bytes: usize, rows: usize) -> usize {
 /// How each strip's filtered rows become deflate blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coder {
-    /// bufpng's own literal-and-run coder, after the Paeth filter.
-    Runs,
+    /// Rows filtered with None in stored blocks: no compression.
+    Stored,
+    /// bufpng's own literal-and-run coder, after `filter`.
+    Runs { filter: RowFilter },
     /// zlib (zlib-rs) at this level, after `filter`.
     Zlib { level: u8, filter: RowFilter },
+    /// Each strip coded with each of these, the smallest kept: the file is
+    /// never larger than any of them would have made (same cuts, same
+    /// framing), at the sum of their times.
+    Smallest(&'static [Coder]),
 }
 
 impl Coder {
+    /// The default's coder for photos.
+    pub const RUNS: Coder = Coder::Runs {
+        filter: RowFilter::Paeth,
+    };
+
     fn filter(self) -> RowFilter {
         match self {
-            Coder::Runs => RowFilter::Paeth,
-            Coder::Zlib { filter, .. } => filter,
+            Coder::Stored | Coder::Smallest(_) => RowFilter::None,
+            Coder::Runs { filter } | Coder::Zlib { filter, .. } => filter,
         }
     }
 }
@@ -118,6 +129,7 @@ struct CodedStrip {
 }
 
 /// A frame's rows, cut into strips coded independently.
+#[derive(Clone, Copy)]
 struct Strips<'a> {
     data: &'a [u8],
     coder: Coder,
@@ -150,7 +162,26 @@ impl Strips<'_> {
     ) -> Result<(u32, usize)> {
         let range = self.range(strip);
         let filtered_len = range.len() * (self.row_bytes + 1);
-        Ok((self.code_rows(range, scratch, out)?, filtered_len))
+        let Coder::Smallest(candidates) = self.coder else {
+            return Ok((self.code_rows(range, scratch, out)?, filtered_len));
+        };
+        let mut best: Option<(BitWriter, u32)> = None;
+        for &coder in candidates {
+            let mut piece = BitWriter::new(filtered_len / 2 + 1024);
+            let adler = Strips { coder, ..*self }.code_rows(range.clone(), scratch, &mut piece)?;
+            // Strips end byte-aligned (a sync flush), the last one is
+            // aligned before the Adler-32: whole bytes either way.
+            piece.align();
+            if best
+                .as_ref()
+                .is_none_or(|(kept, _)| piece.len() < kept.len())
+            {
+                best = Some((piece, adler));
+            }
+        }
+        let (piece, adler) = best.context("bufpng internal error: no candidate coder")?;
+        out.push_bytes(&piece.into_bytes());
+        Ok((adler, filtered_len))
     }
 
     /// Every strip in order on the calling thread, straight into `out`.
@@ -239,8 +270,8 @@ impl Strips<'_> {
             scratch.resize(band_bytes, 0);
         }
         let mut zlib = match self.coder {
-            Coder::Runs => None,
             Coder::Zlib { level, .. } => Some(ZlibStrip::new(level)),
+            _ => None,
         };
         let mut adler = 1;
         let mut first = rows.start;
@@ -259,6 +290,9 @@ impl Strips<'_> {
             let strip_done = first == rows.end;
             let final_block = last && strip_done;
             match &mut zlib {
+                None if self.coder == Coder::Stored => {
+                    deflate::write_stored(filtered, final_block, out)
+                }
                 // A band the coder declines (noise) is stored, and stored
                 // rows are filtered with None: a decoder only copies them,
                 // where Paeth costs it 3x the time and saves nothing.
@@ -452,16 +486,23 @@ mod tests {
             .collect()
     }
 
-    const CODERS: [Coder; 3] = [
-        Coder::Runs,
-        Coder::Zlib {
-            level: 2,
+    const ZLIB_UP: Coder = Coder::Zlib {
+        level: 2,
+        filter: RowFilter::Up,
+    };
+
+    const CODERS: [Coder; 6] = [
+        Coder::RUNS,
+        Coder::Runs {
             filter: RowFilter::Up,
         },
+        ZLIB_UP,
         Coder::Zlib {
             level: 2,
             filter: RowFilter::Paeth,
         },
+        Coder::Stored,
+        Coder::Smallest(&[Coder::Stored, Coder::RUNS, ZLIB_UP]),
     ];
 
     #[test]
@@ -501,7 +542,7 @@ mod tests {
             .collect();
         let row = layout.row_bytes() + 1;
         for (data, stored) in [(noise, true), (pixels(&layout, 3), false)] {
-            let png = encode(&layout, &data, Coder::Runs, 2).unwrap();
+            let png = encode(&layout, &data, Coder::RUNS, 2).unwrap();
             assert_eq!(decode(&png).1, data);
             let rows = filtered_rows(&png);
             let types: Vec<u8> = rows.chunks(row).map(|row| row[0]).collect();
@@ -518,10 +559,38 @@ mod tests {
     }
 
     #[test]
+    fn the_smallest_of_several_coders_is_never_larger_than_any_of_them() {
+        let layout = layout(1100, 700, 3, Depth::Eight);
+        let mut data = pixels(&layout, 5);
+        // Repeated "glyphs" in the lower half, where zlib beats Runs.
+        let half = data.len() / 2;
+        for (i, byte) in data[half..].iter_mut().enumerate() {
+            *byte = if (i * 7 / 3) % 37 < 9 { 20 } else { 255 };
+        }
+        let candidates = &CODERS[..5];
+        let sizes: Vec<usize> = (candidates.iter())
+            .map(|&coder| encode(&layout, &data, coder, 1).unwrap().len())
+            .collect();
+        let smallest = encode(&layout, &data, Coder::Smallest(&CODERS[..5]), 2).unwrap();
+        assert_eq!(decode(&smallest).1, data);
+        assert!(
+            sizes.iter().all(|&size| smallest.len() <= size),
+            "{} {sizes:?}",
+            smallest.len()
+        );
+        // Strip by strip, so below every one of them on mixed content.
+        assert!(
+            sizes.iter().all(|&size| smallest.len() < size),
+            "{} {sizes:?}",
+            smallest.len()
+        );
+    }
+
+    #[test]
     fn compresses_smooth_content() {
         let layout = layout(640, 300, 3, Depth::Eight);
         let data = pixels(&layout, 1);
-        assert!(encode(&layout, &data, Coder::Runs, 1).unwrap().len() < data.len() / 4);
+        assert!(encode(&layout, &data, Coder::RUNS, 1).unwrap().len() < data.len() / 4);
     }
 
     #[test]
@@ -550,10 +619,10 @@ mod tests {
     #[test]
     fn inconsistent_frames_are_refused_not_encoded() {
         let gray = layout(4, 4, 1, Depth::Eight);
-        assert!(encode(&gray, &[0; 18], Coder::Runs, 1).is_err());
-        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::Runs, 1).is_err());
-        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::Runs, 1).is_err());
-        let png = encode(&gray, &[0; 16], Coder::Runs, 1).unwrap();
+        assert!(encode(&gray, &[0; 18], Coder::RUNS, 1).is_err());
+        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::RUNS, 1).is_err());
+        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::RUNS, 1).is_err());
+        let png = encode(&gray, &[0; 16], Coder::RUNS, 1).unwrap();
         assert_eq!(
             png.capacity(),
             png.len(),
