@@ -14,6 +14,7 @@ use crate::encode::{EncodeOptions, Size};
 use crate::errors::{call_guarded, Failure, PyResult};
 use crate::frame;
 use crate::gil::without_gil;
+use crate::module;
 use bufpng_core::apng::{
     decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
 };
@@ -161,7 +162,7 @@ static READ_ANIMATION: Signature = Signature {
 /// `_read_animation(path_or_data, *, order, max_bytes)` -> (frames, durations,
 /// loop); `bufpng.read_animation` wraps the result in an `Animation`.
 pub unsafe extern "C" fn read_animation_raw(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
@@ -180,13 +181,15 @@ pub unsafe extern "C" fn read_animation_raw(
             let path = convert::path(source, "path_or_data")?;
             without_gil(|| read_animation(&path, options))?
         };
-        // SAFETY: GIL held. Every new reference is either stolen by
+        // SAFETY: GIL held; `module` is this function's bufpng module. Every
+        // new reference is either stolen by
         // PyList_SetItem / PyTuple_SetItem or owned by `Owned` (released on
         // the error paths).
         unsafe {
+            let frame_type = module::frame_type(module);
             let frames = Owned::new(PyList_New(0))?;
             for image in animation.frames {
-                let object = Owned::new(frame::new_object(image)?)?;
+                let object = Owned::new(frame::new_object(frame_type, image)?)?;
                 if PyList_Append(frames.0, object.0) < 0 {
                     return Err(Failure::Raised);
                 }

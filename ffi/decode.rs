@@ -6,6 +6,7 @@ use crate::convert::{self, optional_int, optional_str};
 use crate::errors::{call_guarded, set_error, Failure, PyResult};
 use crate::frame;
 use crate::gil::without_gil;
+use crate::module;
 use bufpng_core::error::value_error;
 use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
 use pyo3_ffi::*;
@@ -32,7 +33,7 @@ static DECODE: Signature = Signature {
 };
 
 pub unsafe extern "C" fn decode(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
@@ -45,7 +46,8 @@ pub unsafe extern "C" fn decode(
         // Copied under the GIL: a bytearray could change while we decode.
         let data = BufferView::acquire(data)?.copy_bytes()?;
         let image = without_gil(|| decode_png(&data, options))?;
-        frame::new_object(image)
+        // SAFETY: `module` is the bufpng module CPython called us on.
+        frame::new_object(unsafe { module::frame_type(module) }, image)
     })
 }
 
@@ -72,7 +74,7 @@ static READ: Signature = Signature {
 };
 
 pub unsafe extern "C" fn read(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
@@ -83,6 +85,7 @@ pub unsafe extern "C" fn read(
         let path = convert::path(path, "path")?;
         let options = parse_options(order, max_bytes)?;
         let image = without_gil(|| read_png(&path, options))?;
-        frame::new_object(image)
+        // SAFETY: `module` is the bufpng module CPython called us on.
+        frame::new_object(unsafe { module::frame_type(module) }, image)
     })
 }

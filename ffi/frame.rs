@@ -12,11 +12,11 @@ use crate::convert::{self, bytes_from, c, none};
 use crate::encode::{copy_image, EncodeOptions, Size};
 use crate::errors::{call_guarded, set_error, PyResult};
 use crate::gil::without_gil;
+use crate::module::ForCpython;
 use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
-use std::sync::atomic::{AtomicPtr, Ordering};
 
 #[repr(C)]
 struct FrameObject {
@@ -26,19 +26,14 @@ struct FrameObject {
     strides: [Py_ssize_t; 3],
 }
 
-/// The type object, created once at module init and kept for the process's
-/// life (the module holds a reference too).
-static FRAME_TYPE: AtomicPtr<PyTypeObject> = AtomicPtr::new(ptr::null_mut());
-
-fn frame_type() -> *mut PyTypeObject {
-    FRAME_TYPE.load(Ordering::Acquire)
-}
-
-/// True when `object` is a bufpng.Frame.
+/// True when `object` is a bufpng.Frame, of any interpreter's Frame type.
+/// Identified by its buffer slot: only Frame types have `frame_getbuffer`,
+/// and that is what makes reading the object as a FrameObject sound.
 pub fn is_frame(object: *mut PyObject) -> bool {
-    let tp = frame_type();
-    // SAFETY: GIL held, `object` live; `tp` is a live type object once set.
-    !tp.is_null() && unsafe { PyObject_TypeCheck(object, tp) } != 0
+    // SAFETY: GIL held, `object` live; PyType_GetSlot reads the type's slot
+    // table (heap and static types alike on 3.10+).
+    let getbuffer = unsafe { PyType_GetSlot(Py_TYPE(object), Py_bf_getbuffer) };
+    getbuffer == frame_getbuffer as *mut c_void
 }
 
 /// The frame inside a bufpng.Frame object.
@@ -64,8 +59,13 @@ fn storage(order: ChannelOrder) -> PixelFormat {
     }
 }
 
-/// A new bufpng.Frame owning `frame` (converted to storage format if needed).
-pub fn new_object(frame: bufpng_core::Frame) -> PyResult<*mut PyObject> {
+/// A new bufpng.Frame of type `frame_type` (the calling module's, from
+/// `module::frame_type`, or a Frame's own) owning `frame` (converted to
+/// storage format if needed).
+pub fn new_object(
+    frame_type: *mut PyTypeObject,
+    frame: bufpng_core::Frame,
+) -> PyResult<*mut PyObject> {
     let order = frame.format.order;
     let frame = frame.into_format(storage(order));
     let l = frame.layout;
@@ -73,11 +73,12 @@ pub fn new_object(frame: bufpng_core::Frame) -> PyResult<*mut PyObject> {
     let channels = Py_ssize_t::from(l.channels);
     let shape = [l.height as Py_ssize_t, l.width as Py_ssize_t, channels];
     let strides = [l.row_bytes() as Py_ssize_t, channels * item, item];
-    // SAFETY: GIL held; the type is ready. PyType_GenericAlloc returns a
-    // zeroed object (with a reference to its heap type) or NULL; the fields
-    // are written before anything else can see the object.
+    // SAFETY: GIL held; the type is a ready Frame type. PyType_GenericAlloc
+    // returns a zeroed, GC-tracked object (with a reference to its heap
+    // type) or NULL; the fields are written before anything else can see the
+    // object (tp_traverse only visits the type, never these fields).
     unsafe {
-        let object = PyType_GenericAlloc(frame_type(), 0);
+        let object = PyType_GenericAlloc(frame_type, 0);
         if object.is_null() {
             return Err(crate::errors::Failure::Raised);
         }
@@ -97,7 +98,7 @@ static NEW: Signature = Signature {
 };
 
 unsafe extern "C" fn frame_new(
-    _subtype: *mut PyTypeObject,
+    subtype: *mut PyTypeObject,
     args: *mut PyObject,
     kwargs: *mut PyObject,
 ) -> *mut PyObject {
@@ -108,22 +109,37 @@ unsafe extern "C" fn frame_new(
             .map(|name| ChannelOrder::parse(&name))
             .transpose()?;
         let frame = copy_image(image, Size::parse(width, height)?, order, storage)?;
-        new_object(frame)
+        // Frame is final, so `subtype` is this interpreter's Frame type.
+        new_object(subtype, frame)
     })
 }
 
 unsafe extern "C" fn frame_dealloc(object: *mut PyObject) {
     // SAFETY: called once by CPython when the last reference goes (no view
-    // can exist: each holds a reference). The Rust fields were written in
+    // can exist: each holds a reference). Untracked first, so the collector
+    // never sees a half-destroyed object. The Rust fields were written in
     // new_object; tp_free releases the memory; instances of heap types own a
     // reference to their type, dropped last.
     unsafe {
+        PyObject_GC_UnTrack(object.cast());
         let tp = Py_TYPE(object);
         ptr::drop_in_place(addr_of_mut!((*object.cast::<FrameObject>()).frame));
         let free: freefunc = std::mem::transmute(PyType_GetSlot(tp, Py_tp_free));
         free(object.cast());
         Py_DECREF(tp.cast());
     }
+}
+
+/// `tp_traverse`: a Frame refers to no Python object but its type, which
+/// instances of heap types must visit (3.9+) so that the collector can see
+/// the type -> module -> type cycle of each interpreter's module.
+unsafe extern "C" fn frame_traverse(
+    object: *mut PyObject,
+    visit: visitproc,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: CPython passes a live Frame; its type is a live heap type.
+    unsafe { visit(Py_TYPE(object).cast(), arg) }
 }
 
 /// The buffer export: C-contiguous, read-only, shape (h, w) or (h, w, c),
@@ -391,7 +407,7 @@ const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSe
     }
 }
 
-static mut GETSET: [PyGetSetDef; 7] = [
+static GETSET: ForCpython<[PyGetSetDef; 7]> = ForCpython::new([
     getter(c"width", get_width, c"Width in pixels."),
     getter(c"height", get_height, c"Height in pixels."),
     getter(
@@ -413,9 +429,9 @@ static mut GETSET: [PyGetSetDef; 7] = [
         doc: ptr::null(),
         closure: ptr::null_mut(),
     },
-];
+]);
 
-static mut METHODS: [PyMethodDef; 4] = [
+static METHODS: ForCpython<[PyMethodDef; 4]> = ForCpython::new([
     crate::method(
         c"encode",
         frame_encode,
@@ -442,7 +458,7 @@ A copy of the pixels as bytes: rows top to bottom, channels in `order`,
 16-bit samples in native byte order.",
     ),
     PyMethodDef::zeroed(),
-];
+]);
 
 const DOC: &CStr = c"Frame(image, width=None, height=None, *, order=None)
 --
@@ -459,20 +475,21 @@ fn slot(slot: c_int, pfunc: *mut c_void) -> PyType_Slot {
     PyType_Slot { slot, pfunc }
 }
 
-/// Creates the Frame type and adds it to `module` as `Frame`. Returns false
-/// with an exception set on failure.
+/// Creates a Frame type for `module` (each interpreter's bufpng module has
+/// its own). Returns a new reference, or NULL with an exception set.
 ///
 /// # Safety
-/// GIL held; called once, from module init.
-pub unsafe fn add_type(module: *mut PyObject) -> bool {
+/// GIL held; `module` is the bufpng module being executed.
+pub unsafe fn create_type(module: *mut PyObject) -> *mut PyObject {
     let mut slots = [
         slot(Py_tp_doc, c(DOC).cast_mut().cast()),
         slot(Py_tp_new, frame_new as *mut c_void),
         slot(Py_tp_dealloc, frame_dealloc as *mut c_void),
+        slot(Py_tp_traverse, frame_traverse as *mut c_void),
         slot(Py_tp_repr, frame_repr as *mut c_void),
         slot(Py_tp_richcompare, frame_richcompare as *mut c_void),
-        slot(Py_tp_getset, addr_of_mut!(GETSET).cast()),
-        slot(Py_tp_methods, addr_of_mut!(METHODS).cast()),
+        slot(Py_tp_getset, GETSET.get().cast()),
+        slot(Py_tp_methods, METHODS.get().cast()),
         slot(Py_bf_getbuffer, frame_getbuffer as *mut c_void),
         slot(0, ptr::null_mut()),
     ];
@@ -482,17 +499,12 @@ pub unsafe fn add_type(module: *mut PyObject) -> bool {
         itemsize: 0,
         // Final (no BASETYPE) and immutable like built-in types: no subclass
         // can add an __init__ that would change pixels a view already shows.
-        flags: (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE) as _,
+        // GC-aware, as heap types' instances must be (they refer to their type).
+        flags: (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_HAVE_GC) as _,
         slots: slots.as_mut_ptr(),
     };
     // SAFETY: spec and slots are valid for this call; CPython copies what it
-    // keeps (the doc string too). The getset and method tables are statics.
-    let tp = unsafe { PyType_FromSpec(&mut spec) };
-    if tp.is_null() {
-        return false;
-    }
-    FRAME_TYPE.store(tp.cast(), Ordering::Release);
-    // SAFETY: module and tp live; PyModule_AddObjectRef does not steal, so
-    // the reference from PyType_FromSpec stays with FRAME_TYPE for good.
-    unsafe { PyModule_AddObjectRef(module, c(c"Frame"), tp) == 0 }
+    // keeps (the doc string too). The getset and method tables and the name
+    // are statics. The type keeps a reference to `module` (PyType_GetModule).
+    unsafe { PyType_FromModuleAndSpec(module, &mut spec, ptr::null_mut()) }
 }
