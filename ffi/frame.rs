@@ -143,9 +143,12 @@ unsafe extern "C" fn frame_traverse(
 }
 
 /// The buffer export: C-contiguous, read-only, shape (h, w) or (h, w, c),
-/// format "B" or "H". Fills in only what `flags` asks for, as CPython's own
-/// exporters do (memoryobject.c): no format without PyBUF_FORMAT, no shape
-/// without PyBUF_ND (a 1-D byte view), no strides without PyBUF_STRIDES.
+/// format "B" or "H". Answers every request as CPython's own exporters do
+/// (memory_getbuf in Objects/memoryobject.c, ndarray_getbuf in
+/// Modules/_testbuffer.c), refusals included: fields not asked for are NULL
+/// (no format without PyBUF_FORMAT, no shape without PyBUF_ND, giving a 1-D
+/// byte view, no strides without PyBUF_STRIDES), and a request for a format
+/// without a shape is refused, since the items could not be counted.
 unsafe extern "C" fn frame_getbuffer(
     exporter: *mut PyObject,
     view: *mut Py_buffer,
@@ -178,6 +181,13 @@ unsafe extern "C" fn frame_getbuffer(
             set_error(
                 PyExc_BufferError,
                 "bufpng.Frame is C-contiguous, not Fortran contiguous: request C or any contiguity, or copy with np.asfortranarray(frame)",
+            );
+            return -1;
+        }
+        if !wants(PyBUF_ND) && wants(PyBUF_FORMAT) {
+            set_error(
+                PyExc_BufferError,
+                "bufpng.Frame: a request for the format must also ask for the shape (PyBUF_ND), as for memoryview",
             );
             return -1;
         }
