@@ -8,13 +8,14 @@
 use crate::args::Signature;
 use crate::batch::{drive, Progress, Source};
 use crate::buffer::BufferView;
-use crate::convert::{self, float, is_absent, optional_int, Owned};
+use crate::convert::{self, float, is_absent, optional_int};
 use crate::decode::parse_options;
 use crate::encode::{EncodeOptions, Size};
-use crate::errors::{call_guarded, Failure, PyResult};
+use crate::errors::call_guarded;
 use crate::frame;
 use crate::gil::without_gil;
 use crate::module;
+use crate::object::{none, type_name, Failure, Owned, PyResult};
 use bufpng_core::apng::{
     decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
 };
@@ -101,16 +102,18 @@ pub unsafe extern "C" fn write_animation(
         );
         // Joins the workers, then completes the file, or (on failure) drops
         // the assembler, which removes its temporary file.
-        let outcome = without_gil(move || {
+        // (The outcome stays outside: a raised exception is a Python object.)
+        let fed_all = outcome.is_ok();
+        let finished = without_gil(move || {
             let assembler = pipeline.into_sink();
-            outcome.map(|_| assembler.finish())
-        })
-        .and_then(|finished| Ok(finished?));
+            fed_all.then(|| assembler.finish())
+        });
+        let outcome = outcome.and_then(|_| Ok(finished.transpose()?));
         if let Some(progress) = &progress {
             progress.finish(outcome.is_ok())?;
         }
         outcome?;
-        Ok(convert::none())
+        Ok(none())
     })
 }
 
@@ -137,7 +140,7 @@ fn parse_delays(fps: *mut PyObject, durations: *mut PyObject) -> PyResult<Delays
         if PySequence_Check(durations) == 0 || PyUnicode_Check(durations) != 0 {
             return Err(bufpng_core::error::type_error(format!(
                 "durations must be a sequence of seconds, one per frame (a list of floats), got {}",
-                convert::type_name(durations)
+                type_name(durations)
             ))
             .into());
         }
@@ -222,7 +225,7 @@ fn reject_non_path(source: *mut PyObject) -> PyResult<()> {
     }
     Err(bufpng_core::error::type_error(format!(
         "path_or_data must be a path (str or os.PathLike) or the file's contents (bytes or another buffer), got {}",
-        convert::type_name(source)
+        type_name(source)
     ))
     .into())
 }

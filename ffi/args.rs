@@ -5,8 +5,8 @@
 //! per parameter with a borrowed reference (NULL when not given), with the
 //! same errors CPython's own argument clinic raises.
 
-use crate::convert::str_to_string;
-use crate::errors::{set_error, Failure, PyResult};
+use crate::errors::set_error;
+use crate::object::{str_to_string, Failure, PyResult};
 use pyo3_ffi::*;
 use std::ptr;
 

@@ -11,10 +11,11 @@
 
 use crate::args::Signature;
 use crate::buffer::BufferView;
-use crate::convert::{self, is_absent, optional_int, optional_str, Owned};
+use crate::convert::{self, is_absent, optional_int, optional_str, replace_type_error};
 use crate::encode::{take_frame, EncodeOptions, Size};
-use crate::errors::{set_error, with_context, Failure, PyResult};
+use crate::errors::{set_error, with_context};
 use crate::gil::without_gil;
+use crate::object::{none, path_to_py, type_name, Failure, Owned, PyResult};
 use bufpng_core::batch::{Files, Output, Pipeline, Sink};
 use bufpng_core::pattern::FilePattern;
 use bufpng_core::ImageLayout;
@@ -194,17 +195,12 @@ impl Source {
             }
             let iterator = PyObject_GetIter(frames);
             if iterator.is_null() {
-                if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
-                    PyErr_Clear();
-                    set_error(
-                        PyExc_TypeError,
-                        &format!(
-                            "{function} takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
-                            convert::type_name(frames)
-                        ),
-                    );
-                }
-                return Err(Failure::Raised);
+                return Err(replace_type_error(|| {
+                    format!(
+                        "{function} takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
+                        type_name(frames)
+                    )
+                }));
             }
             let iterator = Owned(iterator);
             Ok(Source::Lazy {
@@ -305,7 +301,7 @@ fn reject_single_frame(frames: *mut PyObject, function: &str) -> PyResult<()> {
             &format!(
                 "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
                 view.desc().shape.len(),
-                convert::type_name(frames)
+                type_name(frames)
             ),
         )
     };
@@ -342,7 +338,7 @@ impl Progress {
                     PyExc_TypeError,
                     &format!(
                         "progress must be None, True (a progress bar on stderr) or a callable progress(done, total), got {}",
-                        convert::type_name(progress)
+                        type_name(progress)
                     ),
                 );
                 return Err(Failure::Raised);
@@ -363,7 +359,7 @@ impl Progress {
             let done = PyLong_FromSize_t(done);
             let total = match total {
                 Some(n) => PyLong_FromSize_t(n),
-                None => convert::none(),
+                None => none(),
             };
             if done.is_null() || total.is_null() {
                 Py_XDECREF(done);
@@ -412,7 +408,7 @@ fn path_list(paths: &[PathBuf]) -> PyResult<*mut PyObject> {
             return Err(Failure::Raised);
         }
         for (i, path) in paths.iter().enumerate() {
-            let item = convert::path_to_py(path);
+            let item = path_to_py(path);
             if item.is_null() {
                 Py_DECREF(list);
                 return Err(Failure::Raised);

@@ -5,8 +5,8 @@
 //! success, early return, error and panic. The view is not `Send` (it holds
 //! raw pointers), so the compiler keeps it out of code that runs without the GIL.
 
-use crate::convert::type_name;
-use crate::errors::{set_error, Failure, PyResult};
+use crate::convert::replace_type_error;
+use crate::object::{type_name, Failure, PyResult};
 use bufpng_core::error::buffer_error;
 use bufpng_core::{plan_source, BufferDesc, ChannelOrder, Frame, PixelFormat, SourcePlan};
 use pyo3_ffi::*;
@@ -29,8 +29,7 @@ impl BufferView {
         // writable storage for one Py_buffer. On failure nothing is held.
         let status = unsafe { PyObject_GetBuffer(object, &mut *view, PyBUF_FULL_RO) };
         if status != 0 {
-            explain_not_a_buffer(object);
-            return Err(Failure::Raised);
+            return Err(explain_not_a_buffer(object));
         }
         // From here on `owner` releases the buffer whatever happens below.
         let mut owner = BufferView {
@@ -181,15 +180,15 @@ fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
 }
 
 /// Replaces CPython's generic "a bytes-like object is required" with a
-/// message that says what was passed and what to pass instead. Errors the
-/// exporter itself raised (BufferError and friends) are left as they are.
-fn explain_not_a_buffer(object: *mut PyObject) {
-    // SAFETY: GIL held, `object` live; PyObject_CheckBuffer only inspects the type.
+/// message that says what was passed and what to pass instead (chained to
+/// the original). Errors the exporter itself raised (BufferError, or
+/// anything its `__buffer__` raised) propagate as they are.
+fn explain_not_a_buffer(object: *mut PyObject) -> Failure {
+    // SAFETY: GIL held, `object` live; type checks only.
     unsafe {
-        if PyObject_CheckBuffer(object) != 0 || PyErr_ExceptionMatches(PyExc_TypeError) == 0 {
-            return;
+        if PyObject_CheckBuffer(object) != 0 {
+            return Failure::Raised;
         }
-        PyErr_Clear();
         let name = type_name(object);
         let hint = if PyUnicode_Check(object) != 0 {
             ": text is not pixels. str(frame) gives the array's printed text; pass the array itself"
@@ -201,11 +200,10 @@ fn explain_not_a_buffer(object: *mut PyObject) {
         } else {
             String::new()
         };
-        set_error(
-            PyExc_TypeError,
-            &format!(
+        replace_type_error(|| {
+            format!(
                 "expected an image buffer (numpy array, bytes, bytearray, memoryview, array.array or any buffer exporter), got {name}{hint}"
-            ),
-        );
+            )
+        })
     }
 }

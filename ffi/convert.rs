@@ -2,56 +2,25 @@
 //!
 //! All functions here must be called with the GIL held. Borrowed references
 //! come in; new references go out (documented per function).
+//!
+//! An exception raised by the object's own code (`__index__`, `__float__`,
+//! `__fspath__`) propagates unchanged, KeyboardInterrupt included; only a
+//! `TypeError` (the object is of the wrong kind) is replaced by a message
+//! naming the argument, with the original as its `__cause__`.
 
-use crate::errors::{set_error, Failure, PyResult};
+use crate::errors::{set_error, take_raised};
+use crate::object::{str_to_string, type_name, Failure, PyResult};
+use bufpng_core::error::{overflow_error, type_error};
 use pyo3_ffi::*;
-use std::ffi::{c_char, CStr, OsStr};
+use std::ffi::{c_char, OsStr};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::ptr;
 
 /// True for NULL (argument not given) and for `None`.
 pub fn is_absent(object: *mut PyObject) -> bool {
     // SAFETY: a non-NULL `object` is a live borrowed reference.
     object.is_null() || unsafe { Py_IsNone(object) } != 0
-}
-
-/// The type name of `object`, e.g. "str", "ndarray".
-pub fn type_name(object: *mut PyObject) -> String {
-    // SAFETY: `object` is a live borrowed reference; PyType_GetName returns a
-    // new reference (or NULL with an exception, which we clear: this is only
-    // used to build a message).
-    unsafe {
-        let name = PyType_GetName(Py_TYPE(object));
-        let text = str_to_string(name);
-        Py_XDECREF(name);
-        if text.is_none() {
-            PyErr_Clear();
-        }
-        text.unwrap_or_else(|| "object".into())
-    }
-}
-
-/// A Python `str` as a Rust String; None for NULL or a non-str (no exception set
-/// by this function for NULL; for other failures the exception is left set).
-pub fn str_to_string(object: *mut PyObject) -> Option<String> {
-    if object.is_null() {
-        return None;
-    }
-    // SAFETY: `object` is live; the returned UTF-8 buffer is owned by the str
-    // object and valid while it lives, and we copy it before returning.
-    unsafe {
-        if PyUnicode_Check(object) == 0 {
-            return None;
-        }
-        let mut size: Py_ssize_t = 0;
-        let data = PyUnicode_AsUTF8AndSize(object, &mut size);
-        if data.is_null() {
-            return None;
-        }
-        let bytes = std::slice::from_raw_parts(data.cast::<u8>(), size as usize);
-        Some(String::from_utf8_lossy(bytes).into_owned())
-    }
 }
 
 /// An optional integer argument (`None` or absent gives None). Accepts any
@@ -70,19 +39,21 @@ pub fn int(object: *mut PyObject, name: &str) -> PyResult<i64> {
     unsafe {
         let index = PyNumber_Index(object);
         if index.is_null() {
-            PyErr_Clear();
-            set_error(
-                PyExc_TypeError,
-                &format!("{name} must be an int, got {}", type_name(object)),
-            );
-            return Err(Failure::Raised);
+            return Err(replace_type_error(|| {
+                format!("{name} must be an int, got {}", type_name(object))
+            }));
         }
         let value = PyLong_AsLongLong(index);
         Py_DECREF(index);
+        // `index` is an exact int, so the only failure is CPython's own
+        // OverflowError, which no user code raised: say which argument.
         if value == -1 && !PyErr_Occurred().is_null() {
-            PyErr_Clear();
-            set_error(PyExc_OverflowError, &format!("{name} is far too large"));
-            return Err(Failure::Raised);
+            return Err(match take_raised() {
+                Some(cause) => {
+                    Failure::Replacing(overflow_error(format!("{name} is far too large")), cause)
+                }
+                None => Failure::Raised,
+            });
         }
         Ok(value)
     }
@@ -96,14 +67,24 @@ pub fn float(object: *mut PyObject, name: &str) -> PyResult<f64> {
     unsafe {
         let value = PyFloat_AsDouble(object);
         if value == -1.0 && !PyErr_Occurred().is_null() {
-            PyErr_Clear();
-            set_error(
-                PyExc_TypeError,
-                &format!("{name} must be a number, got {}", type_name(object)),
-            );
-            return Err(Failure::Raised);
+            return Err(replace_type_error(|| {
+                format!("{name} must be a number, got {}", type_name(object))
+            }));
         }
         Ok(value)
+    }
+}
+
+/// The failure after a conversion raised: a `TypeError` gives way to
+/// bufpng's `message` (chained); anything else stays raised as it is.
+pub fn replace_type_error(message: impl FnOnce() -> String) -> Failure {
+    // SAFETY: GIL held by callers; a type check of the raised exception.
+    if unsafe { PyErr_ExceptionMatches(PyExc_TypeError) } == 0 {
+        return Failure::Raised;
+    }
+    match take_raised() {
+        Some(cause) => Failure::Replacing(type_error(message()), cause),
+        None => Failure::Raised,
     }
 }
 
@@ -137,15 +118,12 @@ pub fn path(object: *mut PyObject, name: &str) -> PyResult<PathBuf> {
     unsafe {
         let fspath = PyOS_FSPath(object);
         if fspath.is_null() {
-            PyErr_Clear();
-            set_error(
-                PyExc_TypeError,
-                &format!(
+            return Err(replace_type_error(|| {
+                format!(
                     "{name} must be a str, bytes or os.PathLike path, got {}",
                     type_name(object)
-                ),
-            );
-            return Err(Failure::Raised);
+                )
+            }));
         }
         let encoded = if PyUnicode_Check(fspath) != 0 {
             let encoded = PyUnicode_EncodeFSDefault(fspath);
@@ -179,14 +157,6 @@ pub fn path(object: *mut PyObject, name: &str) -> PyResult<PathBuf> {
     }
 }
 
-/// A path as a new Python str (undecodable bytes kept as surrogates, as
-/// os.fsdecode does). New reference, or NULL with an exception set.
-pub fn path_to_py(path: &Path) -> *mut PyObject {
-    let bytes = path.as_os_str().as_bytes();
-    // SAFETY: the pointer and length describe `bytes`, which outlives the call.
-    unsafe { PyUnicode_DecodeFSDefaultAndSize(bytes.as_ptr().cast(), bytes.len() as Py_ssize_t) }
-}
-
 /// New `bytes` holding a copy of `data`.
 pub fn bytes_from(data: &[u8]) -> PyResult<*mut PyObject> {
     // SAFETY: the pointer and length describe `data`; CPython copies it.
@@ -197,48 +167,4 @@ pub fn bytes_from(data: &[u8]) -> PyResult<*mut PyObject> {
     } else {
         Ok(object)
     }
-}
-
-/// `None`, as a new reference.
-pub fn none() -> *mut PyObject {
-    // SAFETY: Py_None is immortal-ish and always valid; we return a new reference.
-    unsafe {
-        let none = Py_None();
-        Py_INCREF(none);
-        none
-    }
-}
-
-/// An owned (strong) reference, released on drop; not Send, so it stays
-/// with the GIL.
-pub struct Owned(pub *mut PyObject);
-
-impl Owned {
-    /// Takes ownership of a new reference; NULL means an exception is set.
-    pub fn new(object: *mut PyObject) -> PyResult<Owned> {
-        if object.is_null() {
-            Err(Failure::Raised)
-        } else {
-            Ok(Owned(object))
-        }
-    }
-
-    /// Hands the reference over (to a function that steals it).
-    pub fn into_raw(self) -> *mut PyObject {
-        let object = self.0;
-        std::mem::forget(self);
-        object
-    }
-}
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference; GIL held (Owned is not Send).
-        unsafe { Py_DECREF(self.0) };
-    }
-}
-
-/// A C string literal for CPython tables.
-pub const fn c(text: &'static CStr) -> *const c_char {
-    text.as_ptr()
 }

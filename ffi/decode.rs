@@ -3,10 +3,11 @@
 use crate::args::Signature;
 use crate::buffer::BufferView;
 use crate::convert::{self, optional_int, optional_str};
-use crate::errors::{call_guarded, set_error, Failure, PyResult};
+use crate::errors::{call_guarded, set_error};
 use crate::frame;
 use crate::gil::without_gil;
 use crate::module;
+use crate::object::{Failure, PyResult};
 use bufpng_core::error::value_error;
 use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
 use pyo3_ffi::*;

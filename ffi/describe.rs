@@ -5,8 +5,9 @@
 //! gets bytes without shape or format, or that an exporter refuses it.
 
 use crate::args::Signature;
-use crate::convert::{c, int, is_absent, none, str_to_string, type_name};
-use crate::errors::{call_guarded, set_error, Failure, PyResult};
+use crate::convert::{int, is_absent};
+use crate::errors::{call_guarded, set_error};
+use crate::object::{c, none, str_to_string, type_name, Failure, PyResult};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, CStr};
 use std::ptr;

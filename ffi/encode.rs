@@ -3,8 +3,9 @@
 use crate::args::Signature;
 use crate::buffer::BufferView;
 use crate::convert::{self, bytes_from, optional_int, optional_str};
-use crate::errors::{call_guarded, PyResult};
+use crate::errors::call_guarded;
 use crate::gil::without_gil;
+use crate::object::{none, PyResult};
 use bufpng_core::{encode_png, write_png, ChannelOrder, Compression, Frame, PixelFormat};
 use pyo3_ffi::*;
 use std::sync::OnceLock;
@@ -175,6 +176,6 @@ pub unsafe extern "C" fn write(
         let options = EncodeOptions::parse(order, compression, threads)?;
         let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
         without_gil(|| write_png(&path, &frame, options.compression, options.threads))?;
-        Ok(convert::none())
+        Ok(none())
     })
 }

@@ -4,34 +4,22 @@
 //! where an `Err` becomes a raised exception and a panic becomes a
 //! `SystemError` instead of unwinding into CPython.
 
+use crate::object::{path_to_py, Failure, Owned, PyResult};
 use bufpng_core::{ErrorKind, FileError, InputError};
 use pyo3_ffi::*;
 use std::ffi::CString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
-/// Why a native call failed.
-pub enum Failure {
-    /// A Python exception is already set (CPython reported it to us).
-    Raised,
-    /// A Rust error that still has to become a Python exception.
-    Error(anyhow::Error),
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(err: anyhow::Error) -> Self {
-        Failure::Error(err)
-    }
-}
-
-pub type PyResult<T> = Result<T, Failure>;
-
-/// Adds "frames[3]"-style context to a failure, whichever kind it is.
+/// Adds "frames[3]"-style context to a failure: to the message of
+/// bufpng's own errors, and as a note (PEP 678) to an exception that is
+/// already raised, which stays the same object with the same message.
 pub fn with_context(failure: Failure, context: impl Fn() -> String) -> Failure {
     match failure {
         Failure::Error(err) => Failure::Error(err.context(context())),
+        Failure::Replacing(err, cause) => Failure::Replacing(err.context(context()), cause),
         Failure::Raised => {
-            prefix_raised_message(&context());
+            add_note(&format!("bufpng: raised for {}", context()));
             Failure::Raised
         }
     }
@@ -44,7 +32,11 @@ pub fn call_guarded(body: impl FnOnce() -> PyResult<*mut PyObject>) -> *mut PyOb
         Ok(Ok(object)) => object,
         Ok(Err(Failure::Raised)) => ptr::null_mut(),
         Ok(Err(Failure::Error(err))) => {
-            raise(&err);
+            raise(&err, None);
+            ptr::null_mut()
+        }
+        Ok(Err(Failure::Replacing(err, cause))) => {
+            raise(&err, Some(cause));
             ptr::null_mut()
         }
         Err(panic) => {
@@ -61,8 +53,23 @@ pub fn call_guarded(body: impl FnOnce() -> PyResult<*mut PyObject>) -> *mut PyOb
     }
 }
 
-/// Raises the Python exception that matches a core error.
-pub fn raise(err: &anyhow::Error) {
+/// Raises the Python exception that matches a core error, with `cause`
+/// (the exception it replaces) as its `__cause__`.
+fn raise(err: &anyhow::Error, cause: Option<Owned>) {
+    raise_error(err);
+    let Some(cause) = cause else {
+        return;
+    };
+    if let Some(raised) = take_raised() {
+        // SAFETY: GIL held; both are live exception instances.
+        // PyException_SetCause steals the reference to the cause (and sets
+        // __suppress_context__, as `raise ... from cause` does).
+        unsafe { PyException_SetCause(raised.0, cause.into_raw()) };
+        restore(raised);
+    }
+}
+
+fn raise_error(err: &anyhow::Error) {
     let message = format!("{err:#}");
     if let Some(file_error) = err.chain().find_map(|e| e.downcast_ref::<FileError>()) {
         raise_os_error(err, file_error);
@@ -115,7 +122,7 @@ fn raise_os_error(err: &anyhow::Error, file_error: &FileError) {
         .collect();
     strerror.push(os_message(&file_error.source));
     let strerror = strerror.join(": ");
-    let filename = crate::convert::path_to_py(&file_error.path);
+    let filename = path_to_py(&file_error.path);
     // SAFETY: GIL held; each object created here is checked for NULL and its
     // reference is either stolen by PyTuple_SetItem or released below.
     unsafe {
@@ -155,38 +162,71 @@ fn os_message(error: &std::io::Error) -> String {
     }
 }
 
-/// Prefixes the message of the currently raised exception with `context`,
-/// keeping its type (used for errors CPython raised, e.g. from an exporter).
-fn prefix_raised_message(context: &str) {
-    // SAFETY: GIL held by callers; PyErr_Fetch hands us owned references
-    // (possibly NULL) that PyErr_Restore takes back.
+/// The raised exception, taken out of the thread state (None if none is
+/// set), normalised and with its traceback attached, so that `restore`
+/// puts back the very same object.
+pub fn take_raised() -> Option<Owned> {
+    // SAFETY: GIL held by callers; PyErr_Fetch hands over owned references
+    // (possibly NULL). After normalisation `value` is an instance of `kind`;
+    // the traceback is stored on it and our references to kind and traceback
+    // are dropped.
     unsafe {
         let (mut kind, mut value, mut traceback) =
             (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
         PyErr_Fetch(&mut kind, &mut value, &mut traceback);
         if kind.is_null() {
-            return;
+            return None;
         }
         PyErr_NormalizeException(&mut kind, &mut value, &mut traceback);
-        let text = if value.is_null() {
-            ptr::null_mut()
-        } else {
-            PyObject_Str(value)
-        };
-        let original = crate::convert::str_to_string(text);
-        Py_XDECREF(text);
-        match original {
-            Some(original) if PyErr_GivenExceptionMatches(kind, PyExc_OSError) == 0 => {
-                Py_XDECREF(value);
-                Py_XDECREF(traceback);
-                let message = format!("{context}: {original}");
-                set_error(kind, &message);
-                Py_DECREF(kind);
-            }
-            _ => {
-                // OSError carries errno/filename attributes a new message would drop.
-                PyErr_Restore(kind, value, traceback);
+        if !traceback.is_null() && !value.is_null() {
+            PyException_SetTraceback(value, traceback);
+        }
+        Py_XDECREF(traceback);
+        Py_DECREF(kind);
+        if value.is_null() {
+            // Normalisation itself failed and left its own exception set.
+            return take_raised();
+        }
+        Some(Owned(value))
+    }
+}
+
+/// Raises `exception` (from `take_raised`) again, as the same object.
+pub fn restore(exception: Owned) {
+    // SAFETY: GIL held; PyErr_Restore steals the three references it is given.
+    unsafe {
+        let value = exception.into_raw();
+        let kind = Py_TYPE(value).cast::<PyObject>();
+        Py_INCREF(kind);
+        PyErr_Restore(kind, value, PyException_GetTraceback(value));
+    }
+}
+
+/// Adds `note` to the raised exception (PEP 678, as `exc.add_note(note)`),
+/// for exceptions of the `Exception` family only: KeyboardInterrupt and
+/// SystemExit are not about a frame. If adding fails (MemoryError), the
+/// original exception propagates without the note.
+fn add_note(note: &str) {
+    let Some(exception) = take_raised() else {
+        return;
+    };
+    // SAFETY: GIL held; `exception` is a live exception instance; every new
+    // reference is owned by `Owned` or checked for NULL.
+    unsafe {
+        if PyErr_GivenExceptionMatches(exception.0, PyExc_Exception) != 0 {
+            let text = CString::new(note.replace('\0', "\\0")).unwrap_or_default();
+            let added = PyObject_CallMethod(
+                exception.0,
+                c"add_note".as_ptr(),
+                c"s".as_ptr(),
+                text.as_ptr(),
+            );
+            if added.is_null() {
+                PyErr_Clear();
+            } else {
+                Py_DECREF(added);
             }
         }
     }
+    restore(exception);
 }

@@ -8,11 +8,12 @@
 //! read-only and need no export count.
 
 use crate::args::Signature;
-use crate::convert::{self, bytes_from, c, none};
+use crate::convert::{self, bytes_from};
 use crate::encode::{copy_image, EncodeOptions, Size};
-use crate::errors::{call_guarded, set_error, PyResult};
+use crate::errors::{call_guarded, set_error};
 use crate::gil::without_gil;
 use crate::module::ForCpython;
+use crate::object::{c, none, Failure, PyResult};
 use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -80,7 +81,7 @@ pub fn new_object(
     unsafe {
         let object = PyType_GenericAlloc(frame_type, 0);
         if object.is_null() {
-            return Err(crate::errors::Failure::Raised);
+            return Err(Failure::Raised);
         }
         let this = object.cast::<FrameObject>();
         ptr::write(addr_of_mut!((*this).frame), frame);
@@ -289,7 +290,7 @@ unsafe extern "C" fn frame_richcompare(
 
 fn not_null(object: *mut PyObject) -> PyResult<*mut PyObject> {
     if object.is_null() {
-        Err(crate::errors::Failure::Raised)
+        Err(Failure::Raised)
     } else {
         Ok(object)
     }

@@ -29,8 +29,9 @@ mod errors;
 mod frame;
 mod gil;
 mod module;
+mod object;
 
-use convert::c;
+use crate::object::c;
 use module::ForCpython;
 use pyo3_ffi::*;
 use std::mem::size_of;

@@ -5,8 +5,8 @@
 //! it its own `ModuleState` holding its own Frame type: nothing that refers
 //! to a Python object is shared between interpreters or kept in a static.
 
-use crate::convert::c;
 use crate::frame;
+use crate::object::c;
 use pyo3_ffi::*;
 use std::cell::UnsafeCell;
 use std::ffi::{c_int, c_void};
