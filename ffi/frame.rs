@@ -7,13 +7,13 @@
 //! (there is no `__init__` to call again and no setter), so views are
 //! read-only and need no export count.
 
-use crate::args::Signature;
-use crate::convert::{self, bytes_from};
-use crate::encode::{copy_image, EncodeOptions, Size};
+use crate::args::{required, Signature};
+use crate::convert;
 use crate::errors::{call_guarded, set_error};
 use crate::gil::without_gil;
+use crate::image::{copy_image, EncodeOptions, Size};
 use crate::module::ForCpython;
-use crate::object::{c, none, Failure, PyResult};
+use crate::object::{bytes_from, c, none, Gil, Obj, Owned, PyResult};
 use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
@@ -30,25 +30,49 @@ struct FrameObject {
 /// True when `object` is a bufpng.Frame, of any interpreter's Frame type.
 /// Identified by its buffer slot: only Frame types have `frame_getbuffer`,
 /// and that is what makes reading the object as a FrameObject sound.
-pub fn is_frame(object: *mut PyObject) -> bool {
-    // SAFETY: GIL held, `object` live; PyType_GetSlot reads the type's slot
+pub fn is_frame(object: Obj<'_>) -> bool {
+    // SAFETY: live object, GIL held; PyType_GetSlot reads the type's slot
     // table (heap and static types alike on 3.10+).
-    let getbuffer = unsafe { PyType_GetSlot(Py_TYPE(object), Py_bf_getbuffer) };
+    let getbuffer = unsafe { PyType_GetSlot(object.type_ptr(), Py_bf_getbuffer) };
     getbuffer == frame_getbuffer as *mut c_void
 }
 
-/// The frame inside a bufpng.Frame object.
+/// The frame inside a bufpng.Frame object, borrowed for as long as the
+/// object is; None for any other object.
+pub fn frame_of<'py>(object: Obj<'py>) -> Option<&'py bufpng_core::Frame> {
+    // SAFETY: a Frame's memory is a FrameObject whose `frame` was written in
+    // new_object and never changes; the Obj keeps the object alive for 'py.
+    is_frame(object).then(|| unsafe { &(*object.as_ptr().cast::<FrameObject>()).frame })
+}
+
+/// The frame of `self` in a Frame method or getter.
 ///
 /// # Safety
-/// `object` must be a live bufpng.Frame for all of `'a`.
-unsafe fn frame_of<'a>(object: *mut PyObject) -> &'a bufpng_core::Frame {
-    &(*object.cast::<FrameObject>()).frame
+/// `object` is the `self` CPython passes to a method of the Frame type (a
+/// live Frame, held by the caller for the call, `'py` no longer than that).
+unsafe fn this<'py>(gil: Gil<'py>, object: *mut PyObject) -> &'py bufpng_core::Frame {
+    // SAFETY: the caller's guarantee.
+    unsafe { Obj::borrowed(gil, object) }
+        .and_then(frame_of)
+        .expect("CPython passes Frame methods a Frame")
 }
 
 /// A bufpng.Frame's channel order; None for any other object.
-pub fn order_of(object: *mut PyObject) -> Option<ChannelOrder> {
-    // SAFETY: checked to be a Frame; the value is copied out.
-    is_frame(object).then(|| unsafe { frame_of(object) }.format.order)
+pub fn order_of(object: Obj<'_>) -> Option<ChannelOrder> {
+    frame_of(object).map(|frame| frame.format.order)
+}
+
+/// A Frame type object: the one in some interpreter's bufpng module state.
+#[derive(Clone, Copy)]
+pub struct FrameType<'py>(Obj<'py>);
+
+impl<'py> FrameType<'py> {
+    /// # Safety
+    /// `frame_type` is a Frame type from `create_type`, alive for `'py`.
+    pub unsafe fn new(gil: Gil<'py>, frame_type: *mut PyTypeObject) -> Option<FrameType<'py>> {
+        // SAFETY: the caller's guarantee.
+        unsafe { Obj::borrowed(gil, frame_type.cast()) }.map(FrameType)
+    }
 }
 
 /// How frames are stored: the caller's channel order, native-endian samples
@@ -63,10 +87,7 @@ fn storage(order: ChannelOrder) -> PixelFormat {
 /// A new bufpng.Frame of type `frame_type` (the calling module's, from
 /// `module::frame_type`, or a Frame's own) owning `frame` (converted to
 /// storage format if needed).
-pub fn new_object(
-    frame_type: *mut PyTypeObject,
-    frame: bufpng_core::Frame,
-) -> PyResult<*mut PyObject> {
+pub fn new_object(frame_type: FrameType<'_>, frame: bufpng_core::Frame) -> PyResult<Owned> {
     let order = frame.format.order;
     let frame = frame.into_format(storage(order));
     let l = frame.layout;
@@ -79,11 +100,8 @@ pub fn new_object(
     // type) or NULL; the fields are written before anything else can see the
     // object (tp_traverse only visits the type, never these fields).
     unsafe {
-        let object = PyType_GenericAlloc(frame_type, 0);
-        if object.is_null() {
-            return Err(Failure::Raised);
-        }
-        let this = object.cast::<FrameObject>();
+        let object = Owned::new(PyType_GenericAlloc(frame_type.0.as_ptr().cast(), 0))?;
+        let this = object.as_ptr().cast::<FrameObject>();
         ptr::write(addr_of_mut!((*this).frame), frame);
         ptr::write(addr_of_mut!((*this).shape), shape);
         ptr::write(addr_of_mut!((*this).strides), strides);
@@ -103,15 +121,25 @@ unsafe extern "C" fn frame_new(
     args: *mut PyObject,
     kwargs: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's tp_new arguments, GIL held.
-        let [image, width, height, order] = unsafe { NEW.parse_tuple(args, kwargs)? };
+    // SAFETY: CPython calls tp_new with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's tp_new arguments for this call; Frame is
+        // final, so `subtype` is this interpreter's Frame type.
+        let ([image, width, height, order], frame_type) = unsafe {
+            (
+                NEW.parse_tuple(gil, args, kwargs)?,
+                FrameType::new(gil, subtype).expect("tp_new gets its type"),
+            )
+        };
+        let image = required(image);
         let order = convert::optional_str(order, "order")?
             .map(|name| ChannelOrder::parse(&name))
-            .transpose()?;
+            .transpose()?
+            .or_else(|| order_of(image))
+            .unwrap_or_default();
         let frame = copy_image(image, Size::parse(width, height)?, order, storage)?;
-        // Frame is final, so `subtype` is this interpreter's Frame type.
-        new_object(subtype, frame)
+        new_object(frame_type, frame)
     })
 }
 
@@ -247,9 +275,11 @@ fn order_name(frame: &bufpng_core::Frame) -> &'static str {
 }
 
 unsafe extern "C" fn frame_repr(object: *mut PyObject) -> *mut PyObject {
-    call_guarded(|| {
+    // SAFETY: CPython calls tp_repr with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
         // SAFETY: CPython passes a live Frame.
-        let frame = unsafe { frame_of(object) };
+        let frame = unsafe { this(gil, object) };
         let l = frame.layout;
         let channels = match (l.channels, order_name(frame)) {
             (2, _) => "graya".to_string(),
@@ -262,10 +292,7 @@ unsafe extern "C" fn frame_repr(object: *mut PyObject) -> *mut PyObject {
             l.height,
             l.depth.bits()
         );
-        // SAFETY: pointer and length describe `text`, which CPython copies.
-        let object =
-            unsafe { PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as Py_ssize_t) };
-        not_null(object)
+        str_object(gil, &text)
     })
 }
 
@@ -276,66 +303,92 @@ unsafe extern "C" fn frame_richcompare(
     b: *mut PyObject,
     op: c_int,
 ) -> *mut PyObject {
-    // SAFETY: GIL held; `a` and `b` are live; the result is a new reference.
+    // SAFETY: CPython calls tp_richcompare with the GIL held and two live
+    // operands for the call; the result is a new reference.
     unsafe {
-        if !(is_frame(a) && is_frame(b)) || (op != Py_EQ && op != Py_NE) {
-            let result = Py_NotImplemented();
-            Py_INCREF(result);
-            return result;
+        let gil = Gil::assume();
+        let frames = (
+            Obj::borrowed(gil, a).and_then(frame_of),
+            Obj::borrowed(gil, b).and_then(frame_of),
+        );
+        match frames {
+            (Some(a), Some(b)) if op == Py_EQ || op == Py_NE => {
+                PyBool_FromLong((a.same_pixels(b) == (op == Py_EQ)).into())
+            }
+            _ => {
+                let result = Py_NotImplemented();
+                Py_INCREF(result);
+                result
+            }
         }
-        let equal = frame_of(a).same_pixels(frame_of(b));
-        PyBool_FromLong((equal == (op == Py_EQ)).into())
     }
 }
 
-fn not_null(object: *mut PyObject) -> PyResult<*mut PyObject> {
-    if object.is_null() {
-        Err(Failure::Raised)
-    } else {
-        Ok(object)
+/// A new str holding `text`.
+fn str_object(_: Gil<'_>, text: &str) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); pointer and length describe `text`,
+    // which CPython copies; a new reference or NULL comes back.
+    unsafe {
+        Owned::new(PyUnicode_FromStringAndSize(
+            text.as_ptr().cast(),
+            text.len() as Py_ssize_t,
+        ))
     }
 }
 
 /// Runs a getter body on the frame.
-fn get(
+///
+/// # Safety
+/// As for `this`: `object` is the Frame CPython calls a getter on, GIL held.
+unsafe fn get(
     object: *mut PyObject,
-    body: impl FnOnce(&bufpng_core::Frame) -> *mut PyObject,
+    body: impl for<'py> FnOnce(Gil<'py>, &bufpng_core::Frame) -> PyResult<Owned>,
 ) -> *mut PyObject {
-    // SAFETY: CPython only calls the type's getters with a live Frame.
-    call_guarded(|| not_null(body(unsafe { frame_of(object) })))
+    // SAFETY: the caller's guarantee.
+    let (gil, frame) = unsafe {
+        let gil = Gil::assume();
+        (gil, this(gil, object))
+    };
+    call_guarded(gil, |gil| body(gil, frame))
 }
 
-fn int_object(value: u64) -> *mut PyObject {
-    // SAFETY: GIL held (getters run with it); new reference or NULL.
-    unsafe { PyLong_FromUnsignedLongLong(value) }
+fn int_object(_: Gil<'_>, value: u64) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); a new reference or NULL comes back.
+    unsafe { Owned::new(PyLong_FromUnsignedLongLong(value)) }
 }
 
 unsafe extern "C" fn get_width(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.layout.width.into()))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, f.layout.width.into())) }
 }
 
 unsafe extern "C" fn get_height(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.layout.height.into()))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, f.layout.height.into())) }
 }
 
 unsafe extern "C" fn get_channels(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.layout.channels.into()))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, f.layout.channels.into())) }
 }
 
 unsafe extern "C" fn get_depth(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.layout.depth.bits().into()))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe {
+        get(object, |gil, f| {
+            int_object(gil, f.layout.depth.bits().into())
+        })
+    }
 }
 
 unsafe extern "C" fn get_nbytes(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.data.len() as u64))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, f.data.len() as u64)) }
 }
 
 unsafe extern "C" fn get_order(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| {
-        let name = order_name(f);
-        // SAFETY: GIL held; pointer and length describe `name`.
-        unsafe { PyUnicode_FromStringAndSize(name.as_ptr().cast(), name.len() as Py_ssize_t) }
-    })
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| str_object(gil, order_name(f))) }
 }
 
 static ENCODE: Signature = Signature {
@@ -351,15 +404,19 @@ unsafe extern "C" fn frame_encode(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [compression, threads] = unsafe { ENCODE.parse(args, nargs, kwnames)? };
+    // SAFETY: CPython calls methods with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and `self` for this call.
+        let ([compression, threads], frame) =
+            unsafe { (ENCODE.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
         let options = EncodeOptions::without_order(compression, threads)?;
-        // SAFETY: `object` is a live Frame held by the caller for this call;
-        // its pixels are immutable, so reading them without the GIL is sound.
-        let frame = unsafe { frame_of(object) };
-        let png = without_gil(|| encode_png(frame, options.compression, options.threads))?;
-        bytes_from(&png)
+        // A Frame's pixels never change and the caller holds the Frame
+        // for the call, so reading them without the GIL is sound.
+        let png = without_gil(gil, || {
+            encode_png(frame, options.compression, options.threads)
+        })?;
+        bytes_from(gil, &png)
     })
 }
 
@@ -376,15 +433,19 @@ unsafe extern "C" fn frame_write(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, compression, threads] = unsafe { WRITE.parse(args, nargs, kwnames)? };
-        let path = convert::path(path, "path")?;
+    // SAFETY: CPython calls methods with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and `self` for this call.
+        let ([path, compression, threads], frame) =
+            unsafe { (WRITE.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
+        let path = convert::path(required(path), "path")?;
         let options = EncodeOptions::without_order(compression, threads)?;
-        // SAFETY: as in frame_encode.
-        let frame = unsafe { frame_of(object) };
-        without_gil(|| write_png(&path, frame, options.compression, options.threads))?;
-        Ok(none())
+        // As in frame_encode.
+        without_gil(gil, || {
+            write_png(&path, frame, options.compression, options.threads)
+        })?;
+        Ok(none(gil))
     })
 }
 
@@ -401,10 +462,12 @@ unsafe extern "C" fn frame_tobytes(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held; `object` is a live Frame.
-        let [] = unsafe { TOBYTES.parse(args, nargs, kwnames)? };
-        bytes_from(&unsafe { frame_of(object) }.data)
+    // SAFETY: CPython calls methods with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and `self` for this call.
+        let ([], frame) = unsafe { (TOBYTES.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
+        bytes_from(gil, &frame.data)
     })
 }
 

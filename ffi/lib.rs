@@ -5,7 +5,9 @@
 //! - `module.rs`: the per-interpreter module state and its life cycle.
 //! - `args.rs`: METH_FASTCALL argument parsing.
 //! - `buffer.rs`: the `Py_buffer` owner (acquire, validate, copy, release).
-//! - `convert.rs`: Python objects to Rust values and back.
+//! - `object.rs`: typed references (`Gil`, `Obj`, `Owned`) and failures.
+//! - `convert.rs`: Python argument objects to Rust values.
+//! - `image.rs`: encoding options, and an image buffer copied into a frame.
 //! - `errors.rs`: core errors and panics to Python exceptions.
 //! - `gil.rs`: releasing the GIL for encoding and file I/O.
 //! - `encode.rs`: encode, write.
@@ -16,6 +18,11 @@
 //! - `describe.rs`: describe, the buffer protocol made visible.
 //!
 //! The safe core (`bufpng_core`, in `src/`) does the actual work.
+
+// Every unsafe operation sits in an `unsafe` block of its own, with a
+// `// SAFETY:` comment saying why it holds, even inside `unsafe fn`s.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod animation;
 mod args;
@@ -28,6 +35,7 @@ mod encode;
 mod errors;
 mod frame;
 mod gil;
+mod image;
 mod module;
 mod object;
 

@@ -5,8 +5,8 @@
 //! it its own `ModuleState` holding its own Frame type: nothing that refers
 //! to a Python object is shared between interpreters or kept in a static.
 
-use crate::frame;
-use crate::object::c;
+use crate::frame::{self, FrameType};
+use crate::object::{c, Gil};
 use pyo3_ffi::*;
 use std::cell::UnsafeCell;
 use std::ffi::{c_int, c_void};
@@ -54,14 +54,17 @@ unsafe fn state<'m>(module: *mut PyObject) -> &'m mut ModuleState {
     unsafe { &mut *PyModule_GetState(module).cast::<ModuleState>() }
 }
 
-/// The Frame type of the interpreter that owns `module` (borrowed).
+/// The Frame type of the interpreter that owns `module`.
 ///
 /// # Safety
-/// As for `state`; the GIL must be held.
-pub unsafe fn frame_type(module: *mut PyObject) -> *mut PyTypeObject {
+/// As for `state`: `module` is a live bufpng module (the `self` of a
+/// module-level function), alive for `'py`.
+pub unsafe fn frame_type<'py>(gil: Gil<'py>, module: *mut PyObject) -> FrameType<'py> {
     // SAFETY: the caller's guarantee; exec filled the field before any
-    // function of the module could be called.
-    unsafe { state(module).frame_type.cast() }
+    // function of the module could be called, and the state keeps the type
+    // alive as long as the module.
+    unsafe { FrameType::new(gil, state(module).frame_type.cast()) }
+        .expect("module exec creates the Frame type")
 }
 
 /// `Py_mod_exec`: fills in a new module object, once per interpreter.

@@ -132,10 +132,10 @@ def test_iterator_errors_raise_through_write_frames(
         bufpng.write_frames(failing_frames(error, 5), 4, 4, directory=tmp_path, threads=threads)
     assert caught.value is error
     assert caught.traceback[-1].name == "failing_frames"
-    # Completed frames stay (with 2 threads, queued ones are dropped); none
-    # is half-written.
+    # Completed frames stay (with 2 threads, queued ones are dropped, not
+    # necessarily the last); none is half-written.
     left = sorted(os.listdir(tmp_path))
-    assert left == [f"frame_{i:05d}.png" for i in range(len(left))]
+    assert set(left) <= {f"frame_{i:05d}.png" for i in range(5)}
     assert all(bufpng.read(tmp_path / name).tobytes() == PIXELS for name in left)
 
 
