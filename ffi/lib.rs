@@ -40,9 +40,32 @@ mod module;
 mod object;
 
 use crate::object::c;
-use module::ForCpython;
 use pyo3_ffi::*;
+use std::cell::UnsafeCell;
 use std::mem::size_of;
+
+/// Data that only CPython reads or writes, handed over by pointer: method
+/// and getset tables, slot tables, the module definition (whose header
+/// `PyModuleDef_Init` fills in). Rust code never touches the contents after
+/// construction, so sharing them between threads is CPython's business,
+/// done under its import lock and the GIL.
+#[repr(transparent)]
+pub struct ForCpython<T>(UnsafeCell<T>);
+
+// SAFETY: see the type's comment: no Rust code reads or writes through the
+// cell; CPython serialises its own accesses.
+unsafe impl<T> Sync for ForCpython<T> {}
+
+impl<T> ForCpython<T> {
+    pub const fn new(value: T) -> Self {
+        ForCpython(UnsafeCell::new(value))
+    }
+
+    /// The address CPython is given.
+    pub const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
 
 /// A METH_FASTCALL | METH_KEYWORDS entry for the method table.
 const fn method(
