@@ -135,7 +135,6 @@ fn parse_delays(fps: Option<Obj<'_>>, durations: Option<Obj<'_>>) -> PyResult<De
         )
         .into());
     }
-    let gil = durations.gil();
     // SAFETY: live object, GIL held; PySequence_Tuple returns a new
     // reference (owned by `Owned`) or NULL with an exception set;
     // PyTuple_GetItem borrows in-range items, held by the tuple.
@@ -148,10 +147,12 @@ fn parse_delays(fps: Option<Obj<'_>>, durations: Option<Obj<'_>>) -> PyResult<De
             .into());
         }
         let tuple = Owned::new(PySequence_Tuple(durations.as_ptr()))?;
+        // Items borrowed for as long as `tuple` lives, which holds them.
+        let held = tuple.get().gil();
         let mut delays = Vec::new();
         for i in 0..PyTuple_Size(tuple.as_ptr()) {
             let name = format!("durations[{i}]");
-            let item = Obj::borrowed(gil, PyTuple_GetItem(tuple.as_ptr(), i))
+            let item = Obj::borrowed(held, PyTuple_GetItem(tuple.as_ptr(), i))
                 .expect("an in-range tuple item");
             delays.push(Delay::from_seconds(float(item, &name)?, &name)?);
         }

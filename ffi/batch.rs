@@ -191,9 +191,10 @@ impl Source {
                 // A tuple copy, so other threads changing the caller's list
                 // while the GIL is released cannot affect the batch.
                 let tuple = Owned::new(PySequence_Tuple(frames.as_ptr()))?;
+                // Items borrowed for as long as `tuple` lives, which holds them.
+                let held = tuple.get().gil();
                 for i in 0..PyTuple_Size(tuple.as_ptr()) {
-                    // The tuple holds its items as long as `tuple` lives.
-                    let item = Obj::borrowed(gil, PyTuple_GetItem(tuple.as_ptr(), i))
+                    let item = Obj::borrowed(held, PyTuple_GetItem(tuple.as_ptr(), i))
                         .expect("an in-range tuple item");
                     check_frame(item, size)
                         .and_then(|layout| Ok(sink.check(i as usize, &layout)?))
