@@ -6,6 +6,7 @@ use crate::convert::{self, optional_int, optional_str};
 use crate::errors::call_guarded;
 use crate::frame;
 use crate::gil::without_gil;
+use crate::image::parse_threads;
 use crate::module;
 use crate::object::{Gil, Obj, PyResult};
 use bufpng_core::error::{type_error, value_error};
@@ -26,12 +27,16 @@ pub fn parse_options(
             value_error(format!("max_bytes must be a number of bytes >= 0, got {n}"))
         })?,
     };
-    Ok(DecodeOptions { order, max_bytes })
+    Ok(DecodeOptions {
+        order,
+        max_bytes,
+        ..DecodeOptions::default()
+    })
 }
 
 static DECODE: Signature = Signature {
     function: "decode",
-    params: &["data", "order", "max_bytes"],
+    params: &["data", "order", "max_bytes", "threads"],
     positional: 1,
     required: 1,
 };
@@ -46,14 +51,17 @@ pub unsafe extern "C" fn decode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([data, order, max_bytes], frame_type) = unsafe {
+        let ([data, order, max_bytes, threads], frame_type) = unsafe {
             (
                 DECODE.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
         let data = required(data);
-        let options = parse_options(order, max_bytes)?;
+        let options = DecodeOptions {
+            threads: parse_threads(threads)?,
+            ..parse_options(order, max_bytes)?
+        };
         reject_path(data)?;
         // Copied under the GIL: a bytearray could change while we decode.
         let data = BufferView::acquire(data)?.copy_bytes()?;
@@ -76,7 +84,7 @@ fn reject_path(data: Obj<'_>) -> PyResult<()> {
 
 static READ: Signature = Signature {
     function: "read",
-    params: &["path", "order", "max_bytes"],
+    params: &["path", "order", "max_bytes", "threads"],
     positional: 1,
     required: 1,
 };
@@ -91,14 +99,17 @@ pub unsafe extern "C" fn read(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([path, order, max_bytes], frame_type) = unsafe {
+        let ([path, order, max_bytes, threads], frame_type) = unsafe {
             (
                 READ.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
         let path = convert::path(required(path), "path")?;
-        let options = parse_options(order, max_bytes)?;
+        let options = DecodeOptions {
+            threads: parse_threads(threads)?,
+            ..parse_options(order, max_bytes)?
+        };
         let image = without_gil(gil, || read_png(&path, options))?;
         frame::new_object(frame_type, image)
     })

@@ -169,7 +169,7 @@ bufpng.read_animation, which returns an Animation.",
     method(
         c"decode",
         decode::decode,
-        c"decode($module, /, data, *, order='bgr', max_bytes=1073741824)
+        c"decode($module, /, data, *, order='bgr', max_bytes=1073741824, threads=None)
 --
 
 Decode PNG file contents (bytes or any buffer) into a bufpng.Frame.
@@ -178,12 +178,14 @@ The frame has the layout cv2.imread(path, cv2.IMREAD_UNCHANGED) returns:
 palettes expanded, low bit depths scaled to 8 bits, 16-bit kept, gray +
 alpha as 4 channels (see docs/decoding.md). order: \"bgr\" or \"rgb\".
 Corrupt or truncated data raises ValueError saying why. max_bytes caps the
-pixel memory a file may claim (default bufpng.DEFAULT_MAX_BYTES, 1 GiB).",
+pixel memory a file may claim (default bufpng.DEFAULT_MAX_BYTES, 1 GiB).
+threads: files with PNG Restart Markers (bufpng writes them for frames over
+1 MiB) decode on up to this many threads (None = one per core).",
     ),
     method(
         c"read",
         decode::read,
-        c"read($module, /, path, *, order='bgr', max_bytes=1073741824)
+        c"read($module, /, path, *, order='bgr', max_bytes=1073741824, threads=None)
 --
 
 Read a PNG file into a bufpng.Frame, as decode() does for bytes.

@@ -11,6 +11,7 @@
 use crate::error::value_error;
 use crate::layout::{Depth, Endian, ImageLayout};
 use crate::pixels::{zeroed_bytes, ChannelOrder, Frame, PixelFormat};
+use crate::restart;
 use crate::FileError;
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DecodingError, Transformations};
@@ -28,6 +29,9 @@ pub struct DecodeOptions {
     pub order: ChannelOrder,
     /// The most bytes of pixels (and ancillary chunk data) a decode may allocate.
     pub max_bytes: usize,
+    /// Threads a file with PNG Restart Markers may be decoded on (the
+    /// calling one included; `restart.rs`). Other files use one.
+    pub threads: usize,
 }
 
 impl Default for DecodeOptions {
@@ -35,6 +39,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             order: ChannelOrder::default(),
             max_bytes: DEFAULT_MAX_BYTES,
+            threads: 1,
         }
     }
 }
@@ -45,6 +50,15 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         return Err(value_error(
             "cannot decode PNG: the data is empty (0 bytes)",
         ));
+    }
+    if options.threads > 1 {
+        let target = PixelFormat {
+            order: options.order,
+            endian: Endian::NATIVE,
+        };
+        if let Some(frame) = restart::decode(data, options.max_bytes, target, options.threads) {
+            return Ok(frame);
+        }
     }
     let decoder = png::Decoder::new_with_options(Cursor::new(data), png::DecodeOptions::default());
     let (mut reader, depth) = start_decoding(decoder, data.len(), options)?;

@@ -19,6 +19,7 @@ pub mod filter;
 pub mod layout;
 pub mod pattern;
 pub mod pixels;
+pub mod restart;
 #[cfg(test)]
 mod scratch;
 pub mod striped;

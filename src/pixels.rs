@@ -152,6 +152,19 @@ impl Frame {
     }
 }
 
+/// Converts whole pixels of `layout` in place from `from` to `to` (a
+/// decoded restart segment's rows, `restart.rs`).
+pub(crate) fn convert_in_place(
+    layout: &ImageLayout,
+    from: PixelFormat,
+    to: PixelFormat,
+    data: &mut [u8],
+) {
+    if from != to {
+        Conversion::new(layout, from.order, from.endian, to).in_place(data);
+    }
+}
+
 /// Storage for a frame, or an error when memory cannot hold it: a broadcast
 /// view (all strides 0) can describe terabytes over a single byte, and an
 /// infallible allocation would abort the whole process.

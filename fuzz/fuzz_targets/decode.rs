@@ -26,9 +26,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         ChannelOrder::Rgb
     };
+    // Two threads: a file with a mARK chunk takes the parallel path.
     let options = DecodeOptions {
         order,
         max_bytes: MAX_BYTES,
+        threads: 2,
     };
     let frame = match decode_png(data, options) {
         Ok(frame) => frame,
