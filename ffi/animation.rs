@@ -10,7 +10,7 @@ use crate::batch::{drive, Progress, Source};
 use crate::buffer::BufferView;
 use crate::convert::{self, float, is_absent, optional_int, Owned};
 use crate::decode::parse_options;
-use crate::encode::{EncodeOptions, Size};
+use crate::encode::{parse_durable, parse_geometry, EncodeOptions};
 use crate::errors::{call_guarded, Failure, PyResult};
 use crate::frame;
 use crate::gil::without_gil;
@@ -18,6 +18,7 @@ use bufpng_core::apng::{
     decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
 };
 use bufpng_core::batch::Pipeline;
+use bufpng_core::encode::check_png_name;
 use bufpng_core::error::value_error;
 use pyo3_ffi::*;
 
@@ -31,6 +32,8 @@ static WRITE_ANIMATION: Signature = Signature {
         "frames",
         "width",
         "height",
+        "channels",
+        "stride",
         "fps",
         "durations",
         "loop",
@@ -38,6 +41,7 @@ static WRITE_ANIMATION: Signature = Signature {
         "compression",
         "threads",
         "progress",
+        "durable",
     ],
     positional: 4,
     required: 2,
@@ -51,10 +55,11 @@ pub unsafe extern "C" fn write_animation(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, frames, width, height, fps, durations, plays, order, compression, threads, progress] =
+        let [path, frames, width, height, channels, stride, fps, durations, plays, order, compression, threads, progress, durable] =
             unsafe { WRITE_ANIMATION.parse(args, nargs, kwnames)? };
         let path = convert::path(path, "path")?;
-        let size = Size::parse(width, height)?;
+        check_png_name(&path)?;
+        let size = parse_geometry(width, height, channels, stride)?;
         let delays = parse_delays(fps, durations)?;
         let plays = match optional_int(plays, "loop")?.unwrap_or(0) {
             n @ 0..=MAX_LOOP => n as u32,
@@ -72,8 +77,9 @@ pub unsafe extern "C" fn write_animation(
             compression: options.compression,
             delays: delays.clone(),
             plays,
+            durable: parse_durable(durable)?,
         });
-        let mut source = Source::new(frames, size, &mut assembler, "write_animation")?;
+        let mut source = Source::new(frames, &size, &mut assembler, "write_animation")?;
         match (source.total(), &delays) {
             (Some(0), _) => {
                 return Err(
@@ -94,7 +100,7 @@ pub unsafe extern "C" fn write_animation(
         let outcome = drive(
             &mut source,
             &mut pipeline,
-            size,
+            &size,
             &options,
             progress.as_ref(),
         );

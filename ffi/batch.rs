@@ -12,12 +12,14 @@
 use crate::args::Signature;
 use crate::buffer::BufferView;
 use crate::convert::{self, is_absent, optional_int, optional_str, Owned};
-use crate::encode::{take_frame, EncodeOptions, Size};
+use crate::encode::{parse_durable, parse_geometry, take_frame, EncodeOptions};
 use crate::errors::{set_error, with_context, Failure, PyResult};
 use crate::gil::without_gil;
 use bufpng_core::batch::{Files, Output, Pipeline, Sink};
+use bufpng_core::error::type_error;
+use bufpng_core::layout::check_stack;
 use bufpng_core::pattern::FilePattern;
-use bufpng_core::ImageLayout;
+use bufpng_core::{Geometry, ImageLayout};
 use pyo3_ffi::*;
 use std::path::PathBuf;
 use std::ptr;
@@ -33,6 +35,8 @@ static WRITE_FRAMES: Signature = Signature {
         "frames",
         "width",
         "height",
+        "channels",
+        "stride",
         "directory",
         "pattern",
         "start",
@@ -40,6 +44,7 @@ static WRITE_FRAMES: Signature = Signature {
         "compression",
         "threads",
         "progress",
+        "durable",
     ],
     positional: 3,
     required: 1,
@@ -53,9 +58,9 @@ pub unsafe extern "C" fn write_frames(
 ) -> *mut PyObject {
     crate::errors::call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [frames, width, height, directory, pattern, start, order, compression, threads, progress] =
+        let [frames, width, height, channels, stride, directory, pattern, start, order, compression, threads, progress, durable] =
             unsafe { WRITE_FRAMES.parse(args, nargs, kwnames)? };
-        let size = Size::parse(width, height)?;
+        let size = parse_geometry(width, height, channels, stride)?;
         let directory = if is_absent(directory) {
             PathBuf::from(".")
         } else {
@@ -72,14 +77,15 @@ pub unsafe extern "C" fn write_frames(
             pattern,
             start,
             compression: options.compression,
+            durable: parse_durable(durable)?,
         });
-        let mut source = Source::new(frames, size, &mut files, "write_frames")?;
+        let mut source = Source::new(frames, &size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);
         let mut pipeline = Pipeline::new(files, threads)?;
         let outcome = drive(
             &mut source,
             &mut pipeline,
-            size,
+            &size,
             &options,
             progress.as_ref(),
         );
@@ -101,7 +107,7 @@ pub unsafe extern "C" fn write_frames(
 pub fn drive<S: Sink + Send>(
     source: &mut Source,
     pipeline: &mut Pipeline<S>,
-    size: Size,
+    size: &Geometry,
     options: &EncodeOptions,
     progress: Option<&Progress>,
 ) -> PyResult<usize> {
@@ -173,7 +179,7 @@ impl Source {
     /// `function` names the caller in messages.
     pub fn new(
         frames: *mut PyObject,
-        size: Size,
+        size: &Geometry,
         sink: &mut impl Sink,
         function: &str,
     ) -> PyResult<Source> {
@@ -281,13 +287,15 @@ fn known_length(frames: *mut PyObject) -> PyResult<Option<usize>> {
 }
 
 /// Only validates `image` (used to check a whole list before writing).
-fn check_frame(image: *mut PyObject, size: Size) -> PyResult<ImageLayout> {
+fn check_frame(image: *mut PyObject, size: &Geometry) -> PyResult<ImageLayout> {
     let view = BufferView::acquire(image)?;
-    Ok(view.plan(size.width, size.height)?.layout)
+    Ok(view.plan(size)?.layout)
 }
 
 /// `write_frames(frame)` with one image would iterate over its rows and write
-/// each row as a picture; say so instead. A 4-D array (a batch) is fine.
+/// each row as a picture; say so instead. A 4-D array (a batch) is fine, and
+/// a 3-D one when its last axis cannot be channels (`check_stack`, the rule
+/// `bufpng npy` follows too).
 fn reject_single_frame(frames: *mut PyObject, function: &str) -> PyResult<()> {
     // SAFETY: GIL held; PyObject_CheckBuffer only inspects the type.
     let exports_buffer = unsafe { PyObject_CheckBuffer(frames) } != 0;
@@ -295,21 +303,22 @@ fn reject_single_frame(frames: *mut PyObject, function: &str) -> PyResult<()> {
         return Ok(());
     }
     let view = BufferView::acquire(frames)?;
-    if view.desc().shape.len() >= 4 {
-        return Ok(());
-    }
-    // SAFETY: GIL held.
-    unsafe {
-        set_error(
-            PyExc_TypeError,
-            &format!(
-                "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
-                view.desc().shape.len(),
-                convert::type_name(frames)
-            ),
+    let what = || {
+        format!(
+            "{function} takes a sequence of frames, but got one {}-dimensional {}",
+            view.desc().shape.len(),
+            convert::type_name(frames)
         )
     };
-    Err(Failure::Raised)
+    match view.desc().shape.len() {
+        3 => check_stack(view.desc().shape).map_err(|e| e.context(what()).into()),
+        4.. => Ok(()),
+        _ => Err(type_error(format!(
+            "{}: use write() for a single image, or wrap it in a list: [frame]",
+            what()
+        ))
+        .into()),
+    }
 }
 
 /// The `progress` argument: a callable `progress(done, total)`, or True for

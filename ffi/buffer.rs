@@ -8,7 +8,9 @@
 use crate::convert::type_name;
 use crate::errors::{set_error, Failure, PyResult};
 use bufpng_core::error::buffer_error;
-use bufpng_core::{plan_source, BufferDesc, ChannelOrder, Frame, PixelFormat, SourcePlan};
+use bufpng_core::{
+    plan_source, BufferDesc, ChannelOrder, Frame, Geometry, PixelFormat, SourcePlan,
+};
 use pyo3_ffi::*;
 use std::ffi::CStr;
 
@@ -105,9 +107,9 @@ impl BufferView {
         }
     }
 
-    /// Checks the buffer against the image rules and the caller's width/height.
-    pub fn plan(&self, width: Option<i64>, height: Option<i64>) -> anyhow::Result<SourcePlan> {
-        plan_source(&self.desc(), width, height)
+    /// Checks the buffer against the image rules and the caller's geometry.
+    pub fn plan(&self, geometry: &Geometry) -> anyhow::Result<SourcePlan> {
+        plan_source(&self.desc(), geometry)
     }
 
     /// A copy of the buffer's bytes, for data that is a byte stream rather
@@ -172,6 +174,19 @@ impl Drop for BufferView {
     }
 }
 
+/// True for PIL.Image.Image and its subclasses, found by module name so
+/// bufpng never imports Pillow.
+///
+/// # Safety
+/// GIL held, `object` live.
+unsafe fn is_pil_image(object: *mut PyObject) -> bool {
+    let module = PyObject_GetAttrString(Py_TYPE(object).cast(), c"__module__".as_ptr());
+    let name = crate::convert::str_to_string(module);
+    Py_XDECREF(module);
+    PyErr_Clear();
+    name.is_some_and(|m| m == "PIL.Image" || m.starts_with("PIL."))
+}
+
 fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
     let mut strides = vec![itemsize; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
@@ -198,6 +213,12 @@ fn explain_not_a_buffer(object: *mut PyObject) {
             ": did cv2.imread() fail? It returns None when it cannot read the file".to_string()
         } else if PyList_Check(object) != 0 || PyTuple_Check(object) != 0 {
             format!(": a {name} of numbers is not a pixel buffer; convert it with np.asarray(x, dtype=np.uint8) or bytes(x)")
+        } else if is_pil_image(object) {
+            ": a PIL Image is not a buffer; pass np.asarray(img) with order='rgb' (PIL's channel order; P and 1 mode images need img.convert('RGB') or img.convert('L') first)".to_string()
+        } else if PyObject_HasAttrString(object, c"__array_interface__".as_ptr()) != 0
+            || PyObject_HasAttrString(object, c"__array__".as_ptr()) != 0
+        {
+            format!(": a {name} offers numpy's array interface, not the buffer protocol; pass np.asarray(obj)")
         } else {
             String::new()
         };

@@ -63,11 +63,16 @@ pub fn optional_int(object: *mut PyObject, name: &str) -> PyResult<Option<i64>> 
     int(object, name).map(Some)
 }
 
-/// A required integer argument.
+/// A required integer argument. bool is refused although it is an int
+/// subclass: `threads=True` is a mistake, not one thread.
 pub fn int(object: *mut PyObject, name: &str) -> PyResult<i64> {
     // SAFETY: `object` is a live borrowed reference; PyNumber_Index returns a
     // new reference that we release.
     unsafe {
+        if PyBool_Check(object) != 0 {
+            set_error(PyExc_TypeError, &format!("{name} must be an int, got bool"));
+            return Err(Failure::Raised);
+        }
         let index = PyNumber_Index(object);
         if index.is_null() {
             PyErr_Clear();
@@ -104,6 +109,25 @@ pub fn float(object: *mut PyObject, name: &str) -> PyResult<f64> {
             return Err(Failure::Raised);
         }
         Ok(value)
+    }
+}
+
+/// An optional True/False argument; only bool (or None) is accepted, so a
+/// mistyped value is not silently truthy.
+pub fn optional_bool(object: *mut PyObject, name: &str) -> PyResult<Option<bool>> {
+    if is_absent(object) {
+        return Ok(None);
+    }
+    // SAFETY: `object` is live; a type check and identity comparison only.
+    unsafe {
+        if PyBool_Check(object) == 0 {
+            set_error(
+                PyExc_TypeError,
+                &format!("{name} must be True or False, got {}", type_name(object)),
+            );
+            return Err(Failure::Raised);
+        }
+        Ok(Some(object == Py_True()))
     }
 }
 

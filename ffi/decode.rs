@@ -64,6 +64,38 @@ fn reject_path(data: *mut PyObject) -> PyResult<()> {
     Ok(())
 }
 
+/// read(png_bytes) would take the file's contents for a file name ("path
+/// contains a null byte"); bytes are a path only when they look like one.
+fn reject_contents(path: *mut PyObject) -> PyResult<()> {
+    // SAFETY: GIL held, `path` live; type checks only, and the bytes' own
+    // buffer is read while `path` lives.
+    unsafe {
+        let is_path_like =
+            PyUnicode_Check(path) != 0 || PyObject_HasAttrString(path, c"__fspath__".as_ptr()) != 0;
+        if is_path_like || PyObject_CheckBuffer(path) == 0 {
+            return Ok(());
+        }
+        let looks_like_contents = PyBytes_Check(path) == 0 || {
+            let data = std::slice::from_raw_parts(
+                PyBytes_AsString(path).cast::<u8>(),
+                PyBytes_Size(path) as usize,
+            );
+            data.starts_with(b"\x89PNG") || data.contains(&0)
+        };
+        if looks_like_contents {
+            set_error(
+                PyExc_TypeError,
+                &format!(
+                    "read takes a file path, got {} that hold file contents: to decode PNG data in memory use bufpng.decode(data)",
+                    convert::type_name(path)
+                ),
+            );
+            return Err(Failure::Raised);
+        }
+    }
+    Ok(())
+}
+
 static READ: Signature = Signature {
     function: "read",
     params: &["path", "order", "max_bytes"],
@@ -80,6 +112,7 @@ pub unsafe extern "C" fn read(
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
         let [path, order, max_bytes] = unsafe { READ.parse(args, nargs, kwnames)? };
+        reject_contents(path)?;
         let path = convert::path(path, "path")?;
         let options = parse_options(order, max_bytes)?;
         let image = without_gil(|| read_png(&path, options))?;

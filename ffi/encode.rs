@@ -5,7 +5,8 @@ use crate::buffer::BufferView;
 use crate::convert::{self, bytes_from, optional_int, optional_str};
 use crate::errors::{call_guarded, PyResult};
 use crate::gil::without_gil;
-use bufpng_core::{encode_png, write_png, ChannelOrder, Compression, Frame, PixelFormat};
+use bufpng_core::encode::check_png_name;
+use bufpng_core::{encode_png, write_png, ChannelOrder, Compression, Frame, Geometry, PixelFormat};
 use pyo3_ffi::*;
 use std::sync::OnceLock;
 
@@ -71,27 +72,32 @@ fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
     }
 }
 
-/// A frame's size as the caller gave it (None = take it from the buffer).
-#[derive(Clone, Copy)]
-pub struct Size {
-    pub width: Option<i64>,
-    pub height: Option<i64>,
+/// The `width`, `height`, `channels` and `stride` arguments (None = take
+/// it from the buffer; `bufpng_core::plan_source` has the rule).
+pub fn parse_geometry(
+    width: *mut PyObject,
+    height: *mut PyObject,
+    channels: *mut PyObject,
+    stride: *mut PyObject,
+) -> PyResult<Geometry> {
+    Ok(Geometry {
+        width: optional_int(width, "width")?,
+        height: optional_int(height, "height")?,
+        channels: optional_int(channels, "channels")?,
+        stride: optional_int(stride, "stride")?,
+    })
 }
 
-impl Size {
-    pub fn parse(width: *mut PyObject, height: *mut PyObject) -> PyResult<Size> {
-        Ok(Size {
-            width: optional_int(width, "width")?,
-            height: optional_int(height, "height")?,
-        })
-    }
+/// `durable`: fsync the written files and their directory (default False).
+pub fn parse_durable(durable: *mut PyObject) -> PyResult<bool> {
+    convert::optional_bool(durable, "durable").map(|d| d.unwrap_or(false))
 }
 
 /// Validates `image` and copies it, in PNG's sample layout, into an owned
 /// frame; the buffer is released before this returns, on every path.
 pub fn take_frame(
     image: *mut PyObject,
-    size: Size,
+    size: &Geometry,
     order: Option<ChannelOrder>,
 ) -> PyResult<Frame> {
     copy_image(image, size, order, |_| PixelFormat::PNG)
@@ -103,7 +109,7 @@ pub fn take_frame(
 /// its own buffer export like any other exporter.
 pub fn copy_image(
     image: *mut PyObject,
-    size: Size,
+    size: &Geometry,
     order: Option<ChannelOrder>,
     target: impl Fn(ChannelOrder) -> PixelFormat,
 ) -> PyResult<Frame> {
@@ -111,7 +117,7 @@ pub fn copy_image(
         .or_else(|| crate::frame::order_of(image))
         .unwrap_or_default();
     let view = BufferView::acquire(image)?;
-    let plan = view.plan(size.width, size.height)?;
+    let plan = view.plan(size)?;
     Ok(view.copy_frame(&plan, order, target(order))?)
 }
 
@@ -121,6 +127,8 @@ static ENCODE: Signature = Signature {
         "image",
         "width",
         "height",
+        "channels",
+        "stride",
         "order",
         "compression",
         "threads",
@@ -137,10 +145,11 @@ pub unsafe extern "C" fn encode(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [image, width, height, order, compression, threads] =
+        let [image, width, height, channels, stride, order, compression, threads] =
             unsafe { ENCODE.parse(args, nargs, kwnames)? };
         let options = EncodeOptions::parse(order, compression, threads)?;
-        let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = take_frame(image, &geometry, options.order)?;
         let png = without_gil(|| encode_png(&frame, options.compression, options.threads))?;
         bytes_from(&png)
     })
@@ -153,9 +162,12 @@ static WRITE: Signature = Signature {
         "image",
         "width",
         "height",
+        "channels",
+        "stride",
         "order",
         "compression",
         "threads",
+        "durable",
     ],
     positional: 4,
     required: 2,
@@ -169,12 +181,15 @@ pub unsafe extern "C" fn write(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, image, width, height, order, compression, threads] =
+        let [path, image, width, height, channels, stride, order, compression, threads, durable] =
             unsafe { WRITE.parse(args, nargs, kwnames)? };
         let path = convert::path(path, "path")?;
+        check_png_name(&path)?;
         let options = EncodeOptions::parse(order, compression, threads)?;
-        let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
-        without_gil(|| write_png(&path, &frame, options.compression, options.threads))?;
+        let durable = parse_durable(durable)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = take_frame(image, &geometry, options.order)?;
+        without_gil(|| write_png(&path, &frame, options.compression, options.threads, durable))?;
         Ok(convert::none())
     })
 }

@@ -9,7 +9,7 @@
 
 use crate::args::Signature;
 use crate::convert::{self, bytes_from, c, none};
-use crate::encode::{copy_image, EncodeOptions, Size};
+use crate::encode::{copy_image, parse_durable, parse_geometry, EncodeOptions};
 use crate::errors::{call_guarded, set_error, PyResult};
 use crate::gil::without_gil;
 use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
@@ -91,7 +91,7 @@ pub fn new_object(frame: bufpng_core::Frame) -> PyResult<*mut PyObject> {
 
 static NEW: Signature = Signature {
     function: "Frame",
-    params: &["image", "width", "height", "order"],
+    params: &["image", "width", "height", "channels", "stride", "order"],
     positional: 3,
     required: 1,
 };
@@ -103,11 +103,13 @@ unsafe extern "C" fn frame_new(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's tp_new arguments, GIL held.
-        let [image, width, height, order] = unsafe { NEW.parse_tuple(args, kwargs)? };
+        let [image, width, height, channels, stride, order] =
+            unsafe { NEW.parse_tuple(args, kwargs)? };
         let order = convert::optional_str(order, "order")?
             .map(|name| ChannelOrder::parse(&name))
             .transpose()?;
-        let frame = copy_image(image, Size::parse(width, height)?, order, storage)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = copy_image(image, &geometry, order, storage)?;
         new_object(frame)
     })
 }
@@ -338,7 +340,7 @@ unsafe extern "C" fn frame_encode(
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &["path", "compression", "threads"],
+    params: &["path", "compression", "threads", "durable"],
     positional: 1,
     required: 1,
 };
@@ -351,12 +353,14 @@ unsafe extern "C" fn frame_write(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, compression, threads] = unsafe { WRITE.parse(args, nargs, kwnames)? };
+        let [path, compression, threads, durable] = unsafe { WRITE.parse(args, nargs, kwnames)? };
         let path = convert::path(path, "path")?;
+        bufpng_core::encode::check_png_name(&path)?;
         let options = EncodeOptions::without_order(compression, threads)?;
+        let durable = parse_durable(durable)?;
         // SAFETY: as in frame_encode.
         let frame = unsafe { frame_of(object) };
-        without_gil(|| write_png(&path, frame, options.compression, options.threads))?;
+        without_gil(|| write_png(&path, frame, options.compression, options.threads, durable))?;
         Ok(none())
     })
 }
@@ -427,7 +431,7 @@ The frame as PNG file bytes (compression and threads as in bufpng.encode).",
     crate::method(
         c"write",
         frame_write,
-        c"write($self, /, path, *, compression=None, threads=None)
+        c"write($self, /, path, *, compression=None, threads=None, durable=False)
 --
 
 Encode the frame as PNG and write it to path atomically, as bufpng.write.",
@@ -444,7 +448,8 @@ A copy of the pixels as bytes: rows top to bottom, channels in `order`,
     PyMethodDef::zeroed(),
 ];
 
-const DOC: &CStr = c"Frame(image, width=None, height=None, *, order=None)
+const DOC: &CStr =
+    c"Frame(image, width=None, height=None, *, channels=None, stride=None, order=None)
 --
 
 An owned image: a copy of `image` (anything bufpng.encode accepts, including
@@ -452,6 +457,7 @@ another Frame) that exports the buffer protocol itself, read-only and
 C-contiguous, with shape (h, w) for gray or (h, w, c), format 'B' or 'H'.
 np.asarray(frame) is a zero-copy view; the Frame lives as long as any view.
 
+width, height, channels, stride: as in bufpng.encode.
 order: the channel order of `image` (\"bgr\" by default, or a Frame's own
 order); the Frame keeps its pixels in that order.";
 

@@ -364,4 +364,84 @@ mod tests {
         forged[at + 26..at + 30].copy_from_slice(&crc.to_be_bytes());
         assert!(decode_animation(&forged, DecodeOptions::default()).is_err());
     }
+
+    /// A PNG's chunks as (type, data), and back (CRCs recomputed).
+    type Chunks = Vec<([u8; 4], Vec<u8>)>;
+
+    fn split_chunks(png: &[u8]) -> Chunks {
+        let mut at = 8;
+        let mut out = Vec::new();
+        while at < png.len() {
+            let length = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+            let kind = png[at + 4..at + 8].try_into().unwrap();
+            out.push((kind, png[at + 8..at + 8 + length].to_vec()));
+            at += 12 + length;
+        }
+        out
+    }
+
+    fn join_chunks(chunks: &[([u8; 4], Vec<u8>)]) -> Vec<u8> {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        for (kind, data) in chunks {
+            png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let start = png.len();
+            png.extend_from_slice(kind);
+            png.extend_from_slice(data);
+            let crc = crc32(&png[start..]);
+            png.extend_from_slice(&crc.to_be_bytes());
+        }
+        png
+    }
+
+    #[test]
+    fn a_still_decode_ignores_damaged_animation_chunks() {
+        use crate::decode::decode_png;
+        let ops = [(0, 0, 4, 4, 10, DisposeOp::None, BlendOp::Source); 4];
+        let mut ops = ops;
+        for (i, op) in ops.iter_mut().enumerate() {
+            op.4 = 10 * (i as u8 + 1);
+        }
+        let intact = sub_framed(&ops);
+        let default = decode_png(&intact, DecodeOptions::default()).unwrap();
+        assert_eq!(grays(&intact).len(), 4);
+        let chunks = split_chunks(&intact);
+        let fdat: Vec<usize> = (0..chunks.len())
+            .filter(|&i| &chunks[i].0 == b"fdAT")
+            .collect();
+        let sequence_of = |i: usize| chunks[i].1[..4].to_vec();
+        let mut damaged: Vec<(&str, Chunks)> = Vec::new();
+        // A gap: one fdAT's sequence number skips ahead.
+        let mut gap = chunks.clone();
+        gap[fdat[1]].1[..4].copy_from_slice(&100u32.to_be_bytes());
+        damaged.push(("gap", gap));
+        // A repeat: the second fdAT carries the first one's number.
+        let mut repeat = chunks.clone();
+        let first = sequence_of(fdat[0]);
+        repeat[fdat[1]].1[..4].copy_from_slice(&first);
+        damaged.push(("repeat", repeat));
+        // Reordered: two frames' (fcTL, fdAT) pairs swapped.
+        let mut reordered = chunks.clone();
+        reordered.swap(fdat[0] - 1, fdat[1] - 1);
+        reordered.swap(fdat[0], fdat[1]);
+        damaged.push(("reordered", reordered));
+        // A restart: an fdAT sequence number goes back to 0.
+        let mut restart = chunks.clone();
+        restart[fdat[2]].1[..4].copy_from_slice(&0u32.to_be_bytes());
+        damaged.push(("restart", restart));
+        for (name, chunks) in damaged {
+            let png = join_chunks(&chunks);
+            let still = decode_png(&png, DecodeOptions::default())
+                .unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(still.same_pixels(&default), "{name}");
+            assert!(
+                decode_animation(&png, DecodeOptions::default()).is_err(),
+                "{name}: read_animation must keep refusing"
+            );
+        }
+        // Damage to the default image itself still fails a still decode.
+        let mut broken = chunks.clone();
+        let idat = broken.iter().position(|(k, _)| k == b"IDAT").unwrap();
+        broken[idat].1.truncate(3);
+        assert!(decode_png(&join_chunks(&broken), DecodeOptions::default()).is_err());
+    }
 }

@@ -5,9 +5,9 @@ use super::{Delay, Delays};
 use crate::atomic::AtomicFile;
 use crate::batch::{Sink, Work};
 use crate::encode::{encode_png, Compression};
-use crate::error::value_error;
+use crate::error::{value_error, FileError};
 use crate::layout::ImageLayout;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use png::chunk::{self, ChunkType};
 use png::{AnimationControl, BitDepth, BlendOp, ColorType, DisposeOp, FrameControl};
 use std::collections::BTreeMap;
@@ -24,6 +24,8 @@ pub struct AnimationOutput {
     pub delays: Delays,
     /// acTL num_plays: 0 = loop forever.
     pub plays: u32,
+    /// fsync the file and its directory before returning (`AtomicFile::commit`).
+    pub durable: bool,
 }
 
 /// The sink of write_animation: receives encoded frames in completion
@@ -34,6 +36,9 @@ pub struct Assembler {
     /// The next frame to write; frames after it wait in `waiting`.
     next: usize,
     waiting: BTreeMap<usize, Vec<u8>>,
+    /// The temporary file, created by `start` (so a bad path fails before,
+    /// not while writing, any frame) until frame 0 opens the stream on it.
+    file: Option<AtomicFile>,
     stream: Option<Stream>,
 }
 
@@ -59,6 +64,7 @@ impl Assembler {
             first: None,
             next: 0,
             waiting: BTreeMap::new(),
+            file: None,
             stream: None,
         }
     }
@@ -88,8 +94,7 @@ impl Assembler {
                 "write_animation needs at least one frame, got none",
             ));
         };
-        let path = self.output.path.clone();
-        writer.finish().context(path.display().to_string())?;
+        writer.finish().map_err(file_error(&self.output.path))?;
         let num_frames = u32::try_from(frames)
             .map_err(|_| value_error("an APNG holds at most 4294967295 frames"))?;
         let patched = (|| -> std::io::Result<()> {
@@ -110,7 +115,7 @@ impl Assembler {
             control.encode(handle).map_err(std::io::Error::other)
         })();
         patched.map_err(|source| file.error(source))?;
-        file.commit()?;
+        file.commit(self.output.durable)?;
         Ok(())
     }
 
@@ -135,6 +140,9 @@ impl Assembler {
         let stream = match &mut self.stream {
             Some(stream) => stream,
             None => self.stream.insert(Stream::create(
+                self.file
+                    .take()
+                    .ok_or_else(|| anyhow!("bufpng internal error: no file for frame 0"))?,
                 &self.output.path,
                 ihdr,
                 &chunks,
@@ -160,18 +168,15 @@ impl Assembler {
             blend_op: BlendOp::Source,
         };
         stream.sequence += 1;
-        let path = self.output.path.display().to_string();
+        let fail = file_error(&self.output.path);
         stream
             .writer
             .write_chunk(chunk::fcTL, &frame_control_data(&control))
-            .context(path.clone())?;
+            .map_err(&fail)?;
         let mut data = Vec::new();
         for (kind, idat) in chunks.iter().filter(|(kind, _)| *kind == chunk::IDAT) {
             if index == 0 {
-                stream
-                    .writer
-                    .write_chunk(*kind, idat)
-                    .context(path.clone())?;
+                stream.writer.write_chunk(*kind, idat).map_err(&fail)?;
             } else {
                 data.clear();
                 data.extend_from_slice(&stream.sequence.to_be_bytes());
@@ -180,7 +185,7 @@ impl Assembler {
                 stream
                     .writer
                     .write_chunk(chunk::fdAT, &data)
-                    .context(path.clone())?;
+                    .map_err(&fail)?;
             }
         }
         Ok(())
@@ -191,12 +196,12 @@ impl Stream {
     /// Creates the temporary file and writes the header: signature, IHDR,
     /// acTL (with a provisional frame count), frame 0's other header chunks.
     fn create(
+        mut file: AtomicFile,
         path: &Path,
         ihdr: &[u8],
         chunks: &[(ChunkType, &[u8])],
         plays: u32,
     ) -> Result<Stream> {
-        let mut file = AtomicFile::create(path)?;
         let handle = file.file().try_clone().map_err(|e| file.error(e))?;
         let width = u32::from_be_bytes(ihdr[0..4].try_into()?);
         let height = u32::from_be_bytes(ihdr[4..8].try_into()?);
@@ -211,10 +216,10 @@ impl Stream {
         encoder.set_color(color);
         encoder.set_depth(depth);
         encoder.set_animated(1, plays)?;
-        let mut writer = encoder.write_header().context(path.display().to_string())?;
+        let mut writer = encoder.write_header().map_err(file_error(path))?;
         for (kind, data) in chunks.iter().take_while(|(kind, _)| *kind != chunk::IDAT) {
             if ![chunk::IHDR, chunk::acTL, chunk::fcTL].contains(kind) {
-                writer.write_chunk(*kind, data)?;
+                writer.write_chunk(*kind, data).map_err(file_error(path))?;
             }
         }
         Ok(Stream {
@@ -223,6 +228,20 @@ impl Stream {
             ihdr: ihdr.to_vec(),
             sequence: 0,
         })
+    }
+}
+
+/// The png crate's I/O errors as `FileError`s naming the animation's path
+/// (so Python gets an OSError with errno and filename, as from any other
+/// write); its other errors, which would be bufpng's bugs, as they are.
+fn file_error(path: &Path) -> impl Fn(png::EncodingError) -> anyhow::Error + '_ {
+    move |error| match error {
+        png::EncodingError::IoError(source) => FileError {
+            path: path.to_path_buf(),
+            source,
+        }
+        .into(),
+        other => anyhow::Error::new(other).context(path.display().to_string()),
     }
 }
 
@@ -257,6 +276,13 @@ impl Sink for Assembler {
     fn work(&self) -> Work<Vec<u8>> {
         let compression = self.output.compression;
         Arc::new(move |_, frame| encode_png(frame, compression, 1))
+    }
+
+    /// Creates the temporary file before the first frame is written: errors
+    /// about the path come first, and are no frame's.
+    fn start(&mut self) -> Result<()> {
+        self.file = Some(AtomicFile::create(&self.output.path)?);
+        Ok(())
     }
 
     fn check(&mut self, index: usize, layout: &ImageLayout) -> Result<()> {
@@ -339,12 +365,14 @@ mod tests {
             compression: Compression::Default,
             delays: Delays::Every(Delay { num: 1, den: 25 }),
             plays: 4,
+            durable: false,
         }
     }
 
     /// Feeds `frames` to an assembler in `order` (as workers might finish).
     fn assemble(path: PathBuf, frames: &[Frame], order: &[usize]) -> Result<usize> {
         let mut assembler = Assembler::new(output(path));
+        assembler.start()?;
         let work = assembler.work();
         let mut most_held = 0;
         for &index in order {
@@ -427,6 +455,7 @@ mod tests {
         assert!(err.to_string().contains("at least one frame"), "{err}");
         // Frames written, then abandoned (an error elsewhere): no file, no temp.
         let mut assembler = Assembler::new(output(dir.join("a.png")));
+        assembler.start().unwrap();
         let work = assembler.work();
         assembler.accept(0, work(0, &frames[0]).unwrap()).unwrap();
         drop(assembler);
@@ -440,6 +469,7 @@ mod tests {
         let mut out = output(dir.join("a.png"));
         out.delays = Delays::Each(vec![Delay { num: 1, den: 2 }; 3]);
         let mut assembler = Assembler::new(out.clone());
+        assembler.start().unwrap();
         let work = assembler.work();
         for (i, f) in frames.iter().enumerate() {
             assembler.check(i, &f.layout).unwrap();
