@@ -29,8 +29,6 @@ _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 # The channel order of colour pixels; 1-2 channel images ignore it. Any case
 # is accepted at run time ("RGB"); the stubs name the canonical spelling.
 _Order = Literal["bgr", "rgb"]
-# channels=: 1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha.
-_Channels = Literal[1, 2, 3, 4]
 # progress(done, total): total is None when the number of frames is unknown.
 _Progress = Callable[[int, int | None], object]
 # describe()'s request names: CPython's PyBUF_* flags, lower case, no prefix.
@@ -81,7 +79,7 @@ class Frame:
         width: int | None = None,
         height: int | None = None,
         *,
-        channels: _Channels | None = None,
+        channels: int | None = None,
         stride: int | None = None,
         order: _Order | None = None,
     ) -> Self: ...
@@ -124,7 +122,7 @@ def encode(
     width: int | None = None,
     height: int | None = None,
     *,
-    channels: _Channels | None = None,
+    channels: int | None = None,
     stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
@@ -136,7 +134,7 @@ def write(
     width: int | None = None,
     height: int | None = None,
     *,
-    channels: _Channels | None = None,
+    channels: int | None = None,
     stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
@@ -148,7 +146,7 @@ def write_frames(
     width: int | None = None,
     height: int | None = None,
     *,
-    channels: _Channels | None = None,
+    channels: int | None = None,
     stride: int | None = None,
     directory: _Path = ".",
     pattern: str = "frame_%05d.png",
@@ -169,7 +167,7 @@ def write_animation(
     width: int | None = None,
     height: int | None = None,
     *,
-    channels: _Channels | None = None,
+    channels: int | None = None,
     stride: int | None = None,
     fps: float | None = 25.0,
     durations: Sequence[float] | None = None,
