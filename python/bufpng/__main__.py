@@ -266,6 +266,8 @@ def npy(args: argparse.Namespace) -> int:
     array_type: Any = sample
     for n in reversed(shape):
         array_type = array_type * n
+    # Named for messages ("got one 3-dimensional .npy array"), not c_ubyte_Array_3_...
+    array_type = type(".npy array", (array_type,), {})
     # write_frames decides what the shape means, by bufpng's one rule: a 3-D
     # array is gray frames only when its last axis cannot be channels.
     return _write(array_type.from_buffer(mapped, offset), None, None, args.order, args, args.file)
