@@ -105,6 +105,25 @@ def test_a_padded_gray_plane_is_read_with_stride() -> None:
     assert bufpng.decode(bufpng.encode(memoryview(bytes(160)).cast("H"), width=8, height=10)).depth == 16
 
 
+def test_every_entry_point_takes_channels_and_stride(tmp_path: Path) -> None:
+    padded = np.full((10, 16), 255, np.uint8)
+    padded[:, :8] = GRAY
+    plane = padded.tobytes()
+    geometry: dict[str, Any] = {"width": 8, "height": 10, "channels": 1, "stride": 16}
+    assert np.array_equal(np.asarray(bufpng.Frame(plane, **geometry)), GRAY)
+    bufpng.write(tmp_path / "w.png", plane, **geometry)
+    (path,) = bufpng.write_frames([plane], directory=tmp_path / "f", **geometry)
+    bufpng.write_animation(tmp_path / "a.png", [plane, plane], **geometry)
+    for written in (tmp_path / "w.png", path):
+        assert np.array_equal(np.asarray(bufpng.read(written)), GRAY)
+    assert all(np.array_equal(np.asarray(f), GRAY) for f in bufpng.read_animation(tmp_path / "a.png"))
+    # The CLI's raw frames of 4 bytes a pixel say their channels (rgba).
+    (tmp_path / "rgba.raw").write_bytes(bytes(range(4 * 6 * 2)))
+    result = run_cli("raw", "rgba.raw", "--size", "6x2", "--pix-fmt", "rgba", "-o", "raw", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert bufpng.read(tmp_path / "raw" / "frame_00000.png").channels == 4
+
+
 def test_one_and_three_bytes_a_pixel_still_need_no_channels() -> None:
     seed = bytes(range(256)) * 9  # 3 * 32 * 24
     assert bufpng.decode(bufpng.encode(seed[: 3 * 32 * 24], width=32, height=24)).channels == 3
