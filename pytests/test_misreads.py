@@ -260,17 +260,19 @@ def strace_fsyncs(tmp_path: Path, code: str) -> list[str]:
         "bufpng.Frame(img).write('out/a.png', durable=True)",
         "bufpng.write_frames([img], directory='out', pattern='a%d.png', durable=True)",
         "bufpng.write_animation('out/a.png', [img, img], durable=True)",
+        "import numpy; numpy.save('f.npy', numpy.zeros((1, 4, 4, 3), numpy.uint8)); "
+        "bufpng.__main__.main(['npy', 'f.npy', '-o', 'out', '-q', '--durable'])",
     ],
 )
 def test_durable_fsyncs_the_file_then_the_directory(tmp_path: Path, call: str) -> None:
     (tmp_path / "out").mkdir()
-    code = f"import bufpng, numpy as np; img = np.zeros((4, 4, 3), np.uint8); {call}"
+    code = f"import bufpng, bufpng.__main__, numpy as np; img = np.zeros((4, 4, 3), np.uint8); {call}"
     calls = strace_fsyncs(tmp_path, code)
     kinds = [("rename" if "rename" in line else "fsync") for line in calls if "resumed" not in line]
     # fsync(file), rename, fsync(directory): in that order.
     assert kinds[-3:] == ["fsync", "rename", "fsync"], calls
     # Without durable there is no fsync at all.
-    plain = strace_fsyncs(tmp_path, code.replace("durable=True", "durable=False"))
+    plain = strace_fsyncs(tmp_path, code.replace("durable=True", "durable=False").replace(", '--durable'", ""))
     assert not [line for line in plain if "fsync" in line], plain
 
 

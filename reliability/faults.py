@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -170,36 +171,43 @@ def animation(directory: Path) -> None:
 
 def check_animation(directory: Path, pid: int | None = None) -> dict[str, int]:
     """The APNG, if there, is complete with every frame; the rest are its temporaries."""
-    counts = {"complete": 0, "temporaries": 0}
-    for path in sorted(directory.iterdir()):
-        if path.name == ANIMATION:
-            frames = bufpng.read_animation(path)
-            assert len(frames) == FRAMES, f"{path} has {len(frames)} frames"
-            for i, got in enumerate(frames):
-                assert np.array_equal(np.asarray(got), frame(i)), f"{path}: frame {i} differs"
-            counts["complete"] += 1
-            continue
-        temp = ANIMATION_TEMP.match(path.name)
-        assert temp, f"unexpected file {path.name}"
-        assert pid is None or int(temp.group(1)) == pid, f"{path.name} is not from pid {pid}"
-        counts["temporaries"] += 1
-    return counts
+
+    def complete(path: Path) -> bool:
+        if path.name != ANIMATION:
+            return False
+        frames = bufpng.read_animation(path)
+        assert len(frames) == FRAMES, f"{path} has {len(frames)} frames"
+        for i, got in enumerate(frames):
+            assert np.array_equal(np.asarray(got), frame(i)), f"{path}: frame {i} differs"
+        return True
+
+    return _check(directory, complete, ANIMATION_TEMP, pid)
 
 
 def check_directory(directory: Path, pid: int | None = None) -> dict[str, int]:
     """Every final name holds a complete PNG of the right frame; the rest are bufpng temporaries."""
     import cv2
 
+    def complete(path: Path) -> bool:
+        final = FINAL.match(path.name)
+        if not final:
+            return False
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert image is not None, f"{path} is not a readable PNG"
+        assert np.array_equal(image, frame(int(final.group(1)))), f"{path} has the wrong pixels"
+        return True
+
+    return _check(directory, complete, TEMP, pid)
+
+
+def _check(directory: Path, complete: Callable[[Path], bool], temporary: re.Pattern[str], pid: int | None) -> dict[str, int]:
+    """Counts the files `complete` checked and the temporaries (of `pid`, when given); anything else fails."""
     counts = {"complete": 0, "temporaries": 0}
     for path in sorted(directory.iterdir()):
-        final = FINAL.match(path.name)
-        if final:
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            assert image is not None, f"{path} is not a readable PNG"
-            assert np.array_equal(image, frame(int(final.group(1)))), f"{path} has the wrong pixels"
+        if complete(path):
             counts["complete"] += 1
             continue
-        temp = TEMP.match(path.name)
+        temp = temporary.match(path.name)
         assert temp, f"unexpected file {path.name}"
         assert pid is None or int(temp.group(1)) == pid, f"{path.name} is not from pid {pid}"
         counts["temporaries"] += 1

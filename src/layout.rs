@@ -380,7 +380,9 @@ fn shaped_dims(shape: &[isize], strides: &[isize], depth: Depth, given: &Given) 
     let (rows, row_samples) = (shape[0] as u64, shape[1] as u64);
     if let (2, Some(w)) = (shape.len(), given.width) {
         let fits_rows = given.height.is_none_or(|h| u64::from(h) == rows);
-        if u64::from(w) < row_samples && fits_rows {
+        // Only with channels= given: a width short of the rows is otherwise
+        // far more often a frame of another size than a padded plane.
+        if u64::from(w) < row_samples && fits_rows && given.channels.is_some() {
             let sample_stride = strides[1];
             let c = pick_channels(u64::from(w), row_samples, true, depth, given, || {
                 format!(
@@ -644,8 +646,13 @@ fn check_given_size(
             dims.height
         )));
     }
+    let padded = if shape.len() == 2 && w < dims.width && h == dims.height {
+        "; or rows padded beyond the image (a plane with a line size)? pass channels= too"
+    } else {
+        ""
+    };
     Err(value_error(format!(
-        "width={w}, height={h} do not match the array's shape {} (width {}, height {}): a frame of another size? leave width and height out to use the array's own shape",
+        "width={w}, height={h} do not match the array's shape {} (width {}, height {}): a frame of another size? leave width and height out to use the array's own shape{padded}",
         fmt_shape(shape),
         dims.width,
         dims.height

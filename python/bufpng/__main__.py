@@ -323,6 +323,7 @@ def _write(
         compression=args.compression,
         threads=args.threads,
         progress=not args.quiet,
+        durable=args.durable,
     )
     if not paths:
         print(f"bufpng: {source} holds no frames: nothing written", file=sys.stderr)
@@ -369,6 +370,7 @@ def _write_animation(
         compression=args.compression,
         threads=args.threads,
         progress=not args.quiet,
+        durable=args.durable,
     )
     if not args.quiet:
         print(f"wrote {args.apng}: {count[0]} frames at {args.fps:g} fps", file=sys.stderr)
@@ -441,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     writing.add_argument("--threads", type=positive, metavar="N", help="worker threads (default: one per CPU core; 1 = no pool)")
     writing.add_argument("--compression", type=level, metavar="0-9", help="zlib level, as OpenCV counts it (default: bufpng's fast setting)")
     writing.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    writing.add_argument("--durable", action="store_true", help="fsync each file and the directory, so the output survives a power loss (slower)")
     writing.add_argument("--apng", metavar="OUT.png", help="write one animated PNG instead of a file per frame (-o, --pattern, --start do not apply)")
     writing.add_argument("--fps", type=fps, default=25.0, help="frames per second of the --apng animation (default: 25)")
     writing.add_argument("--loop", type=int, default=0, metavar="N", help="plays of the --apng animation, 0 = forever (default: 0)")
