@@ -212,7 +212,7 @@ unsafe fn is_pil_image(object: *mut PyObject) -> bool {
     let name = crate::convert::str_to_string(module);
     Py_XDECREF(module);
     PyErr_Clear();
-    name.is_some_and(|m| m == "PIL.Image" || m.starts_with("PIL."))
+    name.is_some_and(|m| m.starts_with("PIL."))
 }
 
 fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
