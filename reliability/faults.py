@@ -38,6 +38,8 @@ FINAL = re.compile(r"^frame_(\d{5})\.png$")
 # atomic.rs names temporaries `.<name>.bufpng-<pid>-<n>.tmp`.
 TEMP = re.compile(r"^\.frame_\d{5}\.png\.bufpng-(\d+)-\d+\.tmp$")
 ANIMATION = "anim.png"
+# Fewer frames than a batch, so that an APNG is often complete before the kill.
+ANIMATION_FRAMES = 8
 ANIMATION_TEMP = re.compile(r"^\.anim\.png\.bufpng-(\d+)-\d+\.tmp$")
 
 
@@ -160,7 +162,7 @@ def batch(directory: Path) -> None:
 
 def animation(directory: Path) -> None:
     """Writes the same APNG over and over until killed or interrupted."""
-    frames = [frame(i) for i in range(FRAMES)]
+    frames = [frame(i) for i in range(ANIMATION_FRAMES)]
     try:
         print("ready", flush=True)
         while True:
@@ -176,7 +178,7 @@ def check_animation(directory: Path, pid: int | None = None) -> dict[str, int]:
         if path.name != ANIMATION:
             return False
         frames = bufpng.read_animation(path)
-        assert len(frames) == FRAMES, f"{path} has {len(frames)} frames"
+        assert len(frames) == ANIMATION_FRAMES, f"{path} has {len(frames)} frames"
         for i, got in enumerate(frames):
             assert np.array_equal(np.asarray(got), frame(i)), f"{path}: frame {i} differs"
         return True
