@@ -11,8 +11,10 @@ import errno
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +237,43 @@ def test_order_is_case_insensitive() -> None:
     bgr = np.random.default_rng(4).integers(0, 256, (3, 4, 3), dtype=np.uint8)
     assert bufpng.encode(bgr, order="RGB") == bufpng.encode(bgr, order="rgb")  # type: ignore[arg-type]
     assert bufpng.decode(bufpng.encode(bgr), order="Rgb").order == "rgb"  # type: ignore[arg-type]
+
+
+# --- a still decode of an APNG ignores damaged animation chunks
+
+
+def apng_with(damage: str, tmp_path: Path) -> tuple[bytes, np.ndarray]:
+    """An APNG written by bufpng, with its fdAT sequence numbers damaged."""
+    frames = [np.full((4, 5, 3), 40 * i, np.uint8) for i in range(4)]
+    bufpng.write_animation(tmp_path / "a.png", frames)
+    data = (tmp_path / "a.png").read_bytes()
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        chunks.append([data[at + 4 : at + 8], bytearray(data[at + 8 : at + 8 + length])])
+        at += 12 + length
+    fdat = [i for i, (kind, _) in enumerate(chunks) if kind == b"fdAT"]
+    if damage == "gap":
+        chunks[fdat[1]][1][:4] = struct.pack(">I", 100)
+    elif damage == "repeat":
+        chunks[fdat[1]][1][:4] = chunks[fdat[0]][1][:4]
+    elif damage == "reordered":
+        for i in (-1, 0):  # swap two frames' fcTL and fdAT
+            chunks[fdat[0] + i], chunks[fdat[1] + i] = chunks[fdat[1] + i], chunks[fdat[0] + i]
+    out = bytearray(data[:8])
+    for kind, body in chunks:
+        out += struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    return bytes(out), frames[0]
+
+
+@pytest.mark.parametrize("damage", ["gap", "repeat", "reordered"])
+def test_decode_of_an_apng_with_broken_animation_chunks_gives_the_default_image(tmp_path: Path, damage: str) -> None:
+    data, default = apng_with(damage, tmp_path)
+    assert np.array_equal(np.asarray(bufpng.decode(data)), default)
+    (tmp_path / "d.png").write_bytes(data)
+    assert np.array_equal(np.asarray(bufpng.read(tmp_path / "d.png")), default)
+    with pytest.raises(ValueError, match="cannot decode PNG"):
+        bufpng.read_animation(data)
 
 
 # --- durable=True: fsync of the file and its directory
