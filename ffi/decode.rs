@@ -7,7 +7,7 @@ use crate::errors::call_guarded;
 use crate::frame;
 use crate::gil::without_gil;
 use crate::module;
-use crate::object::{Gil, Obj, PyResult};
+use crate::object::{has_attribute, Gil, Obj, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
 use pyo3_ffi::*;
@@ -77,14 +77,14 @@ fn reject_path(data: Obj<'_>) -> PyResult<()> {
 /// read(png_bytes) would take the file's contents for a file name ("path
 /// contains a null byte"); bytes are a path only when they look like one.
 fn reject_contents(path: Obj<'_>) -> PyResult<()> {
+    if has_attribute(path, c"__fspath__")? {
+        return Ok(());
+    }
     let object = path.as_ptr();
     // SAFETY: live object, GIL held; type checks, and the bytes' own buffer
     // read while the object lives.
     let looks_like_contents = unsafe {
-        if PyUnicode_Check(object) != 0
-            || PyObject_HasAttrString(object, c"__fspath__".as_ptr()) != 0
-            || PyObject_CheckBuffer(object) == 0
-        {
+        if PyUnicode_Check(object) != 0 || PyObject_CheckBuffer(object) == 0 {
             return Ok(());
         }
         PyBytes_Check(object) == 0 || {
