@@ -8,7 +8,7 @@ use crate::frame;
 use crate::gil::without_gil;
 use crate::image::parse_threads;
 use crate::module;
-use crate::object::{Gil, Obj, PyResult};
+use crate::object::{has_attribute, Gil, Obj, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
 use pyo3_ffi::*;
@@ -82,6 +82,37 @@ fn reject_path(data: Obj<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// read(png_bytes) would take the file's contents for a file name ("path
+/// contains a null byte"); bytes are a path only when they look like one.
+fn reject_contents(path: Obj<'_>) -> PyResult<()> {
+    if has_attribute(path, c"__fspath__")? {
+        return Ok(());
+    }
+    let object = path.as_ptr();
+    // SAFETY: live object, GIL held; type checks, and the bytes' own buffer
+    // read while the object lives.
+    let looks_like_contents = unsafe {
+        if PyUnicode_Check(object) != 0 || PyObject_CheckBuffer(object) == 0 {
+            return Ok(());
+        }
+        PyBytes_Check(object) == 0 || {
+            let data = std::slice::from_raw_parts(
+                PyBytes_AsString(object).cast::<u8>(),
+                PyBytes_Size(object) as usize,
+            );
+            data.starts_with(b"\x89PNG") || data.contains(&0)
+        }
+    };
+    if looks_like_contents {
+        return Err(type_error(format!(
+            "read takes a file path, got {} that hold file contents: to decode PNG data in memory use bufpng.decode(data)",
+            crate::object::type_name(path)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 static READ: Signature = Signature {
     function: "read",
     params: &["path", "order", "max_bytes", "threads"],
@@ -105,6 +136,7 @@ pub unsafe extern "C" fn read(
                 module::frame_type(gil, module),
             )
         };
+        reject_contents(required(path))?;
         let path = convert::path(required(path), "path")?;
         let options = DecodeOptions {
             threads: parse_threads(threads)?,

@@ -26,7 +26,8 @@ else:
 
 # A file system path as os.fspath() accepts it.
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
-# The channel order of colour pixels; 1-2 channel images ignore it.
+# The channel order of colour pixels; 1-2 channel images ignore it. Any case
+# is accepted at run time ("RGB"); the stubs name the canonical spelling.
 _Order = Literal["bgr", "rgb"]
 # progress(done, total): total is None when the number of frames is unknown.
 _Progress = Callable[[int, int | None], object]
@@ -78,6 +79,8 @@ class Frame:
         width: int | None = None,
         height: int | None = None,
         *,
+        channels: int | None = None,
+        stride: int | None = None,
         order: _Order | None = None,
     ) -> Self: ...
     @property
@@ -101,6 +104,7 @@ class Frame:
         *,
         compression: int | None = None,
         threads: int | None = None,
+        durable: bool = False,
     ) -> None: ...
     def tobytes(self) -> bytes: ...
     # The Py_bf_getbuffer slot. Python 3.12+ shows it as __buffer__ (PEP 688);
@@ -118,6 +122,8 @@ def encode(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
@@ -128,15 +134,20 @@ def write(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
+    durable: bool = False,
 ) -> None: ...
 def write_frames(
     frames: Iterable[_Image],
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     directory: _Path = ".",
     pattern: str = "frame_%05d.png",
     start: int = 0,
@@ -144,6 +155,7 @@ def write_frames(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    durable: bool = False,
 ) -> list[str]: ...
 def decode(
     data: _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824, threads: int | None = None
@@ -159,6 +171,8 @@ def write_animation(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     fps: float | None = 25.0,
     durations: Sequence[float] | None = None,
     loop: int = 0,
@@ -166,6 +180,7 @@ def write_animation(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    durable: bool = False,
 ) -> None: ...
 
 # The native half of bufpng.read_animation (python/bufpng/_animation.py):
