@@ -129,13 +129,49 @@ def levels_section(budget: float) -> str:
     return "\n\n".join(out)
 
 
+def segments_section(budget: float) -> str:
+    """bufpng's own files decoded with 1 and 2 threads, alternating rounds,
+    each keeping its best median. On a shared machine the wall-time ratio
+    moves with the neighbours' load; *critical path* is what an idle
+    2-core machine would see: the process's CPU time with one thread over
+    the larger of the two threads' CPU times with two (the calling
+    thread's, `time.thread_time`, and the rest of the process's)."""
+    import bufpng
+
+    rows = []
+    frames = [c for c in common.content_classes() if c.name != "tiny"]
+    for content in frames:
+        png = bufpng.encode(content.frame)
+        assert np.array_equal(np.asarray(bufpng.decode(png, threads=2)), content.frame)
+        best: dict[int, list[float]] = {}
+        for _ in range(5):
+            for threads in (1, 2):
+                walls, cpus, mine = [], [], []
+                for _ in range(max(3, int(budget * 10))):
+                    wall, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
+                    bufpng.decode(png, threads=threads)
+                    walls.append(time.perf_counter() - wall)
+                    cpus.append(time.process_time() - cpu)
+                    mine.append(time.thread_time() - own)
+                medians = [sorted(v)[len(v) // 2] for v in (walls, cpus, mine)]
+                kept = best.setdefault(threads, medians)
+                best[threads] = [min(a, b) for a, b in zip(kept, medians)]
+        (wall1, cpu1, _), (wall2, cpu2, own2) = best[1], best[2]
+        critical = max(own2, cpu2 - own2)
+        rows.append([content.name, f"{len(png):,}", fmt_ms(wall1 * 1e3), fmt_ms(cpu1 * 1e3),
+                     fmt_ms(wall2 * 1e3), fmt_ms(cpu2 * 1e3), f"{wall1 / wall2:.2f}", f"{cpu1 / critical:.2f}"])
+    return "### bufpng's own files (mARK), decode with 1 and 2 threads\n\n" + table(
+        ["frame", "file bytes", "1 thread ms", "cpu ms", "2 threads ms", "cpu ms", "x wall", "x critical path"],
+        rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter timing budgets")
-    parser.add_argument("--only", action="append", choices=["noise", "levels"], help="run only this part (repeatable)")
+    parser.add_argument("--only", action="append", choices=["noise", "levels", "segments"], help="run only this part (repeatable)")
     args = parser.parse_args()
     budget = 0.3 if args.quick else 1.0
-    parts = {"noise": noise_section, "levels": levels_section}
+    parts = {"noise": noise_section, "segments": segments_section, "levels": levels_section}
     for name, part in parts.items():
         if args.only and name not in args.only:
             continue

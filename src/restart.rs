@@ -255,6 +255,18 @@ pub fn decode(png: &[u8], max_bytes: usize, target: PixelFormat, threads: usize)
     )
     .ok()?;
     let row_bytes = image.row_bytes();
+    // Stored (incompressible) data is copied, not decoded: memory-bound
+    // work that a second thread does not speed up (measured: 1.4x the time
+    // of the ordinary decoder on 1080p noise), so it goes the ordinary way.
+    let coded: usize = layout
+        .segments
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(|c| c.data.len())
+        .sum();
+    if coded as u64 * 10 > (image.height as u64 * (row_bytes as u64 + 1)) * 9 {
+        return None;
+    }
     let mut data = zeroed_bytes(image.byte_len(), String::new).ok()?;
     let count = layout.segments.len();
     // Each segment's rows of the output, taken by whichever worker decodes it.
@@ -566,10 +578,13 @@ mod tests {
                 let ordinary = decode_png(&png, DecodeOptions::default()).unwrap();
                 for order in [ChannelOrder::Bgr, ChannelOrder::Rgb] {
                     let expected = ordinary.to_format(native(order));
+                    // Stored files go the ordinary way (copying gains
+                    // nothing from threads).
+                    let wanted = (compression != Compression::Level(0)).then_some(&expected);
                     for threads in [1, 2, 3, 16] {
                         let decoded = decode(&png, usize::MAX, native(order), threads);
                         assert!(
-                            decoded.as_ref() == Some(&expected),
+                            decoded.as_ref() == wanted,
                             "{channels} {depth:?} {compression:?} {order:?} {threads}"
                         );
                     }
