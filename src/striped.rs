@@ -1,12 +1,13 @@
-//! The default compression's PNG writer: filtered rows (`filter.rs`) coded
-//! by bufpng's own coder (`deflate.rs`) or by zlib (zlib-rs through flate2's
-//! raw-deflate API), in one zlib stream, in IDAT chunks. Rows are filtered a
-//! band at a time into a buffer that stays in cache, and the band is coded
-//! right away.
+//! bufpng's PNG writer (every compression level): filtered rows
+//! (`filter.rs`) coded by bufpng's own coder (`deflate.rs`) or by zlib
+//! (zlib-rs through flate2's raw-deflate API), in one zlib stream, in IDAT
+//! chunks. Rows are filtered a band at a time into a buffer that stays in
+//! cache, and the band is coded right away.
 //!
 //! A large frame is cut into strips of rows, each filtered (against the
-//! unfiltered row above it, which every strip can read) and coded on its
-//! own, each but the last ending on a byte boundary with an empty stored
+//! unfiltered row above it, which every strip can read, except at the start
+//! of a PNG Restart Marker segment: `restart.rs`) and coded on its own,
+//! each but the last ending on a byte boundary with an empty stored
 //! block. Concatenated, they are one valid deflate stream, and the
 //! Adler-32s combine arithmetically, so strips can be coded on several
 //! threads. The cuts depend only on the frame's size, never on the thread
