@@ -21,6 +21,7 @@ use crate::deflate;
 use crate::filter::unfilter_row;
 use crate::layout::{Depth, ImageLayout};
 use crate::pixels::{convert_in_place, zeroed_bytes, Frame, PixelFormat};
+use crate::striped::{crc, on_threads};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -79,10 +80,7 @@ struct Chunk<'a> {
 
 impl Chunk<'_> {
     fn crc_ok(&self) -> bool {
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&self.kind);
-        hasher.update(self.data);
-        hasher.finalize() == self.crc
+        crc(&self.kind, self.data) == self.crc
     }
 
     fn critical(&self) -> bool {
@@ -302,22 +300,10 @@ pub fn decode(png: &[u8], max_bytes: usize, target: PixelFormat, threads: usize)
         }
         done
     };
-    let mut adlers = std::thread::scope(|scope| {
-        let others: Vec<_> = (1..threads.min(count))
-            .filter_map(|_| {
-                let builder = std::thread::Builder::new().name("bufpng-segment".into());
-                builder.spawn_scoped(scope, work).ok()
-            })
-            .collect();
-        let mut adlers = work();
-        for other in others {
-            match other.join() {
-                Ok(theirs) => adlers.extend(theirs),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        adlers
-    });
+    let mut adlers: Vec<(usize, u32)> = (on_threads(threads.min(count), "bufpng-segment", work)
+        .into_iter()
+        .flatten())
+    .collect();
     if failed.load(Ordering::Relaxed) || adlers.len() != count {
         return None;
     }
@@ -487,13 +473,7 @@ mod tests {
     fn with_chunk(png: &[u8], kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
         let (at, _, old) = *chunks(png).iter().find(|(_, k, _)| k == kind).unwrap();
         let mut out = png[..at].to_vec();
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(kind);
-        hasher.update(data);
-        out.extend_from_slice(&hasher.finalize().to_be_bytes());
+        out.extend_from_slice(&crate::striped::chunk(kind, data));
         out.extend_from_slice(&png[at + old.len() + 12..]);
         out
     }

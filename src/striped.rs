@@ -370,25 +370,10 @@ impl Strips<'_> {
                 });
             }
         };
-        let mut pieces = std::thread::scope(|scope| {
-            let others: Vec<_> = (1..threads.min(count))
-                .filter_map(|_| {
-                    let builder = std::thread::Builder::new().name("bufpng-strip".into());
-                    builder.spawn_scoped(scope, work).ok()
-                })
-                .collect();
-            let mut pieces = work();
-            for other in others {
-                let theirs = other
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                pieces = pieces.and_then(|mut all| {
-                    all.extend(theirs?);
-                    Ok(all)
-                });
-            }
-            pieces
-        })?;
+        let mut pieces = Vec::new();
+        for theirs in on_threads(threads.min(count), "bufpng-strip", work) {
+            pieces.extend(theirs?);
+        }
         pieces.sort_unstable_by_key(|strip| strip.index);
         let mut adler = 1;
         for strip in pieces {
@@ -510,6 +495,33 @@ impl ZlibStrip {
     }
 }
 
+/// Runs `work` on up to `threads` threads, the calling one included (a
+/// thread that cannot be started only means fewer), and returns what each
+/// returned, the calling thread's first. A worker's panic resumes here.
+pub(crate) fn on_threads<T: Send>(
+    threads: usize,
+    name: &str,
+    work: impl Fn() -> T + Sync,
+) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                let builder = std::thread::Builder::new().name(name.into());
+                builder.spawn_scoped(scope, &work).ok()
+            })
+            .collect();
+        let mut all = vec![work()];
+        for other in others {
+            all.push(
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        all
+    })
+}
+
 fn header(layout: &ImageLayout) -> [u8; 13] {
     let mut ihdr = [0u8; 13];
     ihdr[..4].copy_from_slice(&layout.width.to_be_bytes());
@@ -529,14 +541,16 @@ fn header(layout: &ImageLayout) -> [u8; 13] {
     ihdr
 }
 
-fn crc(kind: &[u8; 4], data: &[u8]) -> u32 {
+/// A chunk's CRC (over its type and data).
+pub(crate) fn crc(kind: &[u8; 4], data: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(kind);
     hasher.update(data);
     hasher.finalize()
 }
 
-pub(crate) fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+/// A whole chunk: length, type, data, CRC.
+pub fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(data.len() + 12);
     bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
     bytes.extend_from_slice(kind);

@@ -11,7 +11,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use bufpng_core::striped::{encode_in_strips, Coder};
+use bufpng_core::striped::{chunk, encode_in_strips, Coder};
 use bufpng_core::{decode_png, DecodeOptions, Depth, ImageLayout};
 use libfuzzer_sys::fuzz_target;
 
@@ -30,17 +30,6 @@ struct Input {
     /// (position in the stream, xor mask).
     flips: Vec<(u16, u8)>,
     threads: u8,
-}
-
-fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut out = (data.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(kind);
-    out.extend_from_slice(data);
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(kind);
-    hasher.update(data);
-    out.extend_from_slice(&hasher.finalize().to_be_bytes());
-    out
 }
 
 /// (type, data) of each chunk of a PNG the writer made.
