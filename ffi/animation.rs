@@ -15,7 +15,7 @@ use crate::errors::{call_guarded, Failure, PyResult};
 use crate::frame;
 use crate::gil::without_gil;
 use bufpng_core::apng::{
-    decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
+    decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays, Destination,
 };
 use bufpng_core::batch::Pipeline;
 use bufpng_core::error::value_error;
@@ -68,10 +68,11 @@ pub unsafe extern "C" fn write_animation(
         let options = EncodeOptions::parse(order, compression, threads)?;
         let progress = Progress::parse(progress)?;
         let mut assembler = Assembler::new(AnimationOutput {
-            path,
+            destination: Destination::Path(path),
             compression: options.compression,
             delays: delays.clone(),
             plays,
+            metadata: Default::default(),
         });
         let mut source = Source::new(frames, size, &mut assembler, "write_animation")?;
         match (source.total(), &delays) {

@@ -72,6 +72,7 @@ pub unsafe extern "C" fn write_frames(
             pattern,
             start,
             compression: options.compression,
+            metadata: Default::default(),
         });
         let mut source = Source::new(frames, size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);

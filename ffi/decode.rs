@@ -21,7 +21,11 @@ pub fn parse_options(order: *mut PyObject, max_bytes: *mut PyObject) -> PyResult
             value_error(format!("max_bytes must be a number of bytes >= 0, got {n}"))
         })?,
     };
-    Ok(DecodeOptions { order, max_bytes })
+    Ok(DecodeOptions {
+        order,
+        max_bytes,
+        strict: false,
+    })
 }
 
 static DECODE: Signature = Signature {

@@ -20,18 +20,19 @@ use crate::batch::{Sink, Work};
 use crate::decode::{
     channels, check_size, decode_error, start_decoding, to_opencv_layout, DecodeOptions,
 };
-use crate::encode::{encode_png, Compression};
+use crate::encode::{encode_png, encode_png_with, Compression};
 use crate::error::value_error;
 use crate::layout::ImageLayout;
+use crate::metadata::Metadata;
 use crate::pixels::{zeroed_bytes, Frame};
 use anyhow::{anyhow, Context, Result};
 use png::chunk::{self, ChunkType};
 use png::{AnimationControl, BitDepth, BlendOp, ColorType, DisposeOp, FrameControl};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Cursor, Read, Seek, SeekFrom};
+use std::io::{BufWriter, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// APNG stores a delay as the fraction num/den seconds of two u16.
 const MAX_U16: u64 = u16::MAX as u64;
@@ -122,14 +123,33 @@ pub enum Delays {
     Each(Vec<Delay>),
 }
 
-/// What write_animation writes, and how.
+/// Where an animation goes: a file written atomically, or bytes in memory.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Path(PathBuf),
+    Memory,
+}
+
+impl Destination {
+    /// What errors are about: the path, or the function writing to memory.
+    fn name(&self) -> String {
+        match self {
+            Destination::Path(path) => path.display().to_string(),
+            Destination::Memory => "encode_animation".to_string(),
+        }
+    }
+}
+
+/// What write_animation and encode_animation write, and how.
 #[derive(Debug, Clone)]
 pub struct AnimationOutput {
-    pub path: PathBuf,
+    pub destination: Destination,
     pub compression: Compression,
     pub delays: Delays,
     /// acTL num_plays: 0 = loop forever.
     pub plays: u32,
+    /// The file's metadata, written with frame 0 before the image data.
+    pub metadata: Arc<Metadata>,
 }
 
 /// The sink of write_animation: receives encoded frames in completion
@@ -144,10 +164,10 @@ pub struct Assembler {
 }
 
 /// The file being written. `writer` is declared first so it drops first:
-/// it writes IEND into the temporary file, which `file` then removes.
+/// it writes IEND into the temporary file, which `target` then removes.
 struct Stream {
-    writer: png::Writer<BufWriter<File>>,
-    file: AtomicFile,
+    writer: png::Writer<BufWriter<Box<dyn Write + Send>>>,
+    target: Target,
     /// Frame 0's IHDR data: every frame must have been encoded the same way.
     ihdr: Vec<u8>,
     /// The next fcTL/fdAT sequence number.
@@ -169,9 +189,10 @@ impl Assembler {
         }
     }
 
-    /// Writes IEND, sets the final frame count, and renames the file into
-    /// place. Nothing exists at the path unless this succeeds.
-    pub fn finish(mut self) -> Result<()> {
+    /// Writes IEND and sets the final frame count; a file is renamed into
+    /// place (nothing exists at the path unless this succeeds) and gives
+    /// None, memory gives the bytes.
+    pub fn finish(mut self) -> Result<Option<Vec<u8>>> {
         let frames = self.next;
         if let Delays::Each(delays) = &self.output.delays {
             if delays.len() != frames {
@@ -186,38 +207,33 @@ impl Assembler {
                 "bufpng internal error: frames were left waiting for an earlier one"
             ));
         }
-        let Some(Stream {
-            writer, mut file, ..
-        }) = self.stream.take()
-        else {
+        let Some(Stream { writer, target, .. }) = self.stream.take() else {
             return Err(value_error(
-                "write_animation needs at least one frame, got none",
+                "an animation needs at least one frame, got none",
             ));
         };
-        let path = self.output.path.clone();
-        writer.finish().context(path.display().to_string())?;
+        writer.finish().context(self.output.destination.name())?;
         let num_frames = u32::try_from(frames)
             .map_err(|_| value_error("an APNG holds at most 4294967295 frames"))?;
-        let patched = (|| -> std::io::Result<()> {
-            let handle = file.file();
-            let mut name = [0u8; 4];
-            handle.seek(SeekFrom::Start(ACTL_OFFSET + 4))?;
-            handle.read_exact(&mut name)?;
-            if name != chunk::acTL.0 {
-                return Err(std::io::Error::other(
-                    "bufpng internal error: acTL is not where the encoder put it",
-                ));
+        let mut control = Vec::new();
+        AnimationControl {
+            num_frames,
+            num_plays: self.output.plays,
+        }
+        .encode(&mut control)?;
+        match target {
+            Target::File(mut file) => {
+                let patched = patch_actl(file.file(), &control);
+                patched.map_err(|source| file.error(source))?;
+                file.commit()?;
+                Ok(None)
             }
-            handle.seek(SeekFrom::Start(ACTL_OFFSET))?;
-            let control = AnimationControl {
-                num_frames,
-                num_plays: self.output.plays,
-            };
-            control.encode(handle).map_err(std::io::Error::other)
-        })();
-        patched.map_err(|source| file.error(source))?;
-        file.commit()?;
-        Ok(())
+            Target::Memory(buffer) => {
+                let mut png = std::mem::take(&mut *buffer.lock());
+                patch_actl(&mut Cursor::new(&mut png), &control)?;
+                Ok(Some(png))
+            }
+        }
     }
 
     fn delay(&self, index: usize) -> Delay {
@@ -241,7 +257,7 @@ impl Assembler {
         let stream = match &mut self.stream {
             Some(stream) => stream,
             None => self.stream.insert(Stream::create(
-                &self.output.path,
+                &self.output.destination,
                 ihdr,
                 &chunks,
                 self.output.plays,
@@ -266,7 +282,7 @@ impl Assembler {
             blend_op: BlendOp::Source,
         };
         stream.sequence += 1;
-        let path = self.output.path.display().to_string();
+        let path = self.output.destination.name();
         stream
             .writer
             .write_chunk(chunk::fcTL, &frame_control_data(&control))
@@ -293,17 +309,74 @@ impl Assembler {
     }
 }
 
+/// Where a stream's bytes go.
+enum Target {
+    File(AtomicFile),
+    Memory(SharedBuffer),
+}
+
+/// The in-memory destination: the png crate's writer owns its sink and
+/// cannot give it back, so the sink shares the buffer with the assembler.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        // A panic while appending leaves bytes that are still only bytes.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.lock().extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Overwrites the provisional acTL (data and CRC, `control` being the
+/// whole chunk) with the final frame count, checking it is where the
+/// encoder put it.
+fn patch_actl<F: Read + Write + Seek>(file: &mut F, control: &[u8]) -> std::io::Result<()> {
+    let mut name = [0u8; 4];
+    file.seek(SeekFrom::Start(ACTL_OFFSET + 4))?;
+    file.read_exact(&mut name)?;
+    if name != chunk::acTL.0 {
+        return Err(std::io::Error::other(
+            "bufpng internal error: acTL is not where the encoder put it",
+        ));
+    }
+    file.seek(SeekFrom::Start(ACTL_OFFSET))?;
+    file.write_all(control)
+}
+
 impl Stream {
-    /// Creates the temporary file and writes the header: signature, IHDR,
-    /// acTL (with a provisional frame count), frame 0's other header chunks.
+    /// Creates the temporary file (or the buffer) and writes the header:
+    /// signature, IHDR, acTL (with a provisional frame count), frame 0's
+    /// other header chunks (its metadata).
     fn create(
-        path: &Path,
+        destination: &Destination,
         ihdr: &[u8],
         chunks: &[(ChunkType, &[u8])],
         plays: u32,
     ) -> Result<Stream> {
-        let mut file = AtomicFile::create(path)?;
-        let handle = file.file().try_clone().map_err(|e| file.error(e))?;
+        let (target, sink): (Target, Box<dyn Write + Send>) = match destination {
+            Destination::Path(path) => {
+                let mut file = AtomicFile::create(path)?;
+                let handle: File = file.file().try_clone().map_err(|e| file.error(e))?;
+                (Target::File(file), Box::new(handle))
+            }
+            Destination::Memory => {
+                let buffer = SharedBuffer::default();
+                (Target::Memory(buffer.clone()), Box::new(buffer))
+            }
+        };
         let width = u32::from_be_bytes(ihdr[0..4].try_into()?);
         let height = u32::from_be_bytes(ihdr[4..8].try_into()?);
         let depth = BitDepth::from_u8(ihdr[8]);
@@ -313,11 +386,11 @@ impl Stream {
                 "bufpng internal error: unexpected IHDR from the encoder"
             ));
         };
-        let mut encoder = png::Encoder::new(BufWriter::new(handle), width, height);
+        let mut encoder = png::Encoder::new(BufWriter::new(sink), width, height);
         encoder.set_color(color);
         encoder.set_depth(depth);
         encoder.set_animated(1, plays)?;
-        let mut writer = encoder.write_header().context(path.display().to_string())?;
+        let mut writer = encoder.write_header().context(destination.name())?;
         for (kind, data) in chunks.iter().take_while(|(kind, _)| *kind != chunk::IDAT) {
             if ![chunk::IHDR, chunk::acTL, chunk::fcTL].contains(kind) {
                 writer.write_chunk(*kind, data)?;
@@ -325,7 +398,7 @@ impl Stream {
         }
         Ok(Stream {
             writer,
-            file,
+            target,
             ihdr: ihdr.to_vec(),
             sequence: 0,
         })
@@ -362,7 +435,12 @@ impl Sink for Assembler {
 
     fn work(&self) -> Work<Vec<u8>> {
         let compression = self.output.compression;
-        Arc::new(move |_, frame| encode_png(frame, compression, 1))
+        let metadata = Arc::clone(&self.output.metadata);
+        // Only frame 0's header chunks are copied into the file.
+        Arc::new(move |index, frame| match index {
+            0 => encode_png_with(frame, compression, 1, &metadata),
+            _ => encode_png(frame, compression, 1),
+        })
     }
 
     fn check(&mut self, index: usize, layout: &ImageLayout) -> Result<()> {
@@ -724,10 +802,11 @@ mod tests {
 
     fn output(path: PathBuf) -> AnimationOutput {
         AnimationOutput {
-            path,
+            destination: Destination::Path(path),
             compression: Compression::Default,
             delays: Delays::Every(Delay { num: 1, den: 25 }),
             plays: 4,
+            metadata: Arc::default(),
         }
     }
 
@@ -775,6 +854,54 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["a.png", "b.png"]);
+    }
+
+    #[test]
+    fn memory_gets_the_files_bytes_and_frame_zero_carries_the_metadata() {
+        let dir = scratch("memory");
+        let frames: Vec<Frame> = (1..=3).map(|s| frame(s, 3, Depth::Sixteen)).collect();
+        let mut metadata = Metadata::default();
+        metadata.text = vec![("Source".into(), "clip.mov".into())];
+        metadata.cicp = Some(crate::metadata::Cicp::preset("bt2100-pq").unwrap());
+        let run = |destination: Destination| {
+            let mut out = output(PathBuf::new());
+            out.destination = destination;
+            out.metadata = Arc::new(metadata.clone());
+            let mut assembler = Assembler::new(out);
+            let work = assembler.work();
+            for (index, frame) in frames.iter().enumerate().rev() {
+                assembler.check(index, &frame.layout).unwrap();
+                assembler
+                    .accept(index, work(index, frame).unwrap())
+                    .unwrap();
+            }
+            assembler.finish().unwrap()
+        };
+        assert!(run(Destination::Path(dir.join("a.png"))).is_none());
+        let bytes = run(Destination::Memory).unwrap();
+        assert_eq!(bytes, std::fs::read(dir.join("a.png")).unwrap());
+        let (first, read) =
+            crate::decode::decode_with_metadata(&bytes, DecodeOptions::default()).unwrap();
+        assert_eq!(read, metadata);
+        assert!(first.same_pixels(&frames[0]));
+        let animation = decode_animation(&bytes, DecodeOptions::default()).unwrap();
+        assert_eq!(animation.frames.len(), 3);
+        // cICP before the first fcTL and IDAT; acTL still right after IHDR.
+        let kinds: Vec<_> = chunks(&bytes)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            kinds[..5],
+            [
+                chunk::IHDR,
+                chunk::acTL,
+                chunk::cICP,
+                chunk::tEXt,
+                chunk::fcTL
+            ]
+        );
     }
 
     #[test]
