@@ -8,18 +8,21 @@
 use crate::args::Signature;
 use crate::batch::{drive, Progress, Source};
 use crate::buffer::BufferView;
-use crate::convert::{self, float, is_absent, optional_int, Owned};
+use crate::convert::{self, bytes_from, float, is_absent, optional_int, Owned};
 use crate::decode::parse_options;
 use crate::encode::{EncodeOptions, Size};
 use crate::errors::{call_guarded, Failure, PyResult};
+use crate::file::{self, Destination};
 use crate::frame;
 use crate::gil::without_gil;
 use bufpng_core::apng::{
-    decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays, Destination,
+    decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
+    Destination as AnimationDestination,
 };
 use bufpng_core::batch::Pipeline;
 use bufpng_core::error::value_error;
 use pyo3_ffi::*;
+use std::sync::Arc;
 
 /// The PNG spec's limit for 4-byte unsigned integers such as acTL num_plays.
 const MAX_LOOP: i64 = (1 << 31) - 1;
@@ -38,6 +41,15 @@ static WRITE_ANIMATION: Signature = Signature {
         "compression",
         "threads",
         "progress",
+        "text",
+        "dpi",
+        "srgb",
+        "gamma",
+        "icc_profile",
+        "cicp",
+        "mastering_display",
+        "content_light_level",
+        "metadata",
     ],
     positional: 4,
     required: 2,
@@ -51,67 +63,146 @@ pub unsafe extern "C" fn write_animation(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, frames, width, height, fps, durations, plays, order, compression, threads, progress] =
-            unsafe { WRITE_ANIMATION.parse(args, nargs, kwnames)? };
-        let path = convert::path(path, "path")?;
-        let size = Size::parse(width, height)?;
-        let delays = parse_delays(fps, durations)?;
-        let plays = match optional_int(plays, "loop")?.unwrap_or(0) {
-            n @ 0..=MAX_LOOP => n as u32,
-            n => {
-                return Err(value_error(format!(
-                    "loop must be 0 (play forever) or the number of plays, 1-{MAX_LOOP}, got {n}"
-                ))
-                .into())
+        let [path, frames, rest @ ..] =
+            unsafe { WRITE_ANIMATION.parse::<20>(args, nargs, kwnames)? };
+        match Destination::parse(path, "path")? {
+            Destination::Path(path) => {
+                animate(
+                    frames,
+                    &rest,
+                    AnimationDestination::Path(path),
+                    "write_animation",
+                )?;
             }
-        };
-        let options = EncodeOptions::parse(order, compression, threads)?;
-        let progress = Progress::parse(progress)?;
-        let mut assembler = Assembler::new(AnimationOutput {
-            destination: Destination::Path(path),
-            compression: options.compression,
-            delays: delays.clone(),
-            plays,
-            metadata: Default::default(),
-        });
-        let mut source = Source::new(frames, size, &mut assembler, "write_animation")?;
-        match (source.total(), &delays) {
-            (Some(0), _) => {
-                return Err(
-                    value_error("write_animation needs at least one frame, got none").into(),
-                )
+            Destination::File(file) => {
+                let png = animate(
+                    frames,
+                    &rest,
+                    AnimationDestination::Memory,
+                    "write_animation",
+                )?;
+                file::write_all(file, &png.unwrap_or_default())?;
             }
-            (Some(total), Delays::Each(each)) if each.len() != total => {
-                return Err(value_error(format!(
-                    "durations has {} entries but frames has {total}: pass one duration per frame",
-                    each.len()
-                ))
-                .into())
-            }
-            _ => {}
         }
-        let threads = source.threads(options.threads);
-        let mut pipeline = Pipeline::new(assembler, threads)?;
-        let outcome = drive(
-            &mut source,
-            &mut pipeline,
-            size,
-            &options,
-            progress.as_ref(),
-        );
-        // Joins the workers, then completes the file, or (on failure) drops
-        // the assembler, which removes its temporary file.
-        let outcome = without_gil(move || {
-            let assembler = pipeline.into_sink();
-            outcome.map(|_| assembler.finish())
-        })
-        .and_then(|finished| Ok(finished?));
-        if let Some(progress) = &progress {
-            progress.finish(outcome.is_ok())?;
-        }
-        outcome?;
         Ok(convert::none())
     })
+}
+
+static ENCODE_ANIMATION: Signature = Signature {
+    function: "encode_animation",
+    params: &[
+        "frames",
+        "width",
+        "height",
+        "fps",
+        "durations",
+        "loop",
+        "order",
+        "compression",
+        "threads",
+        "progress",
+        "text",
+        "dpi",
+        "srgb",
+        "gamma",
+        "icc_profile",
+        "cicp",
+        "mastering_display",
+        "content_light_level",
+        "metadata",
+    ],
+    positional: 3,
+    required: 1,
+};
+
+pub unsafe extern "C" fn encode_animation(
+    _module: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    call_guarded(|| {
+        // SAFETY: CPython's fastcall arguments, GIL held.
+        let [frames, rest @ ..] = unsafe { ENCODE_ANIMATION.parse::<19>(args, nargs, kwnames)? };
+        let png = animate(
+            frames,
+            &rest,
+            AnimationDestination::Memory,
+            "encode_animation",
+        )?;
+        bytes_from(&png.unwrap_or_default())
+    })
+}
+
+/// write_animation's and encode_animation's shared body: `args` are the
+/// arguments after `frames` (width, height, fps, durations, loop, order,
+/// compression, threads, progress, then the metadata keywords). Returns the
+/// bytes for `AnimationDestination::Memory`.
+fn animate(
+    frames: *mut PyObject,
+    args: &[*mut PyObject; 18],
+    destination: AnimationDestination,
+    function: &str,
+) -> PyResult<Option<Vec<u8>>> {
+    let [width, height, fps, durations, plays, order, compression, threads, progress, metadata @ ..] =
+        *args;
+    let size = Size::parse(width, height)?;
+    let delays = parse_delays(fps, durations)?;
+    let plays = match optional_int(plays, "loop")?.unwrap_or(0) {
+        n @ 0..=MAX_LOOP => n as u32,
+        n => {
+            return Err(value_error(format!(
+                "loop must be 0 (play forever) or the number of plays, 1-{MAX_LOOP}, got {n}"
+            ))
+            .into())
+        }
+    };
+    let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
+    let progress = Progress::parse(progress)?;
+    let mut assembler = Assembler::new(AnimationOutput {
+        destination,
+        compression: options.compression,
+        delays: delays.clone(),
+        plays,
+        metadata: Arc::new(options.metadata.clone()),
+    });
+    let mut source = Source::new(frames, size, &mut assembler, function)?;
+    match (source.total(), &delays) {
+        (Some(0), _) => {
+            return Err(
+                value_error(format!("{function} needs at least one frame, got none")).into(),
+            )
+        }
+        (Some(total), Delays::Each(each)) if each.len() != total => {
+            return Err(value_error(format!(
+                "durations has {} entries but frames has {total}: pass one duration per frame",
+                each.len()
+            ))
+            .into())
+        }
+        _ => {}
+    }
+    let threads = source.threads(options.threads);
+    let mut pipeline = Pipeline::new(assembler, threads)?;
+    let outcome = drive(
+        &mut source,
+        &mut pipeline,
+        size,
+        &options,
+        progress.as_ref(),
+        None,
+    );
+    // Joins the workers, then completes the file, or (on failure) drops
+    // the assembler, which removes its temporary file.
+    let outcome = without_gil(move || {
+        let assembler = pipeline.into_sink();
+        outcome.map(|_| assembler.finish())
+    })
+    .and_then(|finished| Ok(finished?));
+    if let Some(progress) = &progress {
+        progress.finish(outcome.is_ok())?;
+    }
+    outcome
 }
 
 /// `fps` (default 25) or `durations` (seconds, one per frame), not both.
@@ -170,7 +261,7 @@ pub unsafe extern "C" fn read_animation_raw(
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
         let [source, order, max_bytes] = unsafe { READ_ANIMATION.parse(args, nargs, kwnames)? };
-        let options = parse_options(order, max_bytes)?;
+        let options = parse_options(order, max_bytes, std::ptr::null_mut())?;
         // SAFETY: GIL held; PyObject_CheckBuffer only inspects the type.
         let animation = if unsafe { PyObject_CheckBuffer(source) } != 0 {
             // Copied under the GIL: a bytearray could change while we decode.

@@ -40,6 +40,15 @@ static WRITE_FRAMES: Signature = Signature {
         "compression",
         "threads",
         "progress",
+        "text",
+        "dpi",
+        "srgb",
+        "gamma",
+        "icc_profile",
+        "cicp",
+        "mastering_display",
+        "content_light_level",
+        "metadata",
     ],
     positional: 3,
     required: 1,
@@ -53,8 +62,13 @@ pub unsafe extern "C" fn write_frames(
 ) -> *mut PyObject {
     crate::errors::call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [frames, width, height, directory, pattern, start, order, compression, threads, progress] =
-            unsafe { WRITE_FRAMES.parse(args, nargs, kwnames)? };
+        let [frames, width, height, directory, pattern, start, order, compression, threads, progress, mut metadata @ ..] =
+            unsafe { WRITE_FRAMES.parse::<19>(args, nargs, kwnames)? };
+        // Per-frame text is taken frame by frame; a mapping is every file's.
+        let frame_text = FrameText::parse(metadata[0])?;
+        if frame_text.is_some() {
+            metadata[0] = ptr::null_mut();
+        }
         let size = Size::parse(width, height)?;
         let directory = if is_absent(directory) {
             PathBuf::from(".")
@@ -65,14 +79,14 @@ pub unsafe extern "C" fn write_frames(
             &optional_str(pattern, "pattern")?.unwrap_or_else(|| "frame_%05d.png".into()),
         )?;
         let start = optional_int(start, "start")?.unwrap_or(0);
-        let options = EncodeOptions::parse(order, compression, threads)?;
+        let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let progress = Progress::parse(progress)?;
         let mut files = Files::new(Output {
             directory,
             pattern,
             start,
             compression: options.compression,
-            metadata: Default::default(),
+            metadata: options.metadata.clone(),
         });
         let mut source = Source::new(frames, size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);
@@ -83,6 +97,7 @@ pub unsafe extern "C" fn write_frames(
             size,
             &options,
             progress.as_ref(),
+            frame_text.as_ref(),
         );
         // Joins the workers; every path goes through here before raising.
         without_gil(|| pipeline.shutdown());
@@ -105,6 +120,7 @@ pub fn drive<S: Sink + Send>(
     size: Size,
     options: &EncodeOptions,
     progress: Option<&Progress>,
+    text: Option<&FrameText>,
 ) -> PyResult<usize> {
     let total = source.total();
     let report = |done| progress.map_or(Ok(()), |p| p.call(done, total));
@@ -123,6 +139,11 @@ pub fn drive<S: Sink + Send>(
                             Ok(frame)
                         })
                         .map_err(|f| with_context(f, || format!("frames[{index}]")))?;
+                    // Outside the context above: the callable's own
+                    // exceptions pass unchanged.
+                    if let Some(own) = text.map(|t| t.for_frame(index)).transpose()?.flatten() {
+                        pipeline.sink().add_frame_text(index, own)?;
+                    }
                     taken += 1;
                     next = Some((index, frame));
                 }
@@ -153,6 +174,79 @@ pub fn drive<S: Sink + Send>(
         if unsafe { PyErr_CheckSignals() } < 0 {
             return Err(Failure::Raised);
         }
+    }
+}
+
+/// write_frames' per-frame `text=`: a callable text(index) or a sequence
+/// with one entry per frame, each a mapping of str to str or None.
+pub enum FrameText {
+    Callable(*mut PyObject),
+    Sequence(Owned),
+}
+
+impl FrameText {
+    /// None when `text` is absent or a mapping (every file's text, parsed
+    /// with the other metadata).
+    pub fn parse(text: *mut PyObject) -> PyResult<Option<FrameText>> {
+        if is_absent(text) {
+            return Ok(None);
+        }
+        // SAFETY: GIL held, `text` live; type checks, and PySequence_Tuple
+        // gives a new reference or NULL with an exception set.
+        unsafe {
+            if PyCallable_Check(text) != 0 {
+                return Ok(Some(FrameText::Callable(text)));
+            }
+            if PyList_Check(text) != 0 || PyTuple_Check(text) != 0 {
+                return Ok(Some(FrameText::Sequence(Owned::new(PySequence_Tuple(
+                    text,
+                ))?)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Frame `index`'s own text, checked; None when it has none.
+    fn for_frame(&self, index: usize) -> PyResult<Option<Vec<(String, String)>>> {
+        let (entry, what) = match self {
+            FrameText::Callable(function) => {
+                // SAFETY: GIL held; `function` is borrowed from the call's
+                // arguments; new references or NULL with the callable's own
+                // exception set, passed on as it is.
+                let result = unsafe {
+                    let argument = Owned::new(PyLong_FromSize_t(index))?;
+                    Owned::new(PyObject_CallFunctionObjArgs(
+                        *function,
+                        argument.0,
+                        ptr::null_mut::<PyObject>(),
+                    ))?
+                };
+                (result, format!("text({index})"))
+            }
+            FrameText::Sequence(tuple) => {
+                // SAFETY: GIL held; an in-range item of a live tuple, borrowed
+                // and given its own reference.
+                let item = unsafe {
+                    let len = PyTuple_Size(tuple.0) as usize;
+                    if index >= len {
+                        return Err(bufpng_core::error::value_error(format!(
+                            "text has {len} entries but there are more frames: pass one per frame (None for no text)"
+                        ))
+                        .into());
+                    }
+                    let item = PyTuple_GetItem(tuple.0, index as Py_ssize_t);
+                    Py_INCREF(item);
+                    Owned(item)
+                };
+                (item, format!("text[{index}]"))
+            }
+        };
+        if is_absent(entry.0) {
+            return Ok(None);
+        }
+        let text = crate::metadata::parse_text(entry.0, &what)?;
+        bufpng_core::metadata::check_text(&text)?;
+        Ok(Some(text))
     }
 }
 

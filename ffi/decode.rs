@@ -2,15 +2,22 @@
 
 use crate::args::Signature;
 use crate::buffer::BufferView;
-use crate::convert::{self, optional_int, optional_str};
+use crate::convert::{self, is_absent, optional_int, optional_str};
 use crate::errors::{call_guarded, set_error, Failure, PyResult};
+use crate::file;
 use crate::frame;
 use crate::gil::without_gil;
-use bufpng_core::error::value_error;
-use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
+use bufpng_core::error::{type_error, value_error};
+use bufpng_core::{
+    decode_with_metadata, read_with_metadata, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES,
+};
 use pyo3_ffi::*;
 
-pub fn parse_options(order: *mut PyObject, max_bytes: *mut PyObject) -> PyResult<DecodeOptions> {
+pub fn parse_options(
+    order: *mut PyObject,
+    max_bytes: *mut PyObject,
+    strict: *mut PyObject,
+) -> PyResult<DecodeOptions> {
     let order = match optional_str(order, "order")? {
         Some(name) => ChannelOrder::parse(&name)?,
         None => ChannelOrder::default(),
@@ -24,13 +31,31 @@ pub fn parse_options(order: *mut PyObject, max_bytes: *mut PyObject) -> PyResult
     Ok(DecodeOptions {
         order,
         max_bytes,
-        strict: false,
+        strict: flag(strict, "strict")?,
     })
+}
+
+/// An optional bool argument (absent = False); only True or False, so a
+/// misplaced positional argument is not taken as a flag.
+fn flag(object: *mut PyObject, name: &str) -> PyResult<bool> {
+    if is_absent(object) {
+        return Ok(false);
+    }
+    // SAFETY: GIL held, `object` live; identity checks only.
+    match unsafe { (Py_IsTrue(object) != 0, Py_IsFalse(object) != 0) } {
+        (true, _) => Ok(true),
+        (_, true) => Ok(false),
+        _ => Err(type_error(format!(
+            "{name} must be True or False, got {}",
+            convert::type_name(object)
+        ))
+        .into()),
+    }
 }
 
 static DECODE: Signature = Signature {
     function: "decode",
-    params: &["data", "order", "max_bytes"],
+    params: &["data", "order", "max_bytes", "strict"],
     positional: 1,
     required: 1,
 };
@@ -43,13 +68,17 @@ pub unsafe extern "C" fn decode(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [data, order, max_bytes] = unsafe { DECODE.parse(args, nargs, kwnames)? };
-        let options = parse_options(order, max_bytes)?;
+        let [data, order, max_bytes, strict] = unsafe { DECODE.parse(args, nargs, kwnames)? };
+        let options = parse_options(order, max_bytes, strict)?;
         reject_path(data)?;
-        // Copied under the GIL: a bytearray could change while we decode.
-        let data = BufferView::acquire(data)?.copy_bytes()?;
-        let image = without_gil(|| decode_png(&data, options))?;
-        frame::new_object(image)
+        let data = if file::is_readable(data) {
+            file::read_all(data)?
+        } else {
+            // Copied under the GIL: a bytearray could change while we decode.
+            BufferView::acquire(data)?.copy_bytes()?
+        };
+        let (image, metadata) = without_gil(|| decode_with_metadata(&data, options))?;
+        frame::new_object_with(image, metadata)
     })
 }
 
@@ -70,7 +99,7 @@ fn reject_path(data: *mut PyObject) -> PyResult<()> {
 
 static READ: Signature = Signature {
     function: "read",
-    params: &["path", "order", "max_bytes"],
+    params: &["path", "order", "max_bytes", "strict"],
     positional: 1,
     required: 1,
 };
@@ -83,10 +112,15 @@ pub unsafe extern "C" fn read(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, order, max_bytes] = unsafe { READ.parse(args, nargs, kwnames)? };
-        let path = convert::path(path, "path")?;
-        let options = parse_options(order, max_bytes)?;
-        let image = without_gil(|| read_png(&path, options))?;
-        frame::new_object(image)
+        let [source, order, max_bytes, strict] = unsafe { READ.parse(args, nargs, kwnames)? };
+        let options = parse_options(order, max_bytes, strict)?;
+        let (image, metadata) = if file::is_readable(source) {
+            let data = file::read_all(source)?;
+            without_gil(|| decode_with_metadata(&data, options))?
+        } else {
+            let path = convert::path(source, "path")?;
+            without_gil(|| read_with_metadata(&path, options))?
+        };
+        frame::new_object_with(image, metadata)
     })
 }

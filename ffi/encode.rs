@@ -4,19 +4,25 @@ use crate::args::Signature;
 use crate::buffer::BufferView;
 use crate::convert::{self, bytes_from, optional_int, optional_str};
 use crate::errors::{call_guarded, PyResult};
+use crate::file::{self, Destination};
 use crate::gil::without_gil;
-use bufpng_core::{encode_png, write_png, ChannelOrder, Compression, Frame, PixelFormat};
+use crate::metadata;
+use bufpng_core::{
+    encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Metadata, PixelFormat,
+};
 use pyo3_ffi::*;
 use std::sync::OnceLock;
 
 /// The keyword options every encoding function shares.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct EncodeOptions {
     /// None: the image's own order (a bufpng.Frame's), else bgr.
     pub order: Option<ChannelOrder>,
     pub compression: Compression,
     /// The threads the call may use (one frame's strips, or a batch's workers).
     pub threads: usize,
+    /// The chunks besides the pixels (`metadata::KEYWORDS`), validated.
+    pub metadata: Metadata,
 }
 
 impl EncodeOptions {
@@ -24,6 +30,7 @@ impl EncodeOptions {
         order: *mut PyObject,
         compression: *mut PyObject,
         threads: *mut PyObject,
+        metadata: &metadata::Args,
     ) -> PyResult<EncodeOptions> {
         let order = match optional_str(order, "order")? {
             Some(name) => Some(ChannelOrder::parse(&name)?),
@@ -31,7 +38,7 @@ impl EncodeOptions {
         };
         Ok(EncodeOptions {
             order,
-            ..EncodeOptions::without_order(compression, threads)?
+            ..EncodeOptions::without_order(compression, threads, metadata)?
         })
     }
 
@@ -39,12 +46,38 @@ impl EncodeOptions {
     pub fn without_order(
         compression: *mut PyObject,
         threads: *mut PyObject,
+        metadata: &metadata::Args,
     ) -> PyResult<EncodeOptions> {
         Ok(EncodeOptions {
             order: None,
             compression: Compression::from_level(optional_int(compression, "compression")?)?,
             threads: parse_threads(threads)?,
+            metadata: metadata::parse(metadata)?,
         })
+    }
+
+    /// Encodes `frame` and writes it to `destination`: a path atomically
+    /// (encoding and I/O without the GIL), a file object through its own
+    /// write() (encoding without the GIL, the calls with it).
+    pub fn write(&self, destination: Destination, frame: &Frame) -> PyResult<()> {
+        let (compression, threads, metadata) = (self.compression, self.threads, &self.metadata);
+        match destination {
+            Destination::Path(path) => {
+                without_gil(|| write_png_with(&path, frame, compression, threads, metadata))?
+            }
+            Destination::File(file) => {
+                let png = without_gil(|| encode_png_with(frame, compression, threads, metadata))?;
+                file::write_all(file, &png)?
+            }
+        }
+        Ok(())
+    }
+
+    /// `frame` as PNG file bytes, encoded without the GIL.
+    pub fn encode(&self, frame: &Frame) -> PyResult<*mut PyObject> {
+        let (compression, threads, metadata) = (self.compression, self.threads, &self.metadata);
+        let png = without_gil(|| encode_png_with(frame, compression, threads, metadata))?;
+        bytes_from(&png)
     }
 }
 
@@ -124,6 +157,15 @@ static ENCODE: Signature = Signature {
         "order",
         "compression",
         "threads",
+        "text",
+        "dpi",
+        "srgb",
+        "gamma",
+        "icc_profile",
+        "cicp",
+        "mastering_display",
+        "content_light_level",
+        "metadata",
     ],
     positional: 3,
     required: 1,
@@ -137,12 +179,11 @@ pub unsafe extern "C" fn encode(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [image, width, height, order, compression, threads] =
-            unsafe { ENCODE.parse(args, nargs, kwnames)? };
-        let options = EncodeOptions::parse(order, compression, threads)?;
+        let [image, width, height, order, compression, threads, metadata @ ..] =
+            unsafe { ENCODE.parse::<15>(args, nargs, kwnames)? };
+        let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
-        let png = without_gil(|| encode_png(&frame, options.compression, options.threads))?;
-        bytes_from(&png)
+        options.encode(&frame)
     })
 }
 
@@ -156,6 +197,15 @@ static WRITE: Signature = Signature {
         "order",
         "compression",
         "threads",
+        "text",
+        "dpi",
+        "srgb",
+        "gamma",
+        "icc_profile",
+        "cicp",
+        "mastering_display",
+        "content_light_level",
+        "metadata",
     ],
     positional: 4,
     required: 2,
@@ -169,12 +219,12 @@ pub unsafe extern "C" fn write(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, image, width, height, order, compression, threads] =
-            unsafe { WRITE.parse(args, nargs, kwnames)? };
-        let path = convert::path(path, "path")?;
-        let options = EncodeOptions::parse(order, compression, threads)?;
+        let [path, image, width, height, order, compression, threads, metadata @ ..] =
+            unsafe { WRITE.parse::<16>(args, nargs, kwnames)? };
+        let destination = Destination::parse(path, "path")?;
+        let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let frame = take_frame(image, Size::parse(width, height)?, options.order)?;
-        without_gil(|| write_png(&path, &frame, options.compression, options.threads))?;
+        options.write(destination, &frame)?;
         Ok(convert::none())
     })
 }

@@ -11,8 +11,8 @@ use crate::args::Signature;
 use crate::convert::{self, bytes_from, c, none};
 use crate::encode::{copy_image, EncodeOptions, Size};
 use crate::errors::{call_guarded, set_error, PyResult};
-use crate::gil::without_gil;
-use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
+use crate::file::Destination;
+use bufpng_core::{ChannelOrder, Depth, Endian, Metadata, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -22,6 +22,9 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 struct FrameObject {
     ob_base: PyObject,
     frame: bufpng_core::Frame,
+    /// What the file had besides the pixels (empty for a Frame made from a
+    /// buffer); `info` shows it.
+    metadata: Metadata,
     shape: [Py_ssize_t; 3],
     strides: [Py_ssize_t; 3],
 }
@@ -66,6 +69,11 @@ fn storage(order: ChannelOrder) -> PixelFormat {
 
 /// A new bufpng.Frame owning `frame` (converted to storage format if needed).
 pub fn new_object(frame: bufpng_core::Frame) -> PyResult<*mut PyObject> {
+    new_object_with(frame, Metadata::default())
+}
+
+/// A new bufpng.Frame owning `frame` and the file's `metadata`.
+pub fn new_object_with(frame: bufpng_core::Frame, metadata: Metadata) -> PyResult<*mut PyObject> {
     let order = frame.format.order;
     let frame = frame.into_format(storage(order));
     let l = frame.layout;
@@ -83,6 +91,7 @@ pub fn new_object(frame: bufpng_core::Frame) -> PyResult<*mut PyObject> {
         }
         let this = object.cast::<FrameObject>();
         ptr::write(addr_of_mut!((*this).frame), frame);
+        ptr::write(addr_of_mut!((*this).metadata), metadata);
         ptr::write(addr_of_mut!((*this).shape), shape);
         ptr::write(addr_of_mut!((*this).strides), strides);
         Ok(object)
@@ -120,6 +129,7 @@ unsafe extern "C" fn frame_dealloc(object: *mut PyObject) {
     unsafe {
         let tp = Py_TYPE(object);
         ptr::drop_in_place(addr_of_mut!((*object.cast::<FrameObject>()).frame));
+        ptr::drop_in_place(addr_of_mut!((*object.cast::<FrameObject>()).metadata));
         let free: freefunc = std::mem::transmute(PyType_GetSlot(tp, Py_tp_free));
         free(object.cast());
         Py_DECREF(tp.cast());
@@ -311,9 +321,26 @@ unsafe extern "C" fn get_order(object: *mut PyObject, _: *mut c_void) -> *mut Py
     })
 }
 
+unsafe extern "C" fn get_info(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython only calls the type's getters with a live Frame.
+    call_guarded(|| crate::metadata::info(unsafe { &(*object.cast::<FrameObject>()).metadata }))
+}
+
 static ENCODE: Signature = Signature {
     function: "encode",
-    params: &["compression", "threads"],
+    params: &[
+        "compression",
+        "threads",
+        "text",
+        "dpi",
+        "srgb",
+        "gamma",
+        "icc_profile",
+        "cicp",
+        "mastering_display",
+        "content_light_level",
+        "metadata",
+    ],
     positional: 0,
     required: 0,
 };
@@ -326,19 +353,31 @@ unsafe extern "C" fn frame_encode(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [compression, threads] = unsafe { ENCODE.parse(args, nargs, kwnames)? };
-        let options = EncodeOptions::without_order(compression, threads)?;
+        let [compression, threads, metadata @ ..] =
+            unsafe { ENCODE.parse::<11>(args, nargs, kwnames)? };
+        let options = EncodeOptions::without_order(compression, threads, &metadata)?;
         // SAFETY: `object` is a live Frame held by the caller for this call;
         // its pixels are immutable, so reading them without the GIL is sound.
-        let frame = unsafe { frame_of(object) };
-        let png = without_gil(|| encode_png(frame, options.compression, options.threads))?;
-        bytes_from(&png)
+        options.encode(unsafe { frame_of(object) })
     })
 }
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &["path", "compression", "threads"],
+    params: &[
+        "path",
+        "compression",
+        "threads",
+        "text",
+        "dpi",
+        "srgb",
+        "gamma",
+        "icc_profile",
+        "cicp",
+        "mastering_display",
+        "content_light_level",
+        "metadata",
+    ],
     positional: 1,
     required: 1,
 };
@@ -351,12 +390,12 @@ unsafe extern "C" fn frame_write(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, compression, threads] = unsafe { WRITE.parse(args, nargs, kwnames)? };
-        let path = convert::path(path, "path")?;
-        let options = EncodeOptions::without_order(compression, threads)?;
+        let [path, compression, threads, metadata @ ..] =
+            unsafe { WRITE.parse::<12>(args, nargs, kwnames)? };
+        let destination = Destination::parse(path, "path")?;
+        let options = EncodeOptions::without_order(compression, threads, &metadata)?;
         // SAFETY: as in frame_encode.
-        let frame = unsafe { frame_of(object) };
-        without_gil(|| write_png(&path, frame, options.compression, options.threads))?;
+        options.write(destination, unsafe { frame_of(object) })?;
         Ok(none())
     })
 }
@@ -391,7 +430,7 @@ const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSe
     }
 }
 
-static mut GETSET: [PyGetSetDef; 7] = [
+static mut GETSET: [PyGetSetDef; 8] = [
     getter(c"width", get_width, c"Width in pixels."),
     getter(c"height", get_height, c"Height in pixels."),
     getter(
@@ -406,6 +445,16 @@ static mut GETSET: [PyGetSetDef; 7] = [
         c"Channel order of the stored pixels: \"bgr\", \"rgb\", or \"gray\" for 1-2 channels.",
     ),
     getter(c"nbytes", get_nbytes, c"Size of the pixels in bytes."),
+    getter(
+        c"info",
+        get_info,
+        c"What the PNG file had besides the pixels, as a read-only mapping with a key
+for each kind present: text (dict), dpi ((x, y) floats), srgb (rendering
+intent 0-3), gamma (float), icc_profile (bytes) and icc_profile_name,
+cicp ((primaries, transfer, matrix, full_range)), mastering_display (dict),
+content_light_level ((max_cll, max_fall) in cd/m^2). Empty for a Frame made
+from a buffer. Pass it on with write(path, frame, metadata=frame.info).",
+    ),
     PyGetSetDef {
         name: ptr::null(),
         get: None,
@@ -419,18 +468,20 @@ static mut METHODS: [PyMethodDef; 4] = [
     crate::method(
         c"encode",
         frame_encode,
-        c"encode($self, /, *, compression=None, threads=None)
+        c"encode($self, /, *, compression=None, threads=None, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
-The frame as PNG file bytes (compression and threads as in bufpng.encode).",
+The frame as PNG file bytes (the arguments as in bufpng.encode). The
+frame's info is not written unless passed: metadata=frame.info.",
     ),
     crate::method(
         c"write",
         frame_write,
-        c"write($self, /, path, *, compression=None, threads=None)
+        c"write($self, /, path, *, compression=None, threads=None, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
-Encode the frame as PNG and write it to path atomically, as bufpng.write.",
+Encode the frame as PNG and write it to path atomically (or to a binary
+file object), as bufpng.write.",
     ),
     crate::method(
         c"tobytes",

@@ -299,14 +299,7 @@ impl Metadata {
     /// forbids; `chunks` calls it, and the boundary calls it early so errors
     /// come before any work.
     pub fn validate(&self) -> Result<()> {
-        for (key, value) in &self.text {
-            check_keyword(key, "text key")?;
-            if value.contains('\0') {
-                return Err(value_error(format!(
-                    "text[{key:?}] contains a NUL character, which PNG text cannot hold"
-                )));
-            }
-        }
+        check_text(&self.text)?;
         if self.srgb.is_some() && self.icc_profile.is_some() {
             return Err(value_error(
                 "srgb and icc_profile cannot both be given: the PNG spec allows one embedded colour profile (sRGB is a profile), so pass one",
@@ -382,6 +375,19 @@ impl Metadata {
         }
         Ok(chunks)
     }
+}
+
+/// Checks text entries: keys by the spec's keyword rule, no NUL in values.
+pub fn check_text(text: &[(String, String)]) -> Result<()> {
+    for (key, value) in text {
+        check_keyword(key, "text key")?;
+        if value.contains('\0') {
+            return Err(value_error(format!(
+                "text[{key:?}] contains a NUL character, which PNG text cannot hold"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `value * scale` rounded, checked to be finite, non-negative and at most
@@ -493,6 +499,7 @@ pub fn read(png: &[u8], strict: bool, max_bytes: usize) -> Result<ReadMetadata> 
         ..ReadState::default()
     };
     let mut corrupt = Vec::new();
+    let mut previous = [0u8; 4];
     let mut at = PNG_SIGNATURE.len();
     while let Some(header) = png.get(at..at + 8) {
         let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
@@ -524,9 +531,15 @@ pub fn read(png: &[u8], strict: bool, max_bytes: usize) -> Result<ReadMetadata> 
                         "cannot decode PNG: its {name} chunk is corrupt ({reason}): pass strict=False to skip corrupt metadata and keep the image"
                     )));
                 }
-                corrupt.push(at..end);
+                // Removing a chunk between two IDATs would mend a file the
+                // image decoder must refuse (IDATs must be consecutive).
+                let next = png.get(end + 4..end + 8);
+                if !(previous == *b"IDAT" && next == Some(b"IDAT")) {
+                    corrupt.push(at..end);
+                }
             }
         }
+        previous = kind;
         at = end;
     }
     if !corrupt.is_empty() {
@@ -1054,6 +1067,31 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("after IDAT"));
+    }
+
+    fn chunk_bytes(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut out = (data.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc(kind, data).to_be_bytes());
+        out
+    }
+
+    #[test]
+    fn a_chunk_between_idats_is_not_removed_to_mend_the_file() {
+        let png = png_with(&[]);
+        // IHDR ends at 33; one IDAT follows, then IEND (12 bytes).
+        let length = u32::from_be_bytes(png[33..37].try_into().unwrap()) as usize;
+        let stream = &png[41..41 + length];
+        let (a, b) = stream.split_at(length / 2);
+        let mut split = png[..33].to_vec();
+        split.extend(chunk_bytes(b"IDAT", a));
+        split.extend(chunk_bytes(b"gAMA", &[0, 0, 0, 0]));
+        split.extend(chunk_bytes(b"IDAT", b));
+        split.extend_from_slice(&png[png.len() - 12..]);
+        let found = read(&split, false, 1 << 20).unwrap();
+        assert!(found.cleaned.is_none());
+        assert!(read(&split, true, 1 << 20).is_err());
     }
 
     #[test]

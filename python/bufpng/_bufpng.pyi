@@ -7,7 +7,8 @@ module by `python -m mypy.stubtest bufpng` (pytests/test_typing.py).
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, Protocol, TypedDict, final
 
 from typing_extensions import Buffer, Self
@@ -26,6 +27,27 @@ else:
 
 # A file system path as os.fspath() accepts it.
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+# A binary file object: write(path_or_file, ...) and read(path_or_file).
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int | None: ...
+
+class _Readable(Protocol):
+    def read(self, /) -> bytes: ...
+
+# Metadata (docs/api.md, "Metadata"): text entries, cICP presets or code
+# points (primaries, transfer, matrix, full_range), mDCV in CIE xy and cd/m^2.
+_Text = Mapping[str, str]
+_Cicp = Literal["srgb", "display-p3", "bt2100-pq", "bt2100-hlg"] | tuple[int, int, int, bool | int]
+
+class _MasteringDisplay(TypedDict):
+    primaries: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+    white_point: tuple[float, float]
+    max_luminance: float
+    min_luminance: float
+
+# write_frames' text: every file's, or per frame (a callable or one entry per frame).
+_FrameText = _Text | Callable[[int], _Text | None] | Sequence[_Text | None]
+
 # The channel order of colour pixels; 1-2 channel images ignore it.
 _Order = Literal["bgr", "rgb"]
 # progress(done, total): total is None when the number of frames is unknown.
@@ -92,15 +114,38 @@ class Frame:
     def order(self) -> Literal["bgr", "rgb", "gray"]: ...
     @property
     def nbytes(self) -> int: ...
+    @property
+    def info(self) -> MappingProxyType[str, Any]: ...
     def encode(
-        self, *, compression: int | None = None, threads: int | None = None
-    ) -> bytes: ...
-    def write(
         self,
-        path: _Path,
         *,
         compression: int | None = None,
         threads: int | None = None,
+    text: _Text | None = None,
+    dpi: float | tuple[float, float] | None = None,
+    srgb: bool | int | None = None,
+    gamma: float | None = None,
+    icc_profile: _Image | None = None,
+    cicp: _Cicp | None = None,
+    mastering_display: _MasteringDisplay | None = None,
+    content_light_level: tuple[float, float] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    ) -> bytes: ...
+    def write(
+        self,
+        path: _Path | _Writable,
+        *,
+        compression: int | None = None,
+        threads: int | None = None,
+    text: _Text | None = None,
+    dpi: float | tuple[float, float] | None = None,
+    srgb: bool | int | None = None,
+    gamma: float | None = None,
+    icc_profile: _Image | None = None,
+    cicp: _Cicp | None = None,
+    mastering_display: _MasteringDisplay | None = None,
+    content_light_level: tuple[float, float] | None = None,
+    metadata: Mapping[str, Any] | None = None,
     ) -> None: ...
     def tobytes(self) -> bytes: ...
     # The Py_bf_getbuffer slot. Python 3.12+ shows it as __buffer__ (PEP 688);
@@ -121,9 +166,18 @@ def encode(
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
+    text: _Text | None = None,
+    dpi: float | tuple[float, float] | None = None,
+    srgb: bool | int | None = None,
+    gamma: float | None = None,
+    icc_profile: _Image | None = None,
+    cicp: _Cicp | None = None,
+    mastering_display: _MasteringDisplay | None = None,
+    content_light_level: tuple[float, float] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> bytes: ...
 def write(
-    path: _Path,
+    path: _Path | _Writable,
     image: _Image,
     width: int | None = None,
     height: int | None = None,
@@ -131,6 +185,15 @@ def write(
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
+    text: _Text | None = None,
+    dpi: float | tuple[float, float] | None = None,
+    srgb: bool | int | None = None,
+    gamma: float | None = None,
+    icc_profile: _Image | None = None,
+    cicp: _Cicp | None = None,
+    mastering_display: _MasteringDisplay | None = None,
+    content_light_level: tuple[float, float] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> None: ...
 def write_frames(
     frames: Iterable[_Image],
@@ -144,13 +207,26 @@ def write_frames(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    text: _FrameText | None = None,
+    dpi: float | tuple[float, float] | None = None,
+    srgb: bool | int | None = None,
+    gamma: float | None = None,
+    icc_profile: _Image | None = None,
+    cicp: _Cicp | None = None,
+    mastering_display: _MasteringDisplay | None = None,
+    content_light_level: tuple[float, float] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> list[str]: ...
-def decode(data: _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824) -> Frame: ...
-def read(path: _Path, *, order: _Order = "bgr", max_bytes: int = 1073741824) -> Frame: ...
+def decode(
+    data: _Image | _Readable, *, order: _Order = "bgr", max_bytes: int = 1073741824, strict: bool = False
+) -> Frame: ...
+def read(
+    path: _Path | _Readable, *, order: _Order = "bgr", max_bytes: int = 1073741824, strict: bool = False
+) -> Frame: ...
 def describe(obj: _Image, request: _Request | int = "records_ro") -> _BufferInfo: ...
 
 def write_animation(
-    path: _Path,
+    path: _Path | _Writable,
     frames: Iterable[_Image],
     width: int | None = None,
     height: int | None = None,
@@ -162,7 +238,38 @@ def write_animation(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    text: _Text | None = None,
+    dpi: float | tuple[float, float] | None = None,
+    srgb: bool | int | None = None,
+    gamma: float | None = None,
+    icc_profile: _Image | None = None,
+    cicp: _Cicp | None = None,
+    mastering_display: _MasteringDisplay | None = None,
+    content_light_level: tuple[float, float] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> None: ...
+def encode_animation(
+    frames: Iterable[_Image],
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    fps: float | None = 25.0,
+    durations: Sequence[float] | None = None,
+    loop: int = 0,
+    order: _Order | None = None,
+    compression: int | None = None,
+    threads: int | None = None,
+    progress: bool | _Progress | None = None,
+    text: _Text | None = None,
+    dpi: float | tuple[float, float] | None = None,
+    srgb: bool | int | None = None,
+    gamma: float | None = None,
+    icc_profile: _Image | None = None,
+    cicp: _Cicp | None = None,
+    mastering_display: _MasteringDisplay | None = None,
+    content_light_level: tuple[float, float] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> bytes: ...
 
 # The native half of bufpng.read_animation (python/bufpng/_animation.py):
 # (frames, durations in seconds, loop count).
