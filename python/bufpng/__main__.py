@@ -298,6 +298,8 @@ def _write(
         compression=args.compression,
         threads=args.threads,
         progress=not args.quiet,
+        text=dict(args.text) or None,
+        dpi=args.dpi,
     )
     if not paths:
         print(f"bufpng: {source} holds no frames: nothing written", file=sys.stderr)
@@ -342,6 +344,8 @@ def _write_animation(
         compression=args.compression,
         threads=args.threads,
         progress=not args.quiet,
+        text=dict(args.text) or None,
+        dpi=args.dpi,
     )
     if not args.quiet:
         print(f"wrote {args.apng}: {count[0]} frames at {args.fps:g} fps", file=sys.stderr)
@@ -369,6 +373,28 @@ def parse_pattern(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def text_entry(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    # bufpng's own check of PNG keywords: the one place the rules live.
+    try:
+        bufpng.encode(b"\0", 1, 1, text={key: value})
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return key, value
+
+
+def dpi(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of dots per inch, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
 
 
 def positive(text: str) -> int:
@@ -414,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     writing.add_argument("--threads", type=positive, metavar="N", help="worker threads (default: one per CPU core; 1 = no pool)")
     writing.add_argument("--compression", type=level, metavar="0-9", help="zlib level, as OpenCV counts it (default: bufpng's fast setting)")
     writing.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    writing.add_argument("--text", type=text_entry, action="append", default=[], metavar="KEY=VALUE", help="a text entry in every file (tEXt, or iTXt for non-Latin-1 values); repeatable")
+    writing.add_argument("--dpi", type=dpi, metavar="N", help="resolution in dots per inch, stored in every file (pHYs)")
     writing.add_argument("--apng", metavar="OUT.png", help="write one animated PNG instead of a file per frame (-o, --pattern, --start do not apply)")
     writing.add_argument("--fps", type=fps, default=25.0, help="frames per second of the --apng animation (default: 25)")
     writing.add_argument("--loop", type=int, default=0, metavar="N", help="plays of the --apng animation, 0 = forever (default: 0)")
