@@ -21,6 +21,7 @@ use bufpng_core::apng::{
 };
 use bufpng_core::batch::Pipeline;
 use bufpng_core::error::value_error;
+use crate::metadata::with_metadata;
 use pyo3_ffi::*;
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ const MAX_LOOP: i64 = (1 << 31) - 1;
 
 static WRITE_ANIMATION: Signature = Signature {
     function: "write_animation",
-    params: &[
+    params: with_metadata![
         "path",
         "frames",
         "width",
@@ -41,15 +42,6 @@ static WRITE_ANIMATION: Signature = Signature {
         "compression",
         "threads",
         "progress",
-        "text",
-        "dpi",
-        "srgb",
-        "gamma",
-        "icc_profile",
-        "cicp",
-        "mastering_display",
-        "content_light_level",
-        "metadata",
     ],
     positional: 4,
     required: 2,
@@ -90,7 +82,7 @@ pub unsafe extern "C" fn write_animation(
 
 static ENCODE_ANIMATION: Signature = Signature {
     function: "encode_animation",
-    params: &[
+    params: with_metadata![
         "frames",
         "width",
         "height",
@@ -101,15 +93,6 @@ static ENCODE_ANIMATION: Signature = Signature {
         "compression",
         "threads",
         "progress",
-        "text",
-        "dpi",
-        "srgb",
-        "gamma",
-        "icc_profile",
-        "cicp",
-        "mastering_display",
-        "content_light_level",
-        "metadata",
     ],
     positional: 3,
     required: 1,

@@ -18,6 +18,7 @@ use crate::gil::without_gil;
 use bufpng_core::batch::{Files, Output, Pipeline, Sink};
 use bufpng_core::pattern::FilePattern;
 use bufpng_core::ImageLayout;
+use crate::metadata::with_metadata;
 use pyo3_ffi::*;
 use std::path::PathBuf;
 use std::ptr;
@@ -29,7 +30,7 @@ const TICK: Duration = Duration::from_millis(50);
 
 static WRITE_FRAMES: Signature = Signature {
     function: "write_frames",
-    params: &[
+    params: with_metadata![
         "frames",
         "width",
         "height",
@@ -40,15 +41,6 @@ static WRITE_FRAMES: Signature = Signature {
         "compression",
         "threads",
         "progress",
-        "text",
-        "dpi",
-        "srgb",
-        "gamma",
-        "icc_profile",
-        "cicp",
-        "mastering_display",
-        "content_light_level",
-        "metadata",
     ],
     positional: 3,
     required: 1,

@@ -6,7 +6,7 @@ use crate::convert::{self, bytes_from, optional_int, optional_str};
 use crate::errors::{call_guarded, PyResult};
 use crate::file::{self, Destination};
 use crate::gil::without_gil;
-use crate::metadata;
+use crate::metadata::{self, with_metadata};
 use bufpng_core::{
     encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Metadata, PixelFormat,
 };
@@ -150,22 +150,13 @@ pub fn copy_image(
 
 static ENCODE: Signature = Signature {
     function: "encode",
-    params: &[
+    params: with_metadata![
         "image",
         "width",
         "height",
         "order",
         "compression",
         "threads",
-        "text",
-        "dpi",
-        "srgb",
-        "gamma",
-        "icc_profile",
-        "cicp",
-        "mastering_display",
-        "content_light_level",
-        "metadata",
     ],
     positional: 3,
     required: 1,
@@ -189,7 +180,7 @@ pub unsafe extern "C" fn encode(
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &[
+    params: with_metadata![
         "path",
         "image",
         "width",
@@ -197,15 +188,6 @@ static WRITE: Signature = Signature {
         "order",
         "compression",
         "threads",
-        "text",
-        "dpi",
-        "srgb",
-        "gamma",
-        "icc_profile",
-        "cicp",
-        "mastering_display",
-        "content_light_level",
-        "metadata",
     ],
     positional: 4,
     required: 2,

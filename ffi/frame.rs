@@ -13,6 +13,7 @@ use crate::encode::{copy_image, EncodeOptions, Size};
 use crate::errors::{call_guarded, set_error, PyResult};
 use crate::file::Destination;
 use bufpng_core::{ChannelOrder, Depth, Endian, Metadata, PixelFormat};
+use crate::metadata::with_metadata;
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -328,18 +329,9 @@ unsafe extern "C" fn get_info(object: *mut PyObject, _: *mut c_void) -> *mut PyO
 
 static ENCODE: Signature = Signature {
     function: "encode",
-    params: &[
+    params: with_metadata![
         "compression",
         "threads",
-        "text",
-        "dpi",
-        "srgb",
-        "gamma",
-        "icc_profile",
-        "cicp",
-        "mastering_display",
-        "content_light_level",
-        "metadata",
     ],
     positional: 0,
     required: 0,
@@ -364,19 +356,10 @@ unsafe extern "C" fn frame_encode(
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &[
+    params: with_metadata![
         "path",
         "compression",
         "threads",
-        "text",
-        "dpi",
-        "srgb",
-        "gamma",
-        "icc_profile",
-        "cicp",
-        "mastering_display",
-        "content_light_level",
-        "metadata",
     ],
     positional: 1,
     required: 1,

@@ -17,18 +17,28 @@ use bufpng_core::Metadata;
 use pyo3_ffi::*;
 use std::ffi::CString;
 
+/// A signature's parameter list: `$name`s, then the metadata keywords
+/// (which each function takes last, so `metadata @ ..` picks them out).
+macro_rules! with_metadata {
+    ($($name:literal),* $(,)?) => {
+        &[
+            $($name,)*
+            "text",
+            "dpi",
+            "srgb",
+            "gamma",
+            "icc_profile",
+            "cicp",
+            "mastering_display",
+            "content_light_level",
+            "metadata",
+        ]
+    };
+}
+pub(crate) use with_metadata;
+
 /// The metadata keywords, in the order every signature lists them.
-pub const KEYWORDS: [&str; 9] = [
-    "text",
-    "dpi",
-    "srgb",
-    "gamma",
-    "icc_profile",
-    "cicp",
-    "mastering_display",
-    "content_light_level",
-    "metadata",
-];
+pub const KEYWORDS: &[&str] = with_metadata!();
 
 /// `metadata=`'s keys besides the keywords'.
 const ICC_PROFILE_NAME: &str = "icc_profile_name";

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, Protocol, TypedDict, final
 
-from typing_extensions import Buffer, Self
+from typing_extensions import Buffer, Self, Unpack
 
 # An image or data argument: any buffer exporter (PEP 688's Buffer).
 if sys.version_info >= (3, 12):
@@ -47,6 +47,23 @@ class _MasteringDisplay(TypedDict):
 
 # write_frames' text: every file's, or per frame (a callable or one entry per frame).
 _FrameText = _Text | Callable[[int], _Text | None] | Sequence[_Text | None]
+
+# The metadata keywords every writer takes (all optional, None = absent).
+class _MetadataWithoutText(TypedDict, total=False):
+    dpi: float | tuple[float, float] | None
+    srgb: bool | int | None
+    gamma: float | None
+    icc_profile: _Image | None
+    cicp: _Cicp | None
+    mastering_display: _MasteringDisplay | None
+    content_light_level: tuple[float, float] | None
+    metadata: Mapping[str, Any] | None
+
+class _Metadata(_MetadataWithoutText, total=False):
+    text: _Text | None
+
+class _FrameMetadata(_MetadataWithoutText, total=False):
+    text: _FrameText | None
 
 # The channel order of colour pixels; 1-2 channel images ignore it.
 _Order = Literal["bgr", "rgb"]
@@ -121,15 +138,7 @@ class Frame:
         *,
         compression: int | None = None,
         threads: int | None = None,
-    text: _Text | None = None,
-    dpi: float | tuple[float, float] | None = None,
-    srgb: bool | int | None = None,
-    gamma: float | None = None,
-    icc_profile: _Image | None = None,
-    cicp: _Cicp | None = None,
-    mastering_display: _MasteringDisplay | None = None,
-    content_light_level: tuple[float, float] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+        **metadata: Unpack[_Metadata],
     ) -> bytes: ...
     def write(
         self,
@@ -137,15 +146,7 @@ class Frame:
         *,
         compression: int | None = None,
         threads: int | None = None,
-    text: _Text | None = None,
-    dpi: float | tuple[float, float] | None = None,
-    srgb: bool | int | None = None,
-    gamma: float | None = None,
-    icc_profile: _Image | None = None,
-    cicp: _Cicp | None = None,
-    mastering_display: _MasteringDisplay | None = None,
-    content_light_level: tuple[float, float] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+        **metadata: Unpack[_Metadata],
     ) -> None: ...
     def tobytes(self) -> bytes: ...
     # The Py_bf_getbuffer slot. Python 3.12+ shows it as __buffer__ (PEP 688);
@@ -166,15 +167,7 @@ def encode(
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
-    text: _Text | None = None,
-    dpi: float | tuple[float, float] | None = None,
-    srgb: bool | int | None = None,
-    gamma: float | None = None,
-    icc_profile: _Image | None = None,
-    cicp: _Cicp | None = None,
-    mastering_display: _MasteringDisplay | None = None,
-    content_light_level: tuple[float, float] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    **metadata: Unpack[_Metadata],
 ) -> bytes: ...
 def write(
     path: _Path | _Writable,
@@ -185,15 +178,7 @@ def write(
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
-    text: _Text | None = None,
-    dpi: float | tuple[float, float] | None = None,
-    srgb: bool | int | None = None,
-    gamma: float | None = None,
-    icc_profile: _Image | None = None,
-    cicp: _Cicp | None = None,
-    mastering_display: _MasteringDisplay | None = None,
-    content_light_level: tuple[float, float] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    **metadata: Unpack[_Metadata],
 ) -> None: ...
 def write_frames(
     frames: Iterable[_Image],
@@ -207,15 +192,7 @@ def write_frames(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
-    text: _FrameText | None = None,
-    dpi: float | tuple[float, float] | None = None,
-    srgb: bool | int | None = None,
-    gamma: float | None = None,
-    icc_profile: _Image | None = None,
-    cicp: _Cicp | None = None,
-    mastering_display: _MasteringDisplay | None = None,
-    content_light_level: tuple[float, float] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    **metadata: Unpack[_FrameMetadata],
 ) -> list[str]: ...
 def decode(
     data: _Image | _Readable, *, order: _Order = "bgr", max_bytes: int = 1073741824, strict: bool = False
@@ -238,15 +215,7 @@ def write_animation(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
-    text: _Text | None = None,
-    dpi: float | tuple[float, float] | None = None,
-    srgb: bool | int | None = None,
-    gamma: float | None = None,
-    icc_profile: _Image | None = None,
-    cicp: _Cicp | None = None,
-    mastering_display: _MasteringDisplay | None = None,
-    content_light_level: tuple[float, float] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    **metadata: Unpack[_Metadata],
 ) -> None: ...
 def encode_animation(
     frames: Iterable[_Image],
@@ -260,15 +229,7 @@ def encode_animation(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
-    text: _Text | None = None,
-    dpi: float | tuple[float, float] | None = None,
-    srgb: bool | int | None = None,
-    gamma: float | None = None,
-    icc_profile: _Image | None = None,
-    cicp: _Cicp | None = None,
-    mastering_display: _MasteringDisplay | None = None,
-    content_light_level: tuple[float, float] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    **metadata: Unpack[_Metadata],
 ) -> bytes: ...
 
 # The native half of bufpng.read_animation (python/bufpng/_animation.py):
