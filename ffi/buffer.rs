@@ -1,20 +1,60 @@
 //! The `Py_buffer` owner: the heart of the original question's fix.
 //!
-//! `BufferView::acquire` calls `PyObject_GetBuffer`; `Drop` calls
-//! `PyBuffer_Release`, so the exporter's buffer is released on every path:
-//! success, early return, error and panic. The view is not `Send` (it holds
-//! raw pointers), so the compiler keeps it out of code that runs without the GIL.
+//! `HeldBuffer::request` is bufpng's one call of `PyObject_GetBuffer` and its
+//! `Drop` the one call of `PyBuffer_Release`, so the exporter's buffer is
+//! released on every path: success, early return, error and panic.
+//! `BufferView` (an image source) and `describe` both hold one. Neither is
+//! `Send` (they hold raw pointers), so the compiler keeps them out of code
+//! that runs without the GIL.
 
 use crate::convert::type_name;
 use crate::errors::{set_error, Failure, PyResult};
 use bufpng_core::error::buffer_error;
 use bufpng_core::{plan_source, BufferDesc, ChannelOrder, Frame, PixelFormat, SourcePlan};
 use pyo3_ffi::*;
-use std::ffi::CStr;
+use std::ffi::{c_int, CStr};
+use std::ops::Deref;
+
+/// A `Py_buffer` filled by a successful `PyObject_GetBuffer`, released on drop.
+pub struct HeldBuffer {
+    // Boxed so the struct the exporter filled in never moves while held: an
+    // exporter may point `shape`/`strides` into the struct itself
+    // (PyBuffer_FillInfo does, for bytes and bytearray).
+    view: Box<Py_buffer>,
+}
+
+impl HeldBuffer {
+    /// `PyObject_GetBuffer(object, view, flags)`. On failure the exporter's
+    /// exception is set and nothing is held.
+    pub fn request(object: *mut PyObject, flags: c_int) -> PyResult<HeldBuffer> {
+        let mut view: Box<Py_buffer> = Box::new(Py_buffer::new());
+        // SAFETY: `object` is a live reference (GIL held) and `view` points to
+        // writable storage for one Py_buffer.
+        if unsafe { PyObject_GetBuffer(object, &mut *view, flags) } != 0 {
+            return Err(Failure::Raised);
+        }
+        Ok(HeldBuffer { view })
+    }
+}
+
+impl Deref for HeldBuffer {
+    type Target = Py_buffer;
+    fn deref(&self) -> &Py_buffer {
+        &self.view
+    }
+}
+
+impl Drop for HeldBuffer {
+    fn drop(&mut self) {
+        // SAFETY: the view was filled by a successful PyObject_GetBuffer and is
+        // released exactly once, here. The GIL is held: HeldBuffer is not Send,
+        // and is only created and dropped inside native functions.
+        unsafe { PyBuffer_Release(&mut *self.view) };
+    }
+}
 
 pub struct BufferView {
-    // Boxed so the struct the exporter filled in never moves while held.
-    view: Box<Py_buffer>,
+    view: HeldBuffer,
     shape: Vec<isize>,
     strides: Vec<isize>,
     format: String,
@@ -24,14 +64,9 @@ impl BufferView {
     /// Requests `object`'s buffer with full information (shape, strides,
     /// format, suboffsets) and read-only access.
     pub fn acquire(object: *mut PyObject) -> PyResult<BufferView> {
-        let mut view: Box<Py_buffer> = Box::new(Py_buffer::new());
-        // SAFETY: `object` is a live reference (GIL held) and `view` points to
-        // writable storage for one Py_buffer. On failure nothing is held.
-        let status = unsafe { PyObject_GetBuffer(object, &mut *view, PyBUF_FULL_RO) };
-        if status != 0 {
+        let view = HeldBuffer::request(object, PyBUF_FULL_RO).inspect_err(|_| {
             explain_not_a_buffer(object);
-            return Err(Failure::Raised);
-        }
+        })?;
         // From here on `owner` releases the buffer whatever happens below.
         let mut owner = BufferView {
             view,
@@ -125,7 +160,8 @@ impl BufferView {
             return Ok(Vec::new());
         }
         // SAFETY: a C-contiguous buffer's `len` bytes start at `buf` (non-NULL
-        // for len > 0) and stay valid until PyBuffer_Release, which only Drop calls.
+        // for len > 0) and stay valid until PyBuffer_Release, which only
+        // HeldBuffer's Drop calls.
         let bytes = unsafe {
             std::slice::from_raw_parts(
                 self.view.buf.cast::<u8>().cast_const(),
@@ -136,8 +172,9 @@ impl BufferView {
     }
 
     /// Copies the image out of the exporter's memory into an owned frame.
-    /// Must run with the GIL held: another thread could otherwise change or
-    /// free the memory mid-copy.
+    /// Must run with the GIL held, so no Python code runs mid-copy (code that
+    /// released the GIL, such as numpy's np.copyto, still can: see
+    /// docs/buffer-protocol.md, "Threads").
     pub fn copy_frame(
         &self,
         plan: &SourcePlan,
@@ -160,15 +197,6 @@ impl BufferView {
             std::slice::from_raw_parts(start, span.len)
         };
         Frame::copy_from(plan, memory, span.before, order, target)
-    }
-}
-
-impl Drop for BufferView {
-    fn drop(&mut self) {
-        // SAFETY: the view was filled by a successful PyObject_GetBuffer and is
-        // released exactly once, here. The GIL is held: BufferView is not Send,
-        // and is only created and dropped inside native functions.
-        unsafe { PyBuffer_Release(&mut *self.view) };
     }
 }
 

@@ -5,6 +5,7 @@
 //! gets bytes without shape or format, or that an exporter refuses it.
 
 use crate::args::Signature;
+use crate::buffer::HeldBuffer;
 use crate::convert::{c, int, is_absent, none, str_to_string, type_name};
 use crate::errors::{call_guarded, set_error, Failure, PyResult};
 use pyo3_ffi::*;
@@ -100,17 +101,11 @@ pub unsafe extern "C" fn describe(
         // SAFETY: CPython's fastcall arguments, GIL held.
         let [object, request] = unsafe { DESCRIBE.parse(args, nargs, kwnames)? };
         let flags = request_flags(request)?;
-        let mut view = Py_buffer::new();
-        // SAFETY: `object` is live; `view` is writable storage. On failure the
-        // exporter's own exception is left as it is: that is the lesson.
-        if unsafe { PyObject_GetBuffer(object, &mut view, flags) } != 0 {
-            return Err(Failure::Raised);
-        }
-        // SAFETY: the view was filled by a successful PyObject_GetBuffer and
-        // is released exactly once, after the dict has copied what it needs.
-        let result = unsafe { view_dict(&view) };
-        unsafe { PyBuffer_Release(&mut view) };
-        result
+        // On failure the exporter's own exception is left as it is: that is the lesson.
+        let view = HeldBuffer::request(object, flags)?;
+        // SAFETY: the view is held until `view` drops, after the dict has
+        // copied what it needs; GIL held.
+        unsafe { view_dict(&view) }
     })
 }
 
