@@ -15,13 +15,13 @@ use crate::errors::{call_guarded, Failure, PyResult};
 use crate::file::{self, Destination};
 use crate::frame;
 use crate::gil::without_gil;
+use crate::metadata::with_metadata;
 use bufpng_core::apng::{
     decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
     Destination as AnimationDestination,
 };
 use bufpng_core::batch::Pipeline;
 use bufpng_core::error::value_error;
-use crate::metadata::with_metadata;
 use pyo3_ffi::*;
 use std::sync::Arc;
 

@@ -12,8 +12,8 @@ use crate::convert::{self, bytes_from, c, none};
 use crate::encode::{copy_image, EncodeOptions, Size};
 use crate::errors::{call_guarded, set_error, PyResult};
 use crate::file::Destination;
-use bufpng_core::{ChannelOrder, Depth, Endian, Metadata, PixelFormat};
 use crate::metadata::with_metadata;
+use bufpng_core::{ChannelOrder, Depth, Endian, Metadata, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -329,10 +329,7 @@ unsafe extern "C" fn get_info(object: *mut PyObject, _: *mut c_void) -> *mut PyO
 
 static ENCODE: Signature = Signature {
     function: "encode",
-    params: with_metadata![
-        "compression",
-        "threads",
-    ],
+    params: with_metadata!["compression", "threads",],
     positional: 0,
     required: 0,
 };
@@ -356,11 +353,7 @@ unsafe extern "C" fn frame_encode(
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: with_metadata![
-        "path",
-        "compression",
-        "threads",
-    ],
+    params: with_metadata!["path", "compression", "threads",],
     positional: 1,
     required: 1,
 };
