@@ -125,7 +125,8 @@ files completed so far stay, and no partial file is ever left.
 Metadata as in encode, in every file. text may also be per frame: a
 callable text(i) -> {key: value} or None, called on the calling thread as
 frame i is taken (its exceptions propagate unchanged), or a list with one
-such entry per frame; per-frame entries join those of metadata=.",
+such entry per frame; per-frame entries join those of metadata= (and
+replace any with the same key).",
 
     ),
     method(

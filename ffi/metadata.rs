@@ -77,11 +77,7 @@ pub fn parse(args: &Args) -> PyResult<Metadata> {
         }
     }
     if !is_absent(text) {
-        let own = parse_text(text, "text")?;
-        metadata
-            .text
-            .retain(|(key, _)| !own.iter().any(|(k, _)| k == key));
-        metadata.text.extend(own);
+        metadata.add_text(parse_text(text, "text")?);
     }
     for (name, value) in
         KEYWORDS[1..8]

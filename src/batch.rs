@@ -126,7 +126,7 @@ impl Sink for Files {
                 return write_png_with(&path, frame, output.compression, 1, &output.metadata);
             };
             let mut metadata = output.metadata.clone();
-            metadata.text.extend(own);
+            metadata.add_text(own);
             write_png_with(&path, frame, output.compression, 1, &metadata)
         })
     }
@@ -463,6 +463,10 @@ mod tests {
         files
             .add_frame_text(1, vec![("Frame".into(), "1".into())])
             .unwrap();
+        // Per-frame entries replace shared ones with the same key.
+        files
+            .add_frame_text(2, vec![("Source".into(), "take 2".into())])
+            .unwrap();
         let mut batch = Pipeline::new(files, 2).unwrap();
         for index in 0..3 {
             batch.submit(index, frame(index as u8 + 1)).unwrap();
@@ -485,7 +489,7 @@ mod tests {
         let shared = ("Source".to_string(), "clip".to_string());
         assert_eq!(text(0), std::slice::from_ref(&shared));
         assert_eq!(text(1), [shared.clone(), ("Frame".into(), "1".into())]);
-        assert_eq!(text(2), [shared]);
+        assert_eq!(text(2), [("Source".to_string(), "take 2".to_string())]);
     }
 
     /// Submits `count` frames the way the boundary does and returns the files' bytes.

@@ -244,6 +244,13 @@ impl Metadata {
         *self == Metadata::EMPTY
     }
 
+    /// Adds text entries; each replaces any entry with the same key.
+    pub fn add_text(&mut self, text: Vec<(String, String)>) {
+        self.text
+            .retain(|(key, _)| !text.iter().any(|(k, _)| k == key));
+        self.text.extend(text);
+    }
+
     /// pHYs from dots per inch, rounded to whole pixels per metre.
     pub fn set_dpi(&mut self, x: f64, y: f64) -> Result<()> {
         let ppm = |dpi: f64| scaled(dpi, 1.0 / METRES_PER_INCH, MAX_PNG_U31, "dpi");
