@@ -391,6 +391,58 @@ mod tests {
     }
 
     #[test]
+    fn every_combination_of_metadata_kinds_decodes_with_both_coders() {
+        use crate::metadata::{Cicp, ContentLightLevel, IccProfile, MasteringDisplay};
+        let frame = rgb_frame(24, 80, |x, y| [x as u8, y as u8, (x * y) as u8]);
+        let mut profile = vec![3u8; 200];
+        profile[..4].copy_from_slice(&200u32.to_be_bytes());
+        let kinds: [&dyn Fn(&mut Metadata); 8] = [
+            &|m| m.text = vec![("k".into(), "v".into()), ("é".into(), "映".repeat(400))],
+            &|m| m.set_dpi(96.0, 96.0).unwrap(),
+            &|m| m.srgb = Some(0),
+            &|m| m.gamma = Some(45455),
+            &|m| m.icc_profile = Some(IccProfile::new("p", profile.clone()).unwrap()),
+            &|m| m.cicp = Some(Cicp::preset("display-p3").unwrap()),
+            &|m| {
+                m.mastering_display = Some(
+                    MasteringDisplay::new(
+                        [(0.68, 0.32), (0.265, 0.69), (0.15, 0.06)],
+                        (0.3127, 0.329),
+                        600.0,
+                        0.005,
+                    )
+                    .unwrap(),
+                )
+            },
+            &|m| m.content_light_level = Some(ContentLightLevel::new(600.0, 200.0).unwrap()),
+        ];
+        let mut checked = 0;
+        for mask in 0u32..1 << kinds.len() {
+            let mut metadata = Metadata::default();
+            for (bit, set) in kinds.iter().enumerate() {
+                if mask & 1 << bit != 0 {
+                    set(&mut metadata);
+                }
+            }
+            if metadata.validate().is_err() {
+                continue; // sRGB with iCCP: refused, as the spec asks
+            }
+            for compression in [Compression::Default, Compression::Level(1)] {
+                let png = encode_png_with(&frame, compression, 1, &metadata).unwrap();
+                let options = crate::DecodeOptions {
+                    strict: true,
+                    ..crate::DecodeOptions::default()
+                };
+                let (decoded, read) = crate::decode_with_metadata(&png, options).unwrap();
+                assert_eq!(read, metadata, "mask {mask:#b}");
+                assert!(decoded.same_pixels(&frame));
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 256 - 64);
+    }
+
+    #[test]
     fn every_level_encodes_a_frame_that_is_not_in_png_order() {
         // BGR input goes through to_format first; all levels must accept it.
         let mut frame = rgb_frame(40, 200, |x, y| [x as u8, y as u8, (x ^ y) as u8]);
