@@ -228,13 +228,14 @@ fn parse_delays(fps: *mut PyObject, durations: *mut PyObject) -> PyResult<Delays
 
 static READ_ANIMATION: Signature = Signature {
     function: "read_animation",
-    params: &["path_or_data", "order", "max_bytes"],
+    params: &["path_or_data", "order", "max_bytes", "strict"],
     positional: 1,
     required: 1,
 };
 
-/// `_read_animation(path_or_data, *, order, max_bytes)` -> (frames, durations,
-/// loop); `bufpng.read_animation` wraps the result in an `Animation`.
+/// `_read_animation(path_or_data, *, order, max_bytes, strict)` -> (frames,
+/// durations, loop, info); `bufpng.read_animation` wraps the result in an
+/// `Animation`.
 pub unsafe extern "C" fn read_animation_raw(
     _module: *mut PyObject,
     args: *const *mut PyObject,
@@ -243,8 +244,9 @@ pub unsafe extern "C" fn read_animation_raw(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [source, order, max_bytes] = unsafe { READ_ANIMATION.parse(args, nargs, kwnames)? };
-        let options = parse_options(order, max_bytes, std::ptr::null_mut())?;
+        let [source, order, max_bytes, strict] =
+            unsafe { READ_ANIMATION.parse(args, nargs, kwnames)? };
+        let options = parse_options(order, max_bytes, strict)?;
         // SAFETY: GIL held; PyObject_CheckBuffer only inspects the type.
         let animation = if unsafe { PyObject_CheckBuffer(source) } != 0 {
             // Copied under the GIL: a bytearray could change while we decode.
@@ -274,8 +276,9 @@ pub unsafe extern "C" fn read_animation_raw(
                 }
             }
             let plays = Owned::new(PyLong_FromUnsignedLong(animation.plays.into()))?;
-            let result = Owned::new(PyTuple_New(3))?;
-            for (i, item) in [frames, durations, plays].into_iter().enumerate() {
+            let info = Owned::new(crate::metadata::info(&animation.metadata)?)?;
+            let result = Owned::new(PyTuple_New(4))?;
+            for (i, item) in [frames, durations, plays, info].into_iter().enumerate() {
                 PyTuple_SetItem(result.0, i as Py_ssize_t, item.into_raw());
             }
             Ok(result.into_raw())

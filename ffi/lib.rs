@@ -161,10 +161,10 @@ arguments as in write_animation).",
     method(
         c"_read_animation",
         animation::read_animation_raw,
-        c"_read_animation($module, /, path_or_data, *, order='bgr', max_bytes=1073741824)
+        c"_read_animation($module, /, path_or_data, *, order='bgr', max_bytes=1073741824, strict=False)
 --
 
-Decode every frame of an APNG: returns (frames, durations, loop). Use
+Decode every frame of an APNG: returns (frames, durations, loop, info). Use
 bufpng.read_animation, which returns an Animation.",
     ),
     method(

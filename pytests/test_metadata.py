@@ -364,5 +364,13 @@ def test_encode_animation_is_write_animations_bytes(tmp_path: Path) -> None:
     assert (animation.durations, animation.loop) == ([0.1, 0.2, 0.3], 2)
     assert all(np.array_equal(np.asarray(a), b) for a, b in zip(animation, frames))
     assert bufpng.decode(png).info["cicp"] == (9, 16, 0, True)
+    assert animation.info == {"cicp": (9, 16, 0, True)}
+    # The file's metadata carries over to a new animation, opt-in.
+    again = bufpng.encode_animation(animation, fps=5, metadata=animation.info)
+    assert bufpng.read_animation(again).info == animation.info
+    damaged = with_chunk(png, b"cLLI", bytes(7))
+    assert len(bufpng.read_animation(damaged)) == 3
+    with pytest.raises(ValueError, match="cLLI chunk is corrupt"):
+        bufpng.read_animation(damaged, strict=True)
     with pytest.raises(ValueError, match="encode_animation needs at least one frame"):
         bufpng.encode_animation([])

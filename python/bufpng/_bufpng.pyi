@@ -233,7 +233,7 @@ def encode_animation(
 ) -> bytes: ...
 
 # The native half of bufpng.read_animation (python/bufpng/_animation.py):
-# (frames, durations in seconds, loop count).
+# (frames, durations in seconds, loop count, the file's metadata).
 def _read_animation(
-    path_or_data: _Path | _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824
-) -> tuple[list[Frame], list[float], int]: ...
+    path_or_data: _Path | _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824, strict: bool = False
+) -> tuple[list[Frame], list[float], int, MappingProxyType[str, Any]]: ...
