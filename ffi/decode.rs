@@ -1,12 +1,14 @@
 //! decode and read: PNG bytes and files to bufpng.Frame objects.
 
-use crate::args::Signature;
+use crate::args::{required, Signature};
 use crate::buffer::BufferView;
-use crate::convert::{self, is_absent, optional_int, optional_str};
-use crate::errors::{call_guarded, set_error, Failure, PyResult};
+use crate::convert::{self, optional_int, optional_str};
+use crate::errors::call_guarded;
 use crate::file;
 use crate::frame;
 use crate::gil::without_gil;
+use crate::module;
+use crate::object::{type_name, Gil, Obj, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use bufpng_core::{
     decode_with_metadata, read_with_metadata, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES,
@@ -14,9 +16,9 @@ use bufpng_core::{
 use pyo3_ffi::*;
 
 pub fn parse_options(
-    order: *mut PyObject,
-    max_bytes: *mut PyObject,
-    strict: *mut PyObject,
+    order: Option<Obj<'_>>,
+    max_bytes: Option<Obj<'_>>,
+    strict: Option<Obj<'_>>,
 ) -> PyResult<DecodeOptions> {
     let order = match optional_str(order, "order")? {
         Some(name) => ChannelOrder::parse(&name)?,
@@ -35,19 +37,24 @@ pub fn parse_options(
     })
 }
 
-/// An optional bool argument (absent = False); only True or False, so a
-/// misplaced positional argument is not taken as a flag.
-fn flag(object: *mut PyObject, name: &str) -> PyResult<bool> {
-    if is_absent(object) {
+/// An optional bool argument (absent or None = False); only True or False,
+/// so a misplaced positional argument is not taken as a flag.
+fn flag(object: Option<Obj<'_>>, name: &str) -> PyResult<bool> {
+    let Some(object) = convert::given(object) else {
         return Ok(false);
-    }
-    // SAFETY: GIL held, `object` live; identity checks only.
-    match unsafe { (Py_IsTrue(object) != 0, Py_IsFalse(object) != 0) } {
+    };
+    // SAFETY: live object, GIL held; identity checks only.
+    match unsafe {
+        (
+            Py_IsTrue(object.as_ptr()) != 0,
+            Py_IsFalse(object.as_ptr()) != 0,
+        )
+    } {
         (true, _) => Ok(true),
         (_, true) => Ok(false),
         _ => Err(type_error(format!(
             "{name} must be True or False, got {}",
-            convert::type_name(object)
+            type_name(object)
         ))
         .into()),
     }
@@ -61,14 +68,22 @@ static DECODE: Signature = Signature {
 };
 
 pub unsafe extern "C" fn decode(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [data, order, max_bytes, strict] = unsafe { DECODE.parse(args, nargs, kwnames)? };
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([data, order, max_bytes, strict], frame_type) = unsafe {
+            (
+                DECODE.parse(gil, args, nargs, kwnames)?,
+                module::frame_type(gil, module),
+            )
+        };
+        let data = required(data);
         let options = parse_options(order, max_bytes, strict)?;
         reject_path(data)?;
         let data = if file::is_readable(data) {
@@ -77,22 +92,19 @@ pub unsafe extern "C" fn decode(
             // Copied under the GIL: a bytearray could change while we decode.
             BufferView::acquire(data)?.copy_bytes()?
         };
-        let (image, metadata) = without_gil(|| decode_with_metadata(&data, options))?;
-        frame::new_object_with(image, metadata)
+        let (image, metadata) = without_gil(gil, || decode_with_metadata(&data, options))?;
+        frame::new_object_with(frame_type, image, metadata)
     })
 }
 
 /// decode("photo.png") would try to decode the file name's characters.
-fn reject_path(data: *mut PyObject) -> PyResult<()> {
-    // SAFETY: GIL held, `data` live; type checks only.
-    unsafe {
-        if PyUnicode_Check(data) != 0 {
-            set_error(
-                PyExc_TypeError,
-                "decode takes the PNG file's contents (bytes or another buffer), got a str: to decode a file by name use bufpng.read(path)",
-            );
-            return Err(Failure::Raised);
-        }
+fn reject_path(data: Obj<'_>) -> PyResult<()> {
+    // SAFETY: live object, GIL held; a type check.
+    if unsafe { PyUnicode_Check(data.as_ptr()) } != 0 {
+        return Err(type_error(
+            "decode takes the PNG file's contents (bytes or another buffer), got a str: to decode a file by name use bufpng.read(path)",
+        )
+        .into());
     }
     Ok(())
 }
@@ -105,22 +117,30 @@ static READ: Signature = Signature {
 };
 
 pub unsafe extern "C" fn read(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [source, order, max_bytes, strict] = unsafe { READ.parse(args, nargs, kwnames)? };
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([source, order, max_bytes, strict], frame_type) = unsafe {
+            (
+                READ.parse(gil, args, nargs, kwnames)?,
+                module::frame_type(gil, module),
+            )
+        };
+        let source = required(source);
         let options = parse_options(order, max_bytes, strict)?;
         let (image, metadata) = if file::is_readable(source) {
             let data = file::read_all(source)?;
-            without_gil(|| decode_with_metadata(&data, options))?
+            without_gil(gil, || decode_with_metadata(&data, options))?
         } else {
             let path = convert::path(source, "path")?;
-            without_gil(|| read_with_metadata(&path, options))?
+            without_gil(gil, || read_with_metadata(&path, options))?
         };
-        frame::new_object_with(image, metadata)
+        frame::new_object_with(frame_type, image, metadata)
     })
 }

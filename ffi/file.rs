@@ -9,8 +9,8 @@
 //! propagates as the same object, with nothing added.
 
 use crate::buffer::BufferView;
-use crate::convert::{self, type_name, Owned};
-use crate::errors::PyResult;
+use crate::convert;
+use crate::object::{bytes_from, type_name, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use pyo3_ffi::*;
 use std::ffi::CStr;
@@ -18,91 +18,99 @@ use std::path::PathBuf;
 use std::ptr;
 
 /// Where a write goes.
-pub enum Destination {
+pub enum Destination<'py> {
     Path(PathBuf),
-    /// A borrowed object with a `write` method.
-    File(*mut PyObject),
+    /// An object with a `write` method.
+    File(Obj<'py>),
 }
 
-fn has_method(object: *mut PyObject, name: &CStr) -> bool {
-    // SAFETY: GIL held, `object` live; PyObject_HasAttrString never raises.
-    unsafe { PyObject_HasAttrString(object, name.as_ptr()) != 0 }
+fn has_method(object: Obj<'_>, name: &CStr) -> bool {
+    // SAFETY: live object, GIL held; PyObject_HasAttrString never raises.
+    unsafe { PyObject_HasAttrString(object.as_ptr(), name.as_ptr()) != 0 }
 }
 
-fn is_path(object: *mut PyObject) -> bool {
-    // SAFETY: GIL held, `object` live; type checks only.
-    unsafe {
-        PyUnicode_Check(object) != 0
-            || PyBytes_Check(object) != 0
-            || has_method(object, c"__fspath__")
-    }
+fn is_path(object: Obj<'_>) -> bool {
+    // SAFETY: live object, GIL held; type checks only.
+    let str_or_bytes =
+        unsafe { PyUnicode_Check(object.as_ptr()) != 0 || PyBytes_Check(object.as_ptr()) != 0 };
+    str_or_bytes || has_method(object, c"__fspath__")
 }
 
-impl Destination {
+impl<'py> Destination<'py> {
     /// A path (str, bytes, os.PathLike) or a binary file object.
-    pub fn parse(object: *mut PyObject, name: &str) -> PyResult<Destination> {
-        if !is_path(object) && has_method(object, c"write") {
+    pub fn parse(object: Obj<'py>, name: &str) -> PyResult<Destination<'py>> {
+        if is_path(object) {
+            return Ok(Destination::Path(convert::path(object, name)?));
+        }
+        if has_method(object, c"write") {
             return Ok(Destination::File(object));
         }
-        if !is_path(object) {
-            return Err(type_error(format!(
-                "{name} must be a path (str, bytes or os.PathLike) or a binary file object with a write() method (io.BytesIO, open(p, 'wb')), got {}",
-                type_name(object)
-            ))
-            .into());
-        }
-        Ok(Destination::Path(convert::path(object, name)?))
+        Err(type_error(format!(
+            "{name} must be a path (str, bytes or os.PathLike) or a binary file object with a write() method (io.BytesIO, open(p, 'wb')), got {}",
+            type_name(object)
+        ))
+        .into())
     }
 }
 
 /// True for an object to read a PNG from with `read()`: not a path, not a
 /// buffer (bytes are data), but with a `read` method.
-pub fn is_readable(object: *mut PyObject) -> bool {
-    // SAFETY: GIL held, `object` live; a type check.
-    !is_path(object) && unsafe { PyObject_CheckBuffer(object) } == 0 && has_method(object, c"read")
+pub fn is_readable(object: Obj<'_>) -> bool {
+    // SAFETY: live object, GIL held; a type check.
+    let is_buffer = unsafe { PyObject_CheckBuffer(object.as_ptr()) } != 0;
+    !is_path(object) && !is_buffer && has_method(object, c"read")
 }
 
-/// A bound method of `object` (new reference); the attribute error passes on.
-fn method(object: *mut PyObject, name: &CStr) -> PyResult<Owned> {
-    // SAFETY: GIL held, `object` live; new reference or NULL with an exception set.
-    Owned::new(unsafe { PyObject_GetAttrString(object, name.as_ptr()) })
+/// A bound method of `object`; the attribute error passes on.
+fn method(object: Obj<'_>, name: &CStr) -> PyResult<Owned> {
+    // SAFETY: live object, GIL held; a new reference or NULL with an
+    // exception set.
+    unsafe { Owned::new(PyObject_GetAttrString(object.as_ptr(), name.as_ptr())) }
 }
 
 /// Calls `file.write` until all of `data` is written (raw files may take
 /// part of it); `write` returning None (a non-blocking file that would
 /// block) is an error.
-pub fn write_all(file: *mut PyObject, data: &[u8]) -> PyResult<()> {
+pub fn write_all(file: Obj<'_>, data: &[u8]) -> PyResult<()> {
+    let gil = file.gil();
     let write = method(file, c"write")?;
-    let bytes = Owned::new(convert::bytes_from(data)?)?;
+    let bytes = bytes_from(gil, data)?;
     let mut written = 0usize;
     while written < data.len() {
-        // SAFETY: GIL held; `write` and `bytes` live. Each call returns a new
-        // reference (owned here) or NULL with an exception set: the file's
-        // own, passed on untouched. Later pieces are slices of a memoryview.
-        let result = unsafe {
-            let piece = if written == 0 {
-                Py_INCREF(bytes.0);
-                Owned(bytes.0)
-            } else {
-                let view = Owned::new(PyMemoryView_FromObject(bytes.0))?;
+        let piece = if written == 0 {
+            bytes.get().to_owned()
+        } else {
+            // SAFETY: GIL held; live bytes; each call returns a new reference
+            // (owned) or NULL with an exception set. The piece is a
+            // memoryview slice of what is left.
+            unsafe {
+                let view = Owned::new(PyMemoryView_FromObject(bytes.as_ptr()))?;
                 let start = Owned::new(PyLong_FromSize_t(written))?;
-                let slice = Owned::new(PySlice_New(start.0, ptr::null_mut(), ptr::null_mut()))?;
-                Owned::new(PyObject_GetItem(view.0, slice.0))?
-            };
-            Owned::new(PyObject_CallFunctionObjArgs(
-                write.0,
-                piece.0,
-                ptr::null_mut::<PyObject>(),
-            ))?
+                let slice = Owned::new(PySlice_New(
+                    start.as_ptr(),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                ))?;
+                Owned::new(PyObject_GetItem(view.as_ptr(), slice.as_ptr()))?
+            }
         };
-        if convert::is_absent(result.0) {
+        // SAFETY: GIL held; live callable and argument; a new reference, or
+        // NULL with the file's own exception set, passed on untouched.
+        let result = unsafe {
+            Owned::new(PyObject_CallFunctionObjArgs(
+                write.as_ptr(),
+                piece.as_ptr(),
+                ptr::null_mut::<PyObject>(),
+            ))
+        }?;
+        if result.get().is_none() {
             return Err(value_error(format!(
                 "the file's write() returned None after {written} of {} bytes (a non-blocking file that is not ready?): bufpng needs a blocking binary file",
                 data.len()
             ))
             .into());
         }
-        let count = convert::int(result.0, "the value write() returned")?;
+        let count = convert::int(result.get(), "the value write() returned")?;
         match usize::try_from(count) {
             Ok(n) if n > 0 && n <= data.len() - written => written += n,
             _ => {
@@ -118,18 +126,22 @@ pub fn write_all(file: *mut PyObject, data: &[u8]) -> PyResult<()> {
 }
 
 /// `file.read()` (all of it) as bytes; the file's exceptions pass unchanged.
-pub fn read_all(file: *mut PyObject) -> PyResult<Vec<u8>> {
+pub fn read_all(file: Obj<'_>) -> PyResult<Vec<u8>> {
     let read = method(file, c"read")?;
-    // SAFETY: GIL held, `read` live; new reference or NULL with the file's
-    // exception set.
-    let data = Owned::new(unsafe { PyObject_CallNoArgs(read.0) })?;
-    // SAFETY: type checks on a live object.
-    if unsafe { PyObject_CheckBuffer(data.0) } == 0 || unsafe { PyUnicode_Check(data.0) } != 0 {
+    // SAFETY: GIL held; a live callable; a new reference or NULL with the
+    // file's exception set.
+    let contents = unsafe { Owned::new(PyObject_CallNoArgs(read.as_ptr())) }?;
+    let data = contents.get();
+    // SAFETY: live object, GIL held; type checks only.
+    let is_bytes_like =
+        unsafe { PyObject_CheckBuffer(data.as_ptr()) != 0 && PyUnicode_Check(data.as_ptr()) == 0 };
+    if !is_bytes_like {
         return Err(type_error(format!(
             "the file's read() returned {}, not bytes: open the file in binary mode ('rb')",
-            type_name(data.0)
+            type_name(data)
         ))
         .into());
     }
-    BufferView::acquire(data.0)?.copy_bytes()
+    let bytes = BufferView::acquire(data)?.copy_bytes()?;
+    Ok(bytes)
 }

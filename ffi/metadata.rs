@@ -7,15 +7,15 @@
 //! except `text`, whose entries are merged (the keyword's win).
 
 use crate::buffer::BufferView;
-use crate::convert::{self, float, int, is_absent, str_to_string, type_name, Owned};
-use crate::errors::{set_error, Failure, PyResult};
+use crate::convert::{self, float, given, int};
+use crate::object::{bytes_from, str_to_string, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use bufpng_core::metadata::{
     Cicp, ContentLightLevel, IccProfile, MasteringDisplay, CHROMATICITY_SCALE, LUMINANCE_SCALE,
 };
 use bufpng_core::Metadata;
 use pyo3_ffi::*;
-use std::ffi::CString;
+use std::ffi::CStr;
 
 /// A signature's parameter list: `$name`s, then the metadata keywords
 /// (which each function takes last, so `metadata @ ..` picks them out).
@@ -43,65 +43,61 @@ pub const KEYWORDS: &[&str] = with_metadata!();
 /// `metadata=`'s keys besides the keywords'.
 const ICC_PROFILE_NAME: &str = "icc_profile_name";
 
-/// The arguments of the metadata keywords (borrowed, NULL when not given).
-pub type Args = [*mut PyObject; 9];
+/// The arguments of the metadata keywords (None when not given).
+pub type Args<'py> = [Option<Obj<'py>>; 9];
 
 /// Parses the metadata keywords; the result is validated (keys, the
 /// combinations the spec forbids), so errors come before any work.
-pub fn parse(args: &Args) -> PyResult<Metadata> {
+pub fn parse(args: &Args<'_>) -> PyResult<Metadata> {
     let mut metadata = Metadata::default();
-    if args.iter().all(|a| is_absent(*a)) {
+    if args.iter().all(|a| given(*a).is_none()) {
         return Ok(metadata);
     }
     let [text, dpi, srgb, gamma, icc_profile, cicp, display, light, mapping] = *args;
     let mut icc_name = None;
-    if !is_absent(mapping) {
+    if let Some(mapping) = given(mapping) {
         for (key, value) in items(mapping, "metadata")? {
-            let value = value.0;
+            let value = value.get();
             match key.as_str() {
                 "text" => metadata.text = parse_text(value, "metadata['text']")?,
                 ICC_PROFILE_NAME => {
-                    icc_name = Some(convert::optional_str(value, "metadata['icc_profile_name']")?)
+                    icc_name = convert::optional_str(Some(value), "metadata['icc_profile_name']")?
                 }
-                _ => match KEYWORDS[..8].iter().position(|k| *k == key) {
-                    Some(_) => set(&mut metadata, &key, value, &format!("metadata[{key:?}]"))?,
-                    None => {
-                        return Err(value_error(format!(
-                            "metadata has an unknown key {key:?}: the keys are {}, {ICC_PROFILE_NAME} (Frame.info's keys)",
-                            KEYWORDS[..8].join(", ")
-                        ))
-                        .into())
-                    }
-                },
+                _ if KEYWORDS[1..8].contains(&key.as_str()) => {
+                    set(&mut metadata, &key, value, &format!("metadata[{key:?}]"))?
+                }
+                _ => {
+                    return Err(value_error(format!(
+                        "metadata has an unknown key {key:?}: the keys are {}, {ICC_PROFILE_NAME} (Frame.info's keys)",
+                        KEYWORDS[..8].join(", ")
+                    ))
+                    .into())
+                }
             }
         }
     }
-    if !is_absent(text) {
+    if let Some(text) = given(text) {
         metadata.add_text(parse_text(text, "text")?);
     }
-    for (name, value) in
-        KEYWORDS[1..8]
-            .iter()
-            .zip([dpi, srgb, gamma, icc_profile, cicp, display, light])
-    {
-        set(&mut metadata, name, value, name)?;
+    let values = [dpi, srgb, gamma, icc_profile, cicp, display, light];
+    for (name, value) in KEYWORDS[1..8].iter().zip(values) {
+        if let Some(value) = given(value) {
+            set(&mut metadata, name, value, name)?;
+        }
     }
-    if let (Some(Some(name)), Some(profile)) = (icc_name, &mut metadata.icc_profile) {
+    if let (Some(name), Some(profile)) = (icc_name, &mut metadata.icc_profile) {
         *profile = IccProfile::new(&name, std::mem::take(&mut profile.data))?;
     }
     metadata.validate()?;
     Ok(metadata)
 }
 
-/// Sets one keyword's value (`what` names it in errors); None leaves it out.
-fn set(metadata: &mut Metadata, key: &str, value: *mut PyObject, what: &str) -> PyResult<()> {
-    if is_absent(value) {
-        return Ok(());
-    }
+/// Sets one keyword's value (`what` names it in errors).
+fn set(metadata: &mut Metadata, key: &str, value: Obj<'_>, what: &str) -> PyResult<()> {
     match key {
         "dpi" => {
             let (x, y) = match pair(value, what)? {
-                Some((x, y)) => (x, y),
+                Some(pair) => pair,
                 None => {
                     let both = float(value, what)?;
                     (both, both)
@@ -110,8 +106,13 @@ fn set(metadata: &mut Metadata, key: &str, value: *mut PyObject, what: &str) -> 
             metadata.set_dpi(x, y)?;
         }
         "srgb" => {
-            // SAFETY: GIL held, `value` live; identity checks only.
-            let (is_true, is_false) = unsafe { (Py_IsTrue(value) != 0, Py_IsFalse(value) != 0) };
+            // SAFETY: live object, GIL held; identity checks only.
+            let (is_true, is_false) = unsafe {
+                (
+                    Py_IsTrue(value.as_ptr()) != 0,
+                    Py_IsFalse(value.as_ptr()) != 0,
+                )
+            };
             match (is_true, is_false) {
                 (true, _) => metadata.set_srgb(0)?,
                 (_, true) => metadata.srgb = None,
@@ -120,9 +121,11 @@ fn set(metadata: &mut Metadata, key: &str, value: *mut PyObject, what: &str) -> 
         }
         "gamma" => metadata.set_gamma(float(value, what)?)?,
         "icc_profile" => {
-            // SAFETY: GIL held; a type check.
-            if unsafe { PyObject_CheckBuffer(value) } == 0 || unsafe { PyUnicode_Check(value) } != 0
-            {
+            // SAFETY: live object, GIL held; type checks only.
+            let is_bytes_like = unsafe {
+                PyObject_CheckBuffer(value.as_ptr()) != 0 && PyUnicode_Check(value.as_ptr()) == 0
+            };
+            if !is_bytes_like {
                 return Err(type_error(format!(
                     "{what} must be the profile's bytes (e.g. open('sRGB.icc', 'rb').read()), got {}",
                     type_name(value)
@@ -152,92 +155,92 @@ fn set(metadata: &mut Metadata, key: &str, value: *mut PyObject, what: &str) -> 
 }
 
 /// `text=`: a mapping of str to str.
-pub fn parse_text(object: *mut PyObject, what: &str) -> PyResult<Vec<(String, String)>> {
+pub fn parse_text(object: Obj<'_>, what: &str) -> PyResult<Vec<(String, String)>> {
     let mut text = Vec::new();
     for (key, value) in items(object, what)? {
-        let Some(value) = str_to_string(value.0) else {
-            return raise_type(&format!(
-                "{what}[{key:?}] must be a str, got {}",
-                type_name(value.0)
-            ));
+        let value = value.get();
+        let Some(value) = str_to_string(value) else {
+            return Err(not_a_str(value, &format!("{what}[{key:?}]")));
         };
         text.push((key, value));
     }
     Ok(text)
 }
 
-/// A mapping's (str key, value) pairs; TypeError for anything else.
-fn items(object: *mut PyObject, what: &str) -> PyResult<Vec<(String, Owned)>> {
-    // SAFETY: GIL held, `object` live. PyMapping_Items returns a new list of
-    // new 2-tuples (owned by `Owned`); the tuple items are borrowed and then
-    // given their own references.
-    unsafe {
-        if PyObject_HasAttrString(object, c"items".as_ptr()) == 0 || PyUnicode_Check(object) != 0 {
-            return Err(type_error(format!(
-                "{what} must be a mapping such as a dict, got {}",
-                type_name(object)
-            ))
-            .into());
-        }
-        let list = Owned::new(PyMapping_Items(object))?;
-        let mut out = Vec::new();
-        for i in 0..PyList_Size(list.0) {
-            let pair = PyList_GetItem(list.0, i);
-            let (key, value) = (PyTuple_GetItem(pair, 0), PyTuple_GetItem(pair, 1));
-            if key.is_null() || value.is_null() {
-                return Err(Failure::Raised);
-            }
-            let Some(name) = str_to_string(key) else {
-                return raise_type(&format!(
-                    "{what}'s keys must be str, got {}",
-                    type_name(key)
-                ));
-            };
-            Py_INCREF(value);
-            out.push((name, Owned(value)));
-        }
-        Ok(out)
+/// The failure for an object that should have been a str: a lone surrogate's
+/// UnicodeEncodeError stays raised; anything else is a TypeError.
+fn not_a_str(object: Obj<'_>, what: &str) -> Failure {
+    // SAFETY: GIL held (a live Obj); reads the thread's exception state.
+    if unsafe { !PyErr_Occurred().is_null() } {
+        return Failure::Raised;
     }
+    type_error(format!("{what} must be a str, got {}", type_name(object))).into()
 }
 
-/// Raises TypeError(message) unless an exception (e.g. from a str's
-/// encoding) is already set.
-fn raise_type<T>(message: &str) -> PyResult<T> {
-    // SAFETY: GIL held.
-    unsafe {
-        if PyErr_Occurred().is_null() {
-            set_error(PyExc_TypeError, message);
-        }
+/// A mapping's (str key, value) pairs; TypeError for anything else. The
+/// mapping's own exceptions (from `items()`) propagate unchanged.
+fn items(object: Obj<'_>, what: &str) -> PyResult<Vec<(String, Owned)>> {
+    // SAFETY: live object, GIL held; an attribute check that never raises.
+    let is_mapping = unsafe {
+        PyObject_HasAttrString(object.as_ptr(), c"items".as_ptr()) != 0
+            && PyUnicode_Check(object.as_ptr()) == 0
+    };
+    if !is_mapping {
+        return Err(type_error(format!(
+            "{what} must be a mapping such as a dict, got {}",
+            type_name(object)
+        ))
+        .into());
     }
-    Err(Failure::Raised)
+    // SAFETY: live object, GIL held; PyMapping_Items returns a new list or
+    // NULL with an exception set.
+    let list = unsafe { Owned::new(PyMapping_Items(object.as_ptr())) }?;
+    let mut out = Vec::new();
+    for pair in sequence_items(list.get()) {
+        let pair = sequence_items(pair?.get()).collect::<PyResult<Vec<_>>>()?;
+        let [key, value] = &pair[..] else {
+            return Err(type_error(format!("{what}.items() must give (key, value) pairs")).into());
+        };
+        let Some(name) = str_to_string(key.get()) else {
+            return Err(not_a_str(key.get(), &format!("{what}'s keys")));
+        };
+        out.push((name, value.get().to_owned()));
+    }
+    Ok(out)
+}
+
+/// The items of a list or tuple, each as its own strong reference.
+fn sequence_items<'py>(object: Obj<'py>) -> impl Iterator<Item = PyResult<Owned>> + 'py {
+    // SAFETY: live object, GIL held; PySequence_Size on a list or tuple.
+    let len = unsafe { PySequence_Size(object.as_ptr()) }.max(0);
+    (0..len).map(move |i| {
+        // SAFETY: live object, GIL held; PySequence_GetItem returns a new
+        // reference or NULL with an exception set.
+        unsafe { Owned::new(PySequence_GetItem(object.as_ptr(), i)) }
+    })
 }
 
 /// The items of a tuple or list (not str); None for anything else.
-fn sequence(object: *mut PyObject) -> PyResult<Option<Vec<Owned>>> {
-    // SAFETY: GIL held, `object` live; PySequence_Tuple gives a new tuple
-    // whose borrowed items get their own references.
-    unsafe {
-        if PyTuple_Check(object) == 0 && PyList_Check(object) == 0 {
-            return Ok(None);
-        }
-        let tuple = Owned::new(PySequence_Tuple(object))?;
-        let mut out = Vec::new();
-        for i in 0..PyTuple_Size(tuple.0) {
-            let item = PyTuple_GetItem(tuple.0, i);
-            Py_INCREF(item);
-            out.push(Owned(item));
-        }
-        Ok(Some(out))
+fn sequence(object: Obj<'_>) -> PyResult<Option<Vec<Owned>>> {
+    // SAFETY: live object, GIL held; type checks only.
+    let is_sequence =
+        unsafe { PyTuple_Check(object.as_ptr()) != 0 || PyList_Check(object.as_ptr()) != 0 };
+    if !is_sequence {
+        return Ok(None);
     }
+    sequence_items(object)
+        .collect::<PyResult<Vec<_>>>()
+        .map(Some)
 }
 
 /// A pair of numbers (a 2-tuple or list); None if `object` is no sequence.
-fn pair(object: *mut PyObject, what: &str) -> PyResult<Option<(f64, f64)>> {
+fn pair(object: Obj<'_>, what: &str) -> PyResult<Option<(f64, f64)>> {
     match sequence(object)? {
         None => Ok(None),
-        Some(items) if items.len() == 2 => {
-            Ok(Some((float(items[0].0, what)?, float(items[1].0, what)?)))
-        }
+        Some(items) if items.len() == 2 => Ok(Some((
+            float(items[0].get(), what)?,
+            float(items[1].get(), what)?,
+        ))),
         Some(items) => Err(value_error(format!(
             "{what} must be a pair of numbers, got {} items",
             items.len()
@@ -246,7 +249,7 @@ fn pair(object: *mut PyObject, what: &str) -> PyResult<Option<(f64, f64)>> {
     }
 }
 
-fn parse_cicp(value: *mut PyObject, what: &str) -> PyResult<Cicp> {
+fn parse_cicp(value: Obj<'_>, what: &str) -> PyResult<Cicp> {
     if let Some(name) = str_to_string(value) {
         return Ok(Cicp::preset(&name)?);
     }
@@ -257,7 +260,7 @@ fn parse_cicp(value: *mut PyObject, what: &str) -> PyResult<Cicp> {
         ))
     })?;
     let code = |i: usize, name: &str| -> PyResult<u8> {
-        let n = int(items[i].0, &format!("{what} {name}"))?;
+        let n = int(items[i].get(), &format!("{what} {name}"))?;
         u8::try_from(n).map_err(|_| {
             value_error(format!(
                 "{what} {name} must be an H.273 code point 0-255, got {n}"
@@ -283,15 +286,15 @@ fn parse_cicp(value: *mut PyObject, what: &str) -> PyResult<Cicp> {
     })
 }
 
-fn parse_mastering_display(value: *mut PyObject, what: &str) -> PyResult<MasteringDisplay> {
+fn parse_mastering_display(value: Obj<'_>, what: &str) -> PyResult<MasteringDisplay> {
     let mut primaries = None;
     let mut white_point = None;
     let mut max_luminance = None;
     let mut min_luminance = None;
     for (key, item) in items(value, what)? {
-        let item = item.0;
+        let item = item.get();
         let name = format!("{what}[{key:?}]");
-        let xy = |object: *mut PyObject| -> PyResult<(f64, f64)> {
+        let xy = |object: Obj<'_>| -> PyResult<(f64, f64)> {
             pair(object, &name)?.ok_or_else(|| {
                 type_error(format!(
                     "{name} must be an (x, y) pair, got {}",
@@ -307,7 +310,7 @@ fn parse_mastering_display(value: *mut PyObject, what: &str) -> PyResult<Masteri
                         "{name} must be three (x, y) pairs: red, green, blue"
                     ))
                 })?;
-                primaries = Some([xy(three[0].0)?, xy(three[1].0)?, xy(three[2].0)?]);
+                primaries = Some([xy(three[0].get())?, xy(three[1].get())?, xy(three[2].get())?]);
             }
             "white_point" => white_point = Some(xy(item)?),
             "max_luminance" => max_luminance = Some(float(item, &name)?),
@@ -330,124 +333,122 @@ fn parse_mastering_display(value: *mut PyObject, what: &str) -> PyResult<Masteri
 }
 
 /// `Frame.info`: a read-only mapping (types.MappingProxyType) of what the
-/// file had; keys only for what is present. New reference.
-pub fn info(metadata: &Metadata) -> PyResult<*mut PyObject> {
-    // SAFETY: GIL held by callers. Every new reference is owned by `Owned`
-    // (released on error paths); PyDict_SetItemString does not steal.
-    unsafe {
-        let dict = Owned::new(PyDict_New())?;
-        let put = |key: &str, value: PyResult<*mut PyObject>| -> PyResult<()> {
-            let value = Owned::new(value?)?;
-            let key = CString::new(key).unwrap_or_default();
-            if PyDict_SetItemString(dict.0, key.as_ptr(), value.0) < 0 {
+/// file had; keys only for what is present.
+pub fn info(gil: Gil<'_>, metadata: &Metadata) -> PyResult<Owned> {
+    let dict = new_dict(gil)?;
+    if !metadata.text.is_empty() {
+        let text = new_dict(gil)?;
+        for (key, value) in &metadata.text {
+            let (key, value) = (string(gil, key)?, string(gil, value)?);
+            // SAFETY: GIL held; live dict, key and value (not stolen).
+            if unsafe { PyDict_SetItem(text.as_ptr(), key.as_ptr(), value.as_ptr()) } < 0 {
                 return Err(Failure::Raised);
             }
-            Ok(())
+        }
+        put(&dict, c"text", text)?;
+    }
+    if let Some((x, y)) = metadata.dpi() {
+        put(
+            &dict,
+            c"dpi",
+            tuple(gil, [number(gil, x)?, number(gil, y)?])?,
+        )?;
+    }
+    if let Some(intent) = metadata.srgb {
+        put(&dict, c"srgb", integer(gil, intent.into())?)?;
+    }
+    if let Some(gamma) = metadata.gamma() {
+        put(&dict, c"gamma", number(gil, gamma)?)?;
+    }
+    if let Some(profile) = &metadata.icc_profile {
+        put(&dict, c"icc_profile", bytes_from(gil, &profile.data)?)?;
+        put(&dict, c"icc_profile_name", string(gil, &profile.name)?)?;
+    }
+    if let Some(cicp) = metadata.cicp {
+        // SAFETY: GIL held (the token); a new reference or NULL comes back.
+        let full_range = unsafe { Owned::new(PyBool_FromLong(cicp.full_range.into())) }?;
+        let codes = [cicp.primaries, cicp.transfer, cicp.matrix].map(|c| integer(gil, c.into()));
+        let [p, t, m] = codes;
+        put(&dict, c"cicp", tuple(gil, [p?, t?, m?, full_range])?)?;
+    }
+    if let Some(display) = &metadata.mastering_display {
+        let xy = |[x, y]: [u16; 2]| -> PyResult<Owned> {
+            let scale = |v: u16| number(gil, f64::from(v) / CHROMATICITY_SCALE);
+            tuple(gil, [scale(x)?, scale(y)?])
         };
-        if !metadata.text.is_empty() {
-            let text = Owned::new(PyDict_New())?;
-            for (key, value) in &metadata.text {
-                let (key, value) = (Owned::new(string(key))?, Owned::new(string(value))?);
-                if PyDict_SetItem(text.0, key.0, value.0) < 0 {
-                    return Err(Failure::Raised);
-                }
-            }
-            put("text", Ok(text.into_raw()))?;
-        }
-        if let Some((x, y)) = metadata.dpi() {
-            put(
-                "dpi",
-                tuple(&[PyFloat_FromDouble(x), PyFloat_FromDouble(y)]),
-            )?;
-        }
-        if let Some(intent) = metadata.srgb {
-            put("srgb", Ok(PyLong_FromLong(intent.into())))?;
-        }
-        if let Some(gamma) = metadata.gamma() {
-            put("gamma", Ok(PyFloat_FromDouble(gamma)))?;
-        }
-        if let Some(profile) = &metadata.icc_profile {
-            put("icc_profile", convert::bytes_from(&profile.data))?;
-            put(ICC_PROFILE_NAME, Ok(string(&profile.name)))?;
-        }
-        if let Some(cicp) = metadata.cicp {
-            put(
-                "cicp",
-                tuple(&[
-                    PyLong_FromLong(cicp.primaries.into()),
-                    PyLong_FromLong(cicp.transfer.into()),
-                    PyLong_FromLong(cicp.matrix.into()),
-                    PyBool_FromLong(cicp.full_range.into()),
-                ]),
-            )?;
-        }
-        if let Some(display) = &metadata.mastering_display {
-            // NULL on failure, which `tuple` turns into an error.
-            let xy = |[x, y]: [u16; 2]| {
-                tuple(&[
-                    PyFloat_FromDouble(f64::from(x) / CHROMATICITY_SCALE),
-                    PyFloat_FromDouble(f64::from(y) / CHROMATICITY_SCALE),
-                ])
-                .unwrap_or(std::ptr::null_mut())
-            };
-            let [r, g, b] = display.primaries;
-            let primaries = [xy(r), xy(g), xy(b)];
-            let dict = Owned::new(PyDict_New())?;
-            // Each owned as soon as made: an early return releases the rest.
-            let entries = [
-                (c"primaries", tuple(&primaries).and_then(Owned::new)),
-                (c"white_point", Owned::new(xy(display.white_point))),
-                (
-                    c"max_luminance",
-                    Owned::new(PyFloat_FromDouble(
-                        f64::from(display.max_luminance) / LUMINANCE_SCALE,
-                    )),
-                ),
-                (
-                    c"min_luminance",
-                    Owned::new(PyFloat_FromDouble(
-                        f64::from(display.min_luminance) / LUMINANCE_SCALE,
-                    )),
-                ),
-            ];
-            for (key, value) in entries {
-                if PyDict_SetItemString(dict.0, key.as_ptr(), value?.0) < 0 {
-                    return Err(Failure::Raised);
-                }
-            }
-            put("mastering_display", Ok(dict.into_raw()))?;
-        }
-        if let Some(level) = metadata.content_light_level {
-            put(
-                "content_light_level",
-                tuple(&[
-                    PyFloat_FromDouble(f64::from(level.max_cll) / LUMINANCE_SCALE),
-                    PyFloat_FromDouble(f64::from(level.max_fall) / LUMINANCE_SCALE),
-                ]),
-            )?;
-        }
-        Owned::new(PyDictProxy_New(dict.0)).map(Owned::into_raw)
+        let [r, g, b] = display.primaries;
+        let luminance = |v: u32| number(gil, f64::from(v) / LUMINANCE_SCALE);
+        let entries = new_dict(gil)?;
+        put(
+            &entries,
+            c"primaries",
+            tuple(gil, [xy(r)?, xy(g)?, xy(b)?])?,
+        )?;
+        put(&entries, c"white_point", xy(display.white_point)?)?;
+        put(
+            &entries,
+            c"max_luminance",
+            luminance(display.max_luminance)?,
+        )?;
+        put(
+            &entries,
+            c"min_luminance",
+            luminance(display.min_luminance)?,
+        )?;
+        put(&dict, c"mastering_display", entries)?;
+    }
+    if let Some(level) = metadata.content_light_level {
+        let luminance = |v: u32| number(gil, f64::from(v) / LUMINANCE_SCALE);
+        let pair = tuple(gil, [luminance(level.max_cll)?, luminance(level.max_fall)?])?;
+        put(&dict, c"content_light_level", pair)?;
+    }
+    // SAFETY: GIL held; a live dict; a new reference or NULL comes back.
+    unsafe { Owned::new(PyDictProxy_New(dict.as_ptr())) }
+}
+
+fn new_dict(_: Gil<'_>) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); a new reference or NULL comes back.
+    unsafe { Owned::new(PyDict_New()) }
+}
+
+/// dict[key] = value (the dict takes its own reference).
+fn put(dict: &Owned, key: &CStr, value: Owned) -> PyResult<()> {
+    // SAFETY: GIL held (an Owned exists); live dict and value, a C string key.
+    if unsafe { PyDict_SetItemString(dict.as_ptr(), key.as_ptr(), value.as_ptr()) } < 0 {
+        return Err(Failure::Raised);
+    }
+    Ok(())
+}
+
+fn string(_: Gil<'_>, text: &str) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); pointer and length describe `text`,
+    // which CPython copies; a new reference or NULL comes back.
+    unsafe {
+        Owned::new(PyUnicode_FromStringAndSize(
+            text.as_ptr().cast(),
+            text.len() as Py_ssize_t,
+        ))
     }
 }
 
-fn string(text: &str) -> *mut PyObject {
-    // SAFETY: GIL held; pointer and length describe `text`, which CPython copies.
-    unsafe { PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as Py_ssize_t) }
+fn number(_: Gil<'_>, value: f64) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); a new reference or NULL comes back.
+    unsafe { Owned::new(PyFloat_FromDouble(value)) }
 }
 
-/// A tuple that takes over `items` (new references, any of them NULL
-/// meaning an exception is set: then all are released).
-fn tuple(items: &[*mut PyObject]) -> PyResult<*mut PyObject> {
-    // SAFETY: GIL held; PyTuple_SetItem steals each item's reference.
+fn integer(_: Gil<'_>, value: i64) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); a new reference or NULL comes back.
+    unsafe { Owned::new(PyLong_FromLongLong(value)) }
+}
+
+/// A tuple of `items` (whose references it takes over).
+fn tuple<const N: usize>(_: Gil<'_>, items: [Owned; N]) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); PyTuple_SetItem steals each item's
+    // reference into the new tuple's in-range slots.
     unsafe {
-        let result = PyTuple_New(items.len() as Py_ssize_t);
-        if result.is_null() || items.iter().any(|item| item.is_null()) {
-            Py_XDECREF(result);
-            items.iter().for_each(|&item| Py_XDECREF(item));
-            return Err(Failure::Raised);
-        }
-        for (i, &item) in items.iter().enumerate() {
-            PyTuple_SetItem(result, i as Py_ssize_t, item);
+        let result = Owned::new(PyTuple_New(N as Py_ssize_t))?;
+        for (i, item) in items.into_iter().enumerate() {
+            PyTuple_SetItem(result.as_ptr(), i as Py_ssize_t, item.into_raw());
         }
         Ok(result)
     }
