@@ -10,7 +10,7 @@
 
 use crate::buffer::BufferView;
 use crate::convert;
-use crate::object::{bytes_from, type_name, Obj, Owned, PyResult};
+use crate::object::{bytes_from, type_name, Failure, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use pyo3_ffi::*;
 use std::ffi::CStr;
@@ -39,17 +39,22 @@ fn is_path(object: Obj<'_>) -> bool {
 impl<'py> Destination<'py> {
     /// A path (str, bytes, os.PathLike) or a binary file object.
     pub fn parse(object: Obj<'py>, name: &str) -> PyResult<Destination<'py>> {
-        if is_path(object) {
-            return Ok(Destination::Path(convert::path(object, name)?));
-        }
-        if has_method(object, c"write") {
+        if !is_path(object) && has_method(object, c"write") {
             return Ok(Destination::File(object));
         }
-        Err(type_error(format!(
-            "{name} must be a path (str, bytes or os.PathLike) or a binary file object with a write() method (io.BytesIO, open(p, 'wb')), got {}",
-            type_name(object)
-        ))
-        .into())
+        // A path, or neither: os.fspath's TypeError is the cause of ours.
+        convert::path(object, name)
+            .map(Destination::Path)
+            .map_err(|failure| match failure {
+                Failure::Replacing(_, cause) => Failure::Replacing(
+                    type_error(format!(
+                        "{name} must be a str, bytes or os.PathLike path, or a binary file object with a write() method (io.BytesIO, open(p, 'wb')), got {}",
+                        type_name(object)
+                    )),
+                    cause,
+                ),
+                other => other,
+            })
     }
 }
 
@@ -59,6 +64,13 @@ pub fn is_readable(object: Obj<'_>) -> bool {
     // SAFETY: live object, GIL held; a type check.
     let is_buffer = unsafe { PyObject_CheckBuffer(object.as_ptr()) } != 0;
     !is_path(object) && !is_buffer && has_method(object, c"read")
+}
+
+/// True for an object whose buffer is data (bytes, bytearray, memoryview,
+/// an array), not a str.
+pub fn is_bytes_like(object: Obj<'_>) -> bool {
+    // SAFETY: live object, GIL held; type checks only.
+    unsafe { PyObject_CheckBuffer(object.as_ptr()) != 0 && PyUnicode_Check(object.as_ptr()) == 0 }
 }
 
 /// A bound method of `object`; the attribute error passes on.
@@ -132,10 +144,7 @@ pub fn read_all(file: Obj<'_>) -> PyResult<Vec<u8>> {
     // file's exception set.
     let contents = unsafe { Owned::new(PyObject_CallNoArgs(read.as_ptr())) }?;
     let data = contents.get();
-    // SAFETY: live object, GIL held; type checks only.
-    let is_bytes_like =
-        unsafe { PyObject_CheckBuffer(data.as_ptr()) != 0 && PyUnicode_Check(data.as_ptr()) == 0 };
-    if !is_bytes_like {
+    if !is_bytes_like(data) {
         return Err(type_error(format!(
             "the file's read() returned {}, not bytes: open the file in binary mode ('rb')",
             type_name(data)

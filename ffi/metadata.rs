@@ -121,11 +121,7 @@ fn set(metadata: &mut Metadata, key: &str, value: Obj<'_>, what: &str) -> PyResu
         }
         "gamma" => metadata.set_gamma(float(value, what)?)?,
         "icc_profile" => {
-            // SAFETY: live object, GIL held; type checks only.
-            let is_bytes_like = unsafe {
-                PyObject_CheckBuffer(value.as_ptr()) != 0 && PyUnicode_Check(value.as_ptr()) == 0
-            };
-            if !is_bytes_like {
+            if !crate::file::is_bytes_like(value) {
                 return Err(type_error(format!(
                     "{what} must be the profile's bytes (e.g. open('sRGB.icc', 'rb').read()), got {}",
                     type_name(value)

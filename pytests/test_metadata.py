@@ -351,8 +351,9 @@ def test_the_file_objects_exceptions_propagate_unchanged(tmp_path: Path) -> None
         bufpng.read(file)
     with pytest.raises(TypeError, match="binary mode"):
         bufpng.read(io.StringIO("text"))
-    with pytest.raises(TypeError, match="write\\(\\) method"):
+    with pytest.raises(TypeError, match="write\\(\\) method") as caught:
         bufpng.write(object(), image(8))
+    assert isinstance(caught.value.__cause__, TypeError), "os.fspath's error is the cause"
 
 
 def test_encode_animation_is_write_animations_bytes(tmp_path: Path) -> None:

@@ -118,18 +118,11 @@ impl MasteringDisplay {
         for (i, primary) in primaries.into_iter().enumerate() {
             scaled_primaries[i] = xy(primary, &format!("mastering_display {} primary", names[i]))?;
         }
-        let max = scaled(
-            max_luminance,
-            LUMINANCE_SCALE,
-            u32::MAX.into(),
-            "mastering_display max_luminance",
-        )? as u32;
-        let min = scaled(
-            min_luminance,
-            LUMINANCE_SCALE,
-            u32::MAX.into(),
-            "mastering_display min_luminance",
-        )? as u32;
+        let luminance = |value: f64, what: &str| {
+            scaled(value, LUMINANCE_SCALE, u32::MAX.into(), what).map(|v| v as u32)
+        };
+        let max = luminance(max_luminance, "mastering_display max_luminance")?;
+        let min = luminance(min_luminance, "mastering_display min_luminance")?;
         if min >= max {
             return Err(value_error(format!(
                 "mastering_display min_luminance ({min_luminance} cd/m^2) must be below max_luminance ({max_luminance} cd/m^2)"
