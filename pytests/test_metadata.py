@@ -375,3 +375,19 @@ def test_encode_animation_is_write_animations_bytes(tmp_path: Path) -> None:
         bufpng.read_animation(damaged, strict=True)
     with pytest.raises(ValueError, match="encode_animation needs at least one frame"):
         bufpng.encode_animation([])
+
+
+def test_pngsuite_metadata_reads_and_carries_over() -> None:
+    from conftest import PNGSUITE
+
+    seen: dict[str, int] = {}
+    for path in sorted(PNGSUITE.glob("[!x]*.png")):
+        frame = bufpng.read(path)
+        for key in frame.info:
+            seen[key] = seen.get(key, 0) + 1
+        again = bufpng.decode(bufpng.encode(frame, metadata=frame.info)).info
+        assert again == frame.info, path.name
+    # gAMA in most of the suite, tEXt/zTXt/iTXt in the ct* files, pHYs in cdun.
+    assert seen["gamma"] > 100 and seen["text"] >= 5 and seen["dpi"] == 1, seen
+    with Image.open(PNGSUITE / "ctjn0g04.png") as im:
+        assert bufpng.read(PNGSUITE / "ctjn0g04.png").info["text"] == im.text
