@@ -14,8 +14,8 @@ use crate::errors::call_guarded;
 use crate::file::{self, Destination};
 use crate::frame;
 use crate::gil::without_gil;
-use crate::image::{EncodeOptions, Size};
-use crate::metadata::with_metadata;
+use crate::image::{parse_durable, parse_geometry, EncodeOptions};
+use crate::metadata::{self, with_metadata};
 use crate::module;
 use crate::object::{bytes_from, none, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::apng::{
@@ -23,6 +23,7 @@ use bufpng_core::apng::{
     Destination as AnimationDestination,
 };
 use bufpng_core::batch::Pipeline;
+use bufpng_core::encode::check_png_name;
 use bufpng_core::error::{type_error, value_error};
 use pyo3_ffi::*;
 use std::sync::Arc;
@@ -37,6 +38,8 @@ static WRITE_ANIMATION: Signature = Signature {
         "frames",
         "width",
         "height",
+        "channels",
+        "stride",
         "fps",
         "durations",
         "loop",
@@ -44,6 +47,7 @@ static WRITE_ANIMATION: Signature = Signature {
         "compression",
         "threads",
         "progress",
+        "durable",
     ],
     positional: 4,
     required: 2,
@@ -59,16 +63,54 @@ pub unsafe extern "C" fn write_animation(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [path, frames, rest @ ..] =
-            unsafe { WRITE_ANIMATION.parse::<20>(gil, args, nargs, kwnames)? };
+        let [path, frames, width, height, channels, stride, fps, durations, plays, order, compression, threads, progress, durable, metadata @ ..] =
+            unsafe { WRITE_ANIMATION.parse::<23>(gil, args, nargs, kwnames)? };
+        let common = [
+            width,
+            height,
+            channels,
+            stride,
+            fps,
+            durations,
+            plays,
+            order,
+            compression,
+            threads,
+            progress,
+        ];
+        let durable = parse_durable(durable)?;
+        let function = "write_animation";
         match Destination::parse(required(path), "path")? {
             Destination::Path(path) => {
+                check_png_name(&path)?;
                 let to = AnimationDestination::Path(path);
-                animate(gil, required(frames), &rest, to, "write_animation")?;
+                animate(
+                    gil,
+                    required(frames),
+                    &common,
+                    &metadata,
+                    durable,
+                    to,
+                    function,
+                )?;
             }
             Destination::File(file) => {
                 let to = AnimationDestination::Memory;
-                let png = animate(gil, required(frames), &rest, to, "write_animation")?;
+                let png = animate(
+                    gil,
+                    required(frames),
+                    &common,
+                    &metadata,
+                    false,
+                    to,
+                    function,
+                )?;
+                if durable {
+                    return Err(value_error(
+                        "durable=True applies to paths (bufpng fsyncs the file it renames): a file object is yours to flush and sync",
+                    )
+                    .into());
+                }
                 file::write_all(file, &png.unwrap_or_default())?;
             }
         }
@@ -82,6 +124,8 @@ static ENCODE_ANIMATION: Signature = Signature {
         "frames",
         "width",
         "height",
+        "channels",
+        "stride",
         "fps",
         "durations",
         "loop",
@@ -104,28 +148,40 @@ pub unsafe extern "C" fn encode_animation(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [frames, rest @ ..] =
-            unsafe { ENCODE_ANIMATION.parse::<19>(gil, args, nargs, kwnames)? };
+        let [frames, common @ .., t, d, s, g, i, c, m, l, md] =
+            unsafe { ENCODE_ANIMATION.parse::<21>(gil, args, nargs, kwnames)? };
+        let metadata = [t, d, s, g, i, c, m, l, md];
         let to = AnimationDestination::Memory;
-        let png = animate(gil, required(frames), &rest, to, "encode_animation")?;
+        let function = "encode_animation";
+        let png = animate(
+            gil,
+            required(frames),
+            &common,
+            &metadata,
+            false,
+            to,
+            function,
+        )?;
         bytes_from(gil, &png.unwrap_or_default())
     })
 }
 
 /// write_animation's and encode_animation's shared body: `args` are the
-/// arguments after `frames` (width, height, fps, durations, loop, order,
-/// compression, threads, progress, then the metadata keywords). Returns the
-/// bytes for `AnimationDestination::Memory`.
+/// arguments after `frames` that both take (width, height, channels,
+/// stride, fps, durations, loop, order, compression, threads, progress).
+/// Returns the bytes for `AnimationDestination::Memory`.
 fn animate(
     gil: Gil<'_>,
     frames: Obj<'_>,
-    args: &[Option<Obj<'_>>; 18],
+    args: &[Option<Obj<'_>>; 11],
+    metadata: &metadata::Args<'_>,
+    durable: bool,
     destination: AnimationDestination,
     function: &str,
 ) -> PyResult<Option<Vec<u8>>> {
-    let [width, height, fps, durations, plays, order, compression, threads, progress, metadata @ ..] =
+    let [width, height, channels, stride, fps, durations, plays, order, compression, threads, progress] =
         *args;
-    let size = Size::parse(width, height)?;
+    let size = parse_geometry(width, height, channels, stride)?;
     let delays = parse_delays(fps, durations)?;
     let plays = match optional_int(plays, "loop")?.unwrap_or(0) {
         n @ 0..=MAX_LOOP => n as u32,
@@ -136,16 +192,17 @@ fn animate(
             .into())
         }
     };
-    let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
+    let options = EncodeOptions::parse(order, compression, threads, metadata)?;
     let progress = Progress::parse(progress)?;
     let mut assembler = Assembler::new(AnimationOutput {
         destination,
         compression: options.compression,
         delays: delays.clone(),
         plays,
+        durable,
         metadata: Arc::new(options.metadata.clone()),
     });
-    let mut source = Source::new(frames, size, &mut assembler, function)?;
+    let mut source = Source::new(frames, &size, &mut assembler, function)?;
     match (source.total(), &delays) {
         (Some(0), _) => {
             return Err(
@@ -167,7 +224,7 @@ fn animate(
         gil,
         &mut source,
         &mut pipeline,
-        size,
+        &size,
         &options,
         progress.as_ref(),
         None,

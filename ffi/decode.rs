@@ -8,7 +8,7 @@ use crate::file;
 use crate::frame;
 use crate::gil::without_gil;
 use crate::module;
-use crate::object::{type_name, Gil, Obj, PyResult};
+use crate::object::{Gil, Obj, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use bufpng_core::{
     decode_with_metadata, read_with_metadata, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES,
@@ -33,31 +33,8 @@ pub fn parse_options(
     Ok(DecodeOptions {
         order,
         max_bytes,
-        strict: flag(strict, "strict")?,
+        strict: convert::optional_bool(strict, "strict")?.unwrap_or(false),
     })
-}
-
-/// An optional bool argument (absent or None = False); only True or False,
-/// so a misplaced positional argument is not taken as a flag.
-fn flag(object: Option<Obj<'_>>, name: &str) -> PyResult<bool> {
-    let Some(object) = convert::given(object) else {
-        return Ok(false);
-    };
-    // SAFETY: live object, GIL held; identity checks only.
-    match unsafe {
-        (
-            Py_IsTrue(object.as_ptr()) != 0,
-            Py_IsFalse(object.as_ptr()) != 0,
-        )
-    } {
-        (true, _) => Ok(true),
-        (_, true) => Ok(false),
-        _ => Err(type_error(format!(
-            "{name} must be True or False, got {}",
-            type_name(object)
-        ))
-        .into()),
-    }
 }
 
 static DECODE: Signature = Signature {
@@ -109,6 +86,37 @@ fn reject_path(data: Obj<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// read(png_bytes) would take the file's contents for a file name ("path
+/// contains a null byte"); bytes are a path only when they look like one.
+fn reject_contents(path: Obj<'_>) -> PyResult<()> {
+    let object = path.as_ptr();
+    // SAFETY: live object, GIL held; type checks, and the bytes' own buffer
+    // read while the object lives.
+    let looks_like_contents = unsafe {
+        if PyUnicode_Check(object) != 0
+            || PyObject_HasAttrString(object, c"__fspath__".as_ptr()) != 0
+            || PyObject_CheckBuffer(object) == 0
+        {
+            return Ok(());
+        }
+        PyBytes_Check(object) == 0 || {
+            let data = std::slice::from_raw_parts(
+                PyBytes_AsString(object).cast::<u8>(),
+                PyBytes_Size(object) as usize,
+            );
+            data.starts_with(b"\x89PNG") || data.contains(&0)
+        }
+    };
+    if looks_like_contents {
+        return Err(type_error(format!(
+            "read takes a file path, got {} that hold file contents: to decode PNG data in memory use bufpng.decode(data)",
+            crate::object::type_name(path)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 static READ: Signature = Signature {
     function: "read",
     params: &["path", "order", "max_bytes", "strict"],
@@ -138,6 +146,7 @@ pub unsafe extern "C" fn read(
             let data = file::read_all(source)?;
             without_gil(gil, || decode_with_metadata(&data, options))?
         } else {
+            reject_contents(source)?;
             let path = convert::path(source, "path")?;
             without_gil(gil, || read_with_metadata(&path, options))?
         };

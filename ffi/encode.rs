@@ -4,16 +4,17 @@ use crate::args::{required, Signature};
 use crate::errors::call_guarded;
 use crate::file::Destination;
 use crate::frame::order_of;
-use crate::image::{copy_image, EncodeOptions, Size};
+use crate::image::{copy_image, parse_durable, parse_geometry, EncodeOptions};
 use crate::metadata::with_metadata;
 use crate::object::{none, Gil, Obj, PyResult};
-use bufpng_core::{ChannelOrder, Frame, PixelFormat};
+use bufpng_core::encode::check_png_name;
+use bufpng_core::{ChannelOrder, Frame, Geometry, PixelFormat};
 use pyo3_ffi::*;
 
 /// Validates `image` and copies it, in PNG's sample layout, into an owned
 /// frame; the buffer is released before this returns, on every path.
 /// `order` None means a bufpng.Frame's own order, or bgr for anything else.
-pub fn take_frame(image: Obj<'_>, size: Size, order: Option<ChannelOrder>) -> PyResult<Frame> {
+pub fn take_frame(image: Obj<'_>, size: &Geometry, order: Option<ChannelOrder>) -> PyResult<Frame> {
     let order = order.or_else(|| order_of(image)).unwrap_or_default();
     copy_image(image, size, order, |_| PixelFormat::PNG)
 }
@@ -24,6 +25,8 @@ static ENCODE: Signature = Signature {
         "image",
         "width",
         "height",
+        "channels",
+        "stride",
         "order",
         "compression",
         "threads",
@@ -42,10 +45,11 @@ pub unsafe extern "C" fn encode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [image, width, height, order, compression, threads, metadata @ ..] =
-            unsafe { ENCODE.parse::<15>(gil, args, nargs, kwnames)? };
+        let [image, width, height, channels, stride, order, compression, threads, metadata @ ..] =
+            unsafe { ENCODE.parse::<17>(gil, args, nargs, kwnames)? };
         let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
-        let frame = take_frame(required(image), Size::parse(width, height)?, options.order)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = take_frame(required(image), &geometry, options.order)?;
         options.encode(gil, &frame)
     })
 }
@@ -57,9 +61,12 @@ static WRITE: Signature = Signature {
         "image",
         "width",
         "height",
+        "channels",
+        "stride",
         "order",
         "compression",
         "threads",
+        "durable",
     ],
     positional: 4,
     required: 2,
@@ -75,12 +82,17 @@ pub unsafe extern "C" fn write(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [path, image, width, height, order, compression, threads, metadata @ ..] =
-            unsafe { WRITE.parse::<16>(gil, args, nargs, kwnames)? };
+        let [path, image, width, height, channels, stride, order, compression, threads, durable, metadata @ ..] =
+            unsafe { WRITE.parse::<19>(gil, args, nargs, kwnames)? };
         let destination = Destination::parse(required(path), "path")?;
+        if let Destination::Path(path) = &destination {
+            check_png_name(path)?;
+        }
         let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
-        let frame = take_frame(required(image), Size::parse(width, height)?, options.order)?;
-        options.write(gil, destination, &frame)?;
+        let durable = parse_durable(durable)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = take_frame(required(image), &geometry, options.order)?;
+        options.write(gil, destination, &frame, durable)?;
         Ok(none(gil))
     })
 }

@@ -11,7 +11,7 @@ use crate::args::{required, Signature};
 use crate::convert;
 use crate::errors::{call_guarded, set_error};
 use crate::file::Destination;
-use crate::image::{copy_image, EncodeOptions, Size};
+use crate::image::{copy_image, parse_durable, parse_geometry, EncodeOptions};
 use crate::metadata::with_metadata;
 use crate::object::{bytes_from, c, none, Gil, Obj, Owned, PyResult};
 use crate::ForCpython;
@@ -138,7 +138,7 @@ pub fn new_object_with(
 
 static NEW: Signature = Signature {
     function: "Frame",
-    params: &["image", "width", "height", "order"],
+    params: &["image", "width", "height", "channels", "stride", "order"],
     positional: 3,
     required: 1,
 };
@@ -153,7 +153,7 @@ unsafe extern "C" fn frame_new(
     call_guarded(gil, |gil| {
         // SAFETY: CPython's tp_new arguments for this call; Frame is
         // final, so `subtype` is this interpreter's Frame type.
-        let ([image, width, height, order], frame_type) = unsafe {
+        let ([image, width, height, channels, stride, order], frame_type) = unsafe {
             (
                 NEW.parse_tuple(gil, args, kwargs)?,
                 FrameType::new(gil, subtype).expect("tp_new gets its type"),
@@ -165,7 +165,8 @@ unsafe extern "C" fn frame_new(
             .transpose()?
             .or_else(|| order_of(image))
             .unwrap_or_default();
-        let frame = copy_image(image, Size::parse(width, height)?, order, storage)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = copy_image(image, &geometry, order, storage)?;
         new_object(frame_type, frame)
     })
 }
@@ -460,7 +461,7 @@ unsafe extern "C" fn frame_encode(
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: with_metadata!["path", "compression", "threads"],
+    params: with_metadata!["path", "compression", "threads", "durable"],
     positional: 1,
     required: 1,
 };
@@ -475,16 +476,20 @@ unsafe extern "C" fn frame_write(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and `self` for this call.
-        let ([path, compression, threads, metadata @ ..], frame) = unsafe {
+        let ([path, compression, threads, durable, metadata @ ..], frame) = unsafe {
             (
-                WRITE.parse::<12>(gil, args, nargs, kwnames)?,
+                WRITE.parse::<13>(gil, args, nargs, kwnames)?,
                 this(gil, object),
             )
         };
         let destination = Destination::parse(required(path), "path")?;
+        if let Destination::Path(path) = &destination {
+            bufpng_core::encode::check_png_name(path)?;
+        }
         let options = EncodeOptions::without_order(compression, threads, &metadata)?;
+        let durable = parse_durable(durable)?;
         // As in frame_encode.
-        options.write(gil, destination, frame)?;
+        options.write(gil, destination, frame, durable)?;
         Ok(none(gil))
     })
 }
@@ -568,7 +573,7 @@ frame's info is not written unless passed: metadata=frame.info.",
     crate::method(
         c"write",
         frame_write,
-        c"write($self, /, path, *, compression=None, threads=None, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
+        c"write($self, /, path, *, compression=None, threads=None, durable=False, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
 Encode the frame as PNG and write it to path atomically (or to a binary
@@ -586,7 +591,8 @@ A copy of the pixels as bytes: rows top to bottom, channels in `order`,
     PyMethodDef::zeroed(),
 ]);
 
-const DOC: &CStr = c"Frame(image, width=None, height=None, *, order=None)
+const DOC: &CStr =
+    c"Frame(image, width=None, height=None, *, channels=None, stride=None, order=None)
 --
 
 An owned image: a copy of `image` (anything bufpng.encode accepts, including
@@ -594,6 +600,7 @@ another Frame) that exports the buffer protocol itself, read-only and
 C-contiguous, with shape (h, w) for gray or (h, w, c), format 'B' or 'H'.
 np.asarray(frame) is a zero-copy view; the Frame lives as long as any view.
 
+width, height, channels, stride: as in bufpng.encode.
 order: the channel order of `image` (\"bgr\" by default, or a Frame's own
 order); the Frame keeps its pixels in that order.";
 

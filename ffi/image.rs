@@ -2,13 +2,14 @@
 //! buffer into an owned frame (for encode, write, write_frames and Frame).
 
 use crate::buffer::BufferView;
-use crate::convert::{optional_int, optional_str};
+use crate::convert::{optional_bool, optional_int, optional_str};
 use crate::file::{self, Destination};
 use crate::gil::without_gil;
 use crate::metadata;
 use crate::object::{bytes_from, Gil, Obj, Owned, PyResult};
 use bufpng_core::{
-    encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Metadata, PixelFormat,
+    encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Geometry, Metadata,
+    PixelFormat,
 };
 use std::sync::OnceLock;
 
@@ -65,14 +66,26 @@ impl EncodeOptions {
     }
 
     /// Encodes `frame` and writes it to `destination`: a path atomically
-    /// (encoding and I/O without the GIL), a file object through its own
-    /// write() (encoding without the GIL, the calls with it).
-    pub fn write(&self, gil: Gil<'_>, destination: Destination<'_>, frame: &Frame) -> PyResult<()> {
+    /// (encoding and I/O without the GIL; `durable`: fsynced), a file object
+    /// through its own write() (encoding without the GIL, the calls with it).
+    pub fn write(
+        &self,
+        gil: Gil<'_>,
+        destination: Destination<'_>,
+        frame: &Frame,
+        durable: bool,
+    ) -> PyResult<()> {
         let (compression, threads, metadata) = (self.compression, self.threads, &self.metadata);
         match destination {
             Destination::Path(path) => without_gil(gil, || {
-                write_png_with(&path, frame, compression, threads, metadata)
+                write_png_with(&path, frame, compression, threads, durable, metadata)
             })?,
+            Destination::File(_) if durable => {
+                return Err(bufpng_core::error::value_error(
+                    "durable=True applies to paths (bufpng fsyncs the file it renames): a file object is yours to flush and sync",
+                )
+                .into())
+            }
             Destination::File(file) => {
                 let png = without_gil(gil, || {
                     encode_png_with(frame, compression, threads, metadata)
@@ -107,20 +120,25 @@ fn parse_threads(threads: Option<Obj<'_>>) -> PyResult<usize> {
     }
 }
 
-/// A frame's size as the caller gave it (None = take it from the buffer).
-#[derive(Clone, Copy)]
-pub struct Size {
-    pub width: Option<i64>,
-    pub height: Option<i64>,
+/// The `width`, `height`, `channels` and `stride` arguments (None = take
+/// it from the buffer; `bufpng_core::plan_source` has the rule).
+pub fn parse_geometry(
+    width: Option<Obj<'_>>,
+    height: Option<Obj<'_>>,
+    channels: Option<Obj<'_>>,
+    stride: Option<Obj<'_>>,
+) -> PyResult<Geometry> {
+    Ok(Geometry {
+        width: optional_int(width, "width")?,
+        height: optional_int(height, "height")?,
+        channels: optional_int(channels, "channels")?,
+        stride: optional_int(stride, "stride")?,
+    })
 }
 
-impl Size {
-    pub fn parse(width: Option<Obj<'_>>, height: Option<Obj<'_>>) -> PyResult<Size> {
-        Ok(Size {
-            width: optional_int(width, "width")?,
-            height: optional_int(height, "height")?,
-        })
-    }
+/// `durable`: fsync the written files and their directory (default False).
+pub fn parse_durable(durable: Option<Obj<'_>>) -> PyResult<bool> {
+    optional_bool(durable, "durable").map(|d| d.unwrap_or(false))
 }
 
 /// Validates `image`, whose channels are in `order`, and copies it into an
@@ -129,11 +147,11 @@ impl Size {
 /// export like any other exporter (its order is the caller's to look up).
 pub fn copy_image(
     image: Obj<'_>,
-    size: Size,
+    size: &Geometry,
     order: ChannelOrder,
     target: impl Fn(ChannelOrder) -> PixelFormat,
 ) -> PyResult<Frame> {
     let view = BufferView::acquire(image)?;
-    let plan = view.plan(size.width, size.height)?;
+    let plan = view.plan(size)?;
     Ok(view.copy_frame(&plan, order, target(order))?)
 }

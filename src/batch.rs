@@ -77,6 +77,8 @@ pub struct Output {
     /// The number in the first frame's file name.
     pub start: i64,
     pub compression: Compression,
+    /// fsync each file and the directory before a frame counts as written.
+    pub durable: bool,
     /// Every file's metadata.
     pub metadata: Metadata,
 }
@@ -122,12 +124,13 @@ impl Sink for Files {
         Arc::new(move |index, frame| {
             let own = lock(&frame_text).remove(&index);
             let path = output.path(index);
+            let (compression, durable) = (output.compression, output.durable);
             let Some(own) = own else {
-                return write_png_with(&path, frame, output.compression, 1, &output.metadata);
+                return write_png_with(&path, frame, compression, 1, durable, &output.metadata);
             };
             let mut metadata = output.metadata.clone();
             metadata.add_text(own);
-            write_png_with(&path, frame, output.compression, 1, &metadata)
+            write_png_with(&path, frame, compression, 1, durable, &metadata)
         })
     }
 
@@ -450,6 +453,7 @@ mod tests {
             pattern: FilePattern::parse("f%03d.png").unwrap(),
             start: 7,
             compression: Compression::Default,
+            durable: false,
             metadata: Metadata::default(),
         };
         (scratch, output)

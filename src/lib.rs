@@ -31,6 +31,6 @@ pub use decode::{
 };
 pub use encode::{encode_png, encode_png_with, write_png, write_png_with, Compression};
 pub use error::{ErrorKind, FileError, InputError};
-pub use layout::{plan_source, BufferDesc, Depth, Endian, ImageLayout, SourcePlan};
+pub use layout::{plan_source, BufferDesc, Depth, Endian, Geometry, ImageLayout, SourcePlan};
 pub use metadata::Metadata;
 pub use pixels::{ChannelOrder, Frame, PixelFormat};

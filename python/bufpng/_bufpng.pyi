@@ -65,7 +65,8 @@ class _Metadata(_MetadataWithoutText, total=False):
 class _FrameMetadata(_MetadataWithoutText, total=False):
     text: _FrameText | None
 
-# The channel order of colour pixels; 1-2 channel images ignore it.
+# The channel order of colour pixels; 1-2 channel images ignore it. Any case
+# is accepted at run time ("RGB"); the stubs name the canonical spelling.
 _Order = Literal["bgr", "rgb"]
 # progress(done, total): total is None when the number of frames is unknown.
 _Progress = Callable[[int, int | None], object]
@@ -117,6 +118,8 @@ class Frame:
         width: int | None = None,
         height: int | None = None,
         *,
+        channels: int | None = None,
+        stride: int | None = None,
         order: _Order | None = None,
     ) -> Self: ...
     @property
@@ -146,6 +149,7 @@ class Frame:
         *,
         compression: int | None = None,
         threads: int | None = None,
+        durable: bool = False,
         **metadata: Unpack[_Metadata],
     ) -> None: ...
     def tobytes(self) -> bytes: ...
@@ -164,6 +168,8 @@ def encode(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
@@ -175,9 +181,12 @@ def write(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
+    durable: bool = False,
     **metadata: Unpack[_Metadata],
 ) -> None: ...
 def write_frames(
@@ -185,6 +194,8 @@ def write_frames(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     directory: _Path = ".",
     pattern: str = "frame_%05d.png",
     start: int = 0,
@@ -192,6 +203,7 @@ def write_frames(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    durable: bool = False,
     **metadata: Unpack[_FrameMetadata],
 ) -> list[str]: ...
 def decode(
@@ -208,6 +220,8 @@ def write_animation(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     fps: float | None = 25.0,
     durations: Sequence[float] | None = None,
     loop: int = 0,
@@ -215,6 +229,7 @@ def write_animation(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    durable: bool = False,
     **metadata: Unpack[_Metadata],
 ) -> None: ...
 def encode_animation(
@@ -222,6 +237,8 @@ def encode_animation(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     fps: float | None = 25.0,
     durations: Sequence[float] | None = None,
     loop: int = 0,
