@@ -264,14 +264,19 @@ fn parse_cicp(value: Obj<'_>, what: &str) -> PyResult<Cicp> {
             .into()
         })
     };
-    let full_range = match code(3, "full_range")? {
-        0 => false,
-        1 => true,
-        n => {
-            return Err(value_error(format!(
+    // True/False, or the code point 1/0 as H.273 writes it.
+    let flag = items[3].get();
+    // SAFETY: live object, GIL held; a type check.
+    let full_range = if unsafe { PyBool_Check(flag.as_ptr()) } != 0 {
+        convert::optional_bool(Some(flag), &format!("{what} full_range"))?.unwrap_or(false)
+    } else {
+        match code(3, "full_range")? {
+            0 => false,
+            1 => true,
+            n => return Err(value_error(format!(
                 "{what} full_range must be True/1 (full range, usual for PNG) or False/0, got {n}"
             ))
-            .into())
+            .into()),
         }
     };
     Ok(Cicp {
