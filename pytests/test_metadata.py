@@ -391,3 +391,12 @@ def test_pngsuite_metadata_reads_and_carries_over() -> None:
     assert seen["gamma"] > 100 and seen["text"] >= 5 and seen["dpi"] == 1, seen
     with Image.open(PNGSUITE / "ctjn0g04.png") as im:
         assert bufpng.read(PNGSUITE / "ctjn0g04.png").info["text"] == im.text
+
+
+def test_durable_is_for_paths_only() -> None:
+    for call in (
+        lambda: bufpng.write(io.BytesIO(), image(8), durable=True),
+        lambda: bufpng.write_animation(io.BytesIO(), [image(8)], durable=True),
+    ):
+        with pytest.raises(ValueError, match="durable=True applies to paths"):
+            call()
