@@ -104,6 +104,53 @@ impl Frame {
         })
     }
 
+    /// Writes this frame into memory the caller owns (`out=`), laid out as
+    /// `plan` says (any strides, the plan's byte order), channels in this
+    /// frame's order; its first sample goes at `origin` in `memory`. The
+    /// plan's whole span is checked against `memory` before the first byte
+    /// is written, so a plan that does not fit writes nothing.
+    pub fn copy_into(&self, plan: &SourcePlan, memory: &mut [u8], origin: usize) -> Result<()> {
+        let layout = &self.layout;
+        if plan.layout != *layout {
+            return Err(value_error(
+                "bufpng internal error: the target's layout is not the frame's",
+            ));
+        }
+        let span = plan.span()?;
+        let fits = || value_error("the target buffer's shape and strides point outside its memory");
+        let end = origin.checked_add(span.len - span.before);
+        if origin < span.before || end.is_none_or(|end| end > memory.len()) {
+            return Err(fits());
+        }
+        let target = PixelFormat {
+            order: self.format.order,
+            endian: plan.endian,
+        };
+        let convert = Conversion::new(layout, self.format.order, self.format.endian, target);
+        if plan.is_packed() {
+            let out = memory
+                .get_mut(origin..origin + self.data.len())
+                .ok_or_else(fits)?;
+            convert.packed(&self.data, out);
+            return Ok(());
+        }
+        let row_bytes = layout.row_bytes();
+        for (y, row) in self.data.chunks_exact(row_bytes).enumerate() {
+            let row_start = offset(origin, y as isize * plan.strides[0]).ok_or_else(fits)?;
+            if plan.pixels_packed() {
+                let out = memory
+                    .get_mut(row_start..row_start + row_bytes)
+                    .ok_or_else(fits)?;
+                convert.packed(row, out);
+            } else {
+                convert
+                    .strided_into(row, memory, row_start, plan)
+                    .ok_or_else(fits)?;
+            }
+        }
+        Ok(())
+    }
+
     /// True when the bytes already are in `target` format (channel order
     /// does not matter for gray, nor byte order for 8-bit).
     pub fn is_stored_as(&self, target: PixelFormat) -> bool {
@@ -367,6 +414,28 @@ impl Conversion {
                     self.source_channel(c) as isize * plan.strides[2],
                 )?;
                 self.sample(memory.get(at..at + n)?, &mut o[c * n..][..n]);
+            }
+        }
+        Some(())
+    }
+
+    /// The reverse of `strided`: scatters one packed row into memory laid
+    /// out by arbitrary strides.
+    fn strided_into(
+        &self,
+        row: &[u8],
+        memory: &mut [u8],
+        row_start: usize,
+        plan: &SourcePlan,
+    ) -> Option<()> {
+        let n = self.sample_bytes;
+        let pixel = self.channels * n;
+        for (x, p) in row.chunks_exact(pixel).enumerate() {
+            let pixel_start = offset(row_start, x as isize * plan.strides[1])?;
+            for c in 0..self.channels {
+                let at = offset(pixel_start, c as isize * plan.strides[2])?;
+                let from = self.source_channel(c) * n;
+                self.sample(&p[from..from + n], memory.get_mut(at..at + n)?);
             }
         }
         Some(())
