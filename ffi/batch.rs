@@ -1,6 +1,7 @@
 //! write_frames: drives the core's worker pool (`bufpng_core::batch`) from
 //! the calling thread. The same loop (`drive`) serves write_animation, with
-//! another sink.
+//! another sink. read_frames runs the same pool the other way (`Decoded`):
+//! paths in, frames out, with the same ticks, progress and Ctrl-C handling.
 //!
 //! With the GIL held it takes the next frame (acquire the buffer, validate,
 //! copy, release) and submits it; it waits for the workers with the GIL
@@ -12,12 +13,15 @@
 use crate::args::Signature;
 use crate::buffer::BufferView;
 use crate::convert::{self, is_absent, optional_int, optional_str, Owned};
-use crate::encode::{take_frame, EncodeOptions, Size};
+use crate::decode::parse_options;
+use crate::encode::{parse_threads, take_frame, EncodeOptions, Size};
 use crate::errors::{set_error, with_context, Failure, PyResult};
+use crate::frame;
 use crate::gil::without_gil;
-use bufpng_core::batch::{Files, Output, Pipeline, Sink};
+use bufpng_core::batch::{Decoded, Files, Output, Pipeline, Sink};
 use bufpng_core::pattern::FilePattern;
-use bufpng_core::ImageLayout;
+use bufpng_core::target::{plan_target, BatchTarget};
+use bufpng_core::{Frame, ImageLayout};
 use pyo3_ffi::*;
 use std::path::PathBuf;
 use std::ptr;
@@ -420,5 +424,199 @@ fn path_list(paths: &[PathBuf]) -> PyResult<*mut PyObject> {
             PyList_SetItem(list, i as Py_ssize_t, item);
         }
         Ok(list)
+    }
+}
+
+static READ_FRAMES: Signature = Signature {
+    function: "read_frames",
+    params: &["paths", "out", "threads", "progress", "order", "max_bytes"],
+    positional: 1,
+    required: 1,
+};
+
+pub unsafe extern "C" fn read_frames(
+    _module: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    crate::errors::call_guarded(|| {
+        // SAFETY: CPython's fastcall arguments, GIL held.
+        let [paths, out, threads, progress, order, max_bytes] =
+            unsafe { READ_FRAMES.parse(args, nargs, kwnames)? };
+        let paths = path_vec(paths)?;
+        let options = parse_options(order, max_bytes)?;
+        let threads = parse_threads(threads)?.min(paths.len().max(1));
+        let mut places = Places::new(out, paths.len())?;
+        let progress = Progress::parse(progress)?;
+        let mut pipeline = Pipeline::new(Decoded::new(options), threads)?;
+        let outcome = read_all(&paths, &mut pipeline, &mut places, progress.as_ref());
+        // Joins the workers; every path goes through here before raising.
+        without_gil(|| pipeline.shutdown());
+        if let Some(progress) = &progress {
+            progress.finish(outcome.is_ok())?;
+        }
+        outcome?;
+        places.result()
+    })
+}
+
+/// read_frames' loop, the mirror of `drive`: submits paths while there is
+/// room, collects decoded frames with the GIL released in short ticks, and
+/// puts each in its place on the calling thread (a new Frame, or a copy into
+/// out[i] with the GIL held), with progress and Ctrl-C between ticks.
+fn read_all(
+    paths: &[PathBuf],
+    pipeline: &mut Pipeline<Decoded, PathBuf>,
+    places: &mut Places,
+    progress: Option<&Progress>,
+) -> PyResult<()> {
+    let total = Some(paths.len());
+    let report = |done| progress.map_or(Ok(()), |p| p.call(done, total));
+    let (mut taken, mut done) = (0, 0);
+    report(done)?;
+    while done < paths.len() {
+        let next = (taken < paths.len() && pipeline.has_room()).then_some(taken);
+        taken += usize::from(next.is_some());
+        let finished = without_gil(|| {
+            if let Some(index) = next {
+                pipeline.submit(index, paths[index].clone())?;
+            }
+            // Only block when there is nothing to feed meanwhile.
+            let wait = (taken == paths.len() || !pipeline.has_room()).then_some(TICK);
+            pipeline.collect(wait)
+        })?;
+        for read in finished {
+            let index = read.index;
+            read.result
+                .map_err(|e| Failure::from(e.context(format!("paths[{index}]"))))?;
+        }
+        for (index, frame) in pipeline.sink().take() {
+            places
+                .put(index, frame, &paths[index])
+                .map_err(|f| with_context(f, || format!("paths[{index}]")))?;
+            done += 1;
+            report(done)?;
+        }
+        // SAFETY: GIL held; runs Python's signal handlers (KeyboardInterrupt
+        // for Ctrl-C) and returns -1 with their exception set.
+        if unsafe { PyErr_CheckSignals() } < 0 {
+            return Err(Failure::Raised);
+        }
+    }
+    Ok(())
+}
+
+/// Where read_frames puts frame i: a new Frame in slot i of the list it
+/// returns, or out[i] of the caller's buffer.
+enum Places {
+    Frames(Vec<Option<Owned>>),
+    Out {
+        object: *mut PyObject,
+        view: BufferView,
+        batch: BatchTarget,
+    },
+}
+
+impl Places {
+    fn new(out: *mut PyObject, count: usize) -> PyResult<Places> {
+        if is_absent(out) {
+            return Ok(Places::Frames((0..count).map(|_| None).collect()));
+        }
+        let view = BufferView::acquire_writable(out)?;
+        let batch = BatchTarget::new(&view.desc(), count)?;
+        Ok(Places::Out {
+            object: out,
+            view,
+            batch,
+        })
+    }
+
+    fn put(&mut self, index: usize, frame: Frame, path: &std::path::Path) -> PyResult<()> {
+        match self {
+            Places::Frames(frames) => {
+                frames[index] = Some(Owned(frame::new_object(frame)?));
+            }
+            Places::Out { view, batch, .. } => {
+                let what = path.display().to_string();
+                let plan = plan_target(&batch.item(&view.desc()), &frame.layout, &what)?;
+                let offset = batch.step * index as isize;
+                view.write_frame(&frame, &plan, offset)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The list of Frames in the paths' order, or `out` (new references).
+    fn result(self) -> PyResult<*mut PyObject> {
+        match self {
+            Places::Out { object, .. } => {
+                // SAFETY: the caller's live argument, returned as a new reference.
+                unsafe { Py_INCREF(object) };
+                Ok(object)
+            }
+            Places::Frames(frames) => {
+                // SAFETY: GIL held; PyList_New returns a new reference;
+                // PyList_SetItem steals each item's reference.
+                unsafe {
+                    let list = Owned::new(PyList_New(frames.len() as Py_ssize_t))?;
+                    for (i, frame) in frames.into_iter().enumerate() {
+                        let frame = frame.ok_or_else(|| {
+                            anyhow::anyhow!("bufpng internal error: frame {i} was not read")
+                        })?;
+                        PyList_SetItem(list.0, i as Py_ssize_t, frame.into_raw());
+                    }
+                    Ok(list.into_raw())
+                }
+            }
+        }
+    }
+}
+
+/// The paths argument: any iterable of str, bytes or os.PathLike paths,
+/// converted up front (with the GIL held) so workers only see PathBufs.
+fn path_vec(paths: *mut PyObject) -> PyResult<Vec<PathBuf>> {
+    // SAFETY: GIL held, `paths` live. PyObject_GetIter and PyIter_Next return
+    // new references owned by `Owned`; NULL from PyIter_Next without an
+    // exception is the end.
+    unsafe {
+        let single = PyUnicode_Check(paths) != 0
+            || PyBytes_Check(paths) != 0
+            || PyObject_HasAttrString(paths, c"__fspath__".as_ptr()) != 0;
+        if single {
+            set_error(
+                PyExc_TypeError,
+                "read_frames takes a list (or any iterable) of paths, got a single path: use read() for one file, or wrap it in a list: [path]",
+            );
+            return Err(Failure::Raised);
+        }
+        let iterator = PyObject_GetIter(paths);
+        if iterator.is_null() {
+            if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
+                PyErr_Clear();
+                set_error(
+                    PyExc_TypeError,
+                    &format!(
+                        "read_frames takes an iterable of paths (a list, sorted(glob(...)), a generator...), got {}",
+                        convert::type_name(paths)
+                    ),
+                );
+            }
+            return Err(Failure::Raised);
+        }
+        let iterator = Owned(iterator);
+        let mut out = Vec::new();
+        loop {
+            let item = PyIter_Next(iterator.0);
+            if item.is_null() {
+                if PyErr_Occurred().is_null() {
+                    return Ok(out);
+                }
+                return Err(Failure::Raised);
+            }
+            let item = Owned(item);
+            let index = out.len();
+            out.push(convert::path(item.0, &format!("paths[{index}]"))?);
+        }
     }
 }

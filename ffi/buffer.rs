@@ -8,7 +8,9 @@
 use crate::convert::type_name;
 use crate::errors::{set_error, Failure, PyResult};
 use bufpng_core::error::buffer_error;
-use bufpng_core::{plan_source, BufferDesc, ChannelOrder, Frame, PixelFormat, SourcePlan};
+use bufpng_core::{
+    plan_source, BufferDesc, ChannelOrder, Endian, Frame, ImageLayout, PixelFormat, SourcePlan,
+};
 use pyo3_ffi::*;
 use std::ffi::CStr;
 
@@ -24,12 +26,30 @@ impl BufferView {
     /// Requests `object`'s buffer with full information (shape, strides,
     /// format, suboffsets) and read-only access.
     pub fn acquire(object: *mut PyObject) -> PyResult<BufferView> {
+        Self::request(object, PyBUF_FULL_RO, explain_not_a_buffer)
+    }
+
+    /// Requests `object`'s buffer for writing (`out=`): PyBUF_WRITABLE |
+    /// PyBUF_RECORDS, i.e. shape, strides and format, and no suboffsets (an
+    /// exporter that needs them must refuse). A read-only exporter's refusal
+    /// becomes a BufferError that says so, with the exporter's own
+    /// exception as its __cause__.
+    pub fn acquire_writable(object: *mut PyObject) -> PyResult<BufferView> {
+        Self::request(object, PyBUF_WRITABLE | PyBUF_RECORDS, explain_not_writable)
+    }
+
+    /// `explain` rewords the exporter's refusal.
+    fn request(
+        object: *mut PyObject,
+        flags: std::ffi::c_int,
+        explain: fn(*mut PyObject),
+    ) -> PyResult<BufferView> {
         let mut view: Box<Py_buffer> = Box::new(Py_buffer::new());
         // SAFETY: `object` is a live reference (GIL held) and `view` points to
         // writable storage for one Py_buffer. On failure nothing is held.
-        let status = unsafe { PyObject_GetBuffer(object, &mut *view, PyBUF_FULL_RO) };
+        let status = unsafe { PyObject_GetBuffer(object, &mut *view, flags) };
         if status != 0 {
-            explain_not_a_buffer(object);
+            explain(object);
             return Err(Failure::Raised);
         }
         // From here on `owner` releases the buffer whatever happens below.
@@ -135,6 +155,31 @@ impl BufferView {
         Ok(bytes.to_vec())
     }
 
+    /// Copies a packed image of `layout` (samples in `endian`, channels in
+    /// `order`) out of a C-contiguous buffer of exactly its size, whatever
+    /// format the exporter reports: an unpickled Frame's pixels.
+    pub fn copy_packed(
+        &self,
+        layout: ImageLayout,
+        endian: Endian,
+        order: ChannelOrder,
+        target: PixelFormat,
+    ) -> PyResult<Frame> {
+        // SAFETY: the view is held; PyBuffer_IsContiguous only reads its fields.
+        let contiguous = unsafe { PyBuffer_IsContiguous(&*self.view, b'C' as std::ffi::c_char) };
+        if contiguous == 0 || self.view.len as usize != layout.byte_len() {
+            return Err(buffer_error(format!(
+                "expected one C-contiguous block of {} bytes of pixels, got {} bytes",
+                layout.byte_len(),
+                self.view.len
+            ))
+            .into());
+        }
+        // A packed plan over exactly the view's `len` bytes from `buf`: the
+        // memory copy_frame hands over is what the exporter described.
+        Ok(self.copy_frame(&SourcePlan::packed(layout, endian), order, target)?)
+    }
+
     /// Copies the image out of the exporter's memory into an owned frame.
     /// Must run with the GIL held: another thread could otherwise change or
     /// free the memory mid-copy.
@@ -163,6 +208,40 @@ impl BufferView {
     }
 }
 
+impl BufferView {
+    /// Writes `frame` into this (writable) buffer as `plan` says, its first
+    /// sample `offset` bytes from the view's `buf` (an item of a batch).
+    /// Runs with the GIL held, like `copy_frame`. `plan` must come from this
+    /// view's own shape and strides (or a batch item of them, `offset` then
+    /// being that item's start), so every byte it addresses was handed out
+    /// by the exporter; `copy_into` checks the span again before writing.
+    pub fn write_frame(&mut self, frame: &Frame, plan: &SourcePlan, offset: isize) -> PyResult<()> {
+        if self.view.readonly != 0 {
+            return Err(
+                buffer_error("bufpng internal error: writing into a read-only view").into(),
+            );
+        }
+        let span = plan.span()?;
+        // SAFETY: the view was requested with PyBUF_WRITABLE and is held
+        // until Drop, after this borrow ends. `plan` and `offset` come from
+        // the view's own shape and strides (see above), so the `span.len`
+        // bytes starting `span.before` bytes below `buf + offset` are memory
+        // the exporter handed out. No other Rust reference to it exists: the
+        // sources bufpng decodes from were copied out first, and Frames refuse
+        // writable requests. Other Python threads cannot run: GIL held.
+        let memory = unsafe {
+            let start = self
+                .view
+                .buf
+                .cast::<u8>()
+                .wrapping_offset(offset)
+                .wrapping_sub(span.before);
+            std::slice::from_raw_parts_mut(start, span.len)
+        };
+        Ok(frame.copy_into(plan, memory, span.before)?)
+    }
+}
+
 impl Drop for BufferView {
     fn drop(&mut self) {
         // SAFETY: the view was filled by a successful PyObject_GetBuffer and is
@@ -178,6 +257,63 @@ fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
         strides[i] = strides[i + 1].saturating_mul(shape[i + 1]);
     }
     strides
+}
+
+/// Turns a refused writable request into a BufferError that says what
+/// `out=` needs, keeping the exporter's exception as __cause__. A TypeError
+/// for an object that exports no buffer at all gets explain_not_a_buffer's words.
+fn explain_not_writable(object: *mut PyObject) {
+    // SAFETY: GIL held, `object` live, an exception set by the failed
+    // request. PyErr_GetRaisedException (3.12+) is not in the 3.11 stable
+    // ABI, so Fetch/Normalize/Restore are used; each reference taken is
+    // handed on (Restore, SetCause steal) or released.
+    unsafe {
+        if PyObject_CheckBuffer(object) == 0 {
+            explain_not_a_buffer(object);
+            return;
+        }
+        let (mut kind, mut value, mut traceback) = (
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+        // Read-only, or refused for another reason (say, it needs
+        // suboffsets)? In the second case the exporter's own words are best.
+        let mut probe = Py_buffer::new();
+        if PyObject_GetBuffer(object, &mut probe, PyBUF_FULL_RO) != 0 {
+            PyErr_Clear();
+            PyErr_Restore(kind, value, traceback);
+            return;
+        }
+        PyBuffer_Release(&mut probe);
+        PyErr_NormalizeException(&mut kind, &mut value, &mut traceback);
+        if !traceback.is_null() && !value.is_null() {
+            PyException_SetTraceback(value, traceback);
+        }
+        Py_XDECREF(kind);
+        Py_XDECREF(traceback);
+        set_error(
+            PyExc_BufferError,
+            &format!(
+                "out must be a writable buffer, but this {} is read-only: pass a writable array (np.empty(shape, dtype), arr.copy()), a bytearray or a writable mmap",
+                type_name(object)
+            ),
+        );
+        let (mut new_kind, mut new_value, mut new_traceback) = (
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        PyErr_Fetch(&mut new_kind, &mut new_value, &mut new_traceback);
+        PyErr_NormalizeException(&mut new_kind, &mut new_value, &mut new_traceback);
+        if !new_value.is_null() && !value.is_null() {
+            PyException_SetCause(new_value, value);
+        } else {
+            Py_XDECREF(value);
+        }
+        PyErr_Restore(new_kind, new_value, new_traceback);
+    }
 }
 
 /// Replaces CPython's generic "a bytes-like object is required" with a

@@ -7,7 +7,8 @@ use crate::errors::{call_guarded, set_error, Failure, PyResult};
 use crate::frame;
 use crate::gil::without_gil;
 use bufpng_core::error::value_error;
-use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
+use bufpng_core::target::plan_target;
+use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, Frame, DEFAULT_MAX_BYTES};
 use pyo3_ffi::*;
 
 pub fn parse_options(order: *mut PyObject, max_bytes: *mut PyObject) -> PyResult<DecodeOptions> {
@@ -26,7 +27,7 @@ pub fn parse_options(order: *mut PyObject, max_bytes: *mut PyObject) -> PyResult
 
 static DECODE: Signature = Signature {
     function: "decode",
-    params: &["data", "order", "max_bytes"],
+    params: &["data", "out", "order", "max_bytes"],
     positional: 1,
     required: 1,
 };
@@ -39,13 +40,14 @@ pub unsafe extern "C" fn decode(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [data, order, max_bytes] = unsafe { DECODE.parse(args, nargs, kwnames)? };
+        let [data, out, order, max_bytes] = unsafe { DECODE.parse(args, nargs, kwnames)? };
         let options = parse_options(order, max_bytes)?;
         reject_path(data)?;
         // Copied under the GIL: a bytearray could change while we decode.
         let data = BufferView::acquire(data)?.copy_bytes()?;
+        let target = Target::acquire(out)?;
         let image = without_gil(|| decode_png(&data, options))?;
-        frame::new_object(image)
+        target.deliver(image, "the data")
     })
 }
 
@@ -66,7 +68,7 @@ fn reject_path(data: *mut PyObject) -> PyResult<()> {
 
 static READ: Signature = Signature {
     function: "read",
-    params: &["path", "order", "max_bytes"],
+    params: &["path", "out", "order", "max_bytes"],
     positional: 1,
     required: 1,
 };
@@ -79,10 +81,45 @@ pub unsafe extern "C" fn read(
 ) -> *mut PyObject {
     call_guarded(|| {
         // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, order, max_bytes] = unsafe { READ.parse(args, nargs, kwnames)? };
+        let [path, out, order, max_bytes] = unsafe { READ.parse(args, nargs, kwnames)? };
         let path = convert::path(path, "path")?;
         let options = parse_options(order, max_bytes)?;
+        let target = Target::acquire(out)?;
         let image = without_gil(|| read_png(&path, options))?;
-        frame::new_object(image)
+        target.deliver(image, &path.display().to_string())
     })
+}
+
+/// Where decode and read put the pixels: a new Frame, or the caller's `out`
+/// buffer. `out` is requested before decoding, so a read-only buffer is
+/// refused without decoding anything; the file decodes into scratch memory
+/// first, so `out` is only written once the whole file has decoded.
+enum Target {
+    NewFrame,
+    Out(*mut PyObject, BufferView),
+}
+
+impl Target {
+    fn acquire(out: *mut PyObject) -> PyResult<Target> {
+        if convert::is_absent(out) {
+            return Ok(Target::NewFrame);
+        }
+        Ok(Target::Out(out, BufferView::acquire_writable(out)?))
+    }
+
+    /// The new Frame, or `out` (a new reference) with `image` written into
+    /// it; `what` names the source in a shape mismatch.
+    fn deliver(self, image: Frame, what: &str) -> PyResult<*mut PyObject> {
+        match self {
+            Target::NewFrame => frame::new_object(image),
+            Target::Out(out, mut view) => {
+                let plan = plan_target(&view.desc(), &image.layout, what)?;
+                view.write_frame(&image, &plan, 0)?;
+                // SAFETY: `out` is the caller's live argument; returned as a
+                // new reference.
+                unsafe { Py_INCREF(out) };
+                Ok(out)
+            }
+        }
+    }
 }

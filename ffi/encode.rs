@@ -60,7 +60,7 @@ fn cores() -> usize {
 }
 
 /// `threads`: None = one per core, 1 = the calling thread only, N = up to N.
-fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
+pub fn parse_threads(threads: *mut PyObject) -> PyResult<usize> {
     match optional_int(threads, "threads")? {
         None => Ok(cores()),
         Some(n @ 1..=MAX_THREADS) => Ok(n as usize),

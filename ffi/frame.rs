@@ -8,11 +8,13 @@
 //! read-only and need no export count.
 
 use crate::args::Signature;
-use crate::convert::{self, bytes_from, c, none};
+use crate::buffer::BufferView;
+use crate::convert::{self, bytes_from, c, none, Owned};
 use crate::encode::{copy_image, EncodeOptions, Size};
 use crate::errors::{call_guarded, set_error, PyResult};
 use crate::gil::without_gil;
-use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
+use bufpng_core::target::dtype_name;
+use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, ImageLayout, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -311,6 +313,112 @@ unsafe extern "C" fn get_order(object: *mut PyObject, _: *mut c_void) -> *mut Py
     })
 }
 
+fn ndim(frame: &bufpng_core::Frame) -> usize {
+    if frame.layout.channels == 1 {
+        2
+    } else {
+        3
+    }
+}
+
+unsafe extern "C" fn get_shape(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython passes a live Frame; `shape` is the export's own array.
+    let this = unsafe { &*object.cast::<FrameObject>() };
+    get(object, |f| shape_tuple(&this.shape[..ndim(f)]))
+}
+
+/// A new tuple of ints, or NULL with an exception set.
+fn shape_tuple(shape: &[Py_ssize_t]) -> *mut PyObject {
+    // SAFETY: GIL held (getters run with it); PyTuple_SetItem steals each
+    // item, and the tuple is released if an item cannot be created.
+    unsafe {
+        let tuple = PyTuple_New(shape.len() as Py_ssize_t);
+        if tuple.is_null() {
+            return tuple;
+        }
+        for (i, &n) in shape.iter().enumerate() {
+            let item = PyLong_FromSsize_t(n);
+            if item.is_null() {
+                Py_DECREF(tuple);
+                return ptr::null_mut();
+            }
+            PyTuple_SetItem(tuple, i as Py_ssize_t, item);
+        }
+        tuple
+    }
+}
+
+fn str_object(text: &str) -> *mut PyObject {
+    // SAFETY: GIL held; pointer and length describe `text`, which CPython copies.
+    unsafe { PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as Py_ssize_t) }
+}
+
+unsafe extern "C" fn get_ndim(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    get(object, |f| int_object(ndim(f) as u64))
+}
+
+unsafe extern "C" fn get_dtype(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    get(object, |f| str_object(dtype_name(&f.layout)))
+}
+
+unsafe extern "C" fn get_itemsize(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    get(object, |f| int_object(f.layout.depth.bytes() as u64))
+}
+
+/// The struct-module format of the buffer export (and of memoryview(frame)).
+fn format_code(frame: &bufpng_core::Frame) -> &'static CStr {
+    match frame.layout.depth {
+        Depth::Eight => c"B",
+        Depth::Sixteen => c"H",
+    }
+}
+
+unsafe extern "C" fn get_format(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    get(object, |f| {
+        str_object(format_code(f).to_str().unwrap_or("B"))
+    })
+}
+
+/// numpy's array interface (version 3), for consumers that read it rather
+/// than the buffer protocol (Pillow's Image.fromarray). `data` is the
+/// address of the Frame's own pixels, flagged read-only; like the buffer
+/// export it is only valid while the Frame lives, so consumers keep a
+/// reference to the Frame (numpy and Pillow do).
+unsafe extern "C" fn get_array_interface(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython passes a live Frame.
+    let this = unsafe { &*object.cast::<FrameObject>() };
+    get(object, |f| {
+        let shape = shape_tuple(&this.shape[..ndim(f)]);
+        if shape.is_null() {
+            return shape;
+        }
+        let typestr = match (f.layout.depth, Endian::NATIVE) {
+            (Depth::Eight, _) => c"|u1",
+            (Depth::Sixteen, Endian::Little) => c"<u2",
+            (Depth::Sixteen, Endian::Big) => c">u2",
+        };
+        // SAFETY: GIL held. "N" steals `shape` (non-NULL); "O" takes new
+        // references to True and None; the integers are passed as the C
+        // types their codes name.
+        unsafe {
+            Py_BuildValue(
+                c"{s:N,s:s,s:(KO),s:O,s:i}".as_ptr(),
+                c"shape".as_ptr(),
+                shape,
+                c"typestr".as_ptr(),
+                typestr.as_ptr(),
+                c"data".as_ptr(),
+                f.data.as_ptr() as std::ffi::c_ulonglong,
+                Py_True(),
+                c"strides".as_ptr(),
+                Py_None(),
+                c"version".as_ptr(),
+                3 as c_int,
+            )
+        }
+    })
+}
+
 static ENCODE: Signature = Signature {
     function: "encode",
     params: &["compression", "threads"],
@@ -381,6 +489,144 @@ unsafe extern "C" fn frame_tobytes(
     })
 }
 
+static REDUCE_EX: Signature = Signature {
+    function: "__reduce_ex__",
+    params: &["protocol"],
+    positional: 1,
+    required: 1,
+};
+
+/// Pickling: `(bufpng._bufpng._frame_from_pickle, (pixels, width, height,
+/// channels, depth, order, byteorder))`. With protocol 5 the pixels are a
+/// pickle.PickleBuffer over the Frame's own (read-only, C-contiguous) export,
+/// which a pickler with a buffer_callback sends out of band without copying
+/// them; older protocols get a bytes copy.
+unsafe extern "C" fn frame_reduce_ex(
+    object: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    call_guarded(|| {
+        // SAFETY: CPython's fastcall arguments, GIL held; `object` is a live Frame.
+        let [protocol] = unsafe { REDUCE_EX.parse(args, nargs, kwnames)? };
+        let protocol = convert::int(protocol, "protocol")?;
+        let frame = unsafe { frame_of(object) };
+        let pixels = if protocol >= 5 {
+            // SAFETY: GIL held; each new reference is owned by `Owned`.
+            unsafe {
+                let pickle = Owned::new(PyImport_ImportModule(c"pickle".as_ptr()))?;
+                let class = Owned::new(PyObject_GetAttrString(pickle.0, c"PickleBuffer".as_ptr()))?;
+                Owned::new(PyObject_CallFunctionObjArgs(
+                    class.0,
+                    object,
+                    ptr::null_mut::<PyObject>(),
+                ))?
+            }
+        } else {
+            Owned::new(bytes_from(&frame.data)?)?
+        };
+        // SAFETY: as above.
+        let constructor = unsafe {
+            let module = Owned::new(PyImport_ImportModule(c"bufpng._bufpng".as_ptr()))?;
+            Owned::new(PyObject_GetAttrString(
+                module.0,
+                c"_frame_from_pickle".as_ptr(),
+            ))?
+        };
+        let l = frame.layout;
+        let byteorder = match frame.format.endian {
+            Endian::Little => c"little",
+            Endian::Big => c"big",
+        };
+        let order = match frame.format.order {
+            ChannelOrder::Bgr => c"bgr",
+            ChannelOrder::Rgb => c"rgb",
+        };
+        // SAFETY: GIL held; "N" steals the two owned references (handed
+        // over with into_raw; Py_BuildValue releases them on failure too);
+        // the integers are passed as the C unsigned ints "I" reads.
+        not_null(unsafe {
+            Py_BuildValue(
+                c"(N(NIIIIss))".as_ptr(),
+                constructor.into_raw(),
+                pixels.into_raw(),
+                std::ffi::c_uint::from(l.width),
+                std::ffi::c_uint::from(l.height),
+                std::ffi::c_uint::from(l.channels),
+                std::ffi::c_uint::from(l.depth.bits()),
+                order.as_ptr(),
+                byteorder.as_ptr(),
+            )
+        })
+    })
+}
+
+static FROM_PICKLE: Signature = Signature {
+    function: "_frame_from_pickle",
+    params: &[
+        "pixels",
+        "width",
+        "height",
+        "channels",
+        "depth",
+        "order",
+        "byteorder",
+    ],
+    positional: 7,
+    required: 7,
+};
+
+/// The other half of `__reduce_ex__`: a new Frame holding a copy of
+/// `pixels` (bytes, or the out-of-band buffer the unpickler was given).
+pub unsafe extern "C" fn frame_from_pickle(
+    _module: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    call_guarded(|| {
+        // SAFETY: CPython's fastcall arguments, GIL held.
+        let [pixels, width, height, channels, depth, order, byteorder] =
+            unsafe { FROM_PICKLE.parse(args, nargs, kwnames)? };
+        let bad = |what: &str| {
+            bufpng_core::error::value_error(format!(
+                "cannot unpickle a bufpng.Frame: {what} (was the pickle made by bufpng?)"
+            ))
+        };
+        let dimension = |object, name| -> PyResult<u32> {
+            let n = convert::int(object, name)?;
+            Ok(u32::try_from(n)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad(&format!("bad {name}")))?)
+        };
+        let layout = ImageLayout {
+            width: dimension(width, "width")?,
+            height: dimension(height, "height")?,
+            channels: match convert::int(channels, "channels")? {
+                n @ 1..=4 => n as u8,
+                _ => return Err(bad("bad channels").into()),
+            },
+            depth: match convert::int(depth, "depth")? {
+                8 => Depth::Eight,
+                16 => Depth::Sixteen,
+                _ => return Err(bad("bad depth").into()),
+            },
+        };
+        let order =
+            ChannelOrder::parse(&convert::optional_str(order, "order")?.unwrap_or_default())?;
+        let endian = match convert::optional_str(byteorder, "byteorder")?.as_deref() {
+            Some("little") => Endian::Little,
+            Some("big") => Endian::Big,
+            _ => return Err(bad("bad byteorder").into()),
+        };
+        let view = BufferView::acquire(pixels)?;
+        let frame = view.copy_packed(layout, endian, order, storage(order))?;
+        new_object(frame)
+    })
+}
+
 const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSetDef {
     PyGetSetDef {
         name: c(name),
@@ -391,7 +637,7 @@ const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSe
     }
 }
 
-static mut GETSET: [PyGetSetDef; 7] = [
+static mut GETSET: [PyGetSetDef; 13] = [
     getter(c"width", get_width, c"Width in pixels."),
     getter(c"height", get_height, c"Height in pixels."),
     getter(
@@ -406,6 +652,28 @@ static mut GETSET: [PyGetSetDef; 7] = [
         c"Channel order of the stored pixels: \"bgr\", \"rgb\", or \"gray\" for 1-2 channels.",
     ),
     getter(c"nbytes", get_nbytes, c"Size of the pixels in bytes."),
+    getter(
+        c"shape",
+        get_shape,
+        c"numpy's shape: (height, width) for gray, else (height, width, channels).",
+    ),
+    getter(c"ndim", get_ndim, c"2 for gray, else 3 (numpy's ndim)."),
+    getter(
+        c"dtype",
+        get_dtype,
+        c"The sample type as numpy names it: \"uint8\" or \"uint16\" (a str; np.dtype(frame.dtype) makes it a numpy dtype).",
+    ),
+    getter(c"itemsize", get_itemsize, c"Bytes per sample: 1 or 2."),
+    getter(
+        c"format",
+        get_format,
+        c"The buffer export's struct format: \"B\" (uint8) or \"H\" (native-endian uint16).",
+    ),
+    getter(
+        c"__array_interface__",
+        get_array_interface,
+        c"numpy's array interface (version 3) over the Frame's own read-only pixels, for Image.fromarray(frame) and other readers of it.",
+    ),
     PyGetSetDef {
         name: ptr::null(),
         get: None,
@@ -415,7 +683,7 @@ static mut GETSET: [PyGetSetDef; 7] = [
     },
 ];
 
-static mut METHODS: [PyMethodDef; 4] = [
+static mut METHODS: [PyMethodDef; 5] = [
     crate::method(
         c"encode",
         frame_encode,
@@ -440,6 +708,17 @@ Encode the frame as PNG and write it to path atomically, as bufpng.write.",
 
 A copy of the pixels as bytes: rows top to bottom, channels in `order`,
 16-bit samples in native byte order.",
+    ),
+    crate::method(
+        c"__reduce_ex__",
+        frame_reduce_ex,
+        c"__reduce_ex__($self, protocol, /)
+--
+
+Pickle support: with protocol 5 the pixels travel as a pickle.PickleBuffer
+over the Frame's own export (out of band when the pickler has a
+buffer_callback), with older protocols as bytes. Unpickling copies them
+once, into the new Frame's own memory.",
     ),
     PyMethodDef::zeroed(),
 ];
