@@ -196,21 +196,11 @@ impl Source {
                 }
                 return Ok(Source::Snapshot { tuple, next: 0 });
             }
-            let iterator = PyObject_GetIter(frames);
-            if iterator.is_null() {
-                if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
-                    PyErr_Clear();
-                    set_error(
-                        PyExc_TypeError,
-                        &format!(
-                            "{function} takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
-                            convert::type_name(frames)
-                        ),
-                    );
-                }
-                return Err(Failure::Raised);
-            }
-            let iterator = Owned(iterator);
+            let iterator = iterate(frames, || {
+                format!(
+                    "{function} takes an iterable of frames (a list, a generator, a 4-D array...)"
+                )
+            })?;
             Ok(Source::Lazy {
                 total: known_length(frames)?,
                 iterator,
@@ -264,6 +254,27 @@ impl Source {
                 }
             }
         }
+    }
+}
+
+/// `iter(object)`; a TypeError (not iterable) is replaced by "`what`, got
+/// <type>", other errors propagate.
+fn iterate(object: *mut PyObject, what: impl FnOnce() -> String) -> PyResult<Owned> {
+    // SAFETY: GIL held, `object` live; PyObject_GetIter returns a new
+    // reference or NULL with an exception set.
+    unsafe {
+        let iterator = PyObject_GetIter(object);
+        if iterator.is_null() {
+            if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
+                PyErr_Clear();
+                set_error(
+                    PyExc_TypeError,
+                    &format!("{}, got {}", what(), convert::type_name(object)),
+                );
+            }
+            return Err(Failure::Raised);
+        }
+        Ok(Owned(iterator))
     }
 }
 
@@ -590,21 +601,10 @@ fn path_vec(paths: *mut PyObject) -> PyResult<Vec<PathBuf>> {
             );
             return Err(Failure::Raised);
         }
-        let iterator = PyObject_GetIter(paths);
-        if iterator.is_null() {
-            if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
-                PyErr_Clear();
-                set_error(
-                    PyExc_TypeError,
-                    &format!(
-                        "read_frames takes an iterable of paths (a list, sorted(glob(...)), a generator...), got {}",
-                        convert::type_name(paths)
-                    ),
-                );
-            }
-            return Err(Failure::Raised);
-        }
-        let iterator = Owned(iterator);
+        let iterator = iterate(paths, || {
+            "read_frames takes an iterable of paths (a list, sorted(glob(...)), a generator...)"
+                .into()
+        })?;
         let mut out = Vec::new();
         loop {
             let item = PyIter_Next(iterator.0);

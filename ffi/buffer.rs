@@ -130,12 +130,16 @@ impl BufferView {
         plan_source(&self.desc(), width, height)
     }
 
+    fn is_c_contiguous(&self) -> bool {
+        // SAFETY: the view is held; PyBuffer_IsContiguous only reads its fields.
+        unsafe { PyBuffer_IsContiguous(&*self.view, b'C' as std::ffi::c_char) != 0 }
+    }
+
     /// A copy of the buffer's bytes, for data that is a byte stream rather
     /// than pixels (a PNG file held in memory). Copied under the GIL, so the
     /// caller may work on it with the GIL released.
     pub fn copy_bytes(&self) -> PyResult<Vec<u8>> {
-        // SAFETY: the view is held; PyBuffer_IsContiguous only reads its fields.
-        if unsafe { PyBuffer_IsContiguous(&*self.view, b'C' as std::ffi::c_char) } == 0 {
+        if !self.is_c_contiguous() {
             return Err(buffer_error(
                 "the buffer is not contiguous: pass bytes(data) or np.ascontiguousarray(data)",
             )
@@ -165,9 +169,7 @@ impl BufferView {
         order: ChannelOrder,
         target: PixelFormat,
     ) -> PyResult<Frame> {
-        // SAFETY: the view is held; PyBuffer_IsContiguous only reads its fields.
-        let contiguous = unsafe { PyBuffer_IsContiguous(&*self.view, b'C' as std::ffi::c_char) };
-        if contiguous == 0 || self.view.len as usize != layout.byte_len() {
+        if !self.is_c_contiguous() || self.view.len as usize != layout.byte_len() {
             return Err(buffer_error(format!(
                 "expected one C-contiguous block of {} bytes of pixels, got {} bytes",
                 layout.byte_len(),

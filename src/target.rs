@@ -9,7 +9,7 @@
 //! `Frame.tobytes()` would give.
 
 use crate::error::value_error;
-use crate::layout::{plan_source, BufferDesc, Endian, ImageLayout, SourcePlan};
+use crate::layout::{fmt_shape, plan_source, BufferDesc, Endian, ImageLayout, SourcePlan};
 use anyhow::Result;
 
 /// The plan for writing a frame of `layout` into the buffer `desc`
@@ -107,20 +107,6 @@ impl BatchTarget {
             shape: &self.shape,
             strides: &self.strides,
         }
-    }
-}
-
-fn fmt_shape(shape: &[isize]) -> String {
-    match shape {
-        [one] => format!("({one},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(|n| n.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 
