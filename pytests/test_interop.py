@@ -236,6 +236,13 @@ def test_read_frames_progress_and_a_failing_callback(tmp_path: Path) -> None:
         bufpng.read_frames(paths, threads=2, progress=stop)
 
 
+def test_read_frames_progress_bar(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths, _ = write_clip(tmp_path, 3)
+    bufpng.read_frames(paths, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and err.endswith("\n"), err
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 def test_read_frames_ctrl_c_stops_promptly(tmp_path: Path, threads: int) -> None:
     paths, _ = write_clip(tmp_path, 1, shape=(256, 256, 3))
