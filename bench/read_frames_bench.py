@@ -13,9 +13,10 @@ photo dataset's. Every contender reads all of them in chunks of
 chunk's frames before the next (1,000 decoded 1080p frames would hold
 6 GB): read_frames (threads=1, default, and out= a reused batch array), a
 ThreadPoolExecutor of cv2.imread and one of bufpng.read with as many workers
-as read_frames' default. Contenders alternate over `--read-rounds` rounds
-and each keeps its best. Before timing, every file is checked pixel-equal
-between read_frames and cv2.imread.
+as read_frames' default. The contenders take turns chunk by chunk, so that
+other jobs' load (the machine is shared) falls on all of them alike. Before
+timing, every file is checked pixel-equal between read_frames and
+cv2.imread.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ CV2_POOL_TARGET = 1.5  # read_frames default vs a ThreadPoolExecutor of cv2.imre
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-frames", type=int, default=1000, help="1080p PNGs to read back")
     parser.add_argument("--read-chunk", type=int, default=32, help="paths per read_frames call / pool batch")
-    parser.add_argument("--read-rounds", type=int, default=1, help="alternating rounds per contender")
     parser.add_argument("--read-dir", default=None, help="where to write the PNGs (default: a temporary directory)")
 
 
@@ -77,7 +77,8 @@ def chunks(paths: list[str], size: int) -> Iterator[list[str]]:
 @dataclass
 class Contender:
     name: str
-    run: Callable[[list[str]], None]
+    # Reads one chunk of paths; what it returns is dropped.
+    run: Callable[[list[str]], object]
 
 
 def contenders(chunk: int, threads: int) -> tuple[list[Contender], ThreadPoolExecutor]:
@@ -87,31 +88,18 @@ def contenders(chunk: int, threads: int) -> tuple[list[Contender], ThreadPoolExe
 
     pool = ThreadPoolExecutor(threads)
     batch = np.empty((chunk, HEIGHT, WIDTH, 3), np.uint8)
-
-    def read_frames(**kwargs: object) -> Callable[[list[str]], None]:
-        def run(paths: list[str]) -> None:
-            for part in chunks(paths, chunk):
-                bufpng.read_frames(part, **kwargs)  # type: ignore[arg-type]
-
-        return run
-
-    def into_batch(paths: list[str]) -> None:
-        for part in chunks(paths, chunk):
-            bufpng.read_frames(part, out=batch[: len(part)])
-
-    def pooled(read: Callable[[str], object]) -> Callable[[list[str]], None]:
-        def run(paths: list[str]) -> None:
-            for part in chunks(paths, chunk):
-                list(pool.map(read, part))
-
-        return run
-
     return [
-        Contender("bufpng.read_frames threads=1", read_frames(threads=1)),
-        Contender(f"bufpng.read_frames default ({threads} threads)", read_frames()),
-        Contender("bufpng.read_frames default, out= a batch array", into_batch),
-        Contender(f"ThreadPoolExecutor({threads}) of cv2.imread", pooled(lambda p: cv2.imread(p, cv2.IMREAD_UNCHANGED))),
-        Contender(f"ThreadPoolExecutor({threads}) of bufpng.read", pooled(bufpng.read)),
+        Contender("bufpng.read_frames threads=1", lambda part: bufpng.read_frames(part, threads=1)),
+        Contender(f"bufpng.read_frames default ({threads} threads)", lambda part: bufpng.read_frames(part)),
+        Contender(
+            "bufpng.read_frames default, out= a batch array",
+            lambda part: bufpng.read_frames(part, out=batch[: len(part)]),
+        ),
+        Contender(
+            f"ThreadPoolExecutor({threads}) of cv2.imread",
+            lambda part: list(pool.map(lambda p: cv2.imread(p, cv2.IMREAD_UNCHANGED), part)),
+        ),
+        Contender(f"ThreadPoolExecutor({threads}) of bufpng.read", lambda part: list(pool.map(bufpng.read, part))),
     ], pool
 
 
@@ -170,16 +158,22 @@ def run(args: argparse.Namespace) -> Section:
         megabytes = sum(os.path.getsize(p) for p in paths) / len(paths) / 1e6
         check(paths, args.read_chunk)
         entrants, pool = contenders(args.read_chunk, threads)
-        best: dict[str, tuple[float, float]] = {}
+        # Interleaved chunk by chunk (each contender reads chunk k, in an
+        # order rotated per chunk, before anyone reads chunk k+1): load from
+        # other jobs, which comes and goes over seconds, then falls on every
+        # contender alike instead of on whichever ran during a busy minute.
+        spent = {e.name: [0.0, 0.0] for e in entrants}
         with pool:
-            for _ in range(args.read_rounds):
-                for entrant in entrants:
+            for k, part in enumerate(chunks(paths, args.read_chunk)):
+                turn = k % len(entrants)
+                for entrant in entrants[turn:] + entrants[:turn]:
                     wall, cpu = time.perf_counter(), time.process_time()
-                    entrant.run(paths)
-                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                    if entrant.name not in best or wall < best[entrant.name][0]:
-                        best[entrant.name] = (wall, cpu)
-                    print(f"  {entrant.name}: {count / wall:.1f} frames/s", file=sys.stderr)
+                    entrant.run(part)
+                    spent[entrant.name][0] += time.perf_counter() - wall
+                    spent[entrant.name][1] += time.process_time() - cpu
+        best = {name: (wall, cpu) for name, (wall, cpu) in spent.items()}
+        for name, (wall, _) in best.items():
+            print(f"  {name}: {count / wall:.1f} frames/s", file=sys.stderr)
         costs = out_cost()
     finally:
         if not args.read_dir:
@@ -207,7 +201,8 @@ def run(args: argparse.Namespace) -> Section:
         f"{count:,} PNGs of 1920x1080 BGR uint8 ({megabytes:.2f} MB each on average), written by `write_frames` from the "
         "four Kodak photos tiled to 1080p (each frame a shifted window), read back from a temporary directory on disk "
         f"(page cache warm after the pixel check) in chunks of {args.read_chunk} paths, dropping each chunk's frames "
-        f"before the next. Best of {args.read_rounds} alternating round(s); the pools have {threads} workers, "
+        "before the next. The contenders take turns chunk by chunk (the order rotating), so load from other jobs "
+        f"falls on all of them alike; each reads every file once. The pools have {threads} workers, "
         "read_frames' default. *cores used* is process CPU time over wall time. Every file was first checked "
         "pixel-equal between `read_frames` and `cv2.imread`.",
         "",
