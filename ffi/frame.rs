@@ -511,6 +511,7 @@ unsafe extern "C" fn frame_reduce_ex(
         // SAFETY: CPython's fastcall arguments, GIL held; `object` is a live Frame.
         let [protocol] = unsafe { REDUCE_EX.parse(args, nargs, kwnames)? };
         let protocol = convert::int(protocol, "protocol")?;
+        // SAFETY: `object` is the live Frame this method was called on.
         let frame = unsafe { frame_of(object) };
         let pixels = if protocol >= 5 {
             // SAFETY: GIL held; each new reference is owned by `Owned`.
