@@ -10,21 +10,24 @@
 //! failure stops feeding, shuts the pool down (queued frames are dropped,
 //! frames being written finish atomically) and then raises.
 
-use crate::args::Signature;
+use crate::args::{required, Signature};
 use crate::buffer::BufferView;
-use crate::convert::{self, is_absent, optional_int, optional_str, Owned};
+use crate::convert::{self, given, optional_int, optional_str, replace_type_error};
+use crate::encode::take_frame;
+use crate::errors::{call_guarded, restore, take_raised, with_context};
 use crate::decode::parse_options;
-use crate::encode::{parse_threads, take_frame, EncodeOptions, Size};
-use crate::errors::{set_error, with_context, Failure, PyResult};
-use crate::frame;
+use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
+use crate::image::{parse_threads, EncodeOptions, Size};
+use crate::module;
+use crate::object::{none, path_to_py, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::batch::{Decoded, Files, Output, Pipeline, Sink};
+use bufpng_core::error::type_error;
 use bufpng_core::pattern::FilePattern;
 use bufpng_core::target::{plan_target, BatchTarget};
 use bufpng_core::{Frame, ImageLayout};
 use pyo3_ffi::*;
 use std::path::PathBuf;
-use std::ptr;
 use std::time::Duration;
 
 /// How long the calling thread waits for workers before it checks for
@@ -55,15 +58,16 @@ pub unsafe extern "C" fn write_frames(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    crate::errors::call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments for this call.
         let [frames, width, height, directory, pattern, start, order, compression, threads, progress] =
-            unsafe { WRITE_FRAMES.parse(args, nargs, kwnames)? };
+            unsafe { WRITE_FRAMES.parse(gil, args, nargs, kwnames)? };
         let size = Size::parse(width, height)?;
-        let directory = if is_absent(directory) {
-            PathBuf::from(".")
-        } else {
-            convert::path(directory, "directory")?
+        let directory = match given(directory) {
+            None => PathBuf::from("."),
+            Some(directory) => convert::path(directory, "directory")?,
         };
         let pattern = FilePattern::parse(
             &optional_str(pattern, "pattern")?.unwrap_or_else(|| "frame_%05d.png".into()),
@@ -77,10 +81,11 @@ pub unsafe extern "C" fn write_frames(
             start,
             compression: options.compression,
         });
-        let mut source = Source::new(frames, size, &mut files, "write_frames")?;
+        let mut source = Source::new(required(frames), size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);
         let mut pipeline = Pipeline::new(files, threads)?;
         let outcome = drive(
+            gil,
             &mut source,
             &mut pipeline,
             size,
@@ -88,14 +93,14 @@ pub unsafe extern "C" fn write_frames(
             progress.as_ref(),
         );
         // Joins the workers; every path goes through here before raising.
-        without_gil(|| pipeline.shutdown());
+        without_gil(gil, || pipeline.shutdown());
         if let Some(progress) = &progress {
             progress.finish(outcome.is_ok())?;
         }
         let count = outcome?;
         let output = pipeline.sink().output();
         let paths: Vec<PathBuf> = (0..count).map(|index| output.path(index)).collect();
-        path_list(&paths)
+        path_list(gil, &paths)
     })
 }
 
@@ -103,6 +108,7 @@ pub unsafe extern "C" fn write_frames(
 /// through the sink, or the first failure. The sink's own work for finished
 /// frames (an animation's file writes) runs here with the GIL released.
 pub fn drive<S: Sink + Send>(
+    gil: Gil<'_>,
     source: &mut Source,
     pipeline: &mut Pipeline<S>,
     size: Size,
@@ -120,12 +126,12 @@ pub fn drive<S: Sink + Send>(
             let index = taken;
             match source.next()? {
                 Some(item) => {
-                    let frame = take_frame(item.0, size, options.order)
+                    let frame = take_frame(item.get(), size, options.order)
                         .and_then(|frame| {
                             pipeline.sink().check(index, &frame.layout)?;
                             Ok(frame)
                         })
-                        .map_err(|f| with_context(f, || format!("frames[{index}]")))?;
+                        .map_err(|f| with_context(gil, f, || format!("frames[{index}]")))?;
                     taken += 1;
                     next = Some((index, frame));
                 }
@@ -135,7 +141,7 @@ pub fn drive<S: Sink + Send>(
         if exhausted && next.is_none() && pipeline.in_flight() == 0 {
             return Ok(taken);
         }
-        let finished = without_gil(|| {
+        let finished = without_gil(gil, || {
             if let Some((index, frame)) = next {
                 pipeline.submit(index, frame)?;
             }
@@ -151,8 +157,8 @@ pub fn drive<S: Sink + Send>(
             done += 1;
             report(done)?;
         }
-        // SAFETY: GIL held; runs Python's signal handlers (KeyboardInterrupt
-        // for Ctrl-C) and returns -1 with their exception set.
+        // SAFETY: GIL held (the token); runs Python's signal handlers
+        // (KeyboardInterrupt for Ctrl-C) and returns -1 with their exception set.
         if unsafe { PyErr_CheckSignals() } < 0 {
             return Err(Failure::Raised);
         }
@@ -176,30 +182,38 @@ impl Source {
     /// `sink` checks each frame of a list before anything is written;
     /// `function` names the caller in messages.
     pub fn new(
-        frames: *mut PyObject,
+        frames: Obj<'_>,
         size: Size,
         sink: &mut impl Sink,
         function: &str,
     ) -> PyResult<Source> {
+        let gil = frames.gil();
         reject_single_frame(frames, function)?;
-        // SAFETY: GIL held, `frames` is live. PySequence_Tuple and
+        // SAFETY: live object, GIL held. PySequence_Tuple and
         // PyObject_GetIter return new references (or NULL with an exception).
         unsafe {
-            if PyList_Check(frames) != 0 || PyTuple_Check(frames) != 0 {
+            if PyList_Check(frames.as_ptr()) != 0 || PyTuple_Check(frames.as_ptr()) != 0 {
                 // A tuple copy, so other threads changing the caller's list
                 // while the GIL is released cannot affect the batch.
-                let tuple = Owned::new(PySequence_Tuple(frames))?;
-                for i in 0..PyTuple_Size(tuple.0) {
-                    check_frame(PyTuple_GetItem(tuple.0, i), size)
+                let tuple = Owned::new(PySequence_Tuple(frames.as_ptr()))?;
+                // Items borrowed for as long as `tuple` lives, which holds them.
+                let held = tuple.get().gil();
+                for i in 0..PyTuple_Size(tuple.as_ptr()) {
+                    let item = Obj::borrowed(held, PyTuple_GetItem(tuple.as_ptr(), i))
+                        .expect("an in-range tuple item");
+                    check_frame(item, size)
                         .and_then(|layout| Ok(sink.check(i as usize, &layout)?))
-                        .map_err(|f| with_context(f, || format!("frames[{i}]")))?;
+                        .map_err(|f| with_context(gil, f, || format!("frames[{i}]")))?;
                 }
                 return Ok(Source::Snapshot { tuple, next: 0 });
             }
-            let iterator = iterate(frames, || {
-                format!(
-                    "{function} takes an iterable of frames (a list, a generator, a 4-D array...)"
-                )
+            let iterator = Owned::new(PyObject_GetIter(frames.as_ptr())).map_err(|_| {
+                replace_type_error(gil, || {
+                    format!(
+                        "{function} takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
+                        type_name(frames)
+                    )
+                })
             })?;
             Ok(Source::Lazy {
                 total: known_length(frames)?,
@@ -216,8 +230,10 @@ impl Source {
     /// The number of frames, when the object knows it (None for generators).
     pub fn total(&self) -> Option<usize> {
         match self {
-            // SAFETY: a live tuple.
-            Source::Snapshot { tuple, .. } => Some(unsafe { PyTuple_Size(tuple.0) } as usize),
+            Source::Snapshot { tuple, .. } => {
+                // SAFETY: a live tuple, GIL held (Owned).
+                Some(unsafe { PyTuple_Size(tuple.as_ptr()) } as usize)
+            }
             Source::Lazy { total, .. } => *total,
         }
     }
@@ -226,64 +242,42 @@ impl Source {
     fn next(&mut self) -> PyResult<Option<Owned>> {
         match self {
             Source::Snapshot { tuple, next } => {
-                // SAFETY: a live tuple; PyTuple_GetItem borrows an in-range
-                // item (NULL past the end, with IndexError, which we avoid),
-                // and we take our own reference to it.
+                let gil = tuple.get().gil();
+                // SAFETY: a live tuple, GIL held; PyTuple_GetItem borrows an
+                // in-range item (NULL past the end), held by the tuple, and
+                // we take our own reference to it.
                 unsafe {
-                    if *next as Py_ssize_t >= PyTuple_Size(tuple.0) {
+                    if *next as Py_ssize_t >= PyTuple_Size(tuple.as_ptr()) {
                         return Ok(None);
                     }
-                    let item = PyTuple_GetItem(tuple.0, *next as Py_ssize_t);
+                    let item =
+                        Obj::borrowed(gil, PyTuple_GetItem(tuple.as_ptr(), *next as Py_ssize_t));
                     *next += 1;
-                    Py_INCREF(item);
-                    Ok(Some(Owned(item)))
+                    Ok(item.map(Obj::to_owned))
                 }
             }
             Source::Lazy { iterator, .. } => {
-                // SAFETY: a live iterator; PyIter_Next returns a new reference,
-                // or NULL at the end (no exception) or on error (exception set).
+                // SAFETY: a live iterator, GIL held (Owned); PyIter_Next
+                // returns a new reference, or NULL at the end (no exception)
+                // or on error (exception set).
                 unsafe {
-                    let item = PyIter_Next(iterator.0);
-                    if !item.is_null() {
-                        Ok(Some(Owned(item)))
-                    } else if PyErr_Occurred().is_null() {
-                        Ok(None)
-                    } else {
-                        Err(Failure::Raised)
+                    match Owned::new(PyIter_Next(iterator.as_ptr())) {
+                        Ok(item) => Ok(Some(item)),
+                        Err(_) if PyErr_Occurred().is_null() => Ok(None),
+                        Err(failure) => Err(failure),
                     }
                 }
             }
         }
-    }
-}
-
-/// `iter(object)`; a TypeError (not iterable) is replaced by "`what`, got
-/// <type>", other errors propagate.
-fn iterate(object: *mut PyObject, what: impl FnOnce() -> String) -> PyResult<Owned> {
-    // SAFETY: GIL held, `object` live; PyObject_GetIter returns a new
-    // reference or NULL with an exception set.
-    unsafe {
-        let iterator = PyObject_GetIter(object);
-        if iterator.is_null() {
-            if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
-                PyErr_Clear();
-                set_error(
-                    PyExc_TypeError,
-                    &format!("{}, got {}", what(), convert::type_name(object)),
-                );
-            }
-            return Err(Failure::Raised);
-        }
-        Ok(Owned(iterator))
     }
 }
 
 /// `len(frames)` for objects that have one (a 4-D array), else None.
-fn known_length(frames: *mut PyObject) -> PyResult<Option<usize>> {
-    // SAFETY: GIL held, `frames` live. Objects without __len__ raise
+fn known_length(frames: Obj<'_>) -> PyResult<Option<usize>> {
+    // SAFETY: live object, GIL held. Objects without __len__ raise
     // TypeError, which only means "unknown"; anything else propagates.
     unsafe {
-        let n = PyObject_Size(frames);
+        let n = PyObject_Size(frames.as_ptr());
         if n >= 0 {
             return Ok(Some(n as usize));
         }
@@ -296,16 +290,16 @@ fn known_length(frames: *mut PyObject) -> PyResult<Option<usize>> {
 }
 
 /// Only validates `image` (used to check a whole list before writing).
-fn check_frame(image: *mut PyObject, size: Size) -> PyResult<ImageLayout> {
+fn check_frame(image: Obj<'_>, size: Size) -> PyResult<ImageLayout> {
     let view = BufferView::acquire(image)?;
     Ok(view.plan(size.width, size.height)?.layout)
 }
 
 /// `write_frames(frame)` with one image would iterate over its rows and write
 /// each row as a picture; say so instead. A 4-D array (a batch) is fine.
-fn reject_single_frame(frames: *mut PyObject, function: &str) -> PyResult<()> {
-    // SAFETY: GIL held; PyObject_CheckBuffer only inspects the type.
-    let exports_buffer = unsafe { PyObject_CheckBuffer(frames) } != 0;
+fn reject_single_frame(frames: Obj<'_>, function: &str) -> PyResult<()> {
+    // SAFETY: live object, GIL held; PyObject_CheckBuffer only inspects the type.
+    let exports_buffer = unsafe { PyObject_CheckBuffer(frames.as_ptr()) } != 0;
     if !exports_buffer {
         return Ok(());
     }
@@ -313,18 +307,12 @@ fn reject_single_frame(frames: *mut PyObject, function: &str) -> PyResult<()> {
     if view.desc().shape.len() >= 4 {
         return Ok(());
     }
-    // SAFETY: GIL held.
-    unsafe {
-        set_error(
-            PyExc_TypeError,
-            &format!(
-                "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
-                view.desc().shape.len(),
-                convert::type_name(frames)
-            ),
-        )
-    };
-    Err(Failure::Raised)
+    Err(type_error(format!(
+        "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
+        view.desc().shape.len(),
+        type_name(frames)
+    ))
+    .into())
 }
 
 /// The `progress` argument: a callable `progress(done, total)`, or True for
@@ -335,59 +323,57 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn parse(progress: *mut PyObject) -> PyResult<Option<Progress>> {
-        // SAFETY: GIL held; `progress` is NULL or live. New references from
+    pub fn parse(progress: Option<Obj<'_>>) -> PyResult<Option<Progress>> {
+        let Some(progress) = given(progress) else {
+            return Ok(None);
+        };
+        // SAFETY: live object, GIL held. New references from
         // PyImport_ImportModule / PyObject_GetAttrString / PyObject_CallNoArgs
         // are owned by `Owned` (NULL means an exception is set).
         unsafe {
-            if is_absent(progress) || progress == Py_False() {
+            if progress.as_ptr() == Py_False() {
                 return Ok(None);
             }
-            if progress == Py_True() {
+            if progress.as_ptr() == Py_True() {
                 let module = Owned::new(PyImport_ImportModule(c"bufpng._progress".as_ptr()))?;
-                let class = Owned::new(PyObject_GetAttrString(module.0, c"ProgressBar".as_ptr()))?;
-                let bar = Owned::new(PyObject_CallNoArgs(class.0))?;
+                let class = Owned::new(PyObject_GetAttrString(
+                    module.as_ptr(),
+                    c"ProgressBar".as_ptr(),
+                ))?;
+                let bar = Owned::new(PyObject_CallNoArgs(class.as_ptr()))?;
                 return Ok(Some(Progress {
                     callback: bar,
                     is_bar: true,
                 }));
             }
-            if PyCallable_Check(progress) == 0 {
-                set_error(
-                    PyExc_TypeError,
-                    &format!(
-                        "progress must be None, True (a progress bar on stderr) or a callable progress(done, total), got {}",
-                        convert::type_name(progress)
-                    ),
-                );
-                return Err(Failure::Raised);
+            if PyCallable_Check(progress.as_ptr()) == 0 {
+                return Err(type_error(format!(
+                    "progress must be None, True (a progress bar on stderr) or a callable progress(done, total), got {}",
+                    type_name(progress)
+                ))
+                .into());
             }
-            Py_INCREF(progress);
-            Ok(Some(Progress {
-                callback: Owned(progress),
-                is_bar: false,
-            }))
         }
+        Ok(Some(Progress {
+            callback: progress.to_owned(),
+            is_bar: false,
+        }))
     }
 
     fn call(&self, done: usize, total: Option<usize>) -> PyResult<()> {
-        // SAFETY: GIL held; the argument objects are new references stolen
-        // by PyTuple_SetItem (or released on failure); the result is owned.
+        let gil = self.callback.get().gil();
+        // SAFETY: GIL held (Owned); new references are owned by `Owned` or
+        // stolen by PyTuple_SetItem; the result is owned and dropped.
         unsafe {
             let args = Owned::new(PyTuple_New(2))?;
-            let done = PyLong_FromSize_t(done);
+            let done = Owned::new(PyLong_FromSize_t(done))?;
             let total = match total {
-                Some(n) => PyLong_FromSize_t(n),
-                None => convert::none(),
+                Some(n) => Owned::new(PyLong_FromSize_t(n))?,
+                None => none(gil),
             };
-            if done.is_null() || total.is_null() {
-                Py_XDECREF(done);
-                Py_XDECREF(total);
-                return Err(Failure::Raised);
-            }
-            PyTuple_SetItem(args.0, 0, done);
-            PyTuple_SetItem(args.0, 1, total);
-            Owned::new(PyObject_CallObject(self.callback.0, args.0)).map(drop)
+            PyTuple_SetItem(args.as_ptr(), 0, done.into_raw());
+            PyTuple_SetItem(args.as_ptr(), 1, total.into_raw());
+            Owned::new(PyObject_CallObject(self.callback.as_ptr(), args.as_ptr())).map(drop)
         }
     }
 
@@ -398,41 +384,36 @@ impl Progress {
         if !self.is_bar {
             return Ok(());
         }
-        // SAFETY: GIL held; PyErr_Fetch hands over owned references (maybe
-        // NULL) that PyErr_Restore takes back.
-        unsafe {
-            let (mut kind, mut value, mut traceback) =
-                (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-            if !succeeded {
-                PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+        let gil = self.callback.get().gil();
+        let pending = if succeeded { None } else { take_raised(gil) };
+        // SAFETY: GIL held (Owned); a new reference or NULL comes back.
+        let closed = unsafe {
+            Owned::new(PyObject_CallMethod(
+                self.callback.as_ptr(),
+                c"close".as_ptr(),
+                std::ptr::null(),
+            ))
+        };
+        match pending {
+            Some(pending) => {
+                drop(take_raised(gil));
+                restore(pending);
+                Err(Failure::Raised)
             }
-            let closed = PyObject_CallMethod(self.callback.0, c"close".as_ptr(), ptr::null());
-            let result = Owned::new(closed).map(drop);
-            if !succeeded {
-                PyErr_Clear();
-                PyErr_Restore(kind, value, traceback);
-            }
-            result
+            None => closed.map(drop),
         }
     }
 }
 
 /// A new Python list of str paths.
-fn path_list(paths: &[PathBuf]) -> PyResult<*mut PyObject> {
-    // SAFETY: GIL held; PyList_New returns a new reference; PyList_SetItem
-    // steals each item's reference; on failure the list is released.
+fn path_list(gil: Gil<'_>, paths: &[PathBuf]) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); PyList_New returns a new reference or
+    // NULL; PyList_SetItem steals each item's reference.
     unsafe {
-        let list = PyList_New(paths.len() as Py_ssize_t);
-        if list.is_null() {
-            return Err(Failure::Raised);
-        }
+        let list = Owned::new(PyList_New(paths.len() as Py_ssize_t))?;
         for (i, path) in paths.iter().enumerate() {
-            let item = convert::path_to_py(path);
-            if item.is_null() {
-                Py_DECREF(list);
-                return Err(Failure::Raised);
-            }
-            PyList_SetItem(list, i as Py_ssize_t, item);
+            let item = path_to_py(gil, path)?;
+            PyList_SetItem(list.as_ptr(), i as Py_ssize_t, item.into_raw());
         }
         Ok(list)
     }
@@ -446,29 +427,35 @@ static READ_FRAMES: Signature = Signature {
 };
 
 pub unsafe extern "C" fn read_frames(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    crate::errors::call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [paths, out, threads, progress, order, max_bytes] =
-            unsafe { READ_FRAMES.parse(args, nargs, kwnames)? };
-        let paths = path_vec(paths)?;
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([paths, out, threads, progress, order, max_bytes], frame_type) = unsafe {
+            (
+                READ_FRAMES.parse(gil, args, nargs, kwnames)?,
+                module::frame_type(gil, module),
+            )
+        };
+        let paths = path_vec(required(paths))?;
         let options = parse_options(order, max_bytes)?;
         let threads = parse_threads(threads)?.min(paths.len().max(1));
-        let mut places = Places::new(out, paths.len())?;
+        let mut places = Places::new(out, frame_type, paths.len())?;
         let progress = Progress::parse(progress)?;
         let mut pipeline = Pipeline::new(Decoded::new(options), threads)?;
-        let outcome = read_all(&paths, &mut pipeline, &mut places, progress.as_ref());
+        let outcome = read_all(gil, &paths, &mut pipeline, &mut places, progress.as_ref());
         // Joins the workers; every path goes through here before raising.
-        without_gil(|| pipeline.shutdown());
+        without_gil(gil, || pipeline.shutdown());
         if let Some(progress) = &progress {
             progress.finish(outcome.is_ok())?;
         }
         outcome?;
-        places.result()
+        places.result(gil)
     })
 }
 
@@ -477,9 +464,10 @@ pub unsafe extern "C" fn read_frames(
 /// puts each in its place on the calling thread (a new Frame, or a copy into
 /// out[i] with the GIL held), with progress and Ctrl-C between ticks.
 fn read_all(
+    gil: Gil<'_>,
     paths: &[PathBuf],
     pipeline: &mut Pipeline<Decoded, PathBuf>,
-    places: &mut Places,
+    places: &mut Places<'_>,
     progress: Option<&Progress>,
 ) -> PyResult<()> {
     let total = Some(paths.len());
@@ -489,7 +477,7 @@ fn read_all(
     while done < paths.len() {
         let next = (taken < paths.len() && pipeline.has_room()).then_some(taken);
         taken += usize::from(next.is_some());
-        let finished = without_gil(|| {
+        let finished = without_gil(gil, || {
             if let Some(index) = next {
                 pipeline.submit(index, paths[index].clone())?;
             }
@@ -505,12 +493,12 @@ fn read_all(
         for (index, frame) in pipeline.sink().take() {
             places
                 .put(index, frame, &paths[index])
-                .map_err(|f| with_context(f, || format!("paths[{index}]")))?;
+                .map_err(|f| with_context(gil, f, || format!("paths[{index}]")))?;
             done += 1;
             report(done)?;
         }
-        // SAFETY: GIL held; runs Python's signal handlers (KeyboardInterrupt
-        // for Ctrl-C) and returns -1 with their exception set.
+        // SAFETY: GIL held (the token); runs Python's signal handlers
+        // (KeyboardInterrupt for Ctrl-C) and returns -1 with their exception set.
         if unsafe { PyErr_CheckSignals() } < 0 {
             return Err(Failure::Raised);
         }
@@ -520,24 +508,24 @@ fn read_all(
 
 /// Where read_frames puts frame i: a new Frame in slot i of the list it
 /// returns, or out[i] of the caller's buffer.
-enum Places {
-    Frames(Vec<Option<Owned>>),
+enum Places<'py> {
+    Frames(FrameType<'py>, Vec<Option<Owned>>),
     Out {
-        object: *mut PyObject,
-        view: BufferView,
+        object: Obj<'py>,
+        view: BufferView<'py>,
         batch: BatchTarget,
     },
 }
 
-impl Places {
-    fn new(out: *mut PyObject, count: usize) -> PyResult<Places> {
-        if is_absent(out) {
-            return Ok(Places::Frames((0..count).map(|_| None).collect()));
-        }
-        let view = BufferView::acquire_writable(out)?;
+impl<'py> Places<'py> {
+    fn new(out: Option<Obj<'py>>, frame_type: FrameType<'py>, count: usize) -> PyResult<Self> {
+        let Some(object) = given(out) else {
+            return Ok(Places::Frames(frame_type, (0..count).map(|_| None).collect()));
+        };
+        let view = BufferView::acquire_writable(object)?;
         let batch = BatchTarget::new(&view.desc(), count)?;
         Ok(Places::Out {
-            object: out,
+            object,
             view,
             batch,
         })
@@ -545,39 +533,34 @@ impl Places {
 
     fn put(&mut self, index: usize, frame: Frame, path: &std::path::Path) -> PyResult<()> {
         match self {
-            Places::Frames(frames) => {
-                frames[index] = Some(Owned(frame::new_object(frame)?));
+            Places::Frames(frame_type, frames) => {
+                frames[index] = Some(frame::new_object(*frame_type, frame)?);
             }
             Places::Out { view, batch, .. } => {
                 let what = path.display().to_string();
                 let plan = plan_target(&batch.item(&view.desc()), &frame.layout, &what)?;
-                let offset = batch.step * index as isize;
-                view.write_frame(&frame, &plan, offset)?;
+                view.write_frame(&frame, &plan, batch.step * index as isize)?;
             }
         }
         Ok(())
     }
 
-    /// The list of Frames in the paths' order, or `out` (new references).
-    fn result(self) -> PyResult<*mut PyObject> {
+    /// The list of Frames in the paths' order, or `out`.
+    fn result(self, _: Gil<'_>) -> PyResult<Owned> {
         match self {
-            Places::Out { object, .. } => {
-                // SAFETY: the caller's live argument, returned as a new reference.
-                unsafe { Py_INCREF(object) };
-                Ok(object)
-            }
-            Places::Frames(frames) => {
-                // SAFETY: GIL held; PyList_New returns a new reference;
-                // PyList_SetItem steals each item's reference.
+            Places::Out { object, .. } => Ok(object.to_owned()),
+            Places::Frames(_, frames) => {
+                // SAFETY: GIL held (the token); PyList_New returns a new
+                // reference or NULL; PyList_SetItem steals each item.
                 unsafe {
                     let list = Owned::new(PyList_New(frames.len() as Py_ssize_t))?;
                     for (i, frame) in frames.into_iter().enumerate() {
                         let frame = frame.ok_or_else(|| {
                             anyhow::anyhow!("bufpng internal error: frame {i} was not read")
                         })?;
-                        PyList_SetItem(list.0, i as Py_ssize_t, frame.into_raw());
+                        PyList_SetItem(list.as_ptr(), i as Py_ssize_t, frame.into_raw());
                     }
-                    Ok(list.into_raw())
+                    Ok(list)
                 }
             }
         }
@@ -586,37 +569,41 @@ impl Places {
 
 /// The paths argument: any iterable of str, bytes or os.PathLike paths,
 /// converted up front (with the GIL held) so workers only see PathBufs.
-fn path_vec(paths: *mut PyObject) -> PyResult<Vec<PathBuf>> {
-    // SAFETY: GIL held, `paths` live. PyObject_GetIter and PyIter_Next return
+fn path_vec(paths: Obj<'_>) -> PyResult<Vec<PathBuf>> {
+    let gil = paths.gil();
+    // SAFETY: live object, GIL held. PyObject_GetIter and PyIter_Next return
     // new references owned by `Owned`; NULL from PyIter_Next without an
     // exception is the end.
     unsafe {
-        let single = PyUnicode_Check(paths) != 0
-            || PyBytes_Check(paths) != 0
-            || PyObject_HasAttrString(paths, c"__fspath__".as_ptr()) != 0;
+        let single = PyUnicode_Check(paths.as_ptr()) != 0
+            || PyBytes_Check(paths.as_ptr()) != 0
+            || PyObject_HasAttrString(paths.as_ptr(), c"__fspath__".as_ptr()) != 0;
         if single {
-            set_error(
-                PyExc_TypeError,
+            return Err(type_error(
                 "read_frames takes a list (or any iterable) of paths, got a single path: use read() for one file, or wrap it in a list: [path]",
-            );
-            return Err(Failure::Raised);
+            )
+            .into());
         }
-        let iterator = iterate(paths, || {
-            "read_frames takes an iterable of paths (a list, sorted(glob(...)), a generator...)"
-                .into()
+        let iterator = Owned::new(PyObject_GetIter(paths.as_ptr())).map_err(|_| {
+            replace_type_error(gil, || {
+                format!(
+                    "read_frames takes an iterable of paths (a list, sorted(glob(...)), a generator...), got {}",
+                    type_name(paths)
+                )
+            })
         })?;
         let mut out = Vec::new();
         loop {
-            let item = PyIter_Next(iterator.0);
+            let item = PyIter_Next(iterator.as_ptr());
             if item.is_null() {
                 if PyErr_Occurred().is_null() {
                     return Ok(out);
                 }
                 return Err(Failure::Raised);
             }
-            let item = Owned(item);
+            let item = Owned::new(item)?;
             let index = out.len();
-            out.push(convert::path(item.0, &format!("paths[{index}]"))?);
+            out.push(convert::path(item.get(), &format!("paths[{index}]"))?);
         }
     }
 }

@@ -1,58 +1,99 @@
 //! The `Py_buffer` owner: the heart of the original question's fix.
 //!
-//! `BufferView::acquire` calls `PyObject_GetBuffer`; `Drop` calls
-//! `PyBuffer_Release`, so the exporter's buffer is released on every path:
-//! success, early return, error and panic. The view is not `Send` (it holds
-//! raw pointers), so the compiler keeps it out of code that runs without the GIL.
+//! `HeldBuffer::request` is bufpng's one call of `PyObject_GetBuffer` and its
+//! `Drop` the one call of `PyBuffer_Release`, so the exporter's buffer is
+//! released on every path: success, early return, error and panic.
+//! `BufferView` (an image source) and `describe` both hold one. Neither is
+//! `Send` (they hold raw pointers and a GIL token), so the compiler keeps them
+//! out of code that runs without the GIL, and slices of the exporter's memory
+//! borrow the view, so none outlives the release.
 
-use crate::convert::type_name;
-use crate::errors::{set_error, Failure, PyResult};
+use crate::convert::replace_type_error;
+use crate::errors::{restore, take_raised};
+use crate::object::{type_name, Failure, Gil, Obj, PyResult};
 use bufpng_core::error::buffer_error;
 use bufpng_core::{
     plan_source, BufferDesc, ChannelOrder, Endian, Frame, ImageLayout, PixelFormat, SourcePlan,
 };
 use pyo3_ffi::*;
-use std::ffi::CStr;
+use std::ffi::{c_int, CStr};
+use std::ops::Deref;
 
-pub struct BufferView {
-    // Boxed so the struct the exporter filled in never moves while held.
+/// A `Py_buffer` filled by a successful `PyObject_GetBuffer`, released on drop.
+pub struct HeldBuffer<'py> {
+    // Boxed so the struct the exporter filled in never moves while held: an
+    // exporter may point `shape`/`strides` into the struct itself
+    // (PyBuffer_FillInfo does, for bytes and bytearray).
     view: Box<Py_buffer>,
+    gil: Gil<'py>,
+}
+
+impl<'py> HeldBuffer<'py> {
+    /// `PyObject_GetBuffer(object, view, flags)`. On failure the exporter's
+    /// exception is set and nothing is held.
+    pub fn request(object: Obj<'py>, flags: c_int) -> PyResult<HeldBuffer<'py>> {
+        let mut view: Box<Py_buffer> = Box::new(Py_buffer::new());
+        // SAFETY: `object` is live, the GIL held (the Obj's guarantees), and
+        // `view` points to writable storage for one Py_buffer. On failure
+        // nothing is held.
+        if unsafe { PyObject_GetBuffer(object.as_ptr(), &mut *view, flags) } != 0 {
+            return Err(Failure::Raised);
+        }
+        Ok(HeldBuffer {
+            view,
+            gil: object.gil(),
+        })
+    }
+}
+
+impl Deref for HeldBuffer<'_> {
+    type Target = Py_buffer;
+    fn deref(&self) -> &Py_buffer {
+        &self.view
+    }
+}
+
+impl Drop for HeldBuffer<'_> {
+    fn drop(&mut self) {
+        let _gil_held: Gil<'_> = self.gil;
+        // SAFETY: the view was filled by a successful PyObject_GetBuffer and is
+        // released exactly once, here, with the GIL held (the token above).
+        unsafe { PyBuffer_Release(&mut *self.view) };
+    }
+}
+
+pub struct BufferView<'py> {
+    view: HeldBuffer<'py>,
     shape: Vec<isize>,
     strides: Vec<isize>,
     format: String,
 }
 
-impl BufferView {
+impl<'py> BufferView<'py> {
     /// Requests `object`'s buffer with full information (shape, strides,
     /// format, suboffsets) and read-only access.
-    pub fn acquire(object: *mut PyObject) -> PyResult<BufferView> {
-        Self::request(object, PyBUF_FULL_RO, explain_not_a_buffer)
+    pub fn acquire(object: Obj<'py>) -> PyResult<BufferView<'py>> {
+        let view =
+            HeldBuffer::request(object, PyBUF_FULL_RO).map_err(|_| explain_not_a_buffer(object))?;
+        // From here on `owner` releases the buffer whatever happens below.
+        let mut owner = BufferView {
+            view,
+            shape: Vec::new(),
+            strides: Vec::new(),
+            format: String::new(),
+        };
+        owner.read_description()?;
+        Ok(owner)
     }
 
     /// Requests `object`'s buffer for writing (`out=`): PyBUF_WRITABLE |
     /// PyBUF_RECORDS, i.e. shape, strides and format, and no suboffsets (an
     /// exporter that needs them must refuse). A read-only exporter's refusal
-    /// becomes a BufferError that says so, with the exporter's own
-    /// exception as its __cause__.
-    pub fn acquire_writable(object: *mut PyObject) -> PyResult<BufferView> {
-        Self::request(object, PyBUF_WRITABLE | PyBUF_RECORDS, explain_not_writable)
-    }
-
-    /// `explain` rewords the exporter's refusal.
-    fn request(
-        object: *mut PyObject,
-        flags: std::ffi::c_int,
-        explain: fn(*mut PyObject),
-    ) -> PyResult<BufferView> {
-        let mut view: Box<Py_buffer> = Box::new(Py_buffer::new());
-        // SAFETY: `object` is a live reference (GIL held) and `view` points to
-        // writable storage for one Py_buffer. On failure nothing is held.
-        let status = unsafe { PyObject_GetBuffer(object, &mut *view, flags) };
-        if status != 0 {
-            explain(object);
-            return Err(Failure::Raised);
-        }
-        // From here on `owner` releases the buffer whatever happens below.
+    /// becomes a BufferError that says so, with the exporter's own exception
+    /// as its __cause__.
+    pub fn acquire_writable(object: Obj<'py>) -> PyResult<BufferView<'py>> {
+        let view = HeldBuffer::request(object, PyBUF_WRITABLE | PyBUF_RECORDS)
+            .map_err(|_| explain_not_writable(object))?;
         let mut owner = BufferView {
             view,
             shape: Vec::new(),
@@ -145,18 +186,41 @@ impl BufferView {
             )
             .into());
         }
-        if self.view.len <= 0 {
-            return Ok(Vec::new());
+        // A C-contiguous buffer's `len` bytes start at `buf`.
+        Ok(self.memory(0, self.view.len.max(0) as usize).to_vec())
+    }
+
+    /// The `len` bytes of exporter memory starting `before` bytes ahead of
+    /// `buf`, borrowed from the view: they cannot outlive the release.
+    fn memory(&self, before: usize, len: usize) -> &[u8] {
+        if len == 0 {
+            return &[];
         }
-        // SAFETY: a C-contiguous buffer's `len` bytes start at `buf` (non-NULL
-        // for len > 0) and stay valid until PyBuffer_Release, which only Drop calls.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                self.view.buf.cast::<u8>().cast_const(),
-                self.view.len as usize,
-            )
-        };
-        Ok(bytes.to_vec())
+        // SAFETY: callers pass a range the exporter handed out (the whole of
+        // a contiguous buffer, or the span its shape and strides address
+        // around `buf`); the exporter keeps it valid until PyBuffer_Release,
+        // which only Drop calls, after this borrow of `self` ends.
+        unsafe {
+            let start = self.view.buf.cast::<u8>().cast_const().wrapping_sub(before);
+            std::slice::from_raw_parts(start, len)
+        }
+    }
+
+    /// Copies the image out of the exporter's memory into an owned frame.
+    /// Runs with the GIL held (the view holds the token), so no Python code
+    /// runs mid-copy; code that released the GIL (numpy's np.copyto) still
+    /// can: docs/design.md, "What the copy guarantees".
+    pub fn copy_frame(
+        &self,
+        plan: &SourcePlan,
+        order: ChannelOrder,
+        target: PixelFormat,
+    ) -> anyhow::Result<Frame> {
+        let span = plan.span()?;
+        // `plan` was derived from this view's fields, and `span` is exactly
+        // the range they address around `buf`.
+        let memory = self.memory(span.before, span.len);
+        Frame::copy_from(plan, memory, span.before, order, target)
     }
 
     /// Copies a packed image of `layout` (samples in `endian`, channels in
@@ -182,35 +246,6 @@ impl BufferView {
         Ok(self.copy_frame(&SourcePlan::packed(layout, endian), order, target)?)
     }
 
-    /// Copies the image out of the exporter's memory into an owned frame.
-    /// Must run with the GIL held: another thread could otherwise change or
-    /// free the memory mid-copy.
-    pub fn copy_frame(
-        &self,
-        plan: &SourcePlan,
-        order: ChannelOrder,
-        target: PixelFormat,
-    ) -> anyhow::Result<Frame> {
-        let span = plan.span()?;
-        // SAFETY: the exporter guarantees that every byte addressed by `buf`,
-        // `shape` and `strides` stays valid until PyBuffer_Release (which only
-        // Drop calls, after this borrow ends). `span` is exactly the range those
-        // fields address around `buf`, and `plan` was derived from them, so the
-        // slice covers only memory the exporter handed out.
-        let memory = unsafe {
-            let start = self
-                .view
-                .buf
-                .cast::<u8>()
-                .cast_const()
-                .wrapping_sub(span.before);
-            std::slice::from_raw_parts(start, span.len)
-        };
-        Frame::copy_from(plan, memory, span.before, order, target)
-    }
-}
-
-impl BufferView {
     /// Writes `frame` into this (writable) buffer as `plan` says, its first
     /// sample `offset` bytes from the view's `buf` (an item of a batch).
     /// Runs with the GIL held, like `copy_frame`. `plan` must come from this
@@ -219,18 +254,17 @@ impl BufferView {
     /// by the exporter; `copy_into` checks the span again before writing.
     pub fn write_frame(&mut self, frame: &Frame, plan: &SourcePlan, offset: isize) -> PyResult<()> {
         if self.view.readonly != 0 {
-            return Err(
-                buffer_error("bufpng internal error: writing into a read-only view").into(),
-            );
+            return Err(buffer_error("bufpng internal error: writing into a read-only view").into());
         }
         let span = plan.span()?;
         // SAFETY: the view was requested with PyBUF_WRITABLE and is held
-        // until Drop, after this borrow ends. `plan` and `offset` come from
-        // the view's own shape and strides (see above), so the `span.len`
-        // bytes starting `span.before` bytes below `buf + offset` are memory
-        // the exporter handed out. No other Rust reference to it exists: the
-        // sources bufpng decodes from were copied out first, and Frames refuse
-        // writable requests. Other Python threads cannot run: GIL held.
+        // until Drop, after this borrow of `self` ends. `plan` and `offset`
+        // come from the view's own shape and strides (see above), so the
+        // `span.len` bytes starting `span.before` bytes below `buf + offset`
+        // are memory the exporter handed out. No other Rust reference to it
+        // exists: the sources bufpng decodes from were copied out first, and
+        // Frames refuse writable requests. Python code cannot run meanwhile
+        // (GIL held); code that released it (numpy's) still can, as for reads.
         let memory = unsafe {
             let start = self
                 .view
@@ -244,15 +278,6 @@ impl BufferView {
     }
 }
 
-impl Drop for BufferView {
-    fn drop(&mut self) {
-        // SAFETY: the view was filled by a successful PyObject_GetBuffer and is
-        // released exactly once, here. The GIL is held: BufferView is not Send,
-        // and is only created and dropped inside native functions.
-        unsafe { PyBuffer_Release(&mut *self.view) };
-    }
-}
-
 fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
     let mut strides = vec![itemsize; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
@@ -261,89 +286,61 @@ fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
     strides
 }
 
-/// Turns a refused writable request into a BufferError that says what
-/// `out=` needs, keeping the exporter's exception as __cause__. A TypeError
-/// for an object that exports no buffer at all gets explain_not_a_buffer's words.
-fn explain_not_writable(object: *mut PyObject) {
-    // SAFETY: GIL held, `object` live, an exception set by the failed
-    // request. PyErr_GetRaisedException (3.12+) is not in the 3.11 stable
-    // ABI, so Fetch/Normalize/Restore are used; each reference taken is
-    // handed on (Restore, SetCause steal) or released.
-    unsafe {
-        if PyObject_CheckBuffer(object) == 0 {
-            explain_not_a_buffer(object);
-            return;
-        }
-        let (mut kind, mut value, mut traceback) = (
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        );
-        PyErr_Fetch(&mut kind, &mut value, &mut traceback);
-        // Read-only, or refused for another reason (say, it needs
-        // suboffsets)? In the second case the exporter's own words are best.
-        let mut probe = Py_buffer::new();
-        if PyObject_GetBuffer(object, &mut probe, PyBUF_FULL_RO) != 0 {
-            PyErr_Clear();
-            PyErr_Restore(kind, value, traceback);
-            return;
-        }
-        PyBuffer_Release(&mut probe);
-        PyErr_NormalizeException(&mut kind, &mut value, &mut traceback);
-        if !traceback.is_null() && !value.is_null() {
-            PyException_SetTraceback(value, traceback);
-        }
-        Py_XDECREF(kind);
-        Py_XDECREF(traceback);
-        set_error(
-            PyExc_BufferError,
-            &format!(
-                "out must be a writable buffer, but this {} is read-only: pass a writable array (np.empty(shape, dtype), arr.copy()), a bytearray or a writable mmap",
-                type_name(object)
-            ),
-        );
-        let (mut new_kind, mut new_value, mut new_traceback) = (
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        );
-        PyErr_Fetch(&mut new_kind, &mut new_value, &mut new_traceback);
-        PyErr_NormalizeException(&mut new_kind, &mut new_value, &mut new_traceback);
-        if !new_value.is_null() && !value.is_null() {
-            PyException_SetCause(new_value, value);
-        } else {
-            Py_XDECREF(value);
-        }
-        PyErr_Restore(new_kind, new_value, new_traceback);
+/// A refused writable request: a BufferError saying what `out=` needs when
+/// the object is read-only (a read-only request succeeds), with the
+/// exporter's exception as __cause__; explain_not_a_buffer's words for an
+/// object that exports no buffer; the exporter's own exception otherwise
+/// (say, it needs suboffsets).
+fn explain_not_writable(object: Obj<'_>) -> Failure {
+    let gil = object.gil();
+    // SAFETY: live object, GIL held; a type check.
+    if unsafe { PyObject_CheckBuffer(object.as_ptr()) } == 0 {
+        return explain_not_a_buffer(object);
     }
+    let Some(cause) = take_raised(gil) else {
+        return Failure::Raised;
+    };
+    if HeldBuffer::request(object, PyBUF_FULL_RO).is_err() {
+        drop(take_raised(gil));
+        restore(cause);
+        return Failure::Raised;
+    }
+    Failure::Replacing(
+        buffer_error(format!(
+            "out must be a writable buffer, but this {} is read-only: pass a writable array (np.empty(shape, dtype), arr.copy()), a bytearray or a writable mmap",
+            type_name(object)
+        )),
+        cause,
+    )
 }
 
 /// Replaces CPython's generic "a bytes-like object is required" with a
-/// message that says what was passed and what to pass instead. Errors the
-/// exporter itself raised (BufferError and friends) are left as they are.
-fn explain_not_a_buffer(object: *mut PyObject) {
-    // SAFETY: GIL held, `object` live; PyObject_CheckBuffer only inspects the type.
+/// message that says what was passed and what to pass instead (chained to
+/// the original). Errors the exporter itself raised (BufferError, or
+/// anything its `__buffer__` raised) propagate as they are.
+fn explain_not_a_buffer(object: Obj<'_>) -> Failure {
+    let gil = object.gil();
+    let object_ptr = object.as_ptr();
+    // SAFETY: live object, GIL held; type checks only.
     unsafe {
-        if PyObject_CheckBuffer(object) != 0 || PyErr_ExceptionMatches(PyExc_TypeError) == 0 {
-            return;
+        if PyObject_CheckBuffer(object_ptr) != 0 {
+            return Failure::Raised;
         }
-        PyErr_Clear();
         let name = type_name(object);
-        let hint = if PyUnicode_Check(object) != 0 {
+        let hint = if PyUnicode_Check(object_ptr) != 0 {
             ": text is not pixels. str(frame) gives the array's printed text; pass the array itself"
                 .to_string()
-        } else if Py_IsNone(object) != 0 {
+        } else if object.is_none() {
             ": did cv2.imread() fail? It returns None when it cannot read the file".to_string()
-        } else if PyList_Check(object) != 0 || PyTuple_Check(object) != 0 {
+        } else if PyList_Check(object_ptr) != 0 || PyTuple_Check(object_ptr) != 0 {
             format!(": a {name} of numbers is not a pixel buffer; convert it with np.asarray(x, dtype=np.uint8) or bytes(x)")
         } else {
             String::new()
         };
-        set_error(
-            PyExc_TypeError,
-            &format!(
+        replace_type_error(gil, || {
+            format!(
                 "expected an image buffer (numpy array, bytes, bytearray, memoryview, array.array or any buffer exporter), got {name}{hint}"
-            ),
-        );
+            )
+        })
     }
 }

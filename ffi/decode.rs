@@ -1,17 +1,22 @@
 //! decode and read: PNG bytes and files to bufpng.Frame objects.
 
-use crate::args::Signature;
+use crate::args::{required, Signature};
 use crate::buffer::BufferView;
-use crate::convert::{self, optional_int, optional_str};
-use crate::errors::{call_guarded, set_error, Failure, PyResult};
-use crate::frame;
+use crate::convert::{self, given, optional_int, optional_str};
+use crate::errors::call_guarded;
+use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
-use bufpng_core::error::value_error;
+use crate::module;
+use crate::object::{Gil, Obj, Owned, PyResult};
+use bufpng_core::error::{type_error, value_error};
 use bufpng_core::target::plan_target;
 use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, Frame, DEFAULT_MAX_BYTES};
 use pyo3_ffi::*;
 
-pub fn parse_options(order: *mut PyObject, max_bytes: *mut PyObject) -> PyResult<DecodeOptions> {
+pub fn parse_options(
+    order: Option<Obj<'_>>,
+    max_bytes: Option<Obj<'_>>,
+) -> PyResult<DecodeOptions> {
     let order = match optional_str(order, "order")? {
         Some(name) => ChannelOrder::parse(&name)?,
         None => ChannelOrder::default(),
@@ -33,35 +38,40 @@ static DECODE: Signature = Signature {
 };
 
 pub unsafe extern "C" fn decode(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [data, out, order, max_bytes] = unsafe { DECODE.parse(args, nargs, kwnames)? };
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([data, out, order, max_bytes], frame_type) = unsafe {
+            (
+                DECODE.parse(gil, args, nargs, kwnames)?,
+                module::frame_type(gil, module),
+            )
+        };
+        let data = required(data);
         let options = parse_options(order, max_bytes)?;
         reject_path(data)?;
         // Copied under the GIL: a bytearray could change while we decode.
         let data = BufferView::acquire(data)?.copy_bytes()?;
-        let target = Target::acquire(out)?;
-        let image = without_gil(|| decode_png(&data, options))?;
+        let target = Target::acquire(out, frame_type)?;
+        let image = without_gil(gil, || decode_png(&data, options))?;
         target.deliver(image, "the data")
     })
 }
 
 /// decode("photo.png") would try to decode the file name's characters.
-fn reject_path(data: *mut PyObject) -> PyResult<()> {
-    // SAFETY: GIL held, `data` live; type checks only.
-    unsafe {
-        if PyUnicode_Check(data) != 0 {
-            set_error(
-                PyExc_TypeError,
-                "decode takes the PNG file's contents (bytes or another buffer), got a str: to decode a file by name use bufpng.read(path)",
-            );
-            return Err(Failure::Raised);
-        }
+fn reject_path(data: Obj<'_>) -> PyResult<()> {
+    // SAFETY: live object, GIL held; a type check.
+    if unsafe { PyUnicode_Check(data.as_ptr()) } != 0 {
+        return Err(type_error(
+            "decode takes the PNG file's contents (bytes or another buffer), got a str: to decode a file by name use bufpng.read(path)",
+        )
+        .into());
     }
     Ok(())
 }
@@ -74,18 +84,25 @@ static READ: Signature = Signature {
 };
 
 pub unsafe extern "C" fn read(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, out, order, max_bytes] = unsafe { READ.parse(args, nargs, kwnames)? };
-        let path = convert::path(path, "path")?;
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([path, out, order, max_bytes], frame_type) = unsafe {
+            (
+                READ.parse(gil, args, nargs, kwnames)?,
+                module::frame_type(gil, module),
+            )
+        };
+        let path = convert::path(required(path), "path")?;
         let options = parse_options(order, max_bytes)?;
-        let target = Target::acquire(out)?;
-        let image = without_gil(|| read_png(&path, options))?;
+        let target = Target::acquire(out, frame_type)?;
+        let image = without_gil(gil, || read_png(&path, options))?;
         target.deliver(image, &path.display().to_string())
     })
 }
@@ -94,31 +111,28 @@ pub unsafe extern "C" fn read(
 /// buffer. `out` is requested before decoding, so a read-only buffer is
 /// refused without decoding anything; the file decodes into scratch memory
 /// first, so `out` is only written once the whole file has decoded.
-enum Target {
-    NewFrame,
-    Out(*mut PyObject, BufferView),
+enum Target<'py> {
+    NewFrame(FrameType<'py>),
+    Out(Obj<'py>, BufferView<'py>),
 }
 
-impl Target {
-    fn acquire(out: *mut PyObject) -> PyResult<Target> {
-        if convert::is_absent(out) {
-            return Ok(Target::NewFrame);
-        }
-        Ok(Target::Out(out, BufferView::acquire_writable(out)?))
+impl<'py> Target<'py> {
+    fn acquire(out: Option<Obj<'py>>, frame_type: FrameType<'py>) -> PyResult<Target<'py>> {
+        Ok(match given(out) {
+            None => Target::NewFrame(frame_type),
+            Some(out) => Target::Out(out, BufferView::acquire_writable(out)?),
+        })
     }
 
-    /// The new Frame, or `out` (a new reference) with `image` written into
-    /// it; `what` names the source in a shape mismatch.
-    fn deliver(self, image: Frame, what: &str) -> PyResult<*mut PyObject> {
+    /// The new Frame, or `out` with `image` written into it; `what` names
+    /// the source in a shape mismatch.
+    fn deliver(self, image: Frame, what: &str) -> PyResult<Owned> {
         match self {
-            Target::NewFrame => frame::new_object(image),
+            Target::NewFrame(frame_type) => frame::new_object(frame_type, image),
             Target::Out(out, mut view) => {
                 let plan = plan_target(&view.desc(), &image.layout, what)?;
                 view.write_frame(&image, &plan, 0)?;
-                // SAFETY: `out` is the caller's live argument; returned as a
-                // new reference.
-                unsafe { Py_INCREF(out) };
-                Ok(out)
+                Ok(out.to_owned())
             }
         }
     }
