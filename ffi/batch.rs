@@ -13,9 +13,9 @@
 use crate::args::{required, Signature};
 use crate::buffer::BufferView;
 use crate::convert::{self, given, optional_int, optional_str, replace_type_error};
+use crate::decode::parse_options;
 use crate::encode::take_frame;
 use crate::errors::{call_guarded, restore, take_raised, with_context};
-use crate::decode::parse_options;
 use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
 use crate::image::{parse_threads, EncodeOptions, Size};
@@ -520,7 +520,10 @@ enum Places<'py> {
 impl<'py> Places<'py> {
     fn new(out: Option<Obj<'py>>, frame_type: FrameType<'py>, count: usize) -> PyResult<Self> {
         let Some(object) = given(out) else {
-            return Ok(Places::Frames(frame_type, (0..count).map(|_| None).collect()));
+            return Ok(Places::Frames(
+                frame_type,
+                (0..count).map(|_| None).collect(),
+            ));
         };
         let view = BufferView::acquire_writable(object)?;
         let batch = BatchTarget::new(&view.desc(), count)?;

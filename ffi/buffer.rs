@@ -254,7 +254,9 @@ impl<'py> BufferView<'py> {
     /// by the exporter; `copy_into` checks the span again before writing.
     pub fn write_frame(&mut self, frame: &Frame, plan: &SourcePlan, offset: isize) -> PyResult<()> {
         if self.view.readonly != 0 {
-            return Err(buffer_error("bufpng internal error: writing into a read-only view").into());
+            return Err(
+                buffer_error("bufpng internal error: writing into a read-only view").into(),
+            );
         }
         let span = plan.span()?;
         // SAFETY: the view was requested with PyBUF_WRITABLE and is held

@@ -16,9 +16,7 @@ use crate::image::{copy_image, EncodeOptions, Size};
 use crate::object::{bytes_from, c, none, Failure, Gil, Obj, Owned, PyResult};
 use crate::ForCpython;
 use bufpng_core::target::dtype_name;
-use bufpng_core::{
-    encode_png, write_png, ChannelOrder, Depth, Endian, ImageLayout, PixelFormat,
-};
+use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, ImageLayout, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -446,7 +444,11 @@ unsafe extern "C" fn get_dtype(object: *mut PyObject, _: *mut c_void) -> *mut Py
 
 unsafe extern "C" fn get_itemsize(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
     // SAFETY: CPython calls getters on a live Frame with the GIL held.
-    unsafe { get(object, |gil, f| int_object(gil, f.layout.depth.bytes() as u64)) }
+    unsafe {
+        get(object, |gil, f| {
+            int_object(gil, f.layout.depth.bytes() as u64)
+        })
+    }
 }
 
 /// The struct-module format of the buffer export (and of memoryview(frame)).
@@ -601,8 +603,12 @@ unsafe extern "C" fn frame_reduce_ex(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and `self` for this call.
-        let ([protocol], frame) =
-            unsafe { (REDUCE_EX.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
+        let ([protocol], frame) = unsafe {
+            (
+                REDUCE_EX.parse(gil, args, nargs, kwnames)?,
+                this(gil, object),
+            )
+        };
         let protocol = convert::int(required(protocol), "protocol")?;
         // SAFETY: GIL held; every new reference is owned by `Owned` (NULL
         // means an exception is set). The constructor is looked up in the
