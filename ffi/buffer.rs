@@ -75,15 +75,7 @@ impl<'py> BufferView<'py> {
     pub fn acquire(object: Obj<'py>) -> PyResult<BufferView<'py>> {
         let view =
             HeldBuffer::request(object, PyBUF_FULL_RO).map_err(|_| explain_not_a_buffer(object))?;
-        // From here on `owner` releases the buffer whatever happens below.
-        let mut owner = BufferView {
-            view,
-            shape: Vec::new(),
-            strides: Vec::new(),
-            format: String::new(),
-        };
-        owner.read_description()?;
-        Ok(owner)
+        Self::described(view)
     }
 
     /// Requests `object`'s buffer for writing (`out=`): PyBUF_WRITABLE |
@@ -94,6 +86,11 @@ impl<'py> BufferView<'py> {
     pub fn acquire_writable(object: Obj<'py>) -> PyResult<BufferView<'py>> {
         let view = HeldBuffer::request(object, PyBUF_WRITABLE | PyBUF_RECORDS)
             .map_err(|_| explain_not_writable(object))?;
+        Self::described(view)
+    }
+
+    fn described(view: HeldBuffer<'py>) -> PyResult<BufferView<'py>> {
+        // From here on `owner` releases the buffer whatever happens below.
         let mut owner = BufferView {
             view,
             shape: Vec::new(),
