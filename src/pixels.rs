@@ -269,6 +269,14 @@ fn swap_rgb8(source: &[u8], out: &mut [u8]) {
     }
 }
 
+/// Copies packed `N`-byte pixels to `step` bytes apart in `out`.
+fn scatter<const N: usize>(row: &[u8], out: &mut [u8], step: usize) {
+    for (o, p) in out.chunks_mut(step).zip(row.chunks_exact(N)) {
+        let p: &[u8; N] = p.try_into().expect("chunks of N");
+        o[..N].copy_from_slice(p);
+    }
+}
+
 fn offset(base: usize, delta: isize) -> Option<usize> {
     base.checked_add_signed(delta)
 }
@@ -434,6 +442,25 @@ impl Conversion {
         // channel-last slice such as arr[..., :3] of a 4-channel array):
         // several times faster than sample by sample.
         let samples_adjacent = self.channels == 1 || plan.strides[2] == n as isize;
+        if samples_adjacent && plan.strides[1] >= pixel as isize {
+            // Pixels left to right without overlap: one bounds check per row.
+            let step = plan.strides[1] as usize;
+            let reach = (row.len() / pixel - 1) * step + pixel;
+            let out = memory.get_mut(row_start..row_start.checked_add(reach)?)?;
+            match (self.swap_channels || self.swap_bytes, pixel) {
+                // Fixed-size moves for the plain copies (no call per pixel).
+                (false, 3) => scatter::<3>(row, out, step),
+                (false, 4) => scatter::<4>(row, out, step),
+                (false, 6) => scatter::<6>(row, out, step),
+                (false, 8) => scatter::<8>(row, out, step),
+                _ => {
+                    for (o, p) in out.chunks_mut(step).zip(row.chunks_exact(pixel)) {
+                        self.packed(p, &mut o[..pixel]);
+                    }
+                }
+            }
+            return Some(());
+        }
         for (x, p) in row.chunks_exact(pixel).enumerate() {
             let pixel_start = offset(row_start, x as isize * plan.strides[1])?;
             if samples_adjacent {
