@@ -21,13 +21,13 @@ PIP    := $(VPY) -m pip
 # cargo test links libpython; point pyo3 at the venv's interpreter.
 export PYO3_PYTHON := $(abspath $(VPY))
 
-.PHONY: demo test bench venv install install-test install-minimal install-bench pngcheck cargo-test pytest lint clean \
+.PHONY: demo test bench venv install install-test install-minimal install-bench pngcheck strace cargo-test pytest lint clean \
 	leaks faults fuzz valgrind wheel sdist-check
 
 demo: install
 	$(VPY) -m bufpng demo
 
-test: install-test pngcheck cargo-test pytest
+test: install-test pngcheck strace cargo-test pytest
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,13 @@ pngcheck:
 	  echo "installing pngcheck with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq pngcheck >/dev/null; }
 
+# strace shows the fsync calls of durable=True (pytests/test_misreads.py);
+# a test-only Debian tool, installed the same way.
+strace:
+	@command -v strace >/dev/null 2>&1 || { \
+	  echo "installing strace with apt-get"; \
+	  apt-get update -qq && apt-get install -y -qq strace >/dev/null; }
+
 # Packaging checks take a few minutes (two release builds), so they are
 # targets of their own rather than part of `make test`.
 wheel: venv
@@ -89,6 +96,7 @@ leaks: install-test
 
 faults: install-test
 	$(VPY) reliability/faults.py kill-loop 200 $$(mktemp -d)
+	$(VPY) reliability/faults.py kill-loop 50 $$(mktemp -d) animation
 	$(VPY) reliability/faults.py decode-limits
 
 FUZZ_SECONDS ?= 600

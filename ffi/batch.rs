@@ -18,14 +18,15 @@ use crate::encode::take_frame;
 use crate::errors::{call_guarded, restore, take_raised, with_context};
 use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
-use crate::image::{parse_threads, EncodeOptions, Size};
+use crate::image::{parse_durable, parse_geometry, parse_threads, EncodeOptions};
 use crate::module;
 use crate::object::{none, path_to_py, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::batch::{Decoded, Files, Output, Pipeline, Sink};
 use bufpng_core::error::type_error;
+use bufpng_core::layout::check_stack;
 use bufpng_core::pattern::FilePattern;
 use bufpng_core::target::{plan_target, BatchTarget};
-use bufpng_core::{Frame, ImageLayout};
+use bufpng_core::{Frame, Geometry, ImageLayout};
 use pyo3_ffi::*;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,8 @@ static WRITE_FRAMES: Signature = Signature {
         "frames",
         "width",
         "height",
+        "channels",
+        "stride",
         "directory",
         "pattern",
         "start",
@@ -47,6 +50,7 @@ static WRITE_FRAMES: Signature = Signature {
         "compression",
         "threads",
         "progress",
+        "durable",
     ],
     positional: 3,
     required: 1,
@@ -62,9 +66,9 @@ pub unsafe extern "C" fn write_frames(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [frames, width, height, directory, pattern, start, order, compression, threads, progress] =
+        let [frames, width, height, channels, stride, directory, pattern, start, order, compression, threads, progress, durable] =
             unsafe { WRITE_FRAMES.parse(gil, args, nargs, kwnames)? };
-        let size = Size::parse(width, height)?;
+        let size = parse_geometry(width, height, channels, stride)?;
         let directory = match given(directory) {
             None => PathBuf::from("."),
             Some(directory) => convert::path(directory, "directory")?,
@@ -80,15 +84,16 @@ pub unsafe extern "C" fn write_frames(
             pattern,
             start,
             compression: options.compression,
+            durable: parse_durable(durable)?,
         });
-        let mut source = Source::new(required(frames), size, &mut files, "write_frames")?;
+        let mut source = Source::new(required(frames), &size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);
         let mut pipeline = Pipeline::new(files, threads)?;
         let outcome = drive(
             gil,
             &mut source,
             &mut pipeline,
-            size,
+            &size,
             &options,
             progress.as_ref(),
         );
@@ -111,7 +116,7 @@ pub fn drive<S: Sink + Send>(
     gil: Gil<'_>,
     source: &mut Source,
     pipeline: &mut Pipeline<S>,
-    size: Size,
+    size: &Geometry,
     options: &EncodeOptions,
     progress: Option<&Progress>,
 ) -> PyResult<usize> {
@@ -183,7 +188,7 @@ impl Source {
     /// `function` names the caller in messages.
     pub fn new(
         frames: Obj<'_>,
-        size: Size,
+        size: &Geometry,
         sink: &mut impl Sink,
         function: &str,
     ) -> PyResult<Source> {
@@ -290,13 +295,15 @@ fn known_length(frames: Obj<'_>) -> PyResult<Option<usize>> {
 }
 
 /// Only validates `image` (used to check a whole list before writing).
-fn check_frame(image: Obj<'_>, size: Size) -> PyResult<ImageLayout> {
+fn check_frame(image: Obj<'_>, size: &Geometry) -> PyResult<ImageLayout> {
     let view = BufferView::acquire(image)?;
-    Ok(view.plan(size.width, size.height)?.layout)
+    Ok(view.plan(size)?.layout)
 }
 
 /// `write_frames(frame)` with one image would iterate over its rows and write
-/// each row as a picture; say so instead. A 4-D array (a batch) is fine.
+/// each row as a picture; say so instead. A 4-D array (a batch) is fine, and
+/// a 3-D one when its last axis cannot be channels (`check_stack`, the rule
+/// `bufpng npy` follows too).
 fn reject_single_frame(frames: Obj<'_>, function: &str) -> PyResult<()> {
     // SAFETY: live object, GIL held; PyObject_CheckBuffer only inspects the type.
     let exports_buffer = unsafe { PyObject_CheckBuffer(frames.as_ptr()) } != 0;
@@ -304,15 +311,22 @@ fn reject_single_frame(frames: Obj<'_>, function: &str) -> PyResult<()> {
         return Ok(());
     }
     let view = BufferView::acquire(frames)?;
-    if view.desc().shape.len() >= 4 {
-        return Ok(());
+    let what = || {
+        format!(
+            "{function} takes a sequence of frames, but got one {}-dimensional {}",
+            view.desc().shape.len(),
+            type_name(frames)
+        )
+    };
+    match view.desc().shape.len() {
+        3 => check_stack(view.desc().shape).map_err(|e| e.context(what()).into()),
+        4.. => Ok(()),
+        _ => Err(type_error(format!(
+            "{}: use write() for a single image, or wrap it in a list: [frame]",
+            what()
+        ))
+        .into()),
     }
-    Err(type_error(format!(
-        "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
-        view.desc().shape.len(),
-        type_name(frames)
-    ))
-    .into())
 }
 
 /// The `progress` argument: a callable `progress(done, total)`, or True for

@@ -10,10 +10,11 @@
 
 use crate::convert::replace_type_error;
 use crate::errors::{restore, take_raised};
-use crate::object::{type_name, Failure, Gil, Obj, PyResult};
+use crate::object::{str_to_string, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::error::buffer_error;
 use bufpng_core::{
-    plan_source, BufferDesc, ChannelOrder, Endian, Frame, ImageLayout, PixelFormat, SourcePlan,
+    plan_source, BufferDesc, ChannelOrder, Endian, Frame, Geometry, ImageLayout, PixelFormat,
+    SourcePlan,
 };
 use pyo3_ffi::*;
 use std::ffi::{c_int, CStr};
@@ -163,9 +164,9 @@ impl<'py> BufferView<'py> {
         }
     }
 
-    /// Checks the buffer against the image rules and the caller's width/height.
-    pub fn plan(&self, width: Option<i64>, height: Option<i64>) -> anyhow::Result<SourcePlan> {
-        plan_source(&self.desc(), width, height)
+    /// Checks the buffer against the image rules and the caller's geometry.
+    pub fn plan(&self, geometry: &Geometry) -> anyhow::Result<SourcePlan> {
+        plan_source(&self.desc(), geometry)
     }
 
     fn is_c_contiguous(&self) -> bool {
@@ -277,6 +278,45 @@ impl<'py> BufferView<'py> {
     }
 }
 
+/// The hints that need attribute lookups (which may run Python code): a PIL
+/// Image (found by its type's module, so bufpng never imports Pillow), or an
+/// object with numpy's array interface. The pending TypeError is set aside
+/// meanwhile and put back; the lookups' own errors only cost the hint.
+fn attribute_hint(object: Obj<'_>, name: &str) -> String {
+    let gil = object.gil();
+    let pending = take_raised(gil);
+    let has = |attribute: &CStr| {
+        // SAFETY: live object, GIL held; PyObject_HasAttrString clears any
+        // error the lookup raises.
+        unsafe { PyObject_HasAttrString(object.as_ptr(), attribute.as_ptr()) != 0 }
+    };
+    // SAFETY: live type object, GIL held; a new reference or NULL (error
+    // cleared below).
+    let module = unsafe {
+        Owned::new(PyObject_GetAttrString(
+            object.type_ptr().cast(),
+            c"__module__".as_ptr(),
+        ))
+    };
+    let is_pil = module
+        .ok()
+        .and_then(|module| str_to_string(module.get()))
+        .is_some_and(|module| module.starts_with("PIL."));
+    let hint = if is_pil {
+        ": a PIL Image is not a buffer; pass np.asarray(img) with order='rgb' (PIL's channel order; P and 1 mode images need img.convert('RGB') or img.convert('L') first)".to_string()
+    } else if has(c"__array_interface__") || has(c"__array__") {
+        format!(": a {name} offers numpy's array interface, not the buffer protocol; pass np.asarray(obj)")
+    } else {
+        String::new()
+    };
+    // SAFETY: GIL held; drops what a failed lookup left set.
+    unsafe { PyErr_Clear() };
+    if let Some(pending) = pending {
+        restore(pending);
+    }
+    hint
+}
+
 fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
     let mut strides = vec![itemsize; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
@@ -334,7 +374,7 @@ fn explain_not_a_buffer(object: Obj<'_>) -> Failure {
         } else if PyList_Check(object_ptr) != 0 || PyTuple_Check(object_ptr) != 0 {
             format!(": a {name} of numbers is not a pixel buffer; convert it with np.asarray(x, dtype=np.uint8) or bytes(x)")
         } else {
-            String::new()
+            attribute_hint(object, &name)
         };
         replace_type_error(gil, || {
             format!(

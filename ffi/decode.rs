@@ -76,6 +76,37 @@ fn reject_path(data: Obj<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// read(png_bytes) would take the file's contents for a file name ("path
+/// contains a null byte"); bytes are a path only when they look like one.
+fn reject_contents(path: Obj<'_>) -> PyResult<()> {
+    let object = path.as_ptr();
+    // SAFETY: live object, GIL held; type checks, and the bytes' own buffer
+    // read while the object lives.
+    let looks_like_contents = unsafe {
+        if PyUnicode_Check(object) != 0
+            || PyObject_HasAttrString(object, c"__fspath__".as_ptr()) != 0
+            || PyObject_CheckBuffer(object) == 0
+        {
+            return Ok(());
+        }
+        PyBytes_Check(object) == 0 || {
+            let data = std::slice::from_raw_parts(
+                PyBytes_AsString(object).cast::<u8>(),
+                PyBytes_Size(object) as usize,
+            );
+            data.starts_with(b"\x89PNG") || data.contains(&0)
+        }
+    };
+    if looks_like_contents {
+        return Err(type_error(format!(
+            "read takes a file path, got {} that hold file contents: to decode PNG data in memory use bufpng.decode(data)",
+            crate::object::type_name(path)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 static READ: Signature = Signature {
     function: "read",
     params: &["path", "out", "order", "max_bytes"],
@@ -99,6 +130,7 @@ pub unsafe extern "C" fn read(
                 module::frame_type(gil, module),
             )
         };
+        reject_contents(required(path))?;
         let path = convert::path(required(path), "path")?;
         let options = parse_options(order, max_bytes)?;
         let target = Target::acquire(out, frame_type)?;

@@ -12,7 +12,7 @@ use crate::buffer::BufferView;
 use crate::convert;
 use crate::errors::{call_guarded, set_error};
 use crate::gil::without_gil;
-use crate::image::{copy_image, EncodeOptions, Size};
+use crate::image::{copy_image, parse_durable, parse_geometry, EncodeOptions};
 use crate::object::{bytes_from, c, none, Failure, Gil, Obj, Owned, PyResult};
 use crate::ForCpython;
 use bufpng_core::target::dtype_name;
@@ -113,7 +113,7 @@ pub fn new_object(frame_type: FrameType<'_>, frame: bufpng_core::Frame) -> PyRes
 
 static NEW: Signature = Signature {
     function: "Frame",
-    params: &["image", "width", "height", "order"],
+    params: &["image", "width", "height", "channels", "stride", "order"],
     positional: 3,
     required: 1,
 };
@@ -128,7 +128,7 @@ unsafe extern "C" fn frame_new(
     call_guarded(gil, |gil| {
         // SAFETY: CPython's tp_new arguments for this call; Frame is
         // final, so `subtype` is this interpreter's Frame type.
-        let ([image, width, height, order], frame_type) = unsafe {
+        let ([image, width, height, channels, stride, order], frame_type) = unsafe {
             (
                 NEW.parse_tuple(gil, args, kwargs)?,
                 FrameType::new(gil, subtype).expect("tp_new gets its type"),
@@ -140,7 +140,8 @@ unsafe extern "C" fn frame_new(
             .transpose()?
             .or_else(|| order_of(image))
             .unwrap_or_default();
-        let frame = copy_image(image, Size::parse(width, height)?, order, storage)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = copy_image(image, &geometry, order, storage)?;
         new_object(frame_type, frame)
     })
 }
@@ -532,7 +533,7 @@ unsafe extern "C" fn frame_encode(
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &["path", "compression", "threads"],
+    params: &["path", "compression", "threads", "durable"],
     positional: 1,
     required: 1,
 };
@@ -547,13 +548,15 @@ unsafe extern "C" fn frame_write(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and `self` for this call.
-        let ([path, compression, threads], frame) =
+        let ([path, compression, threads, durable], frame) =
             unsafe { (WRITE.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
         let path = convert::path(required(path), "path")?;
+        bufpng_core::encode::check_png_name(&path)?;
         let options = EncodeOptions::without_order(compression, threads)?;
+        let durable = parse_durable(durable)?;
         // As in frame_encode.
         without_gil(gil, || {
-            write_png(&path, frame, options.compression, options.threads)
+            write_png(&path, frame, options.compression, options.threads, durable)
         })?;
         Ok(none(gil))
     })
@@ -805,7 +808,7 @@ The frame as PNG file bytes (compression and threads as in bufpng.encode).",
     crate::method(
         c"write",
         frame_write,
-        c"write($self, /, path, *, compression=None, threads=None)
+        c"write($self, /, path, *, compression=None, threads=None, durable=False)
 --
 
 Encode the frame as PNG and write it to path atomically, as bufpng.write.",
@@ -833,7 +836,8 @@ once, into the new Frame's own memory.",
     PyMethodDef::zeroed(),
 ]);
 
-const DOC: &CStr = c"Frame(image, width=None, height=None, *, order=None)
+const DOC: &CStr =
+    c"Frame(image, width=None, height=None, *, channels=None, stride=None, order=None)
 --
 
 An owned image: a copy of `image` (anything bufpng.encode accepts, including
@@ -841,6 +845,7 @@ another Frame) that exports the buffer protocol itself, read-only and
 C-contiguous, with shape (h, w) for gray or (h, w, c), format 'B' or 'H'.
 np.asarray(frame) is a zero-copy view; the Frame lives as long as any view.
 
+width, height, channels, stride: as in bufpng.encode.
 order: the channel order of `image` (\"bgr\" by default, or a Frame's own
 order); the Frame keeps its pixels in that order.";
 

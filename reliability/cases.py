@@ -58,9 +58,13 @@ def images() -> dict[str, object]:
 
 FLAT = {"width": 16, "height": 12}
 FLAT_KINDS = {"bytes", "bytearray", "memoryview", "array.array H"}
+# 4 bytes a pixel: BGRA, 16-bit gray+alpha or padded gray rows; channels= says which.
+FOUR_BYTES_A_PIXEL = {"bytes", "bytearray"}
 
 
 def _size(kind: str) -> dict[str, int]:
+    if kind in FOUR_BYTES_A_PIXEL:
+        return {**FLAT, "channels": 4}
     return FLAT if kind in FLAT_KINDS else {}
 
 
@@ -151,7 +155,7 @@ def write_cases(workdir: Path) -> list[Case]:
     (workdir / "a-file").write_bytes(b"")
     return [
         Case("write array", lambda: bufpng.write(path, bgr), None, (bgr, path)),
-        Case("write str path, flat", lambda: bufpng.write(str(path), flat, 16, 12), None, (flat,)),
+        Case("write str path, flat", lambda: bufpng.write(str(path), flat, 16, 12, channels=4), None, (flat,)),
         # 250 bytes: the file system takes it, so the temporary name must fit too.
         Case("write 250-byte name", lambda: bufpng.write(workdir / ("n" * 246 + ".png"), bgr), None, (bgr,)),
         Case("write missing directory", lambda: bufpng.write(workdir / "no" / "x.png", bgr), FileNotFoundError, (bgr,)),

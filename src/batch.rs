@@ -72,6 +72,8 @@ pub struct Output {
     /// The number in the first frame's file name.
     pub start: i64,
     pub compression: Compression,
+    /// fsync each file and the directory before a frame counts as written.
+    pub durable: bool,
 }
 
 impl Output {
@@ -105,7 +107,15 @@ impl Sink for Files {
 
     fn work(&self) -> Work<()> {
         let output = Arc::clone(&self.output);
-        Arc::new(move |index, frame| write_png(&output.path(index), frame, output.compression, 1))
+        Arc::new(move |index, frame| {
+            write_png(
+                &output.path(index),
+                frame,
+                output.compression,
+                1,
+                output.durable,
+            )
+        })
     }
 
     /// Creates the output directory (with its parents) before the first
@@ -455,6 +465,7 @@ mod tests {
             pattern: FilePattern::parse("f%03d.png").unwrap(),
             start: 7,
             compression: Compression::Default,
+            durable: false,
         };
         (scratch, output)
     }

@@ -19,8 +19,9 @@ pub enum ChannelOrder {
 }
 
 impl ChannelOrder {
+    /// "bgr" or "rgb", in any case ("RGB" as Pillow spells its modes).
     pub fn parse(name: &str) -> Result<ChannelOrder> {
-        match name {
+        match name.to_ascii_lowercase().as_str() {
             "bgr" => Ok(ChannelOrder::Bgr),
             "rgb" => Ok(ChannelOrder::Rgb),
             _ => Err(value_error(format!(
@@ -499,8 +500,7 @@ mod tests {
                 shape,
                 strides,
             },
-            None,
-            None,
+            &Default::default(),
         )
         .unwrap()
     }

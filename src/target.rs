@@ -9,7 +9,9 @@
 //! `Frame.tobytes()` would give.
 
 use crate::error::value_error;
-use crate::layout::{fmt_shape, plan_source, BufferDesc, Endian, ImageLayout, SourcePlan};
+use crate::layout::{
+    fmt_shape, plan_source, BufferDesc, Endian, Geometry, ImageLayout, SourcePlan,
+};
 use anyhow::Result;
 
 /// The plan for writing a frame of `layout` into the buffer `desc`
@@ -21,9 +23,15 @@ pub fn plan_target(desc: &BufferDesc, layout: &ImageLayout, what: &str) -> Resul
         if desc.shape[0] as usize == layout.byte_len() && desc.strides[0] == 1 {
             return Ok(SourcePlan::packed(*layout, Endian::NATIVE));
         }
-    } else if let Ok(plan) =
-        plan_source(desc, Some(layout.width.into()), Some(layout.height.into()))
-    {
+    } else if let Ok(plan) = plan_source(
+        desc,
+        &Geometry {
+            width: Some(layout.width.into()),
+            height: Some(layout.height.into()),
+            channels: Some(layout.channels.into()),
+            stride: None,
+        },
+    ) {
         if plan.layout == *layout {
             return Ok(plan);
         }

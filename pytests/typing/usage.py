@@ -21,6 +21,8 @@ def main() -> None:
     png: bytes = bufpng.encode(image, compression=9)
     assert bufpng.encode(bytes(24), 4, 2, order="rgb")[:4] == b"\x89PNG"
     assert bufpng.encode(array.array("H", [0] * 8), width=4, height=2)
+    assert bufpng.encode(bytes(32), width=4, height=2, channels=1, stride=16)
+    assert Frame(bytes(16), 4, 2, channels=2).channels == 2
     frame: Frame = bufpng.decode(png, order="rgb", max_bytes=bufpng.DEFAULT_MAX_BYTES)
     width: int = frame.width
     assert (width, frame.height, frame.channels, frame.depth) == (6, 4, 3, 8)
@@ -42,7 +44,7 @@ def main() -> None:
 
     seen: list[tuple[int, int | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        bufpng.write(Path(tmp, "a.png"), image)
+        bufpng.write(Path(tmp, "a.png"), image, durable=True)
         frame.write(Path(tmp) / "b.png", compression=0)
         paths: list[str] = bufpng.write_frames(
             (image for _ in range(3)),

@@ -39,7 +39,8 @@ else:
 _Out = TypeVar("_Out", bound=_Image)
 # A file system path as os.fspath() accepts it.
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
-# The channel order of colour pixels; 1-2 channel images ignore it.
+# The channel order of colour pixels; 1-2 channel images ignore it. Any case
+# is accepted at run time ("RGB"); the stubs name the canonical spelling.
 _Order = Literal["bgr", "rgb"]
 # progress(done, total): total is None when the number of frames is unknown.
 _Progress = Callable[[int, int | None], object]
@@ -91,6 +92,8 @@ class Frame:
         width: int | None = None,
         height: int | None = None,
         *,
+        channels: int | None = None,
+        stride: int | None = None,
         order: _Order | None = None,
     ) -> Self: ...
     @property
@@ -126,6 +129,7 @@ class Frame:
         *,
         compression: int | None = None,
         threads: int | None = None,
+        durable: bool = False,
     ) -> None: ...
     def tobytes(self) -> bytes: ...
     # pickle: (_frame_from_pickle, (pixels, ...)); a PickleBuffer from protocol 5.
@@ -145,6 +149,8 @@ def encode(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
@@ -155,15 +161,20 @@ def write(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
+    durable: bool = False,
 ) -> None: ...
 def write_frames(
     frames: Iterable[_Image],
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     directory: _Path = ".",
     pattern: str = "frame_%05d.png",
     start: int = 0,
@@ -171,6 +182,7 @@ def write_frames(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    durable: bool = False,
 ) -> list[str]: ...
 # With out=, the pixels go into the caller's buffer, which is returned.
 @overload
@@ -217,6 +229,8 @@ def write_animation(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     fps: float | None = 25.0,
     durations: Sequence[float] | None = None,
     loop: int = 0,
@@ -224,6 +238,7 @@ def write_animation(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    durable: bool = False,
 ) -> None: ...
 
 # Rebuilds a pickled Frame (Frame.__reduce_ex__ names it).
