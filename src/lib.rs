@@ -22,6 +22,7 @@ pub mod pixels;
 #[cfg(test)]
 mod scratch;
 pub mod striped;
+pub mod target;
 
 pub use apng::{decode_animation, read_animation, Animation};
 pub use decode::{decode_png, read_png, DecodeOptions, DEFAULT_MAX_BYTES};
