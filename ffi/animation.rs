@@ -17,7 +17,9 @@ use crate::gil::without_gil;
 use crate::image::{parse_durable, parse_geometry, EncodeOptions};
 use crate::metadata::{self, with_metadata};
 use crate::module;
-use crate::object::{bytes_from, none, type_name, Failure, Gil, Obj, Owned, PyResult};
+use crate::object::{
+    bytes_from, has_attribute, none, type_name, Failure, Gil, Obj, Owned, PyResult,
+};
 use bufpng_core::apng::{
     decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
     Destination as AnimationDestination,
@@ -353,11 +355,9 @@ pub unsafe extern "C" fn read_animation_raw(
 
 /// The one message for what is neither a path nor PNG data.
 fn reject_non_path(source: Obj<'_>) -> PyResult<()> {
-    // SAFETY: live object, GIL held; type and attribute checks only.
-    let is_path = unsafe {
-        PyUnicode_Check(source.as_ptr()) != 0
-            || PyObject_HasAttrString(source.as_ptr(), c"__fspath__".as_ptr()) != 0
-    };
+    let is_path =
+        // SAFETY: live object, GIL held; a type check only.
+        unsafe { PyUnicode_Check(source.as_ptr()) != 0 } || has_attribute(source, c"__fspath__")?;
     if is_path {
         return Ok(());
     }

@@ -2,16 +2,18 @@
 
 use crate::args::{required, Signature};
 use crate::buffer::BufferView;
-use crate::convert::{self, optional_int, optional_str};
+use crate::convert::{self, given, optional_int, optional_str};
 use crate::errors::call_guarded;
 use crate::file;
-use crate::frame;
+use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
 use crate::module;
-use crate::object::{Gil, Obj, PyResult};
+use crate::object::{has_attribute, Gil, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
+use bufpng_core::target::plan_target;
 use bufpng_core::{
-    decode_with_metadata, read_with_metadata, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES,
+    decode_with_metadata, read_with_metadata, ChannelOrder, DecodeOptions, Frame, Metadata,
+    DEFAULT_MAX_BYTES,
 };
 use pyo3_ffi::*;
 
@@ -39,7 +41,7 @@ pub fn parse_options(
 
 static DECODE: Signature = Signature {
     function: "decode",
-    params: &["data", "order", "max_bytes", "strict"],
+    params: &["data", "out", "order", "max_bytes", "strict"],
     positional: 1,
     required: 1,
 };
@@ -54,7 +56,7 @@ pub unsafe extern "C" fn decode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([data, order, max_bytes, strict], frame_type) = unsafe {
+        let ([data, out, order, max_bytes, strict], frame_type) = unsafe {
             (
                 DECODE.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
@@ -63,14 +65,15 @@ pub unsafe extern "C" fn decode(
         let data = required(data);
         let options = parse_options(order, max_bytes, strict)?;
         reject_path(data)?;
-        let data = if file::is_readable(data) {
+        let data = if file::is_readable(data)? {
             file::read_all(data)?
         } else {
             // Copied under the GIL: a bytearray could change while we decode.
             BufferView::acquire(data)?.copy_bytes()?
         };
+        let target = Target::acquire(out, frame_type)?;
         let (image, metadata) = without_gil(gil, || decode_with_metadata(&data, options))?;
-        frame::new_object_with(frame_type, image, metadata)
+        target.deliver(image, metadata, "the data")
     })
 }
 
@@ -89,14 +92,14 @@ fn reject_path(data: Obj<'_>) -> PyResult<()> {
 /// read(png_bytes) would take the file's contents for a file name ("path
 /// contains a null byte"); bytes are a path only when they look like one.
 fn reject_contents(path: Obj<'_>) -> PyResult<()> {
+    if has_attribute(path, c"__fspath__")? {
+        return Ok(());
+    }
     let object = path.as_ptr();
     // SAFETY: live object, GIL held; type checks, and the bytes' own buffer
     // read while the object lives.
     let looks_like_contents = unsafe {
-        if PyUnicode_Check(object) != 0
-            || PyObject_HasAttrString(object, c"__fspath__".as_ptr()) != 0
-            || PyObject_CheckBuffer(object) == 0
-        {
+        if PyUnicode_Check(object) != 0 || PyObject_CheckBuffer(object) == 0 {
             return Ok(());
         }
         PyBytes_Check(object) == 0 || {
@@ -119,7 +122,7 @@ fn reject_contents(path: Obj<'_>) -> PyResult<()> {
 
 static READ: Signature = Signature {
     function: "read",
-    params: &["path", "order", "max_bytes", "strict"],
+    params: &["path", "out", "order", "max_bytes", "strict"],
     positional: 1,
     required: 1,
 };
@@ -134,7 +137,7 @@ pub unsafe extern "C" fn read(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([source, order, max_bytes, strict], frame_type) = unsafe {
+        let ([source, out, order, max_bytes, strict], frame_type) = unsafe {
             (
                 READ.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
@@ -142,14 +145,49 @@ pub unsafe extern "C" fn read(
         };
         let source = required(source);
         let options = parse_options(order, max_bytes, strict)?;
-        let (image, metadata) = if file::is_readable(source) {
+        let target = Target::acquire(out, frame_type)?;
+        let (what, (image, metadata)) = if file::is_readable(source)? {
             let data = file::read_all(source)?;
-            without_gil(gil, || decode_with_metadata(&data, options))?
+            let decoded = without_gil(gil, || decode_with_metadata(&data, options))?;
+            ("the file".to_string(), decoded)
         } else {
             reject_contents(source)?;
             let path = convert::path(source, "path")?;
-            without_gil(gil, || read_with_metadata(&path, options))?
+            let decoded = without_gil(gil, || read_with_metadata(&path, options))?;
+            (path.display().to_string(), decoded)
         };
-        frame::new_object_with(frame_type, image, metadata)
+        target.deliver(image, metadata, &what)
     })
+}
+
+/// Where decode and read put the pixels: a new Frame, or the caller's `out`
+/// buffer. `out` is requested before decoding, so a read-only buffer is
+/// refused without decoding anything; the file decodes into scratch memory
+/// first, so `out` is only written once the whole file has decoded.
+enum Target<'py> {
+    NewFrame(FrameType<'py>),
+    Out(Obj<'py>, BufferView<'py>),
+}
+
+impl<'py> Target<'py> {
+    fn acquire(out: Option<Obj<'py>>, frame_type: FrameType<'py>) -> PyResult<Target<'py>> {
+        Ok(match given(out) {
+            None => Target::NewFrame(frame_type),
+            Some(out) => Target::Out(out, BufferView::acquire_writable(out)?),
+        })
+    }
+
+    /// The new Frame (with the file's `metadata` as its info), or `out`
+    /// with `image` written into it (a buffer has no info); `what` names the
+    /// source in a shape mismatch.
+    fn deliver(self, image: Frame, metadata: Metadata, what: &str) -> PyResult<Owned> {
+        match self {
+            Target::NewFrame(frame_type) => frame::new_object_with(frame_type, image, metadata),
+            Target::Out(out, mut view) => {
+                let plan = plan_target(&view.desc(), &image.layout, what)?;
+                view.write_frame(&image, &plan, 0)?;
+                Ok(out.to_owned())
+            }
+        }
+    }
 }

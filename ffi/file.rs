@@ -10,7 +10,7 @@
 
 use crate::buffer::BufferView;
 use crate::convert;
-use crate::object::{bytes_from, type_name, Failure, Obj, Owned, PyResult};
+use crate::object::{bytes_from, has_attribute, type_name, Failure, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use pyo3_ffi::*;
 use std::ffi::CStr;
@@ -24,22 +24,19 @@ pub enum Destination<'py> {
     File(Obj<'py>),
 }
 
-fn has_method(object: Obj<'_>, name: &CStr) -> bool {
-    // SAFETY: live object, GIL held; PyObject_HasAttrString never raises.
-    unsafe { PyObject_HasAttrString(object.as_ptr(), name.as_ptr()) != 0 }
-}
-
-fn is_path(object: Obj<'_>) -> bool {
+/// str, bytes or os.PathLike; an exception from a `__getattr__` other than
+/// AttributeError propagates (as from hasattr()).
+fn is_path(object: Obj<'_>) -> PyResult<bool> {
     // SAFETY: live object, GIL held; type checks only.
     let str_or_bytes =
         unsafe { PyUnicode_Check(object.as_ptr()) != 0 || PyBytes_Check(object.as_ptr()) != 0 };
-    str_or_bytes || has_method(object, c"__fspath__")
+    Ok(str_or_bytes || has_attribute(object, c"__fspath__")?)
 }
 
 impl<'py> Destination<'py> {
     /// A path (str, bytes, os.PathLike) or a binary file object.
     pub fn parse(object: Obj<'py>, name: &str) -> PyResult<Destination<'py>> {
-        if !is_path(object) && has_method(object, c"write") {
+        if !is_path(object)? && has_attribute(object, c"write")? {
             return Ok(Destination::File(object));
         }
         // A path, or neither: os.fspath's TypeError is the cause of ours.
@@ -60,10 +57,10 @@ impl<'py> Destination<'py> {
 
 /// True for an object to read a PNG from with `read()`: not a path, not a
 /// buffer (bytes are data), but with a `read` method.
-pub fn is_readable(object: Obj<'_>) -> bool {
+pub fn is_readable(object: Obj<'_>) -> PyResult<bool> {
     // SAFETY: live object, GIL held; a type check.
     let is_buffer = unsafe { PyObject_CheckBuffer(object.as_ptr()) } != 0;
-    !is_path(object) && !is_buffer && has_method(object, c"read")
+    Ok(!is_buffer && !is_path(object)? && has_attribute(object, c"read")?)
 }
 
 /// True for an object whose buffer is data (bytes, bytearray, memoryview,

@@ -109,7 +109,7 @@ fn cores() -> usize {
 }
 
 /// `threads`: None = one per core, 1 = the calling thread only, N = up to N.
-fn parse_threads(threads: Option<Obj<'_>>) -> PyResult<usize> {
+pub fn parse_threads(threads: Option<Obj<'_>>) -> PyResult<usize> {
     match optional_int(threads, "threads")? {
         None => Ok(cores()),
         Some(n @ 1..=MAX_THREADS) => Ok(n as usize),

@@ -90,7 +90,7 @@ const fn method(
 
 // The first docstring line plus "--" is how CPython derives
 // __text_signature__, so inspect.signature() and help() show real signatures.
-static METHODS: ForCpython<[PyMethodDef; 10]> = ForCpython::new([
+static METHODS: ForCpython<[PyMethodDef; 12]> = ForCpython::new([
     method(
         c"encode",
         encode::encode,
@@ -219,7 +219,7 @@ bufpng.read_animation, which returns an Animation.",
     method(
         c"decode",
         decode::decode,
-        c"decode($module, /, data, *, order='bgr', max_bytes=1073741824, strict=False)
+        c"decode($module, /, data, *, out=None, order='bgr', max_bytes=1073741824, strict=False)
 --
 
 Decode PNG file contents (bytes or any buffer) into a bufpng.Frame.
@@ -229,22 +229,58 @@ palettes expanded, low bit depths scaled to 8 bits, 16-bit kept, gray +
 alpha as 4 channels (see docs/decoding.md). order: \"bgr\" or \"rgb\".
 Corrupt or truncated data raises ValueError saying why. max_bytes caps the
 pixel memory a file may claim (default bufpng.DEFAULT_MAX_BYTES, 1 GiB).
-The file's metadata is in the frame's info. A corrupt metadata chunk is
-skipped (the image is kept, as libpng does) unless strict=True, which makes
-it a ValueError. data may also be a binary file object: its read() is
-called with the GIL held and its exceptions propagate unchanged.",
+out: a writable buffer (numpy array or a slice of one such as batch[i], any
+strides; or a flat bytearray/mmap/shared memory of exactly the frame's
+bytes) to decode into instead; it is returned. Its shape and dtype must be
+the frame's (a ValueError names both); a read-only buffer is a BufferError.
+The file decodes to scratch memory first: out is only written once the
+whole file has decoded.
+The file's metadata is in the frame's info (not with out=). A corrupt
+metadata chunk is skipped (the image is kept, as libpng does) unless
+strict=True, which makes it a ValueError. data may also be a binary file
+object: its read() is called with the GIL held and its exceptions
+propagate unchanged.",
     ),
     method(
         c"read",
         decode::read,
-        c"read($module, /, path, *, order='bgr', max_bytes=1073741824, strict=False)
+        c"read($module, /, path, *, out=None, order='bgr', max_bytes=1073741824, strict=False)
 --
 
-Read a PNG file into a bufpng.Frame, as decode() does for bytes.
+Read a PNG file into a bufpng.Frame (or into out), as decode() does for bytes.
 
 I/O errors are OSError with .filename; a file that is not a valid PNG
 raises ValueError naming the file. path may also be a binary file object
 (open(p, 'rb')), read with its read().",
+    ),
+    method(
+        c"read_frames",
+        batch::read_frames,
+        c"read_frames($module, /, paths, *, out=None, threads=None, progress=None, order='bgr', max_bytes=1073741824)
+--
+
+Read and decode many PNG files in parallel; the mirror of write_frames.
+
+paths: any iterable of str, bytes or os.PathLike paths. Returns a list of
+Frames in the paths' order, or, with out (a writable buffer of shape
+(n, h, w[, c]) or a flat byte buffer of n equal frames), fills out[i] with
+file i and returns out. Files are read and decoded on a bounded pool with
+the GIL released (threads: None = one per CPU core, 1 = the calling thread);
+at most about 2 x threads decoded frames wait in memory (with out; the
+returned list holds them all otherwise). order and max_bytes as in read().
+progress: None, True (a bar on stderr) or progress(done, total).
+The first file that fails raises: OSError with .filename for I/O, ValueError
+naming the file when it does not decode, both noting paths[i]; Ctrl-C stops
+promptly. out[i] of files decoded before the error are filled; the failing
+file's slot is untouched.",
+    ),
+    method(
+        c"_frame_from_pickle",
+        frame::frame_from_pickle,
+        c"_frame_from_pickle($module, pixels, width, height, channels, depth, order, byteorder, /)
+--
+
+Rebuild a pickled bufpng.Frame (pickle calls this; see Frame.__reduce_ex__).",
     ),
     method(
         c"describe",

@@ -8,7 +8,9 @@
 
 use crate::buffer::BufferView;
 use crate::convert::{self, float, given, int};
-use crate::object::{bytes_from, str_to_string, type_name, Failure, Gil, Obj, Owned, PyResult};
+use crate::object::{
+    bytes_from, has_attribute, str_to_string, type_name, Failure, Gil, Obj, Owned, PyResult,
+};
 use bufpng_core::error::{type_error, value_error};
 use bufpng_core::metadata::{
     Cicp, ContentLightLevel, IccProfile, MasteringDisplay, CHROMATICITY_SCALE, LUMINANCE_SCALE,
@@ -176,11 +178,9 @@ fn not_a_str(object: Obj<'_>, what: &str) -> Failure {
 /// A mapping's (str key, value) pairs; TypeError for anything else. The
 /// mapping's own exceptions (from `items()`) propagate unchanged.
 fn items(object: Obj<'_>, what: &str) -> PyResult<Vec<(String, Owned)>> {
-    // SAFETY: live object, GIL held; an attribute check that never raises.
-    let is_mapping = unsafe {
-        PyObject_HasAttrString(object.as_ptr(), c"items".as_ptr()) != 0
-            && PyUnicode_Check(object.as_ptr()) == 0
-    };
+    // SAFETY: live object, GIL held; a type check.
+    let is_str = unsafe { PyUnicode_Check(object.as_ptr()) } != 0;
+    let is_mapping = !is_str && has_attribute(object, c"items")?;
     if !is_mapping {
         return Err(type_error(format!(
             "{what} must be a mapping such as a dict, got {}",
@@ -273,10 +273,12 @@ fn parse_cicp(value: Obj<'_>, what: &str) -> PyResult<Cicp> {
         match code(3, "full_range")? {
             0 => false,
             1 => true,
-            n => return Err(value_error(format!(
+            n => {
+                return Err(value_error(format!(
                 "{what} full_range must be True/1 (full range, usual for PNG) or False/0, got {n}"
             ))
-            .into()),
+                .into())
+            }
         }
     };
     Ok(Cicp {

@@ -23,6 +23,7 @@ pub mod pixels;
 #[cfg(test)]
 mod scratch;
 pub mod striped;
+pub mod target;
 
 pub use apng::{decode_animation, read_animation, Animation};
 pub use decode::{

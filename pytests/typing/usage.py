@@ -5,6 +5,7 @@ run-time behaviour cannot disagree without a test failing."""
 from __future__ import annotations
 
 import array
+import pickle
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +31,11 @@ def main() -> None:
     assert np.asarray(frame).shape == (4, 6, 3)
     view = memoryview(frame)
     assert view.readonly
+    shape3: tuple[int, ...] = frame.shape
+    dtype: str = frame.dtype
+    assert shape3 == (4, 6, 3) and frame.ndim == 3 and (dtype, frame.itemsize, frame.format) == ("uint8", 1, "B")
+    assert frame.__array_interface__["typestr"] == "|u1"
+    assert pickle.loads(pickle.dumps(frame, protocol=5)) == frame
 
     info = bufpng.describe(bytearray(3), "simple")
     ndim: int = info["ndim"]
@@ -57,6 +63,13 @@ def main() -> None:
         loop: int = animation.loop
         assert first == frame and durations == [0.5, 0.25] and loop == 2
         assert len(bufpng.read_animation(Path(tmp, "anim2.png").read_bytes())) == 2
+        frames: list[Frame] = bufpng.read_frames(paths, threads=2, order="rgb")
+        batch: np.ndarray[tuple[int, ...], np.dtype[np.uint8]] = np.empty((3, 4, 6, 3), np.uint8)
+        filled = bufpng.read_frames(map(Path, paths), out=batch, progress=lambda d, t: None)
+        same: bool = filled is batch and frames[0] == Frame(batch[0])
+        into: bytearray = bufpng.read(paths[0], out=bytearray(72))
+        second = batch[1]
+        assert same and bufpng.decode(png, out=second) is second and len(into) == 72
     assert seen[0] == (0, None) and len(paths) == 3
 
     import io

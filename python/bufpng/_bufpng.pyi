@@ -9,7 +9,18 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Literal, Protocol, TypedDict, final
+from typing import (
+    Any,
+    ClassVar,
+    Final,
+    Literal,
+    Protocol,
+    SupportsIndex,
+    TypedDict,
+    TypeVar,
+    final,
+    overload,
+)
 
 from typing_extensions import Buffer, Self, Unpack
 
@@ -25,6 +36,8 @@ else:
 
     _Image = Buffer | _ArrayInterface
 
+# out=: a writable buffer, returned as it was given (its own type).
+_Out = TypeVar("_Out", bound=_Image)
 # A file system path as os.fspath() accepts it.
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 # A binary file object: write(path_or_file, ...) and read(path_or_file).
@@ -136,6 +149,18 @@ class Frame:
     def nbytes(self) -> int: ...
     @property
     def info(self) -> MappingProxyType[str, Any]: ...
+    @property
+    def shape(self) -> tuple[int, int] | tuple[int, int, int]: ...
+    @property
+    def ndim(self) -> Literal[2, 3]: ...
+    @property
+    def dtype(self) -> Literal["uint8", "uint16"]: ...
+    @property
+    def itemsize(self) -> Literal[1, 2]: ...
+    @property
+    def format(self) -> Literal["B", "H"]: ...
+    @property
+    def __array_interface__(self) -> dict[str, Any]: ...
     def encode(
         self,
         *,
@@ -153,6 +178,8 @@ class Frame:
         **metadata: Unpack[_Metadata],
     ) -> None: ...
     def tobytes(self) -> bytes: ...
+    # pickle: (_frame_from_pickle, (pixels, ...)); a PickleBuffer from protocol 5.
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]: ...
     # The Py_bf_getbuffer slot. Python 3.12+ shows it as __buffer__ (PEP 688);
     # on 3.11 the slot exists without the Python-level method, but declaring
     # it is what makes a Frame a collections.abc.Buffer to type checkers.
@@ -160,7 +187,7 @@ class Frame:
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     # Frames compare by pixels and are immutable views' owners, not hashable
-    # (like numpy arrays).
+    # (like numpy arrays; docs/frame.md says why).
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 def encode(
@@ -206,12 +233,63 @@ def write_frames(
     durable: bool = False,
     **metadata: Unpack[_FrameMetadata],
 ) -> list[str]: ...
+# With out=, the pixels go into the caller's buffer, which is returned.
+@overload
 def decode(
-    data: _Image | _Readable, *, order: _Order = "bgr", max_bytes: int = 1073741824, strict: bool = False
+    data: _Image | _Readable,
+    *,
+    out: None = None,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> Frame: ...
+@overload
+def decode(
+    data: _Image | _Readable,
+    *,
+    out: _Out,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+    strict: bool = False,
+) -> _Out: ...
+@overload
 def read(
-    path: _Path | _Readable, *, order: _Order = "bgr", max_bytes: int = 1073741824, strict: bool = False
+    path: _Path | _Readable,
+    *,
+    out: None = None,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> Frame: ...
+@overload
+def read(
+    path: _Path | _Readable,
+    *,
+    out: _Out,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+    strict: bool = False,
+) -> _Out: ...
+@overload
+def read_frames(
+    paths: Iterable[_Path],
+    *,
+    out: None = None,
+    threads: int | None = None,
+    progress: bool | _Progress | None = None,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+) -> list[Frame]: ...
+@overload
+def read_frames(
+    paths: Iterable[_Path],
+    *,
+    out: _Out,
+    threads: int | None = None,
+    progress: bool | _Progress | None = None,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+) -> _Out: ...
 def describe(obj: _Image, request: _Request | int = "records_ro") -> _BufferInfo: ...
 
 def write_animation(
@@ -248,6 +326,18 @@ def encode_animation(
     progress: bool | _Progress | None = None,
     **metadata: Unpack[_Metadata],
 ) -> bytes: ...
+
+# Rebuilds a pickled Frame (Frame.__reduce_ex__ names it).
+def _frame_from_pickle(
+    pixels: _Image,
+    width: int,
+    height: int,
+    channels: int,
+    depth: int,
+    order: _Order,
+    byteorder: Literal["little", "big"],
+    /,
+) -> Frame: ...
 
 # The native half of bufpng.read_animation (python/bufpng/_animation.py):
 # (frames, durations in seconds, loop count, the file's metadata).
