@@ -1,6 +1,7 @@
 //! write_frames: drives the core's worker pool (`bufpng_core::batch`) from
 //! the calling thread. The same loop (`drive`) serves write_animation, with
-//! another sink.
+//! another sink. read_frames runs the same pool the other way (`Decoded`):
+//! paths in, frames out, with the same ticks, progress and Ctrl-C handling.
 //!
 //! With the GIL held it takes the next frame (acquire the buffer, validate,
 //! copy, release) and submits it; it waits for the workers with the GIL
@@ -12,18 +13,24 @@
 use crate::args::{required, Signature};
 use crate::buffer::BufferView;
 use crate::convert::{self, given, optional_int, optional_str, replace_type_error};
+use crate::decode::parse_options;
 use crate::encode::take_frame;
 use crate::errors::{call_guarded, restore, take_raised, with_context};
+use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
-use crate::image::{parse_durable, parse_geometry, EncodeOptions};
+use crate::image::{parse_durable, parse_geometry, parse_threads, EncodeOptions};
+use crate::metadata::with_metadata;
+use crate::module;
 use crate::object::{none, path_to_py, type_name, Failure, Gil, Obj, Owned, PyResult};
-use bufpng_core::batch::{Files, Output, Pipeline, Sink};
+use bufpng_core::batch::{Decoded, Files, Output, Pipeline, Sink};
 use bufpng_core::error::type_error;
 use bufpng_core::layout::check_stack;
 use bufpng_core::pattern::FilePattern;
-use bufpng_core::{Geometry, ImageLayout};
+use bufpng_core::target::{plan_target, BatchTarget};
+use bufpng_core::{Frame, Geometry, ImageLayout};
 use pyo3_ffi::*;
 use std::path::PathBuf;
+use std::ptr;
 use std::time::Duration;
 
 /// How long the calling thread waits for workers before it checks for
@@ -32,7 +39,7 @@ const TICK: Duration = Duration::from_millis(50);
 
 static WRITE_FRAMES: Signature = Signature {
     function: "write_frames",
-    params: &[
+    params: with_metadata![
         "frames",
         "width",
         "height",
@@ -61,8 +68,13 @@ pub unsafe extern "C" fn write_frames(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [frames, width, height, channels, stride, directory, pattern, start, order, compression, threads, progress, durable] =
-            unsafe { WRITE_FRAMES.parse(gil, args, nargs, kwnames)? };
+        let [frames, width, height, channels, stride, directory, pattern, start, order, compression, threads, progress, durable, mut metadata @ ..] =
+            unsafe { WRITE_FRAMES.parse::<22>(gil, args, nargs, kwnames)? };
+        // Per-frame text is taken frame by frame; a mapping is every file's.
+        let frame_text = FrameText::parse(metadata[0])?;
+        if frame_text.is_some() {
+            metadata[0] = None;
+        }
         let size = parse_geometry(width, height, channels, stride)?;
         let directory = match given(directory) {
             None => PathBuf::from("."),
@@ -72,7 +84,7 @@ pub unsafe extern "C" fn write_frames(
             &optional_str(pattern, "pattern")?.unwrap_or_else(|| "frame_%05d.png".into()),
         )?;
         let start = optional_int(start, "start")?.unwrap_or(0);
-        let options = EncodeOptions::parse(order, compression, threads)?;
+        let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let progress = Progress::parse(progress)?;
         let mut files = Files::new(Output {
             directory,
@@ -80,6 +92,7 @@ pub unsafe extern "C" fn write_frames(
             start,
             compression: options.compression,
             durable: parse_durable(durable)?,
+            metadata: options.metadata.clone(),
         });
         let mut source = Source::new(required(frames), &size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);
@@ -91,6 +104,7 @@ pub unsafe extern "C" fn write_frames(
             &size,
             &options,
             progress.as_ref(),
+            frame_text.as_ref(),
         );
         // Joins the workers; every path goes through here before raising.
         without_gil(gil, || pipeline.shutdown());
@@ -114,6 +128,7 @@ pub fn drive<S: Sink + Send>(
     size: &Geometry,
     options: &EncodeOptions,
     progress: Option<&Progress>,
+    text: Option<&FrameText<'_>>,
 ) -> PyResult<usize> {
     let total = source.total();
     let report = |done| progress.map_or(Ok(()), |p| p.call(done, total));
@@ -132,6 +147,11 @@ pub fn drive<S: Sink + Send>(
                             Ok(frame)
                         })
                         .map_err(|f| with_context(gil, f, || format!("frames[{index}]")))?;
+                    // Outside the context above: the callable's own
+                    // exceptions pass unchanged.
+                    if let Some(own) = text.map(|t| t.for_frame(index)).transpose()?.flatten() {
+                        pipeline.sink().add_frame_text(index, own)?;
+                    }
                     taken += 1;
                     next = Some((index, frame));
                 }
@@ -162,6 +182,80 @@ pub fn drive<S: Sink + Send>(
         if unsafe { PyErr_CheckSignals() } < 0 {
             return Err(Failure::Raised);
         }
+    }
+}
+
+/// write_frames' per-frame `text=`: a callable text(index) or a sequence
+/// with one entry per frame, each a mapping of str to str or None.
+pub enum FrameText<'py> {
+    Callable(Obj<'py>),
+    Sequence(Owned),
+}
+
+impl<'py> FrameText<'py> {
+    /// None when `text` is absent or a mapping (every file's text, parsed
+    /// with the other metadata).
+    pub fn parse(text: Option<Obj<'py>>) -> PyResult<Option<FrameText<'py>>> {
+        let Some(text) = given(text) else {
+            return Ok(None);
+        };
+        // SAFETY: live object, GIL held; type checks, and PySequence_Tuple
+        // gives a new reference or NULL with an exception set.
+        unsafe {
+            if PyCallable_Check(text.as_ptr()) != 0 {
+                return Ok(Some(FrameText::Callable(text)));
+            }
+            if PyList_Check(text.as_ptr()) != 0 || PyTuple_Check(text.as_ptr()) != 0 {
+                let tuple = Owned::new(PySequence_Tuple(text.as_ptr()))?;
+                return Ok(Some(FrameText::Sequence(tuple)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Frame `index`'s own text, checked; None when it has none.
+    fn for_frame(&self, index: usize) -> PyResult<Option<Vec<(String, String)>>> {
+        let (entry, what) = match self {
+            FrameText::Callable(function) => {
+                // SAFETY: GIL held; a live callable; new references or NULL
+                // with the callable's own exception set, passed on as it is.
+                let result = unsafe {
+                    let argument = Owned::new(PyLong_FromSize_t(index))?;
+                    Owned::new(PyObject_CallFunctionObjArgs(
+                        function.as_ptr(),
+                        argument.as_ptr(),
+                        ptr::null_mut::<PyObject>(),
+                    ))?
+                };
+                (result, format!("text({index})"))
+            }
+            FrameText::Sequence(tuple) => {
+                // SAFETY: a live tuple, GIL held (Owned); the size, and an
+                // in-range item borrowed from the tuple, which holds it.
+                let item = unsafe {
+                    let len = PyTuple_Size(tuple.as_ptr()) as usize;
+                    if index >= len {
+                        return Err(bufpng_core::error::value_error(format!(
+                            "text has {len} entries but there are more frames: pass one per frame (None for no text)"
+                        ))
+                        .into());
+                    }
+                    Obj::borrowed(
+                        tuple.get().gil(),
+                        PyTuple_GetItem(tuple.as_ptr(), index as Py_ssize_t),
+                    )
+                    .expect("an in-range tuple item")
+                    .to_owned()
+                };
+                (item, format!("text[{index}]"))
+            }
+        };
+        let Some(entry) = given(Some(entry.get())) else {
+            return Ok(None);
+        };
+        let text = crate::metadata::parse_text(entry, &what)?;
+        bufpng_core::metadata::check_text(&text)?;
+        Ok(Some(text))
     }
 }
 
@@ -425,5 +519,197 @@ fn path_list(gil: Gil<'_>, paths: &[PathBuf]) -> PyResult<Owned> {
             PyList_SetItem(list.as_ptr(), i as Py_ssize_t, item.into_raw());
         }
         Ok(list)
+    }
+}
+
+static READ_FRAMES: Signature = Signature {
+    function: "read_frames",
+    params: &["paths", "out", "threads", "progress", "order", "max_bytes"],
+    positional: 1,
+    required: 1,
+};
+
+pub unsafe extern "C" fn read_frames(
+    module: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([paths, out, threads, progress, order, max_bytes], frame_type) = unsafe {
+            (
+                READ_FRAMES.parse(gil, args, nargs, kwnames)?,
+                module::frame_type(gil, module),
+            )
+        };
+        let paths = path_vec(required(paths))?;
+        let options = parse_options(order, max_bytes, None)?;
+        let threads = parse_threads(threads)?.min(paths.len().max(1));
+        let mut places = Places::new(out, frame_type, paths.len())?;
+        let progress = Progress::parse(progress)?;
+        let mut pipeline = Pipeline::new(Decoded::new(options), threads)?;
+        let outcome = read_all(gil, &paths, &mut pipeline, &mut places, progress.as_ref());
+        // Joins the workers; every path goes through here before raising.
+        without_gil(gil, || pipeline.shutdown());
+        if let Some(progress) = &progress {
+            progress.finish(outcome.is_ok())?;
+        }
+        outcome?;
+        places.result(gil)
+    })
+}
+
+/// read_frames' loop, the mirror of `drive`: submits paths while there is
+/// room, collects decoded frames with the GIL released in short ticks, and
+/// puts each in its place on the calling thread (a new Frame, or a copy into
+/// out[i] with the GIL held), with progress and Ctrl-C between ticks.
+fn read_all(
+    gil: Gil<'_>,
+    paths: &[PathBuf],
+    pipeline: &mut Pipeline<Decoded, PathBuf>,
+    places: &mut Places<'_>,
+    progress: Option<&Progress>,
+) -> PyResult<()> {
+    let total = Some(paths.len());
+    let report = |done| progress.map_or(Ok(()), |p| p.call(done, total));
+    let (mut taken, mut done) = (0, 0);
+    report(done)?;
+    while done < paths.len() {
+        let next = (taken < paths.len() && pipeline.has_room()).then_some(taken);
+        taken += usize::from(next.is_some());
+        let finished = without_gil(gil, || {
+            if let Some(index) = next {
+                pipeline.submit(index, paths[index].clone())?;
+            }
+            // Only block when there is nothing to feed meanwhile.
+            let wait = (taken == paths.len() || !pipeline.has_room()).then_some(TICK);
+            pipeline.collect(wait)
+        })?;
+        for read in finished {
+            let index = read.index;
+            read.result
+                .map_err(|e| Failure::from(e.context(format!("paths[{index}]"))))?;
+        }
+        for (index, frame) in pipeline.sink().take() {
+            places
+                .put(index, frame, &paths[index])
+                .map_err(|f| with_context(gil, f, || format!("paths[{index}]")))?;
+            done += 1;
+            report(done)?;
+        }
+        // SAFETY: GIL held (the token); runs Python's signal handlers
+        // (KeyboardInterrupt for Ctrl-C) and returns -1 with their exception set.
+        if unsafe { PyErr_CheckSignals() } < 0 {
+            return Err(Failure::Raised);
+        }
+    }
+    Ok(())
+}
+
+/// Where read_frames puts frame i: a new Frame in slot i of the list it
+/// returns, or out[i] of the caller's buffer.
+enum Places<'py> {
+    Frames(FrameType<'py>, Vec<Option<Owned>>),
+    Out {
+        object: Obj<'py>,
+        view: BufferView<'py>,
+        batch: BatchTarget,
+    },
+}
+
+impl<'py> Places<'py> {
+    fn new(out: Option<Obj<'py>>, frame_type: FrameType<'py>, count: usize) -> PyResult<Self> {
+        let Some(object) = given(out) else {
+            return Ok(Places::Frames(
+                frame_type,
+                (0..count).map(|_| None).collect(),
+            ));
+        };
+        let view = BufferView::acquire_writable(object)?;
+        let batch = BatchTarget::new(&view.desc(), count)?;
+        Ok(Places::Out {
+            object,
+            view,
+            batch,
+        })
+    }
+
+    fn put(&mut self, index: usize, frame: Frame, path: &std::path::Path) -> PyResult<()> {
+        match self {
+            Places::Frames(frame_type, frames) => {
+                frames[index] = Some(frame::new_object(*frame_type, frame)?);
+            }
+            Places::Out { view, batch, .. } => {
+                let what = path.display().to_string();
+                let plan = plan_target(&batch.item(&view.desc()), &frame.layout, &what)?;
+                view.write_frame(&frame, &plan, batch.step * index as isize)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The list of Frames in the paths' order, or `out`.
+    fn result(self, _: Gil<'_>) -> PyResult<Owned> {
+        match self {
+            Places::Out { object, .. } => Ok(object.to_owned()),
+            Places::Frames(_, frames) => {
+                // SAFETY: GIL held (the token); PyList_New returns a new
+                // reference or NULL; PyList_SetItem steals each item.
+                unsafe {
+                    let list = Owned::new(PyList_New(frames.len() as Py_ssize_t))?;
+                    for (i, frame) in frames.into_iter().enumerate() {
+                        let frame = frame.ok_or_else(|| {
+                            anyhow::anyhow!("bufpng internal error: frame {i} was not read")
+                        })?;
+                        PyList_SetItem(list.as_ptr(), i as Py_ssize_t, frame.into_raw());
+                    }
+                    Ok(list)
+                }
+            }
+        }
+    }
+}
+
+/// The paths argument: any iterable of str, bytes or os.PathLike paths,
+/// converted up front (with the GIL held) so workers only see PathBufs.
+fn path_vec(paths: Obj<'_>) -> PyResult<Vec<PathBuf>> {
+    let gil = paths.gil();
+    // SAFETY: live object, GIL held. PyObject_GetIter and PyIter_Next return
+    // new references owned by `Owned`; NULL from PyIter_Next without an
+    // exception is the end.
+    unsafe {
+        let single = PyUnicode_Check(paths.as_ptr()) != 0
+            || PyBytes_Check(paths.as_ptr()) != 0
+            || PyObject_HasAttrString(paths.as_ptr(), c"__fspath__".as_ptr()) != 0;
+        if single {
+            return Err(type_error(
+                "read_frames takes a list (or any iterable) of paths, got a single path: use read() for one file, or wrap it in a list: [path]",
+            )
+            .into());
+        }
+        let iterator = Owned::new(PyObject_GetIter(paths.as_ptr())).map_err(|_| {
+            replace_type_error(gil, || {
+                format!(
+                    "read_frames takes an iterable of paths (a list, sorted(glob(...)), a generator...), got {}",
+                    type_name(paths)
+                )
+            })
+        })?;
+        let mut out = Vec::new();
+        loop {
+            let item = PyIter_Next(iterator.as_ptr());
+            if item.is_null() {
+                if PyErr_Occurred().is_null() {
+                    return Ok(out);
+                }
+                return Err(Failure::Raised);
+            }
+            let item = Owned::new(item)?;
+            let index = out.len();
+            out.push(convert::path(item.get(), &format!("paths[{index}]"))?);
+        }
     }
 }

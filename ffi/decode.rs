@@ -2,20 +2,26 @@
 
 use crate::args::{required, Signature};
 use crate::buffer::BufferView;
-use crate::convert::{self, optional_int, optional_str};
+use crate::convert::{self, given, optional_int, optional_str};
 use crate::errors::call_guarded;
-use crate::frame;
+use crate::file;
+use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
 use crate::image::parse_threads;
 use crate::module;
-use crate::object::{has_attribute, Gil, Obj, PyResult};
+use crate::object::{has_attribute, Gil, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
-use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
+use bufpng_core::target::plan_target;
+use bufpng_core::{
+    decode_with_metadata, read_with_metadata, ChannelOrder, DecodeOptions, Frame, Metadata,
+    DEFAULT_MAX_BYTES,
+};
 use pyo3_ffi::*;
 
 pub fn parse_options(
     order: Option<Obj<'_>>,
     max_bytes: Option<Obj<'_>>,
+    strict: Option<Obj<'_>>,
 ) -> PyResult<DecodeOptions> {
     let order = match optional_str(order, "order")? {
         Some(name) => ChannelOrder::parse(&name)?,
@@ -30,13 +36,14 @@ pub fn parse_options(
     Ok(DecodeOptions {
         order,
         max_bytes,
+        strict: convert::optional_bool(strict, "strict")?.unwrap_or(false),
         ..DecodeOptions::default()
     })
 }
 
 static DECODE: Signature = Signature {
     function: "decode",
-    params: &["data", "order", "max_bytes", "threads"],
+    params: &["data", "out", "order", "max_bytes", "strict", "threads"],
     positional: 1,
     required: 1,
 };
@@ -51,7 +58,7 @@ pub unsafe extern "C" fn decode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([data, order, max_bytes, threads], frame_type) = unsafe {
+        let ([data, out, order, max_bytes, strict, threads], frame_type) = unsafe {
             (
                 DECODE.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
@@ -60,13 +67,18 @@ pub unsafe extern "C" fn decode(
         let data = required(data);
         let options = DecodeOptions {
             threads: parse_threads(threads)?,
-            ..parse_options(order, max_bytes)?
+            ..parse_options(order, max_bytes, strict)?
         };
         reject_path(data)?;
-        // Copied under the GIL: a bytearray could change while we decode.
-        let data = BufferView::acquire(data)?.copy_bytes()?;
-        let image = without_gil(gil, || decode_png(&data, options))?;
-        frame::new_object(frame_type, image)
+        let data = if file::is_readable(data)? {
+            file::read_all(data)?
+        } else {
+            // Copied under the GIL: a bytearray could change while we decode.
+            BufferView::acquire(data)?.copy_bytes()?
+        };
+        let target = Target::acquire(out, frame_type)?;
+        let (image, metadata) = without_gil(gil, || decode_with_metadata(&data, options))?;
+        target.deliver(image, metadata, "the data")
     })
 }
 
@@ -115,7 +127,7 @@ fn reject_contents(path: Obj<'_>) -> PyResult<()> {
 
 static READ: Signature = Signature {
     function: "read",
-    params: &["path", "order", "max_bytes", "threads"],
+    params: &["path", "out", "order", "max_bytes", "strict", "threads"],
     positional: 1,
     required: 1,
 };
@@ -130,19 +142,60 @@ pub unsafe extern "C" fn read(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([path, order, max_bytes, threads], frame_type) = unsafe {
+        let ([source, out, order, max_bytes, strict, threads], frame_type) = unsafe {
             (
                 READ.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
-        reject_contents(required(path))?;
-        let path = convert::path(required(path), "path")?;
+        let source = required(source);
         let options = DecodeOptions {
             threads: parse_threads(threads)?,
-            ..parse_options(order, max_bytes)?
+            ..parse_options(order, max_bytes, strict)?
         };
-        let image = without_gil(gil, || read_png(&path, options))?;
-        frame::new_object(frame_type, image)
+        let target = Target::acquire(out, frame_type)?;
+        let (what, (image, metadata)) = if file::is_readable(source)? {
+            let data = file::read_all(source)?;
+            let decoded = without_gil(gil, || decode_with_metadata(&data, options))?;
+            ("the file".to_string(), decoded)
+        } else {
+            reject_contents(source)?;
+            let path = convert::path(source, "path")?;
+            let decoded = without_gil(gil, || read_with_metadata(&path, options))?;
+            (path.display().to_string(), decoded)
+        };
+        target.deliver(image, metadata, &what)
     })
+}
+
+/// Where decode and read put the pixels: a new Frame, or the caller's `out`
+/// buffer. `out` is requested before decoding, so a read-only buffer is
+/// refused without decoding anything; the file decodes into scratch memory
+/// first, so `out` is only written once the whole file has decoded.
+enum Target<'py> {
+    NewFrame(FrameType<'py>),
+    Out(Obj<'py>, BufferView<'py>),
+}
+
+impl<'py> Target<'py> {
+    fn acquire(out: Option<Obj<'py>>, frame_type: FrameType<'py>) -> PyResult<Target<'py>> {
+        Ok(match given(out) {
+            None => Target::NewFrame(frame_type),
+            Some(out) => Target::Out(out, BufferView::acquire_writable(out)?),
+        })
+    }
+
+    /// The new Frame (with the file's `metadata` as its info), or `out`
+    /// with `image` written into it (a buffer has no info); `what` names the
+    /// source in a shape mismatch.
+    fn deliver(self, image: Frame, metadata: Metadata, what: &str) -> PyResult<Owned> {
+        match self {
+            Target::NewFrame(frame_type) => frame::new_object_with(frame_type, image, metadata),
+            Target::Out(out, mut view) => {
+                let plan = plan_target(&view.desc(), &image.layout, what)?;
+                view.write_frame(&image, &plan, 0)?;
+                Ok(out.to_owned())
+            }
+        }
+    }
 }

@@ -148,6 +148,16 @@ def test_a_mark_that_misdescribes_the_data_falls_back(photo_1080p: np.ndarray) -
     assert outcomes[0] == outcomes[1]
 
 
+def test_metadata_chunks_come_before_mark_and_keep_it_valid(photo_1080p: np.ndarray) -> None:
+    png = bufpng.encode(photo_1080p, dpi=300, gamma=0.45455, text={"Title": "restart"})
+    kinds = [kind for _, kind, _ in chunks(png)]
+    assert kinds.index(b"pHYs") < kinds.index(b"mARK") == kinds.index(b"IDAT") - 1
+    for threads in (1, 2):
+        decoded = bufpng.decode(png, threads=threads)
+        assert np.array_equal(np.asarray(decoded), photo_1080p)
+    assert bufpng.decode(png, threads=2).info == bufpng.decode(png, threads=1).info
+
+
 def test_decode_threads_are_checked() -> None:
     png = bufpng.encode(np.zeros((4, 4, 3), np.uint8))
     for bad in (0, -1, 1025):

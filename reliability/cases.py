@@ -341,6 +341,95 @@ def frame_cases(workdir: Path) -> list[Case]:
     ]
 
 
+def out_cases(workdir: Path) -> list[Case]:
+    """decode/read into the caller's buffer (out=), and read_frames. Every
+    `out` is filled with the pixels it will receive beforehand, so running a
+    case changes no input and inputs' reference counts can be compared."""
+    rng = np.random.default_rng(15)
+    pixels = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    png = bufpng.encode(pixels)
+    path = workdir / "out.png"
+    path.write_bytes(png)
+    (workdir / "out-corrupt.png").write_bytes(png[:-30])
+    out = pixels.copy()
+    wide = np.zeros((12, 16, 5), np.uint8)
+    wide[..., 1:4] = pixels
+    fortran = np.asfortranarray(pixels)
+    flat = bytearray(pixels.tobytes())
+    frozen = pixels.copy()
+    frozen.flags.writeable = False
+    wrong = np.zeros((12, 15, 3), np.uint8)
+    paths = [path] * 3
+    batch = np.stack([pixels] * 3)
+    flat_batch = bytearray(batch.tobytes())
+    short_batch = np.zeros((2, 12, 16, 3), np.uint8)
+    calls: list[int] = []
+
+    def record(done: int, total: int | None) -> None:
+        calls.append(done)
+        del calls[:-1]
+
+    def fail(done: int, total: int | None) -> None:
+        if done == 1:
+            raise ValueError("progress callback failed")
+
+    return [
+        Case("decode out=array", lambda: bufpng.decode(png, out=out) is out, None, (png, out)),
+        Case("decode out=channel-last slice", lambda: bufpng.decode(png, out=wide[..., 1:4]).base is wide, None, (png, wide)),
+        Case("decode out=Fortran array", lambda: bufpng.decode(png, out=fortran) is fortran, None, (png, fortran)),
+        Case("decode out=bytearray", lambda: bufpng.decode(png, out=flat) is flat, None, (png, flat)),
+        Case("read out=array", lambda: bufpng.read(path, out=out) is out, None, (path, out)),
+        Case("decode out=read-only", lambda: bufpng.decode(png, out=frozen), BufferError, (png, frozen)),
+        Case("decode out=bytes", lambda: bufpng.decode(png, out=png), BufferError, (png,)),
+        Case("decode out=wrong shape", lambda: bufpng.decode(png, out=wrong), ValueError, (png, wrong)),
+        Case("decode out=not a buffer", lambda: bufpng.decode(png, out=3), TypeError, (png,)),
+        Case("read out=, corrupt file", lambda: bufpng.read(workdir / "out-corrupt.png", out=out), ValueError, (out,)),
+        Case("read out=, missing file", lambda: bufpng.read(workdir / "missing.png", out=out), FileNotFoundError, (out,)),
+        Case("read_frames list", lambda: bufpng.read_frames(paths, threads=1), None, (paths,)),
+        Case("read_frames threads=2", lambda: bufpng.read_frames(paths, threads=2, progress=record), None, (paths, record)),
+        Case("read_frames generator", lambda: bufpng.read_frames(p for p in paths), None),
+        Case("read_frames out=batch", lambda: bufpng.read_frames(paths, out=batch, threads=2) is batch, None, (paths, batch)),
+        Case("read_frames out=flat", lambda: bufpng.read_frames(paths, out=flat_batch) is flat_batch, None, (paths, flat_batch)),
+        Case("read_frames empty", lambda: bufpng.read_frames([]), None),
+        Case("read_frames out=too few", lambda: bufpng.read_frames(paths, out=short_batch), ValueError, (paths, short_batch)),
+        Case("read_frames missing file", lambda: bufpng.read_frames([path, workdir / "missing.png"], threads=2), FileNotFoundError),
+        Case("read_frames corrupt file", lambda: bufpng.read_frames([workdir / "out-corrupt.png", path]), ValueError),
+        Case("read_frames progress raises", lambda: bufpng.read_frames(paths, threads=2, progress=fail), ValueError, (paths, fail)),
+        Case("read_frames single path", lambda: bufpng.read_frames(path), TypeError, (path,)),
+        Case("read_frames threads=0", lambda: bufpng.read_frames(paths, threads=0), ValueError, (paths,)),
+    ]
+
+
+def interop_cases(workdir: Path) -> list[Case]:
+    """Frame's numpy-style attributes, array interface and pickling."""
+    import pickle
+
+    rng = np.random.default_rng(16)
+    frame = bufpng.Frame(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
+    deep = bufpng.Frame(rng.integers(0, 65536, (12, 16, 4), dtype=np.uint16), order="rgb")
+    constructor, args = frame.__reduce_ex__(4)
+
+    def attributes() -> tuple[object, ...]:
+        return (frame.shape, frame.ndim, frame.dtype, frame.itemsize, frame.format, frame.__array_interface__["shape"])
+
+    def out_of_band() -> bool:
+        buffers: list[pickle.PickleBuffer] = []
+        data = pickle.dumps(deep, protocol=5, buffer_callback=buffers.append)
+        return bool(pickle.loads(data, buffers=buffers) == deep)
+
+    return [
+        Case("Frame numpy attributes", attributes, None, (frame,)),
+        Case("Frame array interface via numpy", lambda: int(np.array(deep).sum()), None, (deep,)),
+        Case("pickle protocol 5 in band", lambda: pickle.loads(pickle.dumps(frame, protocol=5)) == frame, None, (frame,)),
+        Case("pickle protocol 5 out of band", out_of_band, None, (deep,)),
+        Case("pickle protocol 4", lambda: pickle.loads(pickle.dumps(deep, protocol=4)) == deep, None, (deep,)),
+        Case("unpickle short pixels", lambda: constructor(bytes(11), *args[1:]), BufferError),
+        Case("unpickle bad depth", lambda: constructor(args[0], 16, 12, 3, 12, "bgr", "little"), ValueError),
+        Case("unpickle bad byteorder", lambda: constructor(*args[:-1], "middle"), ValueError),
+        Case("Frame hash", lambda: hash(frame), TypeError, (frame,)),
+    ]
+
+
 REQUEST_NAMES = [
     "simple", "writable", "format", "nd", "strides", "c_contiguous", "f_contiguous", "any_contiguous",
     "indirect", "contig", "contig_ro", "strided", "strided_ro", "records", "records_ro", "full", "full_ro",
@@ -376,6 +465,70 @@ def describe_cases(workdir: Path) -> list[Case]:
     return cases
 
 
+def metadata_cases(workdir: Path) -> list[Case]:
+    """Metadata keywords, Frame.info, file objects and encode_animation."""
+    import io
+
+    bgr = np.random.default_rng(12).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    profile = (128).to_bytes(4, "big") + bytes(124)
+    display = {"primaries": ((0.708, 0.292), (0.17, 0.797), (0.131, 0.046)), "white_point": (0.3127, 0.329),
+               "max_luminance": 1000.0, "min_luminance": 0.0001}
+    every = {"text": {"Source": "clip", "Title": "映像", "Log": "x" * 2000}, "dpi": (300, 150), "gamma": 0.45455,
+             "icc_profile": profile, "cicp": "bt2100-pq", "mastering_display": display,
+             "content_light_level": (1000, 400)}
+    tagged = bufpng.encode(bgr, **every)  # type: ignore[arg-type]
+    frame = bufpng.decode(tagged)
+    info = frame.info
+    bad_clli = tagged[:33] + b"\0\0\0\x07cLLI" + bytes(7) + zlib.crc32(b"cLLI" + bytes(7)).to_bytes(4, "big") + tagged[33:]
+    out = workdir / "metadata"
+    path = workdir / "tagged.png"
+    path.write_bytes(tagged)
+
+    class Failing(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+        def read(self, size: int = -1) -> bytes:
+            raise OSError(5, "Input/output error")
+
+    failing = Failing()
+
+    def text_raises(index: int) -> dict[str, str]:
+        raise KeyError(index)
+
+    def per_frame(index: int) -> dict[str, str]:
+        return {"Frame": str(index)}
+
+    frames = [bgr, bgr]
+    return [
+        Case("encode every metadata kind", lambda: bufpng.encode(bgr, **every), None, (bgr, *every.values())),  # type: ignore[arg-type]
+        Case("decode with metadata, info", lambda: dict(bufpng.decode(tagged).info), None, (tagged,)),
+        Case("encode metadata=info", lambda: bufpng.encode(frame, metadata=info, text={"a": "b"}), None, (frame, info)),
+        Case("decode corrupt cLLI, skipped", lambda: bufpng.decode(bad_clli).info, None, (bad_clli,)),
+        Case("decode corrupt cLLI, strict", lambda: bufpng.decode(bad_clli, strict=True), ValueError, (bad_clli,)),
+        Case("encode bad text key", lambda: bufpng.encode(bgr, text={" k": "v"}), ValueError, (bgr,)),
+        Case("encode text value not str", lambda: bufpng.encode(bgr, text={"k": 1}), TypeError, (bgr,)),
+        Case("encode srgb and icc", lambda: bufpng.encode(bgr, srgb=True, icc_profile=profile), ValueError, (bgr, profile)),
+        Case("encode bad cicp", lambda: bufpng.encode(bgr, cicp=(1, 13, 1, 1)), ValueError, (bgr,)),
+        Case("encode bad mastering display", lambda: bufpng.encode(bgr, mastering_display={"primaries": 1}), TypeError, (bgr,)),
+        Case("encode unknown metadata key", lambda: bufpng.encode(bgr, metadata={"dpu": 1}), ValueError, (bgr,)),
+        Case("write_frames text callable", lambda: bufpng.write_frames(frames, directory=out, text=per_frame), None, (bgr, per_frame)),
+        Case("write_frames text list", lambda: bufpng.write_frames(frames, directory=out, text=[None, {"a": "b"}]), None, (bgr,)),
+        Case("write_frames text raises", lambda: bufpng.write_frames(frames, directory=out, text=text_raises), KeyError, (bgr, text_raises)),
+        Case("write to BytesIO", lambda: bufpng.write(io.BytesIO(), bgr, dpi=72), None, (bgr,)),
+        Case("write to a failing file", lambda: bufpng.write(failing, bgr), OSError, (bgr, failing)),
+        Case("read a file object", lambda: bufpng.read(io.BytesIO(tagged)), None, (tagged,)),
+        Case("read a failing file", lambda: bufpng.read(failing), OSError, (failing,)),
+        Case("read path with metadata", lambda: bufpng.read(path).info, None, (path,)),
+        Case("encode_animation", lambda: bufpng.encode_animation(frames, text={"a": "b"}), None, (bgr,)),
+        Case("encode_animation no frames", lambda: bufpng.encode_animation([]), ValueError),
+        Case("write_animation to a failing file", lambda: bufpng.write_animation(failing, frames), OSError, (bgr, failing)),
+    ]
+
+
 BUILDERS: list[Callable[[Path], list[Case]]] = [
     encode_cases,
     write_cases,
@@ -385,6 +538,9 @@ BUILDERS: list[Callable[[Path], list[Case]]] = [
     frame_cases,
     describe_cases,
     animation_cases,
+    out_cases,
+    interop_cases,
+    metadata_cases,
 ]
 
 

@@ -96,10 +96,17 @@ impl Coder {
 
 /// Encodes rows already in PNG's sample layout (RGB order, big-endian
 /// 16-bit samples) as a complete PNG file, on up to `threads` threads (the
-/// calling one included). The bytes do not depend on `threads`.
-pub fn encode(layout: &ImageLayout, data: &[u8], coder: Coder, threads: usize) -> Result<Vec<u8>> {
+/// calling one included), with `chunks` (type, data) between IHDR and IDAT.
+/// The bytes do not depend on `threads`.
+pub fn encode(
+    layout: &ImageLayout,
+    data: &[u8],
+    coder: Coder,
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<Vec<u8>> {
     let strips = strip_count(data.len(), layout.height as usize);
-    encode_in_strips(layout, data, coder, strips, threads)
+    encode_in_strips(layout, data, coder, strips, threads, chunks)
 }
 
 /// `encode` with the number of strips chosen by the caller (fewer than the
@@ -111,6 +118,7 @@ pub fn encode_in_strips(
     coder: Coder,
     strips: usize,
     threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<Vec<u8>> {
     // Callers pass validated frames; a mismatch here is a bug, not bad input.
     anyhow::ensure!(
@@ -137,6 +145,10 @@ pub fn encode_in_strips(
     let mut out = BitWriter::new(data.len() / 2 + 1024);
     out.push_bytes(&SIGNATURE);
     push_chunk(&mut out, b"IHDR", &header(layout));
+    for (kind, data) in chunks {
+        push_chunk(&mut out, kind, data);
+    }
+    // mARK right before the first IDAT, after any metadata.
     let mut idat = Segments::start(&mut out, strips.segments);
     out.push_bytes(&ZLIB_HEADER);
     let adler = if threads <= 1 || strips.count() == 1 {
@@ -655,7 +667,7 @@ mod tests {
                     for (width, height) in [(1, 1), (3, 2), (97, 61), (640, 300)] {
                         let layout = layout(width, height, channels, depth);
                         let data = pixels(&layout, width + height);
-                        let png = encode(&layout, &data, coder, 1).unwrap();
+                        let png = encode(&layout, &data, coder, 1, &[]).unwrap();
                         let (info, decoded) = decode(&png);
                         assert_eq!((info.width, info.height), (width, height));
                         assert_eq!(info.color_type.samples(), channels as usize);
@@ -684,7 +696,7 @@ mod tests {
             .collect();
         let row = layout.row_bytes() + 1;
         for (data, stored) in [(noise, true), (pixels(&layout, 3), false)] {
-            let png = encode(&layout, &data, Coder::RUNS, 2).unwrap();
+            let png = encode(&layout, &data, Coder::RUNS, 2, &[]).unwrap();
             assert_eq!(decode(&png).1, data);
             let rows = filtered_rows(&png);
             let types: Vec<u8> = rows.chunks(row).map(|row| row[0]).collect();
@@ -711,9 +723,9 @@ mod tests {
         }
         let candidates = &CODERS[..5];
         let sizes: Vec<usize> = (candidates.iter())
-            .map(|&coder| encode(&layout, &data, coder, 1).unwrap().len())
+            .map(|&coder| encode(&layout, &data, coder, 1, &[]).unwrap().len())
             .collect();
-        let smallest = encode(&layout, &data, Coder::Smallest(&CODERS[..5]), 2).unwrap();
+        let smallest = encode(&layout, &data, Coder::Smallest(&CODERS[..5]), 2, &[]).unwrap();
         assert_eq!(decode(&smallest).1, data);
         assert!(
             sizes.iter().all(|&size| smallest.len() <= size),
@@ -731,7 +743,7 @@ mod tests {
     fn compresses_smooth_content() {
         let layout = layout(640, 300, 3, Depth::Eight);
         let data = pixels(&layout, 1);
-        assert!(encode(&layout, &data, Coder::RUNS, 1).unwrap().len() < data.len() / 4);
+        assert!(encode(&layout, &data, Coder::RUNS, 1, &[]).unwrap().len() < data.len() / 4);
     }
 
     #[test]
@@ -746,11 +758,11 @@ mod tests {
             let strips = strip_count(data.len(), height as usize);
             assert!(strips > 1, "the frame must be big enough to cut");
             for coder in CODERS {
-                let one = encode(&layout, &data, coder, 1).unwrap();
+                let one = encode(&layout, &data, coder, 1, &[]).unwrap();
                 let (_, decoded) = decode(&one);
                 assert_eq!(decoded, data, "{coder:?} {channels} channels {depth:?}");
                 for threads in [2, 3, 8, 64] {
-                    let png = encode(&layout, &data, coder, threads).unwrap();
+                    let png = encode(&layout, &data, coder, threads, &[]).unwrap();
                     assert!(png == one, "{coder:?}: {threads} threads changed the bytes");
                 }
             }
@@ -760,10 +772,10 @@ mod tests {
     #[test]
     fn inconsistent_frames_are_refused_not_encoded() {
         let gray = layout(4, 4, 1, Depth::Eight);
-        assert!(encode(&gray, &[0; 18], Coder::RUNS, 1).is_err());
-        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::RUNS, 1).is_err());
-        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::RUNS, 1).is_err());
-        let png = encode(&gray, &[0; 16], Coder::RUNS, 1).unwrap();
+        assert!(encode(&gray, &[0; 18], Coder::RUNS, 1, &[]).is_err());
+        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::RUNS, 1, &[]).is_err());
+        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::RUNS, 1, &[]).is_err());
+        let png = encode(&gray, &[0; 16], Coder::RUNS, 1, &[]).unwrap();
         assert_eq!(
             png.capacity(),
             png.len(),

@@ -80,7 +80,8 @@ fuzz_target!(|input: Input| {
             (i as u32 / 7).wrapping_add(state >> 29) as u8
         })
         .collect();
-    let png = encode_in_strips(&layout, &data, coder, strips, 1).expect("a valid frame encodes");
+    let png =
+        encode_in_strips(&layout, &data, coder, strips, 1, &[]).expect("a valid frame encodes");
     let found = chunks(&png);
     let mut stream: Vec<u8> = found
         .iter()
