@@ -353,9 +353,10 @@ mod tests {
             assert_eq!(read, metadata);
             assert!(decoded.same_pixels(&frame));
         }
-        // Without metadata the bytes are what they were.
+        // Without metadata the image data (a large frame's restart marker
+        // segments, `restart.rs`) follows IHDR.
         let plain = encode_png(&frame, Compression::Default, 4).unwrap();
-        assert_eq!(&plain[37..41], b"IDAT");
+        assert!(matches!(&plain[37..41], b"IDAT" | b"mARK"));
     }
 
     #[test]
