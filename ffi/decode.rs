@@ -7,6 +7,7 @@ use crate::errors::call_guarded;
 use crate::file;
 use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
+use crate::image::parse_threads;
 use crate::module;
 use crate::object::{has_attribute, Gil, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
@@ -36,12 +37,13 @@ pub fn parse_options(
         order,
         max_bytes,
         strict: convert::optional_bool(strict, "strict")?.unwrap_or(false),
+        ..DecodeOptions::default()
     })
 }
 
 static DECODE: Signature = Signature {
     function: "decode",
-    params: &["data", "out", "order", "max_bytes", "strict"],
+    params: &["data", "out", "order", "max_bytes", "strict", "threads"],
     positional: 1,
     required: 1,
 };
@@ -56,14 +58,17 @@ pub unsafe extern "C" fn decode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([data, out, order, max_bytes, strict], frame_type) = unsafe {
+        let ([data, out, order, max_bytes, strict, threads], frame_type) = unsafe {
             (
                 DECODE.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
         let data = required(data);
-        let options = parse_options(order, max_bytes, strict)?;
+        let options = DecodeOptions {
+            threads: parse_threads(threads)?,
+            ..parse_options(order, max_bytes, strict)?
+        };
         reject_path(data)?;
         let data = if file::is_readable(data)? {
             file::read_all(data)?
@@ -122,7 +127,7 @@ fn reject_contents(path: Obj<'_>) -> PyResult<()> {
 
 static READ: Signature = Signature {
     function: "read",
-    params: &["path", "out", "order", "max_bytes", "strict"],
+    params: &["path", "out", "order", "max_bytes", "strict", "threads"],
     positional: 1,
     required: 1,
 };
@@ -137,14 +142,17 @@ pub unsafe extern "C" fn read(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([source, out, order, max_bytes, strict], frame_type) = unsafe {
+        let ([source, out, order, max_bytes, strict, threads], frame_type) = unsafe {
             (
                 READ.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
         let source = required(source);
-        let options = parse_options(order, max_bytes, strict)?;
+        let options = DecodeOptions {
+            threads: parse_threads(threads)?,
+            ..parse_options(order, max_bytes, strict)?
+        };
         let target = Target::acquire(out, frame_type)?;
         let (what, (image, metadata)) = if file::is_readable(source)? {
             let data = file::read_all(source)?;

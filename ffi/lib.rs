@@ -219,7 +219,7 @@ bufpng.read_animation, which returns an Animation.",
     method(
         c"decode",
         decode::decode,
-        c"decode($module, /, data, *, out=None, order='bgr', max_bytes=1073741824, strict=False)
+        c"decode($module, /, data, *, out=None, order='bgr', max_bytes=1073741824, strict=False, threads=None)
 --
 
 Decode PNG file contents (bytes or any buffer) into a bufpng.Frame.
@@ -239,12 +239,14 @@ The file's metadata is in the frame's info (not with out=). A corrupt
 metadata chunk is skipped (the image is kept, as libpng does) unless
 strict=True, which makes it a ValueError. data may also be a binary file
 object: its read() is called with the GIL held and its exceptions
-propagate unchanged.",
+propagate unchanged. threads: files with PNG Restart Markers (bufpng
+writes them for frames over 1 MiB) decode on up to this many threads
+(None = one per core).",
     ),
     method(
         c"read",
         decode::read,
-        c"read($module, /, path, *, out=None, order='bgr', max_bytes=1073741824, strict=False)
+        c"read($module, /, path, *, out=None, order='bgr', max_bytes=1073741824, strict=False, threads=None)
 --
 
 Read a PNG file into a bufpng.Frame (or into out), as decode() does for bytes.

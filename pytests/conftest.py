@@ -112,9 +112,32 @@ def pil_decode(png: bytes) -> np.ndarray:
 
 
 def run_pngcheck(path: Path) -> None:
-    """Fails the test unless pngcheck accepts the file."""
+    """Fails the test unless pngcheck accepts the file.
+
+    pngcheck 3.0.3 stops at any public chunk it does not know, and the PNG
+    Restart Marker proposal's `mARK` (which bufpng writes for frames over
+    1 MiB) is not registered yet: for such a file the mARK chunk must be
+    pngcheck's only complaint, and the file without it must pass (every
+    other chunk, the zlib stream, the filter types)."""
     result = subprocess.run(["pngcheck", "-q", str(path)], capture_output=True, text=True)
+    if result.returncode != 0 and "chunk mARK" in result.stdout:
+        complaints = [line for line in result.stdout.splitlines() if "ERROR" not in line]
+        assert len(complaints) == 1 and "unknown, public chunk" in complaints[0], result.stdout
+        stripped = path.with_name(path.stem + ".without-mARK.png")
+        stripped.write_bytes(without_chunk(path.read_bytes(), b"mARK"))
+        return run_pngcheck(stripped)
     assert result.returncode == 0, f"pngcheck rejected {path}: {result.stdout}{result.stderr}"
+
+
+def without_chunk(png: bytes, kind: bytes) -> bytes:
+    """`png` without its chunks of type `kind`."""
+    out, at = bytearray(png[:8]), 8
+    while at < len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        if png[at + 4 : at + 8] != kind:
+            out += png[at : at + length + 12]
+        at += length + 12
+    return bytes(out)
 
 
 @pytest.fixture(scope="session")

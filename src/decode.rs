@@ -12,6 +12,7 @@ use crate::error::value_error;
 use crate::layout::{Depth, Endian, ImageLayout};
 use crate::metadata::{self, Metadata};
 use crate::pixels::{zeroed_bytes, ChannelOrder, Frame, PixelFormat};
+use crate::restart;
 use crate::FileError;
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DecodingError, Transformations};
@@ -31,6 +32,9 @@ pub struct DecodeOptions {
     pub max_bytes: usize,
     /// Corrupt metadata chunks are errors rather than skipped.
     pub strict: bool,
+    /// Threads a file with PNG Restart Markers may be decoded on (the
+    /// calling one included; `restart.rs`). Other files use one.
+    pub threads: usize,
 }
 
 impl Default for DecodeOptions {
@@ -39,6 +43,7 @@ impl Default for DecodeOptions {
             order: ChannelOrder::default(),
             max_bytes: DEFAULT_MAX_BYTES,
             strict: false,
+            threads: 1,
         }
     }
 }
@@ -63,6 +68,15 @@ pub fn decode_with_metadata(data: &[u8], options: DecodeOptions) -> Result<(Fram
 }
 
 fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
+    if options.threads > 1 {
+        let target = PixelFormat {
+            order: options.order,
+            endian: Endian::NATIVE,
+        };
+        if let Some(frame) = restart::decode(data, options.max_bytes, target, options.threads) {
+            return Ok(frame);
+        }
+    }
     let still = without_animation(data);
     let data = still.as_deref().unwrap_or(data);
     let mut png_options = png::DecodeOptions::default();

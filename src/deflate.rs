@@ -512,6 +512,18 @@ fn stored_size(len: usize) -> usize {
 const MIN_SAVING: f64 = 0.02;
 
 fn write_block(data: &[u8], last: bool, out: &mut BitWriter) {
+    if !write_coded(data, last, out) {
+        write_stored(data, last, out);
+    }
+}
+
+/// Codes `data` (at most `BLOCK_BYTES`) as one Huffman block and returns
+/// true, or writes nothing and returns false when storing would be about as
+/// small: the sample predicts under `MIN_SAVING`, or coding came out larger
+/// than storing. The caller then stores the block, and may store different
+/// bytes (rows filtered with None, which decoders only copy).
+pub fn write_coded(data: &[u8], last: bool, out: &mut BitWriter) -> bool {
+    debug_assert!(!data.is_empty() && data.len() <= BLOCK_BYTES);
     let (counter, sampled) = sample_counts(data);
     let lengths = code_lengths(&counter.counts, MAX_LITERAL_BITS);
     let sample_bits: u64 = (counter.counts.iter().zip(&lengths).enumerate())
@@ -525,7 +537,7 @@ fn write_block(data: &[u8], last: bool, out: &mut BitWriter) {
         .sum();
     let estimate = sample_bits as f64 / 8.0 * data.len() as f64 / sampled as f64;
     if estimate > data.len() as f64 * (1.0 - MIN_SAVING) {
-        return write_stored(data, last, out);
+        return false;
     }
 
     let codes = canonical_codes(&lengths);
@@ -559,8 +571,9 @@ fn write_block(data: &[u8], last: bool, out: &mut BitWriter) {
     out.rewind(state);
     if out.position().0 - start.0 > stored_size(data.len()) {
         out.rewind(start);
-        write_stored(data, last, out);
+        return false;
     }
+    true
 }
 
 /// Block header of a dynamic-Huffman block: 286 literal/length codes and two
@@ -589,7 +602,7 @@ fn write_dynamic_header(literal_lengths: &[u8], last: bool, out: &mut BitWriter)
 }
 
 /// Stored blocks: header bits, alignment, then LEN/NLEN and the bytes.
-fn write_stored(data: &[u8], last: bool, out: &mut BitWriter) {
+pub fn write_stored(data: &[u8], last: bool, out: &mut BitWriter) {
     // No data is still one (empty) block: a sync flush, or an empty end.
     let blocks = data.len().div_ceil(MAX_STORED).max(1);
     for block in 0..blocks {

@@ -7,8 +7,7 @@ use crate::layout::{Depth, ImageLayout};
 use crate::metadata::Metadata;
 use crate::pixels::{Frame, PixelFormat};
 use crate::striped::{self, Coder};
-use anyhow::{Context, Result};
-use png::{BitDepth, ColorType, DeflateCompression, Filter};
+use anyhow::Result;
 use std::path::Path;
 
 /// How hard to compress, as OpenCV's IMWRITE_PNG_COMPRESSION counts it.
@@ -16,8 +15,8 @@ use std::path::Path;
 pub enum Compression {
     /// bufpng's measured default: its own coder (`deflate.rs`), or zlib
     /// level 2 when a sample of rows shows the content compresses much
-    /// better with a real LZ77 (screens); both in strips of rows on several
-    /// threads (`striped.rs`). Why: `docs/benchmarks.md`, "Why this default".
+    /// better with a real LZ77 (screens). Why: `docs/benchmarks.md`, "Why
+    /// this default".
     #[default]
     Default,
     /// 0 = stored (no compression) .. 9 = smallest.
@@ -35,67 +34,73 @@ impl Compression {
         }
     }
 
-    /// The coder used for `frame`. Levels 1-2 are fdeflate (a fixed-Huffman,
-    /// run-only coder far faster than any zlib level 1) and 3-9 zlib-rs at
-    /// that level, so sizes fall monotonically with the level on photos
-    /// (measured in `bench/encode_bench.py`, checked in tests).
-    fn settings(self, frame: &Frame) -> Settings {
+    /// The coder used for `frame`. Every level runs on the striped writer
+    /// (same strip cuts, on several threads), so a level that keeps, strip
+    /// by strip, the smallest of other levels' codings is never larger
+    /// than any of them. Why each level: docs/benchmarks.md, "Levels".
+    fn coder(self, frame: &Frame) -> Coder {
         match self {
             Compression::Default => choose_for_content(frame),
-            Compression::Level(0) => Settings::STORED,
-            Compression::Level(1) => Settings::Png {
-                deflate: DeflateCompression::FdeflateUltraFast,
-                filter: Filter::Up,
-            },
-            Compression::Level(2) => Settings::Png {
-                deflate: DeflateCompression::FdeflateUltraFast,
-                filter: Filter::Paeth,
-            },
-            // Paeth alone is within 0.2% of Adaptive here and cheaper.
-            Compression::Level(3) => Settings::Png {
-                deflate: DeflateCompression::Level(3),
-                filter: Filter::Paeth,
-            },
-            Compression::Level(n) => Settings::Png {
-                deflate: DeflateCompression::Level(n),
-                filter: Filter::Adaptive,
-            },
+            Compression::Level(0) => Coder::Stored,
+            Compression::Level(1) => FASTEST,
+            Compression::Level(2) => Coder::RUNS,
+            Compression::Level(n @ 3..=8) => Coder::Smallest(MIDDLE_LEVELS[n as usize - 3]),
+            Compression::Level(_) => Coder::Smallest(SMALLEST),
         }
     }
 }
 
-/// One concrete coder configuration.
-#[derive(Debug, Clone, Copy)]
-enum Settings {
-    /// The striped writer: strips of rows coded on up to `threads` threads.
-    Striped(Coder),
-    /// The png crate's encoder (the levels).
-    Png {
-        deflate: DeflateCompression,
-        filter: Filter,
-    },
+/// Level 1: Runs after the Up filter, which costs a fraction of Paeth.
+const FASTEST: Coder = Coder::Runs {
+    filter: RowFilter::Up,
+};
+
+const fn zlib(level: u8, filter: RowFilter) -> Coder {
+    Coder::Zlib { level, filter }
 }
 
-impl Settings {
-    const STORED: Settings = Settings::Png {
-        deflate: DeflateCompression::NoCompression,
-        filter: Filter::NoFilter,
-    };
-    /// bufpng's own coder: Paeth, then literals and runs with per-block
-    /// Huffman codes. As fast as fdeflate and ~10% smaller on photos.
-    const RUNS: Settings = Settings::Striped(Coder::Runs);
+/// Levels 3-8: zlib at that level after Paeth, or Runs where Runs is
+/// smaller (8-bit photos, where zlib's levels up to 7 lose to it), strip
+/// by strip: never larger than level 2, and as zlib's sizes fall with its
+/// level, so do these.
+const MIDDLE_LEVELS: [&[Coder]; 6] = [
+    &[Coder::RUNS, zlib(3, RowFilter::Paeth)],
+    &[Coder::RUNS, zlib(4, RowFilter::Paeth)],
+    &[Coder::RUNS, zlib(5, RowFilter::Paeth)],
+    &[Coder::RUNS, zlib(6, RowFilter::Paeth)],
+    &[Coder::RUNS, zlib(7, RowFilter::Paeth)],
+    &[Coder::RUNS, zlib(8, RowFilter::Paeth)],
+];
 
-    /// Several times RUNS' time, but several times smaller on flat screen
-    /// content with repeated shapes (text, UI), which only string matching
-    /// finds. Paeth for 16-bit samples (18% smaller than Up there), Up for
-    /// 8-bit (the same size on screens, and cheaper).
-    fn dense(depth: Depth) -> Settings {
-        let filter = match depth {
-            Depth::Eight => RowFilter::Up,
-            Depth::Sixteen => RowFilter::Paeth,
-        };
-        Settings::Striped(Coder::Zlib { level: 2, filter })
-    }
+/// Level 9: every coder of the levels below and of the default, and zlib 9
+/// after Paeth and after Up (Up wins on some photos), strip by strip: never
+/// larger than the default or any lower level.
+const SMALLEST: &[Coder] = &[
+    Coder::Stored,
+    FASTEST,
+    Coder::RUNS,
+    zlib(2, RowFilter::Up),
+    zlib(2, RowFilter::Paeth),
+    zlib(3, RowFilter::Paeth),
+    zlib(4, RowFilter::Paeth),
+    zlib(5, RowFilter::Paeth),
+    zlib(6, RowFilter::Paeth),
+    zlib(7, RowFilter::Paeth),
+    zlib(8, RowFilter::Paeth),
+    zlib(9, RowFilter::Paeth),
+    zlib(9, RowFilter::Up),
+];
+
+/// Several times Runs' time, but several times smaller on flat screen
+/// content with repeated shapes (text, UI), which only string matching
+/// finds. Paeth for 16-bit samples (18% smaller than Up there), Up for
+/// 8-bit (the same size on screens, and cheaper).
+fn dense(depth: Depth) -> Coder {
+    let filter = match depth {
+        Depth::Eight => RowFilter::Up,
+        Depth::Sixteen => RowFilter::Paeth,
+    };
+    zlib(2, filter)
 }
 
 /// Rows per sampled band, and how many bands (spread evenly down the frame).
@@ -115,10 +120,10 @@ const DENSE_MIN_SAVING: f64 = 0.2;
 /// ways and comparing sizes: 1.5% of a 1080p frame, in bands of 8 rows
 /// rather than single rows because each band starts without its previous
 /// row, which penalises the sample. Frames too small to sample get Runs.
-fn choose_for_content(frame: &Frame) -> Settings {
+fn choose_for_content(frame: &Frame) -> Coder {
     let layout = frame.layout;
     if layout.height < MIN_SAMPLED_ROWS {
-        return Settings::RUNS;
+        return Coder::RUNS;
     }
     let row_bytes = layout.row_bytes();
     let step = layout.height / BANDS;
@@ -135,28 +140,27 @@ fn choose_for_content(frame: &Frame) -> Settings {
         format: frame.format,
         data,
     };
-    let size =
-        |settings| encode_with(&sample, settings, 1, &[]).map_or(usize::MAX, |png| png.len());
-    let runs = size(Settings::RUNS);
+    let size = |coder| encode_with(&sample, coder, 1, &[]).map_or(usize::MAX, |png| png.len());
+    let runs = size(Coder::RUNS);
     let raw = sample.data.len();
     // Barely compressible (noise): zlib would only burn time finding
     // little. Runs stores blocks its own sample finds incompressible, as
     // fast as the png crate's stored mode (measured), so noise needs no
     // case of its own.
     if runs as f64 > raw as f64 * 0.9 {
-        return Settings::RUNS;
+        return Coder::RUNS;
     }
-    let dense = Settings::dense(layout.depth);
+    let dense = dense(layout.depth);
     if (size(dense) as f64) < runs as f64 * (1.0 - DENSE_MIN_SAVING) {
         dense
     } else {
-        Settings::RUNS
+        Coder::RUNS
     }
 }
 
 /// Encodes a frame as a complete PNG file in memory. `threads` (at least 1)
-/// bounds the threads one frame may use; only the default coder uses more
-/// than one, and only on large frames.
+/// bounds the threads one frame may use; only frames of over 1 MiB are cut
+/// into strips that can use more than one.
 pub fn encode_png(frame: &Frame, compression: Compression, threads: usize) -> Result<Vec<u8>> {
     encode_png_with(frame, compression, threads, &Metadata::EMPTY)
 }
@@ -173,71 +177,18 @@ pub fn encode_png_with(
         return encode_png_with(&converted, compression, threads, metadata);
     }
     let chunks = metadata.chunks()?;
-    let png = encode_with(frame, compression.settings(frame), threads, &chunks)?;
-    if compression != Compression::Level(9) {
-        return Ok(png);
-    }
-    // Level 9 is "smallest": zlib-rs at 9 with the Adaptive filter loses to
-    // the plain Up filter on some photos (and wins on screens and 16-bit),
-    // so try both and keep the smaller.
-    let up = encode_with(
-        frame,
-        Settings::Png {
-            deflate: DeflateCompression::Level(9),
-            filter: Filter::Up,
-        },
-        1,
-        &chunks,
-    )?;
-    Ok(if up.len() < png.len() { up } else { png })
+    encode_with(frame, compression.coder(frame), threads, &chunks)
 }
 
-/// Encodes a frame already in PNG's sample layout with one fixed setting,
-/// with `chunks` (type, data) between IHDR and IDAT.
+/// Encodes a frame already in PNG's sample layout with one coder, with
+/// `chunks` (type, data) between IHDR and IDAT.
 fn encode_with(
     frame: &Frame,
-    settings: Settings,
+    coder: Coder,
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<Vec<u8>> {
-    let (deflate, filter) = match settings {
-        Settings::Striped(coder) => {
-            return striped::encode(&frame.layout, &frame.data, coder, threads, chunks)
-        }
-        Settings::Png { deflate, filter } => (deflate, filter),
-    };
-    let layout = frame.layout;
-    // Stored output is the input plus filter bytes, block and chunk headers;
-    // compressed output is usually under half the input.
-    let capacity = match deflate {
-        DeflateCompression::NoCompression => frame.data.len() + frame.data.len() / 64 + 4096,
-        _ => frame.data.len() / 2 + 1024,
-    };
-    let mut out = Vec::with_capacity(capacity);
-    let mut encoder = png::Encoder::new(&mut out, layout.width, layout.height);
-    encoder.set_color(match layout.channels {
-        1 => ColorType::Grayscale,
-        2 => ColorType::GrayscaleAlpha,
-        3 => ColorType::Rgb,
-        _ => ColorType::Rgba,
-    });
-    encoder.set_depth(match layout.depth {
-        Depth::Eight => BitDepth::Eight,
-        Depth::Sixteen => BitDepth::Sixteen,
-    });
-    encoder.set_deflate_compression(deflate);
-    encoder.set_filter(filter);
-    let mut writer = encoder.write_header().context("PNG encoder")?;
-    for (kind, data) in chunks {
-        writer
-            .write_chunk(png::chunk::ChunkType(*kind), data)
-            .context("PNG encoder")?;
-    }
-    writer
-        .write_image_data(&frame.data)
-        .context("PNG encoder")?;
-    writer.finish().context("PNG encoder")?;
-    Ok(out)
+    striped::encode(&frame.layout, &frame.data, coder, threads, chunks)
 }
 
 /// Encodes a frame and writes it to `path` atomically (`durable`: fsynced,
@@ -320,13 +271,6 @@ mod tests {
         h ^ (h >> 12)
     }
 
-    fn striped_coder(settings: Settings) -> Option<Coder> {
-        match settings {
-            Settings::Striped(coder) => Some(coder),
-            Settings::Png { .. } => None,
-        }
-    }
-
     #[test]
     fn default_picks_zlib_for_repetitive_screen_content() {
         // Dark "glyphs" from a 37x11 tile repeated on white, like text:
@@ -339,13 +283,10 @@ mod tests {
                 [255, 255, 255]
             }
         });
-        let dense = Settings::dense(Depth::Eight);
-        assert_eq!(
-            striped_coder(choose_for_content(&screen)),
-            striped_coder(dense)
-        );
+        let dense = dense(Depth::Eight);
+        assert_eq!(choose_for_content(&screen), dense);
         let dense = encode_with(&screen, dense, 1, &[]).unwrap().len();
-        let runs = encode_with(&screen, Settings::RUNS, 1, &[]).unwrap().len();
+        let runs = encode_with(&screen, Coder::RUNS, 1, &[]).unwrap().len();
         assert!(encode_png(&screen, Compression::Default, 1).unwrap().len() == dense);
         assert!(dense < runs / 2, "dense {dense} runs {runs}");
     }
@@ -355,18 +296,18 @@ mod tests {
         let noise = rgb_frame(640, 240, |x, y| {
             hash(x, y).to_le_bytes()[..3].try_into().unwrap()
         });
-        assert!(striped_coder(choose_for_content(&noise)) == Some(Coder::Runs));
+        assert!(choose_for_content(&noise) == Coder::RUNS);
         // Runs stores what it cannot shrink, with only block headers.
-        let png = encode_with(&noise, Settings::RUNS, 1, &[]).unwrap();
+        let png = encode_with(&noise, Coder::RUNS, 1, &[]).unwrap();
         assert!(png.len() < noise.data.len() + noise.data.len() / 100);
         // Smooth gradients with a little noise, like a photo.
         let photo = rgb_frame(640, 240, |x, y| {
             let n = (hash(x, y) % 3) as u8;
             [(x / 3) as u8 + n, (y / 2) as u8, ((x + y) / 4) as u8 + n]
         });
-        assert!(striped_coder(choose_for_content(&photo)) == Some(Coder::Runs));
+        assert!(choose_for_content(&photo) == Coder::RUNS);
         let tiny = rgb_frame(32, 32, |x, _| [(x % 2) as u8 * 255; 3]);
-        assert!(striped_coder(choose_for_content(&tiny)) == Some(Coder::Runs));
+        assert!(choose_for_content(&tiny) == Coder::RUNS);
     }
 
     #[test]
@@ -412,9 +353,10 @@ mod tests {
             assert_eq!(read, metadata);
             assert!(decoded.same_pixels(&frame));
         }
-        // Without metadata the bytes are what they were.
+        // Without metadata the image data (a large frame's restart marker
+        // segments, `restart.rs`) follows IHDR.
         let plain = encode_png(&frame, Compression::Default, 4).unwrap();
-        assert_eq!(&plain[37..41], b"IDAT");
+        assert!(matches!(&plain[37..41], b"IDAT" | b"mARK"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod layout;
 pub mod metadata;
 pub mod pattern;
 pub mod pixels;
+pub mod restart;
 #[cfg(test)]
 mod scratch;
 pub mod striped;

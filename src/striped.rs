@@ -1,12 +1,13 @@
-//! The default compression's PNG writer: filtered rows (`filter.rs`) coded
-//! by bufpng's own coder (`deflate.rs`) or by zlib (zlib-rs through flate2's
-//! raw-deflate API), in one zlib stream, in IDAT chunks. Rows are filtered a
-//! band at a time into a buffer that stays in cache, and the band is coded
-//! right away.
+//! bufpng's PNG writer (every compression level): filtered rows
+//! (`filter.rs`) coded by bufpng's own coder (`deflate.rs`) or by zlib
+//! (zlib-rs through flate2's raw-deflate API), in one zlib stream, in IDAT
+//! chunks. Rows are filtered a band at a time into a buffer that stays in
+//! cache, and the band is coded right away.
 //!
 //! A large frame is cut into strips of rows, each filtered (against the
-//! unfiltered row above it, which every strip can read) and coded on its
-//! own, each but the last ending on a byte boundary with an empty stored
+//! unfiltered row above it, which every strip can read, except at the start
+//! of a PNG Restart Marker segment: `restart.rs`) and coded on its own,
+//! each but the last ending on a byte boundary with an empty stored
 //! block. Concatenated, they are one valid deflate stream, and the
 //! Adler-32s combine arithmetically, so strips can be coded on several
 //! threads. The cuts depend only on the frame's size, never on the thread
@@ -15,6 +16,7 @@
 use crate::deflate::{self, BitWriter};
 use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
+use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
 use std::ops::Range;
@@ -44,20 +46,50 @@ fn strip_count(bytes: usize, rows: usize) -> usize {
         .max(1)
 }
 
+/// Strips a PNG Restart Marker segment holds: a segment's first row costs
+/// size (filtered without the row above: Sub instead of Paeth costs ~450
+/// bytes on a 1080p photo row), and a decoder gains nothing from more
+/// segments than it has threads, while the encoder wants strips of half a
+/// MiB to keep its threads evenly loaded.
+const STRIPS_PER_SEGMENT: usize = 3;
+
+/// Segments, and strips per segment, for about `strips` strips in a frame
+/// of `rows` rows: at least two segments when there are two strips, and
+/// never a strip without rows.
+fn segment_plan(strips: usize, rows: usize) -> (usize, usize) {
+    if strips <= 1 {
+        return (1, 1);
+    }
+    let segments = strips.div_ceil(STRIPS_PER_SEGMENT).max(2);
+    let per_segment = strips.div_ceil(segments).min(rows / segments).max(1);
+    (segments, per_segment)
+}
+
 /// How each strip's filtered rows become deflate blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coder {
-    /// bufpng's own literal-and-run coder, after the Paeth filter.
-    Runs,
+    /// Rows filtered with None in stored blocks: no compression.
+    Stored,
+    /// bufpng's own literal-and-run coder, after `filter`.
+    Runs { filter: RowFilter },
     /// zlib (zlib-rs) at this level, after `filter`.
     Zlib { level: u8, filter: RowFilter },
+    /// Each strip coded with each of these, the smallest kept: the file is
+    /// never larger than any of them would have made (same cuts, same
+    /// framing), at the sum of their times.
+    Smallest(&'static [Coder]),
 }
 
 impl Coder {
+    /// The default's coder for photos.
+    pub const RUNS: Coder = Coder::Runs {
+        filter: RowFilter::Paeth,
+    };
+
     fn filter(self) -> RowFilter {
         match self {
-            Coder::Runs => RowFilter::Paeth,
-            Coder::Zlib { filter, .. } => filter,
+            Coder::Stored | Coder::Smallest(_) => RowFilter::None,
+            Coder::Runs { filter } | Coder::Zlib { filter, .. } => filter,
         }
     }
 }
@@ -73,9 +105,27 @@ pub fn encode(
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<Vec<u8>> {
+    let strips = strip_count(data.len(), layout.height as usize);
+    encode_in_strips(layout, data, coder, strips, threads, chunks)
+}
+
+/// `encode` with the number of strips chosen by the caller (fewer than the
+/// rows, as restart markers require): small segmented files for the
+/// restart-marker tests and fuzzing.
+pub fn encode_in_strips(
+    layout: &ImageLayout,
+    data: &[u8],
+    coder: Coder,
+    strips: usize,
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<Vec<u8>> {
     // Callers pass validated frames; a mismatch here is a bug, not bad input.
     anyhow::ensure!(
-        layout.width > 0 && layout.height > 0 && data.len() == layout.byte_len(),
+        layout.width > 0
+            && layout.height > 0
+            && data.len() == layout.byte_len()
+            && (strips == 1 || (2..layout.height as usize).contains(&strips)),
         "bufpng internal error: {} bytes for a {}x{} frame of {} bytes",
         data.len(),
         layout.width,
@@ -83,39 +133,129 @@ pub fn encode(
         layout.byte_len()
     );
     let row_bytes = layout.row_bytes();
-    let rows = layout.height as usize;
+    let (segments, per_segment) = segment_plan(strips, layout.height as usize);
+    let strips = Strips {
+        data,
+        coder,
+        row_bytes,
+        bpp: layout.pixel_bytes(),
+        segments,
+        per_segment,
+    };
     let mut out = BitWriter::new(data.len() / 2 + 1024);
     out.push_bytes(&SIGNATURE);
     push_chunk(&mut out, b"IHDR", &header(layout));
     for (kind, data) in chunks {
         push_chunk(&mut out, kind, data);
     }
-    let stream_start = out.len() + 8;
-    // Length and type of one IDAT chunk, filled in once the stream is done.
-    out.push_bytes(&[0; 4]);
-    out.push_bytes(b"IDAT");
+    // mARK right before the first IDAT, after any metadata.
+    let mut idat = Segments::start(&mut out, strips.segments);
     out.push_bytes(&ZLIB_HEADER);
-    let strips = Strips {
-        data,
-        coder,
-        row_bytes,
-        bpp: layout.pixel_bytes(),
-        rows_per_strip: rows.div_ceil(strip_count(data.len(), rows)).max(1),
-    };
     let adler = if threads <= 1 || strips.count() == 1 {
-        strips.code_here(&mut out)?
+        strips.code_here(&mut out, &mut idat)?
     } else {
-        strips.code_on_threads(threads, &mut out)?
+        strips.code_on_threads(threads, &mut out, &mut idat)?
     };
     out.align();
     out.push_bytes(&adler.to_be_bytes());
     let mut png = out.into_bytes();
-    finish_idat(&mut png, stream_start);
+    idat.finish(&mut png);
     png.extend_from_slice(&chunk(b"IEND", &[]));
     // The buffer was sized for the worst case; a PNG kept around (an APNG
     // frame waiting for its turn) should not hold half a raw frame.
     png.shrink_to_fit();
     Ok(png)
+}
+
+/// The IDAT chunks of a striped file: one per strip, each strip a PNG
+/// Restart Marker segment (`restart.rs`), described by a `mARK` chunk right
+/// before the first IDAT when there is more than one strip. The stream is
+/// written with room for chunk headers, CRCs and the `mARK` chunk, which
+/// `finish` fills in.
+struct Segments {
+    /// Where the space for the `mARK` chunk starts (none for one strip).
+    mark_at: usize,
+    mark_len: usize,
+    /// Each segment's chunk data in the file being written.
+    data: Vec<Range<usize>>,
+}
+
+impl Segments {
+    /// Leaves room for the `mARK` chunk and opens the first IDAT chunk.
+    fn start(out: &mut BitWriter, count: usize) -> Segments {
+        let mark_len = if count > 1 {
+            restart::mark_chunk_len(count)
+        } else {
+            0
+        };
+        let mark_at = out.len();
+        out.push_bytes(&vec![0; mark_len]);
+        let mut segments = Segments {
+            mark_at,
+            mark_len,
+            data: Vec::with_capacity(count),
+        };
+        segments.open(out);
+        segments
+    }
+
+    fn open(&mut self, out: &mut BitWriter) {
+        out.push_bytes(&[0; 8]);
+        self.data.push(out.len()..out.len());
+    }
+
+    fn close(&mut self, out: &mut BitWriter) {
+        if let Some(last) = self.data.last_mut() {
+            last.end = out.len();
+        }
+        out.push_bytes(&[0; 4]);
+    }
+
+    /// Ends the current segment's IDAT chunk and opens the next one.
+    fn next(&mut self, out: &mut BitWriter) {
+        self.close(out);
+        self.open(out);
+    }
+
+    /// Closes the last chunk (whose data runs to the end of `png`), then
+    /// fills in chunk lengths, types, CRCs and the `mARK` chunk. A segment
+    /// over PNG's chunk limit (a strip of over 2 GiB coded: frames of
+    /// 128 GB) is split over several IDAT chunks, without `mARK`.
+    fn finish(mut self, png: &mut Vec<u8>) {
+        if let Some(last) = self.data.last_mut() {
+            last.end = png.len();
+        }
+        png.extend_from_slice(&[0; 4]);
+        let spans: Vec<usize> = self.data.iter().map(|data| data.len() + 12).collect();
+        let mark = match self.mark_len {
+            0 => Some(Vec::new()),
+            _ => restart::mark_data(&spans).map(|data| chunk(&restart::MARK, &data)),
+        };
+        let (Some(mark), true) = (mark, spans.iter().all(|&span| span <= MAX_CHUNK)) else {
+            return self.rechunk(png);
+        };
+        png[self.mark_at..self.mark_at + self.mark_len].copy_from_slice(&mark);
+        for data in &self.data {
+            let len = data.len() as u32;
+            png[data.start - 8..data.start - 4].copy_from_slice(&len.to_be_bytes());
+            png[data.start - 4..data.start].copy_from_slice(b"IDAT");
+            let crc = crc(b"IDAT", &png[data.clone()]);
+            png[data.end..data.end + 4].copy_from_slice(&crc.to_be_bytes());
+        }
+    }
+
+    /// The slow path of `finish`: the zlib stream again, in IDAT chunks of
+    /// at most PNG's limit, and no `mARK`.
+    fn rechunk(self, png: &mut Vec<u8>) {
+        let mut stream = Vec::new();
+        for data in &self.data {
+            stream.extend_from_slice(&png[data.clone()]);
+        }
+        png.truncate(self.mark_at);
+        for piece in stream.chunks(MAX_CHUNK) {
+            png.extend_from_slice(&chunk(b"IDAT", piece));
+        }
+    }
 }
 
 /// One strip coded on a worker thread, waiting to be appended in order.
@@ -128,12 +268,17 @@ struct CodedStrip {
 }
 
 /// A frame's rows, cut into strips coded independently.
+#[derive(Clone, Copy)]
 struct Strips<'a> {
     data: &'a [u8],
     coder: Coder,
     row_bytes: usize,
     bpp: usize,
-    rows_per_strip: usize,
+    /// PNG Restart Marker segments (cut as `restart::segment_rows`), and
+    /// strips in each (cut the same way); only a segment's first row is
+    /// filtered without the row above.
+    segments: usize,
+    per_segment: usize,
 }
 
 impl Strips<'_> {
@@ -142,11 +287,17 @@ impl Strips<'_> {
     }
 
     fn count(&self) -> usize {
-        self.rows().div_ceil(self.rows_per_strip).max(1)
+        self.segments * self.per_segment
     }
 
     fn range(&self, strip: usize) -> Range<usize> {
-        strip * self.rows_per_strip..((strip + 1) * self.rows_per_strip).min(self.rows())
+        let segment = restart::segment_rows(self.rows(), self.segments, strip / self.per_segment);
+        let part = restart::segment_rows(segment.len(), self.per_segment, strip % self.per_segment);
+        segment.start + part.start..segment.start + part.end
+    }
+
+    fn starts_segment(&self, strip: usize) -> bool {
+        strip % self.per_segment == 0
     }
 
     /// Codes `strip` into `out`; returns the Adler-32 of its filtered bytes
@@ -160,14 +311,36 @@ impl Strips<'_> {
     ) -> Result<(u32, usize)> {
         let range = self.range(strip);
         let filtered_len = range.len() * (self.row_bytes + 1);
-        Ok((self.code_rows(range, scratch, out)?, filtered_len))
+        let Coder::Smallest(candidates) = self.coder else {
+            return Ok((self.code_rows(strip, scratch, out)?, filtered_len));
+        };
+        let mut best: Option<(BitWriter, u32)> = None;
+        for &coder in candidates {
+            let mut piece = BitWriter::new(filtered_len / 2 + 1024);
+            let adler = Strips { coder, ..*self }.code_rows(strip, scratch, &mut piece)?;
+            // Strips end byte-aligned (a sync flush), the last one is
+            // aligned before the Adler-32: whole bytes either way.
+            piece.align();
+            if best
+                .as_ref()
+                .is_none_or(|(kept, _)| piece.len() < kept.len())
+            {
+                best = Some((piece, adler));
+            }
+        }
+        let (piece, adler) = best.context("bufpng internal error: no candidate coder")?;
+        out.push_bytes(&piece.into_bytes());
+        Ok((adler, filtered_len))
     }
 
     /// Every strip in order on the calling thread, straight into `out`.
-    fn code_here(&self, out: &mut BitWriter) -> Result<u32> {
+    fn code_here(&self, out: &mut BitWriter, idat: &mut Segments) -> Result<u32> {
         let mut adler = 1;
         let mut scratch = Vec::new();
         for strip in 0..self.count() {
+            if strip > 0 && self.starts_segment(strip) {
+                idat.next(out);
+            }
             let (strip_adler, len) = self.code(strip, &mut scratch, out)?;
             adler = deflate::adler32_combine(adler, strip_adler, len);
         }
@@ -178,7 +351,12 @@ impl Strips<'_> {
     /// calling thread is one of them, so a thread that cannot be started
     /// only means fewer workers), each into its own buffer, then appended
     /// in order.
-    fn code_on_threads(&self, threads: usize, out: &mut BitWriter) -> Result<u32> {
+    fn code_on_threads(
+        &self,
+        threads: usize,
+        out: &mut BitWriter,
+        idat: &mut Segments,
+    ) -> Result<u32> {
         let count = self.count();
         let next = AtomicUsize::new(0);
         let work = || -> Result<Vec<CodedStrip>> {
@@ -204,44 +382,31 @@ impl Strips<'_> {
                 });
             }
         };
-        let mut pieces = std::thread::scope(|scope| {
-            let others: Vec<_> = (1..threads.min(count))
-                .filter_map(|_| {
-                    let builder = std::thread::Builder::new().name("bufpng-strip".into());
-                    builder.spawn_scoped(scope, work).ok()
-                })
-                .collect();
-            let mut pieces = work();
-            for other in others {
-                let theirs = other
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                pieces = pieces.and_then(|mut all| {
-                    all.extend(theirs?);
-                    Ok(all)
-                });
-            }
-            pieces
-        })?;
+        let mut pieces = Vec::new();
+        for theirs in on_threads(threads.min(count), "bufpng-strip", work) {
+            pieces.extend(theirs?);
+        }
         pieces.sort_unstable_by_key(|strip| strip.index);
         let mut adler = 1;
         for strip in pieces {
+            if strip.index > 0 && self.starts_segment(strip.index) {
+                idat.next(out);
+            }
             out.push_bytes(&strip.bytes);
             adler = deflate::adler32_combine(adler, strip.adler, strip.filtered_len);
         }
         Ok(adler)
     }
 
-    /// Filters and codes the rows in `rows` as deflate blocks, the final
-    /// one if `rows` reaches the frame's end, else ending on a byte boundary;
+    /// Filters and codes the rows of `strip` as deflate blocks, the final
+    /// one if they reach the frame's end, else ending on a byte boundary;
     /// returns the Adler-32 of the filtered bytes.
-    fn code_rows(
-        &self,
-        rows: Range<usize>,
-        scratch: &mut Vec<u8>,
-        out: &mut BitWriter,
-    ) -> Result<u32> {
+    fn code_rows(&self, strip: usize, scratch: &mut Vec<u8>, out: &mut BitWriter) -> Result<u32> {
         let (data, row_bytes) = (self.data, self.row_bytes);
+        let rows = self.range(strip);
+        // A segment's first row is filtered without the row above, so the
+        // segment decodes on its own (PNG Restart Markers).
+        let restart = self.starts_segment(strip).then_some(rows.start);
         let last = rows.end * row_bytes == data.len();
         let rows_per_band = (deflate::BLOCK_BYTES / (row_bytes + 1)).max(1);
         let band_bytes = rows.len().min(rows_per_band) * (row_bytes + 1);
@@ -249,33 +414,41 @@ impl Strips<'_> {
             scratch.resize(band_bytes, 0);
         }
         let mut zlib = match self.coder {
-            Coder::Runs => None,
             Coder::Zlib { level, .. } => Some(ZlibStrip::new(level)),
+            _ => None,
         };
         let mut adler = 1;
         let mut first = rows.start;
         loop {
             let count = rows_per_band.min(rows.end - first);
             let band = &data[first * row_bytes..(first + count) * row_bytes];
-            let above = first
-                .checked_sub(1)
-                .map(|row| &data[row * row_bytes..first * row_bytes]);
+            let above = (Some(first) != restart && first > 0)
+                .then(|| &data[(first - 1) * row_bytes..first * row_bytes]);
             let filtered = &mut scratch[..count * (row_bytes + 1)];
-            filter_rows(
-                self.coder.filter(),
-                band,
-                above,
-                row_bytes,
-                self.bpp,
-                filtered,
-            );
-            adler = deflate::adler32(adler, filtered);
+            let filter = |filter, filtered: &mut [u8]| {
+                filter_rows(filter, band, above, row_bytes, self.bpp, filtered)
+            };
+            filter(self.coder.filter(), filtered);
             first += count;
             let strip_done = first == rows.end;
+            let final_block = last && strip_done;
             match &mut zlib {
-                None => deflate::write_blocks(filtered, last && strip_done, out),
+                None if self.coder == Coder::Stored => {
+                    deflate::write_stored(filtered, final_block, out)
+                }
+                // A band the coder declines (noise) is stored, and stored
+                // rows are filtered with None: a decoder only copies them,
+                // where Paeth costs it 3x the time and saves nothing.
+                None if filtered.len() <= deflate::BLOCK_BYTES => {
+                    if !deflate::write_coded(filtered, final_block, out) {
+                        filter(RowFilter::None, filtered);
+                        deflate::write_stored(filtered, final_block, out);
+                    }
+                }
+                None => deflate::write_blocks(filtered, final_block, out),
                 Some(zlib) => zlib.code(filtered, strip_done, last, out)?,
             }
+            adler = deflate::adler32(adler, filtered);
             if strip_done {
                 break;
             }
@@ -334,6 +507,33 @@ impl ZlibStrip {
     }
 }
 
+/// Runs `work` on up to `threads` threads, the calling one included (a
+/// thread that cannot be started only means fewer), and returns what each
+/// returned, the calling thread's first. A worker's panic resumes here.
+pub(crate) fn on_threads<T: Send>(
+    threads: usize,
+    name: &str,
+    work: impl Fn() -> T + Sync,
+) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                let builder = std::thread::Builder::new().name(name.into());
+                builder.spawn_scoped(scope, &work).ok()
+            })
+            .collect();
+        let mut all = vec![work()];
+        for other in others {
+            all.push(
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        all
+    })
+}
+
 fn header(layout: &ImageLayout) -> [u8; 13] {
     let mut ihdr = [0u8; 13];
     ihdr[..4].copy_from_slice(&layout.width.to_be_bytes());
@@ -353,14 +553,16 @@ fn header(layout: &ImageLayout) -> [u8; 13] {
     ihdr
 }
 
-fn crc(kind: &[u8; 4], data: &[u8]) -> u32 {
+/// A chunk's CRC (over its type and data).
+pub(crate) fn crc(kind: &[u8; 4], data: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(kind);
     hasher.update(data);
     hasher.finalize()
 }
 
-fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+/// A whole chunk: length, type, data, CRC.
+pub fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(data.len() + 12);
     bytes.extend_from_slice(&(data.len() as u32).to_be_bytes());
     bytes.extend_from_slice(kind);
@@ -371,24 +573,6 @@ fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
 
 fn push_chunk(out: &mut BitWriter, kind: &[u8; 4], data: &[u8]) {
     out.push_bytes(&chunk(kind, data));
-}
-
-/// Fills in the IDAT chunk whose data (the zlib stream) starts at
-/// `stream_start` and runs to the end of `png`, and appends its CRC. A
-/// stream over PNG's chunk limit is split over several IDAT chunks.
-fn finish_idat(png: &mut Vec<u8>, stream_start: usize) {
-    let stream_len = png.len() - stream_start;
-    if stream_len <= MAX_CHUNK {
-        png[stream_start - 8..stream_start - 4].copy_from_slice(&(stream_len as u32).to_be_bytes());
-        let crc = crc(b"IDAT", &png[stream_start..]);
-        png.extend_from_slice(&crc.to_be_bytes());
-        return;
-    }
-    let stream = png.split_off(stream_start);
-    png.truncate(stream_start - 8);
-    for piece in stream.chunks(MAX_CHUNK) {
-        png.extend_from_slice(&chunk(b"IDAT", piece));
-    }
 }
 
 #[cfg(test)]
@@ -405,6 +589,32 @@ mod tests {
         let info = reader.next_frame(&mut data).unwrap();
         reader.finish().unwrap();
         (info, data)
+    }
+
+    /// The PNG's chunks in order: type and data.
+    fn chunks(png: &[u8]) -> Vec<([u8; 4], &[u8])> {
+        let mut found = Vec::new();
+        let mut at = SIGNATURE.len();
+        while at < png.len() {
+            let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+            let kind = png[at + 4..at + 8].try_into().unwrap();
+            found.push((kind, &png[at + 8..at + 8 + len]));
+            at += len + 12;
+        }
+        found
+    }
+
+    /// The filtered rows (filter type byte, residuals) inside a PNG's IDATs.
+    fn filtered_rows(png: &[u8]) -> Vec<u8> {
+        let stream: Vec<u8> = chunks(png)
+            .into_iter()
+            .filter(|(kind, _)| kind == b"IDAT")
+            .flat_map(|(_, data)| data.iter().copied())
+            .collect();
+        let mut rows = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(&stream[..]), &mut rows)
+            .unwrap();
+        rows
     }
 
     fn layout(width: u32, height: u32, channels: u8, depth: Depth) -> ImageLayout {
@@ -430,16 +640,23 @@ mod tests {
             .collect()
     }
 
-    const CODERS: [Coder; 3] = [
-        Coder::Runs,
-        Coder::Zlib {
-            level: 2,
+    const ZLIB_UP: Coder = Coder::Zlib {
+        level: 2,
+        filter: RowFilter::Up,
+    };
+
+    const CODERS: [Coder; 6] = [
+        Coder::RUNS,
+        Coder::Runs {
             filter: RowFilter::Up,
         },
+        ZLIB_UP,
         Coder::Zlib {
             level: 2,
             filter: RowFilter::Paeth,
         },
+        Coder::Stored,
+        Coder::Smallest(&[Coder::Stored, Coder::RUNS, ZLIB_UP]),
     ];
 
     #[test]
@@ -466,10 +683,67 @@ mod tests {
     }
 
     #[test]
+    fn stored_rows_are_filtered_with_none_and_coded_rows_with_paeth() {
+        let layout = layout(1100, 700, 3, Depth::Eight);
+        let mut state = 0x2545_f491u32;
+        let noise: Vec<u8> = (0..layout.byte_len())
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        let row = layout.row_bytes() + 1;
+        for (data, stored) in [(noise, true), (pixels(&layout, 3), false)] {
+            let png = encode(&layout, &data, Coder::RUNS, 2, &[]).unwrap();
+            assert_eq!(decode(&png).1, data);
+            let rows = filtered_rows(&png);
+            let types: Vec<u8> = rows.chunks(row).map(|row| row[0]).collect();
+            if stored {
+                assert!(png.len() < data.len() + data.len() / 200);
+                assert!(types.iter().all(|&t| t == RowFilter::None as u8));
+            } else {
+                assert!(png.len() < data.len() / 2);
+                let paeth = types.iter().filter(|&&t| t == RowFilter::Paeth as u8);
+                // All but the first row of each strip (Sub there).
+                assert!(paeth.count() >= types.len() - 16, "{types:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_smallest_of_several_coders_is_never_larger_than_any_of_them() {
+        let layout = layout(1100, 700, 3, Depth::Eight);
+        let mut data = pixels(&layout, 5);
+        // Repeated "glyphs" in the lower half, where zlib beats Runs.
+        let half = data.len() / 2;
+        for (i, byte) in data[half..].iter_mut().enumerate() {
+            *byte = if (i * 7 / 3) % 37 < 9 { 20 } else { 255 };
+        }
+        let candidates = &CODERS[..5];
+        let sizes: Vec<usize> = (candidates.iter())
+            .map(|&coder| encode(&layout, &data, coder, 1, &[]).unwrap().len())
+            .collect();
+        let smallest = encode(&layout, &data, Coder::Smallest(&CODERS[..5]), 2, &[]).unwrap();
+        assert_eq!(decode(&smallest).1, data);
+        assert!(
+            sizes.iter().all(|&size| smallest.len() <= size),
+            "{} {sizes:?}",
+            smallest.len()
+        );
+        // Smaller than Stored and than Runs (zlib wins the glyph strips).
+        assert!(
+            smallest.len() < sizes[0] && smallest.len() < sizes[4],
+            "{sizes:?}"
+        );
+    }
+
+    #[test]
     fn compresses_smooth_content() {
         let layout = layout(640, 300, 3, Depth::Eight);
         let data = pixels(&layout, 1);
-        assert!(encode(&layout, &data, Coder::Runs, 1, &[]).unwrap().len() < data.len() / 4);
+        assert!(encode(&layout, &data, Coder::RUNS, 1, &[]).unwrap().len() < data.len() / 4);
     }
 
     #[test]
@@ -498,10 +772,10 @@ mod tests {
     #[test]
     fn inconsistent_frames_are_refused_not_encoded() {
         let gray = layout(4, 4, 1, Depth::Eight);
-        assert!(encode(&gray, &[0; 18], Coder::Runs, 1, &[]).is_err());
-        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::Runs, 1, &[]).is_err());
-        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::Runs, 1, &[]).is_err());
-        let png = encode(&gray, &[0; 16], Coder::Runs, 1, &[]).unwrap();
+        assert!(encode(&gray, &[0; 18], Coder::RUNS, 1, &[]).is_err());
+        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::RUNS, 1, &[]).is_err());
+        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::RUNS, 1, &[]).is_err());
+        let png = encode(&gray, &[0; 16], Coder::RUNS, 1, &[]).unwrap();
         assert_eq!(
             png.capacity(),
             png.len(),
@@ -516,5 +790,13 @@ mod tests {
         assert_eq!(strip_count(100 << 20, 100_000), MAX_STRIPS);
         // Wide and short: never under MIN_STRIP_ROWS rows a strip.
         assert_eq!(strip_count(100 << 20, 70), 2);
+        // Restart segments of about three strips, at least two of them.
+        assert_eq!(segment_plan(1, 1080), (1, 1));
+        assert_eq!(segment_plan(2, 1080), (2, 1));
+        assert_eq!(segment_plan(11, 1080), (4, 3));
+        assert_eq!(segment_plan(64, 100_000), (22, 3));
+        assert_eq!(segment_plan(9, 10), (3, 3));
+        assert_eq!(segment_plan(12, 13), (4, 3));
+        assert_eq!(segment_plan(12, 8), (4, 2), "never a strip without rows");
     }
 }

@@ -29,9 +29,11 @@ fuzz_target!(|data: &[u8]| {
     } else {
         ChannelOrder::Rgb
     };
+    // Two threads: a file with a mARK chunk takes the parallel path.
     let options = DecodeOptions {
         order,
         max_bytes: MAX_BYTES,
+        threads: 2,
         // Both ways of treating corrupt metadata chunks.
         strict: data.len() % 3 == 0,
     };

@@ -242,6 +242,7 @@ def decode(
     order: _Order = "bgr",
     max_bytes: int = 1073741824,
     strict: bool = False,
+    threads: int | None = None,
 ) -> Frame: ...
 @overload
 def decode(
@@ -251,6 +252,7 @@ def decode(
     order: _Order = "bgr",
     max_bytes: int = 1073741824,
     strict: bool = False,
+    threads: int | None = None,
 ) -> _Out: ...
 @overload
 def read(
@@ -260,6 +262,7 @@ def read(
     order: _Order = "bgr",
     max_bytes: int = 1073741824,
     strict: bool = False,
+    threads: int | None = None,
 ) -> Frame: ...
 @overload
 def read(
@@ -269,6 +272,7 @@ def read(
     order: _Order = "bgr",
     max_bytes: int = 1073741824,
     strict: bool = False,
+    threads: int | None = None,
 ) -> _Out: ...
 @overload
 def read_frames(
