@@ -1,4 +1,4 @@
-//! `decode_png` on arbitrary bytes (seeded with the shared test PNGs by
+//! `decode_png` on arbitrary bytes (seeded with the test PNGs of `pytests/data` by
 //! `reliability/fuzz.sh`).
 //!
 //! It must never panic; a failure must be an `InputError` (ValueError or
