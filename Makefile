@@ -10,7 +10,8 @@
 #   make fuzz      cargo-fuzz targets and the atheris harness, FUZZ_SECONDS each
 #   make valgrind  memcheck (PYTHONMALLOC=malloc) over the reliability tests
 # Packaging (docs/packaging.md):
-#   make wheel        sdist + abi3 wheel in dist/ (python -m build), wheel checked with abi3audit
+#   make wheel        sdist + abi3 manylinux2014 wheel in dist/ (python -m build, zig linker,
+#                     auditwheel), checked with abi3audit and twine
 #   make sdist-check  make wheel, then install the sdist into a fresh venv and use it
 # Each does all of its own set-up on a fresh machine (Python 3.11 + Rust).
 
@@ -65,12 +66,10 @@ pngcheck:
 
 # Packaging checks take a few minutes (two release builds), so they are
 # targets of their own rather than part of `make test`.
+# tools/build-wheel.sh installs its tools (build, zig, auditwheel, abi3audit,
+# twine) into .venv, links through zig for glibc 2.17 and checks the result.
 wheel: venv
-	$(PIP) install --quiet "build>=1" "abi3audit>=0.0.20"
-	rm -rf dist
-	$(VPY) -m build --outdir dist .
-	@ls dist/bufpng-*-cp311-abi3-*.whl >/dev/null 2>&1 || { echo "expected a cp311-abi3 wheel in dist/"; exit 1; }
-	$(VPY) -m abi3audit --strict --summary dist/*.whl
+	tools/build-wheel.sh $(VPY)
 
 # The sdist must build on its own: Cargo.lock, build.rs, ffi/, src/ included.
 sdist-check: wheel
