@@ -12,6 +12,8 @@
 # Packaging (docs/packaging.md):
 #   make wheel        sdist + abi3 manylinux2014 wheel in dist/ (python -m build, zig linker,
 #                     auditwheel), checked with abi3audit and twine
+#   make test-matrix  make wheel, then the test suite against that wheel in a fresh venv of
+#                     each CPython 3.11+ found (PATH, pyenv); fails if one fails
 #   make sdist-check  make wheel, then install the sdist into a fresh venv and use it
 # Each does all of its own set-up on a fresh machine (Python 3.11 + Rust).
 
@@ -23,7 +25,7 @@ PIP    := $(VPY) -m pip
 export PYO3_PYTHON := $(abspath $(VPY))
 
 .PHONY: demo test bench venv install install-test install-bench pngcheck cargo-test pytest lint clean \
-	leaks faults fuzz valgrind wheel sdist-check
+	leaks faults fuzz valgrind wheel test-matrix sdist-check
 
 demo: install
 	$(VPY) -m bufpng demo
@@ -70,6 +72,11 @@ pngcheck:
 # twine) into .venv, links through zig for glibc 2.17 and checks the result.
 wheel: venv
 	tools/build-wheel.sh $(VPY)
+
+# The abi3 promise: the one wheel passes the tests on every CPython 3.11+
+# found on PATH or under pyenv, each in a fresh venv.
+test-matrix: wheel
+	tools/test-matrix.sh
 
 # The sdist must build on its own: Cargo.lock, build.rs, ffi/, src/ included.
 sdist-check: wheel
