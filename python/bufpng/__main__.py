@@ -190,9 +190,10 @@ def demo(args: argparse.Namespace) -> int:
     width, height = args.size
     clip = photo_like_clip(width, height, args.frames)
     print(f"bufpng {bufpng.__version__}: writing {len(clip)} photo-like frames of {width}x{height} BGR to {args.output}/")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     paths = bufpng.write_frames(clip, width, height, directory=args.output, threads=args.threads, progress=True)
     elapsed = time.perf_counter() - start
+    cores_used = (_cpu_seconds() - cpu_start) / elapsed
     for path, frame in zip(paths, clip, strict=True):
         check_frame(path, bytes(frame), width, height)
     size = sum(os.path.getsize(p) for p in paths)
@@ -212,8 +213,17 @@ def demo(args: argparse.Namespace) -> int:
         f"one thread: {single_rate:.1f} frames/s, so {threads} threads write {rate / single_rate:.2f}x as many; "
         f"the files are {'identical' if identical else 'DIFFERENT'}"
     )
+    if threads > 1 and cores_used < 0.75 * threads:
+        # Threads only help with idle cores; say so rather than let the ratio mislead.
+        print(f"(the {threads} threads got {cores_used:.1f} cores' worth of CPU time: other processes keep this machine busy)")
     _compare_with_opencv(clip, width, height, rate, size / len(paths))
     return 0 if identical else 1
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process, all threads."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _compare_with_opencv(clip: Clip, width: int, height: int, rate: float, mean_size: float) -> None:
