@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -18,6 +19,13 @@ import numpy as np
 import pytest
 
 T = TypeVar("T")
+
+# The Ctrl-C tests need Python's SIGINT handler, in this process and in the
+# children it starts. A shell that runs the suite as a background job without
+# job control (`make test &` in a script, `nohup make test &`) starts it with
+# SIGINT ignored, and Python then installs no handler: put it back.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 # Real PNG files nobody on this project wrote (sources and licences: data/README.md).
