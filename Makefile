@@ -24,7 +24,7 @@ PIP    := $(VPY) -m pip
 # cargo test links libpython; point pyo3 at the venv's interpreter.
 export PYO3_PYTHON := $(abspath $(VPY))
 
-.PHONY: demo test bench venv install install-test install-bench pngcheck cargo-test pytest lint clean \
+.PHONY: demo test bench venv install install-test install-minimal install-bench pngcheck cargo-test pytest lint clean \
 	leaks faults fuzz valgrind wheel test-matrix sdist-check
 
 demo: install
@@ -44,6 +44,11 @@ install: venv
 
 install-test: venv
 	$(PIP) install --quiet ".[test]"
+
+# examples/minimal, the tutorial's smallest consumer (docs/buffer-protocol.md):
+# a module of its own, built and tested with the rest.
+install-minimal: venv
+	$(PIP) install --quiet ./examples/minimal
 
 install-bench: venv
 	$(PIP) install --quiet ".[bench]"
@@ -89,8 +94,8 @@ sdist-check: wheel
 cargo-test: venv
 	cargo test --workspace
 
-pytest: install-test
-	$(VPY) -m pytest -q pytests
+pytest: install-test install-minimal
+	$(VPY) -m pytest -q pytests examples/minimal
 
 leaks: install-test
 	$(VPY) reliability/leaks.py

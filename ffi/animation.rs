@@ -5,20 +5,22 @@
 //! in parallel, and written in order into one temporary file that is renamed
 //! into place only when every frame is in.
 
-use crate::args::Signature;
+use crate::args::{required, Signature};
 use crate::batch::{drive, Progress, Source};
 use crate::buffer::BufferView;
-use crate::convert::{self, float, is_absent, optional_int, Owned};
+use crate::convert::{self, float, given, optional_int};
 use crate::decode::parse_options;
-use crate::encode::{EncodeOptions, Size};
-use crate::errors::{call_guarded, Failure, PyResult};
+use crate::errors::call_guarded;
 use crate::frame;
 use crate::gil::without_gil;
+use crate::image::{EncodeOptions, Size};
+use crate::module;
+use crate::object::{none, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::apng::{
     decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
 };
 use bufpng_core::batch::Pipeline;
-use bufpng_core::error::value_error;
+use bufpng_core::error::{type_error, value_error};
 use pyo3_ffi::*;
 
 /// The PNG spec's limit for 4-byte unsigned integers such as acTL num_plays.
@@ -49,11 +51,13 @@ pub unsafe extern "C" fn write_animation(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments for this call.
         let [path, frames, width, height, fps, durations, plays, order, compression, threads, progress] =
-            unsafe { WRITE_ANIMATION.parse(args, nargs, kwnames)? };
-        let path = convert::path(path, "path")?;
+            unsafe { WRITE_ANIMATION.parse(gil, args, nargs, kwnames)? };
+        let path = convert::path(required(path), "path")?;
         let size = Size::parse(width, height)?;
         let delays = parse_delays(fps, durations)?;
         let plays = match optional_int(plays, "loop")?.unwrap_or(0) {
@@ -73,7 +77,7 @@ pub unsafe extern "C" fn write_animation(
             delays: delays.clone(),
             plays,
         });
-        let mut source = Source::new(frames, size, &mut assembler, "write_animation")?;
+        let mut source = Source::new(required(frames), size, &mut assembler, "write_animation")?;
         match (source.total(), &delays) {
             (Some(0), _) => {
                 return Err(
@@ -92,6 +96,7 @@ pub unsafe extern "C" fn write_animation(
         let threads = source.threads(options.threads);
         let mut pipeline = Pipeline::new(assembler, threads)?;
         let outcome = drive(
+            gil,
             &mut source,
             &mut pipeline,
             size,
@@ -100,52 +105,56 @@ pub unsafe extern "C" fn write_animation(
         );
         // Joins the workers, then completes the file, or (on failure) drops
         // the assembler, which removes its temporary file.
-        let outcome = without_gil(move || {
+        // (The outcome stays outside: a raised exception is a Python object.)
+        let fed_all = outcome.is_ok();
+        let finished = without_gil(gil, move || {
             let assembler = pipeline.into_sink();
-            outcome.map(|_| assembler.finish())
-        })
-        .and_then(|finished| Ok(finished?));
+            fed_all.then(|| assembler.finish())
+        });
+        let outcome = outcome.and_then(|_| Ok(finished.transpose()?));
         if let Some(progress) = &progress {
             progress.finish(outcome.is_ok())?;
         }
         outcome?;
-        Ok(convert::none())
+        Ok(none(gil))
     })
 }
 
 /// `fps` (default 25) or `durations` (seconds, one per frame), not both.
-fn parse_delays(fps: *mut PyObject, durations: *mut PyObject) -> PyResult<Delays> {
-    if is_absent(durations) {
-        let fps = if is_absent(fps) {
-            25.0
-        } else {
-            float(fps, "fps")?
+fn parse_delays(fps: Option<Obj<'_>>, durations: Option<Obj<'_>>) -> PyResult<Delays> {
+    let Some(durations) = given(durations) else {
+        let fps = match given(fps) {
+            None => 25.0,
+            Some(fps) => float(fps, "fps")?,
         };
         return Ok(Delays::Every(Delay::from_fps(fps)?));
-    }
-    if !is_absent(fps) {
+    };
+    if given(fps).is_some() {
         return Err(value_error(
             "pass either fps (the same delay for every frame) or durations (one per frame), not both",
         )
         .into());
     }
-    // SAFETY: GIL held, `durations` live; PySequence_Tuple returns a new
+    // SAFETY: live object, GIL held; PySequence_Tuple returns a new
     // reference (owned by `Owned`) or NULL with an exception set;
-    // PyTuple_GetItem borrows in-range items.
+    // PyTuple_GetItem borrows in-range items, held by the tuple.
     unsafe {
-        if PySequence_Check(durations) == 0 || PyUnicode_Check(durations) != 0 {
-            return Err(bufpng_core::error::type_error(format!(
+        if PySequence_Check(durations.as_ptr()) == 0 || PyUnicode_Check(durations.as_ptr()) != 0 {
+            return Err(type_error(format!(
                 "durations must be a sequence of seconds, one per frame (a list of floats), got {}",
-                convert::type_name(durations)
+                type_name(durations)
             ))
             .into());
         }
-        let tuple = Owned::new(PySequence_Tuple(durations))?;
+        let tuple = Owned::new(PySequence_Tuple(durations.as_ptr()))?;
+        // Items borrowed for as long as `tuple` lives, which holds them.
+        let held = tuple.get().gil();
         let mut delays = Vec::new();
-        for i in 0..PyTuple_Size(tuple.0) {
+        for i in 0..PyTuple_Size(tuple.as_ptr()) {
             let name = format!("durations[{i}]");
-            let seconds = float(PyTuple_GetItem(tuple.0, i), &name)?;
-            delays.push(Delay::from_seconds(seconds, &name)?);
+            let item = Obj::borrowed(held, PyTuple_GetItem(tuple.as_ptr(), i))
+                .expect("an in-range tuple item");
+            delays.push(Delay::from_seconds(float(item, &name)?, &name)?);
         }
         Ok(Delays::Each(delays))
     }
@@ -161,65 +170,74 @@ static READ_ANIMATION: Signature = Signature {
 /// `_read_animation(path_or_data, *, order, max_bytes)` -> (frames, durations,
 /// loop); `bufpng.read_animation` wraps the result in an `Animation`.
 pub unsafe extern "C" fn read_animation_raw(
-    _module: *mut PyObject,
+    module: *mut PyObject,
     args: *const *mut PyObject,
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [source, order, max_bytes] = unsafe { READ_ANIMATION.parse(args, nargs, kwnames)? };
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([source, order, max_bytes], frame_type) = unsafe {
+            (
+                READ_ANIMATION.parse(gil, args, nargs, kwnames)?,
+                module::frame_type(gil, module),
+            )
+        };
+        let source = required(source);
         let options = parse_options(order, max_bytes)?;
-        // SAFETY: GIL held; PyObject_CheckBuffer only inspects the type.
-        let animation = if unsafe { PyObject_CheckBuffer(source) } != 0 {
+        // SAFETY: live object, GIL held; PyObject_CheckBuffer only
+        // inspects the type.
+        let animation = if unsafe { PyObject_CheckBuffer(source.as_ptr()) } != 0 {
             // Copied under the GIL: a bytearray could change while we decode.
             let data = BufferView::acquire(source)?.copy_bytes()?;
-            without_gil(|| decode_animation(&data, options))?
+            without_gil(gil, || decode_animation(&data, options))?
         } else {
             reject_non_path(source)?;
             let path = convert::path(source, "path_or_data")?;
-            without_gil(|| read_animation(&path, options))?
+            without_gil(gil, || read_animation(&path, options))?
         };
-        // SAFETY: GIL held. Every new reference is either stolen by
-        // PyList_SetItem / PyTuple_SetItem or owned by `Owned` (released on
-        // the error paths).
+        // SAFETY: GIL held (the token). Every new reference is owned by
+        // `Owned` or stolen by PyTuple_SetItem.
         unsafe {
             let frames = Owned::new(PyList_New(0))?;
             for image in animation.frames {
-                let object = Owned::new(frame::new_object(image)?)?;
-                if PyList_Append(frames.0, object.0) < 0 {
+                let object = frame::new_object(frame_type, image)?;
+                if PyList_Append(frames.as_ptr(), object.as_ptr()) < 0 {
                     return Err(Failure::Raised);
                 }
             }
             let durations = Owned::new(PyList_New(0))?;
             for seconds in animation.durations {
                 let object = Owned::new(PyFloat_FromDouble(seconds))?;
-                if PyList_Append(durations.0, object.0) < 0 {
+                if PyList_Append(durations.as_ptr(), object.as_ptr()) < 0 {
                     return Err(Failure::Raised);
                 }
             }
             let plays = Owned::new(PyLong_FromUnsignedLong(animation.plays.into()))?;
             let result = Owned::new(PyTuple_New(3))?;
             for (i, item) in [frames, durations, plays].into_iter().enumerate() {
-                PyTuple_SetItem(result.0, i as Py_ssize_t, item.into_raw());
+                PyTuple_SetItem(result.as_ptr(), i as Py_ssize_t, item.into_raw());
             }
-            Ok(result.into_raw())
+            Ok(result)
         }
     })
 }
 
 /// The one message for what is neither a path nor PNG data.
-fn reject_non_path(source: *mut PyObject) -> PyResult<()> {
-    // SAFETY: GIL held, `source` live; type and attribute checks only.
+fn reject_non_path(source: Obj<'_>) -> PyResult<()> {
+    // SAFETY: live object, GIL held; type and attribute checks only.
     let is_path = unsafe {
-        PyUnicode_Check(source) != 0 || PyObject_HasAttrString(source, c"__fspath__".as_ptr()) != 0
+        PyUnicode_Check(source.as_ptr()) != 0
+            || PyObject_HasAttrString(source.as_ptr(), c"__fspath__".as_ptr()) != 0
     };
     if is_path {
         return Ok(());
     }
-    Err(bufpng_core::error::type_error(format!(
+    Err(type_error(format!(
         "path_or_data must be a path (str or os.PathLike) or the file's contents (bytes or another buffer), got {}",
-        convert::type_name(source)
+        type_name(source)
     ))
     .into())
 }

@@ -2,11 +2,11 @@
 //!
 //! CPython passes positional arguments as a C array and keyword arguments as
 //! the same array's tail, named by the `kwnames` tuple. This fills one slot
-//! per parameter with a borrowed reference (NULL when not given), with the
+//! per parameter with a borrowed reference (None when not given), with the
 //! same errors CPython's own argument clinic raises.
 
-use crate::convert::str_to_string;
-use crate::errors::{set_error, Failure, PyResult};
+use crate::object::{str_to_string, Failure, Gil, Obj, Owned, PyResult};
+use bufpng_core::error::type_error;
 use pyo3_ffi::*;
 use std::ptr;
 
@@ -19,21 +19,27 @@ pub struct Signature {
     pub required: usize,
 }
 
+/// A required argument's slot, which `Signature::parse` has checked is filled.
+pub fn required(slot: Option<Obj<'_>>) -> Obj<'_> {
+    slot.expect("Signature::parse checks required arguments")
+}
+
 impl Signature {
     /// Parses the arguments of one call.
     ///
     /// # Safety
     /// `args`, `nargs` and `kwnames` must be what CPython passed to a
-    /// METH_FASTCALL | METH_KEYWORDS function, and the GIL must be held. The
-    /// returned pointers are borrowed for the duration of that call.
-    pub unsafe fn parse<const N: usize>(
+    /// METH_FASTCALL | METH_KEYWORDS function, during that call, `'py` no
+    /// longer than the call (the caller holds the arguments until it returns).
+    pub unsafe fn parse<'py, const N: usize>(
         &self,
+        gil: Gil<'py>,
         args: *const *mut PyObject,
         nargs: Py_ssize_t,
         kwnames: *mut PyObject,
-    ) -> PyResult<[*mut PyObject; N]> {
+    ) -> PyResult<[Option<Obj<'py>>; N]> {
         debug_assert_eq!(N, self.params.len());
-        let mut slots = [ptr::null_mut(); N];
+        let mut slots: [Option<Obj<'py>>; N] = [None; N];
         let nargs = nargs as usize;
         if nargs > self.positional {
             return self.fail(&format!(
@@ -42,26 +48,30 @@ impl Signature {
                 if self.positional == 1 { "" } else { "s" }
             ));
         }
-        for (i, slot) in slots.iter_mut().enumerate().take(nargs) {
-            *slot = *args.add(i);
-        }
-        let nkw = if kwnames.is_null() {
-            0
-        } else {
-            PyTuple_Size(kwnames) as usize
-        };
-        for k in 0..nkw {
-            let key = PyTuple_GetItem(kwnames, k as Py_ssize_t);
-            let name = str_to_string(key).unwrap_or_default();
-            let Some(index) = self.params.iter().position(|p| *p == name) else {
-                return self.fail(&format!("got an unexpected keyword argument '{name}'"));
-            };
-            if !slots[index].is_null() {
-                return self.fail(&format!("got multiple values for argument '{name}'"));
+        // SAFETY: per CPython's calling convention `args` holds `nargs`
+        // positional and then len(kwnames) keyword values, all live for the
+        // call; `kwnames` is NULL or a tuple of str.
+        unsafe {
+            for (i, slot) in slots.iter_mut().enumerate().take(nargs) {
+                *slot = Obj::borrowed(gil, *args.add(i));
             }
-            slots[index] = *args.add(nargs + k);
+            let kwnames = Obj::borrowed(gil, kwnames);
+            let nkw = kwnames.map_or(0, |names| PyTuple_Size(names.as_ptr()) as usize);
+            for k in 0..nkw {
+                let key = kwnames.and_then(|names| {
+                    Obj::borrowed(gil, PyTuple_GetItem(names.as_ptr(), k as Py_ssize_t))
+                });
+                let name = key.and_then(str_to_string).unwrap_or_default();
+                let Some(index) = self.params.iter().position(|p| *p == name) else {
+                    return self.fail(&format!("got an unexpected keyword argument '{name}'"));
+                };
+                if slots[index].is_some() {
+                    return self.fail(&format!("got multiple values for argument '{name}'"));
+                }
+                slots[index] = Obj::borrowed(gil, *args.add(nargs + k));
+            }
         }
-        if let Some(missing) = (0..self.required).find(|&i| slots[i].is_null()) {
+        if let Some(missing) = (0..self.required).find(|&i| slots[i].is_none()) {
             return self.fail(&format!(
                 "missing required argument '{}' (pos {})",
                 self.params[missing],
@@ -76,44 +86,46 @@ impl Signature {
     ///
     /// # Safety
     /// `args` must be a tuple and `kwargs` NULL or a dict, as CPython passes
-    /// them, and the GIL must be held. The returned pointers are borrowed from
-    /// `args` and `kwargs` and valid while those live.
-    pub unsafe fn parse_tuple<const N: usize>(
+    /// them to `tp_new`, with `'py` no longer than that call.
+    pub unsafe fn parse_tuple<'py, const N: usize>(
         &self,
+        gil: Gil<'py>,
         args: *mut PyObject,
         kwargs: *mut PyObject,
-    ) -> PyResult<[*mut PyObject; N]> {
-        let nargs = PyTuple_Size(args);
-        let mut items: Vec<*mut PyObject> = (0..nargs).map(|i| PyTuple_GetItem(args, i)).collect();
-        let nkw = if kwargs.is_null() {
-            0
-        } else {
-            PyDict_Size(kwargs)
-        };
-        if nkw == 0 {
-            return self.parse(items.as_ptr(), nargs, ptr::null_mut());
+    ) -> PyResult<[Option<Obj<'py>>; N]> {
+        // SAFETY: the caller's guarantee: a live tuple and NULL or a live
+        // dict, whose items stay referenced by them for the call. The
+        // kwnames tuple is ours (`Owned`); PyTuple_SetItem steals the new
+        // reference to each key while the dict keeps its own.
+        unsafe {
+            let nargs = PyTuple_Size(args);
+            let mut items: Vec<*mut PyObject> =
+                (0..nargs).map(|i| PyTuple_GetItem(args, i)).collect();
+            let nkw = if kwargs.is_null() {
+                0
+            } else {
+                PyDict_Size(kwargs)
+            };
+            if nkw == 0 {
+                return self.parse(gil, items.as_ptr(), nargs, ptr::null_mut());
+            }
+            let kwnames = Owned::new(PyTuple_New(nkw))?;
+            let (mut pos, mut i) = (0, 0);
+            let (mut key, mut value) = (ptr::null_mut(), ptr::null_mut());
+            while i < nkw && PyDict_Next(kwargs, &mut pos, &mut key, &mut value) != 0 {
+                Py_INCREF(key);
+                PyTuple_SetItem(kwnames.as_ptr(), i, key);
+                items.push(value);
+                i += 1;
+            }
+            self.parse(gil, items.as_ptr(), nargs, kwnames.as_ptr())
         }
-        let kwnames = PyTuple_New(nkw);
-        if kwnames.is_null() {
-            return Err(Failure::Raised);
-        }
-        let (mut pos, mut i) = (0, 0);
-        let (mut key, mut value) = (ptr::null_mut(), ptr::null_mut());
-        while i < nkw && PyDict_Next(kwargs, &mut pos, &mut key, &mut value) != 0 {
-            // PyTuple_SetItem steals a reference; the dict keeps its own.
-            Py_INCREF(key);
-            PyTuple_SetItem(kwnames, i, key);
-            items.push(value);
-            i += 1;
-        }
-        let result = self.parse(items.as_ptr(), nargs, kwnames);
-        Py_DECREF(kwnames);
-        result
     }
 
     fn fail<T>(&self, what: &str) -> PyResult<T> {
-        // SAFETY: GIL held by `parse`'s contract.
-        unsafe { set_error(PyExc_TypeError, &format!("{}() {what}", self.function)) };
-        Err(Failure::Raised)
+        Err(Failure::from(type_error(format!(
+            "{}() {what}",
+            self.function
+        ))))
     }
 }

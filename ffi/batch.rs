@@ -9,18 +9,20 @@
 //! failure stops feeding, shuts the pool down (queued frames are dropped,
 //! frames being written finish atomically) and then raises.
 
-use crate::args::Signature;
+use crate::args::{required, Signature};
 use crate::buffer::BufferView;
-use crate::convert::{self, is_absent, optional_int, optional_str, Owned};
-use crate::encode::{take_frame, EncodeOptions, Size};
-use crate::errors::{set_error, with_context, Failure, PyResult};
+use crate::convert::{self, given, optional_int, optional_str, replace_type_error};
+use crate::encode::take_frame;
+use crate::errors::{call_guarded, restore, take_raised, with_context};
 use crate::gil::without_gil;
+use crate::image::{EncodeOptions, Size};
+use crate::object::{none, path_to_py, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::batch::{Files, Output, Pipeline, Sink};
+use bufpng_core::error::type_error;
 use bufpng_core::pattern::FilePattern;
 use bufpng_core::ImageLayout;
 use pyo3_ffi::*;
 use std::path::PathBuf;
-use std::ptr;
 use std::time::Duration;
 
 /// How long the calling thread waits for workers before it checks for
@@ -51,15 +53,16 @@ pub unsafe extern "C" fn write_frames(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    crate::errors::call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments for this call.
         let [frames, width, height, directory, pattern, start, order, compression, threads, progress] =
-            unsafe { WRITE_FRAMES.parse(args, nargs, kwnames)? };
+            unsafe { WRITE_FRAMES.parse(gil, args, nargs, kwnames)? };
         let size = Size::parse(width, height)?;
-        let directory = if is_absent(directory) {
-            PathBuf::from(".")
-        } else {
-            convert::path(directory, "directory")?
+        let directory = match given(directory) {
+            None => PathBuf::from("."),
+            Some(directory) => convert::path(directory, "directory")?,
         };
         let pattern = FilePattern::parse(
             &optional_str(pattern, "pattern")?.unwrap_or_else(|| "frame_%05d.png".into()),
@@ -73,10 +76,11 @@ pub unsafe extern "C" fn write_frames(
             start,
             compression: options.compression,
         });
-        let mut source = Source::new(frames, size, &mut files, "write_frames")?;
+        let mut source = Source::new(required(frames), size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);
         let mut pipeline = Pipeline::new(files, threads)?;
         let outcome = drive(
+            gil,
             &mut source,
             &mut pipeline,
             size,
@@ -84,14 +88,14 @@ pub unsafe extern "C" fn write_frames(
             progress.as_ref(),
         );
         // Joins the workers; every path goes through here before raising.
-        without_gil(|| pipeline.shutdown());
+        without_gil(gil, || pipeline.shutdown());
         if let Some(progress) = &progress {
             progress.finish(outcome.is_ok())?;
         }
         let count = outcome?;
         let output = pipeline.sink().output();
         let paths: Vec<PathBuf> = (0..count).map(|index| output.path(index)).collect();
-        path_list(&paths)
+        path_list(gil, &paths)
     })
 }
 
@@ -99,6 +103,7 @@ pub unsafe extern "C" fn write_frames(
 /// through the sink, or the first failure. The sink's own work for finished
 /// frames (an animation's file writes) runs here with the GIL released.
 pub fn drive<S: Sink + Send>(
+    gil: Gil<'_>,
     source: &mut Source,
     pipeline: &mut Pipeline<S>,
     size: Size,
@@ -116,12 +121,12 @@ pub fn drive<S: Sink + Send>(
             let index = taken;
             match source.next()? {
                 Some(item) => {
-                    let frame = take_frame(item.0, size, options.order)
+                    let frame = take_frame(item.get(), size, options.order)
                         .and_then(|frame| {
                             pipeline.sink().check(index, &frame.layout)?;
                             Ok(frame)
                         })
-                        .map_err(|f| with_context(f, || format!("frames[{index}]")))?;
+                        .map_err(|f| with_context(gil, f, || format!("frames[{index}]")))?;
                     taken += 1;
                     next = Some((index, frame));
                 }
@@ -131,7 +136,7 @@ pub fn drive<S: Sink + Send>(
         if exhausted && next.is_none() && pipeline.in_flight() == 0 {
             return Ok(taken);
         }
-        let finished = without_gil(|| {
+        let finished = without_gil(gil, || {
             if let Some((index, frame)) = next {
                 pipeline.submit(index, frame)?;
             }
@@ -147,8 +152,8 @@ pub fn drive<S: Sink + Send>(
             done += 1;
             report(done)?;
         }
-        // SAFETY: GIL held; runs Python's signal handlers (KeyboardInterrupt
-        // for Ctrl-C) and returns -1 with their exception set.
+        // SAFETY: GIL held (the token); runs Python's signal handlers
+        // (KeyboardInterrupt for Ctrl-C) and returns -1 with their exception set.
         if unsafe { PyErr_CheckSignals() } < 0 {
             return Err(Failure::Raised);
         }
@@ -172,41 +177,39 @@ impl Source {
     /// `sink` checks each frame of a list before anything is written;
     /// `function` names the caller in messages.
     pub fn new(
-        frames: *mut PyObject,
+        frames: Obj<'_>,
         size: Size,
         sink: &mut impl Sink,
         function: &str,
     ) -> PyResult<Source> {
+        let gil = frames.gil();
         reject_single_frame(frames, function)?;
-        // SAFETY: GIL held, `frames` is live. PySequence_Tuple and
+        // SAFETY: live object, GIL held. PySequence_Tuple and
         // PyObject_GetIter return new references (or NULL with an exception).
         unsafe {
-            if PyList_Check(frames) != 0 || PyTuple_Check(frames) != 0 {
+            if PyList_Check(frames.as_ptr()) != 0 || PyTuple_Check(frames.as_ptr()) != 0 {
                 // A tuple copy, so other threads changing the caller's list
                 // while the GIL is released cannot affect the batch.
-                let tuple = Owned::new(PySequence_Tuple(frames))?;
-                for i in 0..PyTuple_Size(tuple.0) {
-                    check_frame(PyTuple_GetItem(tuple.0, i), size)
+                let tuple = Owned::new(PySequence_Tuple(frames.as_ptr()))?;
+                // Items borrowed for as long as `tuple` lives, which holds them.
+                let held = tuple.get().gil();
+                for i in 0..PyTuple_Size(tuple.as_ptr()) {
+                    let item = Obj::borrowed(held, PyTuple_GetItem(tuple.as_ptr(), i))
+                        .expect("an in-range tuple item");
+                    check_frame(item, size)
                         .and_then(|layout| Ok(sink.check(i as usize, &layout)?))
-                        .map_err(|f| with_context(f, || format!("frames[{i}]")))?;
+                        .map_err(|f| with_context(gil, f, || format!("frames[{i}]")))?;
                 }
                 return Ok(Source::Snapshot { tuple, next: 0 });
             }
-            let iterator = PyObject_GetIter(frames);
-            if iterator.is_null() {
-                if PyErr_ExceptionMatches(PyExc_TypeError) != 0 {
-                    PyErr_Clear();
-                    set_error(
-                        PyExc_TypeError,
-                        &format!(
-                            "{function} takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
-                            convert::type_name(frames)
-                        ),
-                    );
-                }
-                return Err(Failure::Raised);
-            }
-            let iterator = Owned(iterator);
+            let iterator = Owned::new(PyObject_GetIter(frames.as_ptr())).map_err(|_| {
+                replace_type_error(gil, || {
+                    format!(
+                        "{function} takes an iterable of frames (a list, a generator, a 4-D array...), got {}",
+                        type_name(frames)
+                    )
+                })
+            })?;
             Ok(Source::Lazy {
                 total: known_length(frames)?,
                 iterator,
@@ -222,8 +225,10 @@ impl Source {
     /// The number of frames, when the object knows it (None for generators).
     pub fn total(&self) -> Option<usize> {
         match self {
-            // SAFETY: a live tuple.
-            Source::Snapshot { tuple, .. } => Some(unsafe { PyTuple_Size(tuple.0) } as usize),
+            Source::Snapshot { tuple, .. } => {
+                // SAFETY: a live tuple, GIL held (Owned).
+                Some(unsafe { PyTuple_Size(tuple.as_ptr()) } as usize)
+            }
             Source::Lazy { total, .. } => *total,
         }
     }
@@ -232,30 +237,29 @@ impl Source {
     fn next(&mut self) -> PyResult<Option<Owned>> {
         match self {
             Source::Snapshot { tuple, next } => {
-                // SAFETY: a live tuple; PyTuple_GetItem borrows an in-range
-                // item (NULL past the end, with IndexError, which we avoid),
-                // and we take our own reference to it.
+                let gil = tuple.get().gil();
+                // SAFETY: a live tuple, GIL held; PyTuple_GetItem borrows an
+                // in-range item (NULL past the end), held by the tuple, and
+                // we take our own reference to it.
                 unsafe {
-                    if *next as Py_ssize_t >= PyTuple_Size(tuple.0) {
+                    if *next as Py_ssize_t >= PyTuple_Size(tuple.as_ptr()) {
                         return Ok(None);
                     }
-                    let item = PyTuple_GetItem(tuple.0, *next as Py_ssize_t);
+                    let item =
+                        Obj::borrowed(gil, PyTuple_GetItem(tuple.as_ptr(), *next as Py_ssize_t));
                     *next += 1;
-                    Py_INCREF(item);
-                    Ok(Some(Owned(item)))
+                    Ok(item.map(Obj::to_owned))
                 }
             }
             Source::Lazy { iterator, .. } => {
-                // SAFETY: a live iterator; PyIter_Next returns a new reference,
-                // or NULL at the end (no exception) or on error (exception set).
+                // SAFETY: a live iterator, GIL held (Owned); PyIter_Next
+                // returns a new reference, or NULL at the end (no exception)
+                // or on error (exception set).
                 unsafe {
-                    let item = PyIter_Next(iterator.0);
-                    if !item.is_null() {
-                        Ok(Some(Owned(item)))
-                    } else if PyErr_Occurred().is_null() {
-                        Ok(None)
-                    } else {
-                        Err(Failure::Raised)
+                    match Owned::new(PyIter_Next(iterator.as_ptr())) {
+                        Ok(item) => Ok(Some(item)),
+                        Err(_) if PyErr_Occurred().is_null() => Ok(None),
+                        Err(failure) => Err(failure),
                     }
                 }
             }
@@ -264,11 +268,11 @@ impl Source {
 }
 
 /// `len(frames)` for objects that have one (a 4-D array), else None.
-fn known_length(frames: *mut PyObject) -> PyResult<Option<usize>> {
-    // SAFETY: GIL held, `frames` live. Objects without __len__ raise
+fn known_length(frames: Obj<'_>) -> PyResult<Option<usize>> {
+    // SAFETY: live object, GIL held. Objects without __len__ raise
     // TypeError, which only means "unknown"; anything else propagates.
     unsafe {
-        let n = PyObject_Size(frames);
+        let n = PyObject_Size(frames.as_ptr());
         if n >= 0 {
             return Ok(Some(n as usize));
         }
@@ -281,16 +285,16 @@ fn known_length(frames: *mut PyObject) -> PyResult<Option<usize>> {
 }
 
 /// Only validates `image` (used to check a whole list before writing).
-fn check_frame(image: *mut PyObject, size: Size) -> PyResult<ImageLayout> {
+fn check_frame(image: Obj<'_>, size: Size) -> PyResult<ImageLayout> {
     let view = BufferView::acquire(image)?;
     Ok(view.plan(size.width, size.height)?.layout)
 }
 
 /// `write_frames(frame)` with one image would iterate over its rows and write
 /// each row as a picture; say so instead. A 4-D array (a batch) is fine.
-fn reject_single_frame(frames: *mut PyObject, function: &str) -> PyResult<()> {
-    // SAFETY: GIL held; PyObject_CheckBuffer only inspects the type.
-    let exports_buffer = unsafe { PyObject_CheckBuffer(frames) } != 0;
+fn reject_single_frame(frames: Obj<'_>, function: &str) -> PyResult<()> {
+    // SAFETY: live object, GIL held; PyObject_CheckBuffer only inspects the type.
+    let exports_buffer = unsafe { PyObject_CheckBuffer(frames.as_ptr()) } != 0;
     if !exports_buffer {
         return Ok(());
     }
@@ -298,18 +302,12 @@ fn reject_single_frame(frames: *mut PyObject, function: &str) -> PyResult<()> {
     if view.desc().shape.len() >= 4 {
         return Ok(());
     }
-    // SAFETY: GIL held.
-    unsafe {
-        set_error(
-            PyExc_TypeError,
-            &format!(
-                "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
-                view.desc().shape.len(),
-                convert::type_name(frames)
-            ),
-        )
-    };
-    Err(Failure::Raised)
+    Err(type_error(format!(
+        "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
+        view.desc().shape.len(),
+        type_name(frames)
+    ))
+    .into())
 }
 
 /// The `progress` argument: a callable `progress(done, total)`, or True for
@@ -320,59 +318,57 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn parse(progress: *mut PyObject) -> PyResult<Option<Progress>> {
-        // SAFETY: GIL held; `progress` is NULL or live. New references from
+    pub fn parse(progress: Option<Obj<'_>>) -> PyResult<Option<Progress>> {
+        let Some(progress) = given(progress) else {
+            return Ok(None);
+        };
+        // SAFETY: live object, GIL held. New references from
         // PyImport_ImportModule / PyObject_GetAttrString / PyObject_CallNoArgs
         // are owned by `Owned` (NULL means an exception is set).
         unsafe {
-            if is_absent(progress) || progress == Py_False() {
+            if progress.as_ptr() == Py_False() {
                 return Ok(None);
             }
-            if progress == Py_True() {
+            if progress.as_ptr() == Py_True() {
                 let module = Owned::new(PyImport_ImportModule(c"bufpng._progress".as_ptr()))?;
-                let class = Owned::new(PyObject_GetAttrString(module.0, c"ProgressBar".as_ptr()))?;
-                let bar = Owned::new(PyObject_CallNoArgs(class.0))?;
+                let class = Owned::new(PyObject_GetAttrString(
+                    module.as_ptr(),
+                    c"ProgressBar".as_ptr(),
+                ))?;
+                let bar = Owned::new(PyObject_CallNoArgs(class.as_ptr()))?;
                 return Ok(Some(Progress {
                     callback: bar,
                     is_bar: true,
                 }));
             }
-            if PyCallable_Check(progress) == 0 {
-                set_error(
-                    PyExc_TypeError,
-                    &format!(
-                        "progress must be None, True (a progress bar on stderr) or a callable progress(done, total), got {}",
-                        convert::type_name(progress)
-                    ),
-                );
-                return Err(Failure::Raised);
+            if PyCallable_Check(progress.as_ptr()) == 0 {
+                return Err(type_error(format!(
+                    "progress must be None, True (a progress bar on stderr) or a callable progress(done, total), got {}",
+                    type_name(progress)
+                ))
+                .into());
             }
-            Py_INCREF(progress);
-            Ok(Some(Progress {
-                callback: Owned(progress),
-                is_bar: false,
-            }))
         }
+        Ok(Some(Progress {
+            callback: progress.to_owned(),
+            is_bar: false,
+        }))
     }
 
     fn call(&self, done: usize, total: Option<usize>) -> PyResult<()> {
-        // SAFETY: GIL held; the argument objects are new references stolen
-        // by PyTuple_SetItem (or released on failure); the result is owned.
+        let gil = self.callback.get().gil();
+        // SAFETY: GIL held (Owned); new references are owned by `Owned` or
+        // stolen by PyTuple_SetItem; the result is owned and dropped.
         unsafe {
             let args = Owned::new(PyTuple_New(2))?;
-            let done = PyLong_FromSize_t(done);
+            let done = Owned::new(PyLong_FromSize_t(done))?;
             let total = match total {
-                Some(n) => PyLong_FromSize_t(n),
-                None => convert::none(),
+                Some(n) => Owned::new(PyLong_FromSize_t(n))?,
+                None => none(gil),
             };
-            if done.is_null() || total.is_null() {
-                Py_XDECREF(done);
-                Py_XDECREF(total);
-                return Err(Failure::Raised);
-            }
-            PyTuple_SetItem(args.0, 0, done);
-            PyTuple_SetItem(args.0, 1, total);
-            Owned::new(PyObject_CallObject(self.callback.0, args.0)).map(drop)
+            PyTuple_SetItem(args.as_ptr(), 0, done.into_raw());
+            PyTuple_SetItem(args.as_ptr(), 1, total.into_raw());
+            Owned::new(PyObject_CallObject(self.callback.as_ptr(), args.as_ptr())).map(drop)
         }
     }
 
@@ -383,41 +379,36 @@ impl Progress {
         if !self.is_bar {
             return Ok(());
         }
-        // SAFETY: GIL held; PyErr_Fetch hands over owned references (maybe
-        // NULL) that PyErr_Restore takes back.
-        unsafe {
-            let (mut kind, mut value, mut traceback) =
-                (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-            if !succeeded {
-                PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+        let gil = self.callback.get().gil();
+        let pending = if succeeded { None } else { take_raised(gil) };
+        // SAFETY: GIL held (Owned); a new reference or NULL comes back.
+        let closed = unsafe {
+            Owned::new(PyObject_CallMethod(
+                self.callback.as_ptr(),
+                c"close".as_ptr(),
+                std::ptr::null(),
+            ))
+        };
+        match pending {
+            Some(pending) => {
+                drop(take_raised(gil));
+                restore(pending);
+                Err(Failure::Raised)
             }
-            let closed = PyObject_CallMethod(self.callback.0, c"close".as_ptr(), ptr::null());
-            let result = Owned::new(closed).map(drop);
-            if !succeeded {
-                PyErr_Clear();
-                PyErr_Restore(kind, value, traceback);
-            }
-            result
+            None => closed.map(drop),
         }
     }
 }
 
 /// A new Python list of str paths.
-fn path_list(paths: &[PathBuf]) -> PyResult<*mut PyObject> {
-    // SAFETY: GIL held; PyList_New returns a new reference; PyList_SetItem
-    // steals each item's reference; on failure the list is released.
+fn path_list(gil: Gil<'_>, paths: &[PathBuf]) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); PyList_New returns a new reference or
+    // NULL; PyList_SetItem steals each item's reference.
     unsafe {
-        let list = PyList_New(paths.len() as Py_ssize_t);
-        if list.is_null() {
-            return Err(Failure::Raised);
-        }
+        let list = Owned::new(PyList_New(paths.len() as Py_ssize_t))?;
         for (i, path) in paths.iter().enumerate() {
-            let item = convert::path_to_py(path);
-            if item.is_null() {
-                Py_DECREF(list);
-                return Err(Failure::Raised);
-            }
-            PyList_SetItem(list, i as Py_ssize_t, item);
+            let item = path_to_py(gil, path)?;
+            PyList_SetItem(list.as_ptr(), i as Py_ssize_t, item.into_raw());
         }
         Ok(list)
     }

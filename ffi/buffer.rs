@@ -1,37 +1,77 @@
 //! The `Py_buffer` owner: the heart of the original question's fix.
 //!
-//! `BufferView::acquire` calls `PyObject_GetBuffer`; `Drop` calls
-//! `PyBuffer_Release`, so the exporter's buffer is released on every path:
-//! success, early return, error and panic. The view is not `Send` (it holds
-//! raw pointers), so the compiler keeps it out of code that runs without the GIL.
+//! `HeldBuffer::request` is bufpng's one call of `PyObject_GetBuffer` and its
+//! `Drop` the one call of `PyBuffer_Release`, so the exporter's buffer is
+//! released on every path: success, early return, error and panic.
+//! `BufferView` (an image source) and `describe` both hold one. Neither is
+//! `Send` (they hold raw pointers and a GIL token), so the compiler keeps them
+//! out of code that runs without the GIL, and slices of the exporter's memory
+//! borrow the view, so none outlives the release.
 
-use crate::convert::type_name;
-use crate::errors::{set_error, Failure, PyResult};
+use crate::convert::replace_type_error;
+use crate::object::{type_name, Failure, Gil, Obj, PyResult};
 use bufpng_core::error::buffer_error;
 use bufpng_core::{plan_source, BufferDesc, ChannelOrder, Frame, PixelFormat, SourcePlan};
 use pyo3_ffi::*;
-use std::ffi::CStr;
+use std::ffi::{c_int, CStr};
+use std::ops::Deref;
 
-pub struct BufferView {
-    // Boxed so the struct the exporter filled in never moves while held.
+/// A `Py_buffer` filled by a successful `PyObject_GetBuffer`, released on drop.
+pub struct HeldBuffer<'py> {
+    // Boxed so the struct the exporter filled in never moves while held: an
+    // exporter may point `shape`/`strides` into the struct itself
+    // (PyBuffer_FillInfo does, for bytes and bytearray).
     view: Box<Py_buffer>,
+    gil: Gil<'py>,
+}
+
+impl<'py> HeldBuffer<'py> {
+    /// `PyObject_GetBuffer(object, view, flags)`. On failure the exporter's
+    /// exception is set and nothing is held.
+    pub fn request(object: Obj<'py>, flags: c_int) -> PyResult<HeldBuffer<'py>> {
+        let mut view: Box<Py_buffer> = Box::new(Py_buffer::new());
+        // SAFETY: `object` is live, the GIL held (the Obj's guarantees), and
+        // `view` points to writable storage for one Py_buffer. On failure
+        // nothing is held.
+        if unsafe { PyObject_GetBuffer(object.as_ptr(), &mut *view, flags) } != 0 {
+            return Err(Failure::Raised);
+        }
+        Ok(HeldBuffer {
+            view,
+            gil: object.gil(),
+        })
+    }
+}
+
+impl Deref for HeldBuffer<'_> {
+    type Target = Py_buffer;
+    fn deref(&self) -> &Py_buffer {
+        &self.view
+    }
+}
+
+impl Drop for HeldBuffer<'_> {
+    fn drop(&mut self) {
+        let _gil_held: Gil<'_> = self.gil;
+        // SAFETY: the view was filled by a successful PyObject_GetBuffer and is
+        // released exactly once, here, with the GIL held (the token above).
+        unsafe { PyBuffer_Release(&mut *self.view) };
+    }
+}
+
+pub struct BufferView<'py> {
+    view: HeldBuffer<'py>,
     shape: Vec<isize>,
     strides: Vec<isize>,
     format: String,
 }
 
-impl BufferView {
+impl<'py> BufferView<'py> {
     /// Requests `object`'s buffer with full information (shape, strides,
     /// format, suboffsets) and read-only access.
-    pub fn acquire(object: *mut PyObject) -> PyResult<BufferView> {
-        let mut view: Box<Py_buffer> = Box::new(Py_buffer::new());
-        // SAFETY: `object` is a live reference (GIL held) and `view` points to
-        // writable storage for one Py_buffer. On failure nothing is held.
-        let status = unsafe { PyObject_GetBuffer(object, &mut *view, PyBUF_FULL_RO) };
-        if status != 0 {
-            explain_not_a_buffer(object);
-            return Err(Failure::Raised);
-        }
+    pub fn acquire(object: Obj<'py>) -> PyResult<BufferView<'py>> {
+        let view =
+            HeldBuffer::request(object, PyBUF_FULL_RO).map_err(|_| explain_not_a_buffer(object))?;
         // From here on `owner` releases the buffer whatever happens below.
         let mut owner = BufferView {
             view,
@@ -121,23 +161,30 @@ impl BufferView {
             )
             .into());
         }
-        if self.view.len <= 0 {
-            return Ok(Vec::new());
+        // A C-contiguous buffer's `len` bytes start at `buf`.
+        Ok(self.memory(0, self.view.len.max(0) as usize).to_vec())
+    }
+
+    /// The `len` bytes of exporter memory starting `before` bytes ahead of
+    /// `buf`, borrowed from the view: they cannot outlive the release.
+    fn memory(&self, before: usize, len: usize) -> &[u8] {
+        if len == 0 {
+            return &[];
         }
-        // SAFETY: a C-contiguous buffer's `len` bytes start at `buf` (non-NULL
-        // for len > 0) and stay valid until PyBuffer_Release, which only Drop calls.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                self.view.buf.cast::<u8>().cast_const(),
-                self.view.len as usize,
-            )
-        };
-        Ok(bytes.to_vec())
+        // SAFETY: callers pass a range the exporter handed out (the whole of
+        // a contiguous buffer, or the span its shape and strides address
+        // around `buf`); the exporter keeps it valid until PyBuffer_Release,
+        // which only Drop calls, after this borrow of `self` ends.
+        unsafe {
+            let start = self.view.buf.cast::<u8>().cast_const().wrapping_sub(before);
+            std::slice::from_raw_parts(start, len)
+        }
     }
 
     /// Copies the image out of the exporter's memory into an owned frame.
-    /// Must run with the GIL held: another thread could otherwise change or
-    /// free the memory mid-copy.
+    /// Runs with the GIL held (the view holds the token), so no Python code
+    /// runs mid-copy; code that released the GIL (numpy's np.copyto) still
+    /// can: docs/design.md, "What the copy guarantees".
     pub fn copy_frame(
         &self,
         plan: &SourcePlan,
@@ -145,30 +192,10 @@ impl BufferView {
         target: PixelFormat,
     ) -> anyhow::Result<Frame> {
         let span = plan.span()?;
-        // SAFETY: the exporter guarantees that every byte addressed by `buf`,
-        // `shape` and `strides` stays valid until PyBuffer_Release (which only
-        // Drop calls, after this borrow ends). `span` is exactly the range those
-        // fields address around `buf`, and `plan` was derived from them, so the
-        // slice covers only memory the exporter handed out.
-        let memory = unsafe {
-            let start = self
-                .view
-                .buf
-                .cast::<u8>()
-                .cast_const()
-                .wrapping_sub(span.before);
-            std::slice::from_raw_parts(start, span.len)
-        };
+        // `plan` was derived from this view's fields, and `span` is exactly
+        // the range they address around `buf`.
+        let memory = self.memory(span.before, span.len);
         Frame::copy_from(plan, memory, span.before, order, target)
-    }
-}
-
-impl Drop for BufferView {
-    fn drop(&mut self) {
-        // SAFETY: the view was filled by a successful PyObject_GetBuffer and is
-        // released exactly once, here. The GIL is held: BufferView is not Send,
-        // and is only created and dropped inside native functions.
-        unsafe { PyBuffer_Release(&mut *self.view) };
     }
 }
 
@@ -181,31 +208,32 @@ fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
 }
 
 /// Replaces CPython's generic "a bytes-like object is required" with a
-/// message that says what was passed and what to pass instead. Errors the
-/// exporter itself raised (BufferError and friends) are left as they are.
-fn explain_not_a_buffer(object: *mut PyObject) {
-    // SAFETY: GIL held, `object` live; PyObject_CheckBuffer only inspects the type.
+/// message that says what was passed and what to pass instead (chained to
+/// the original). Errors the exporter itself raised (BufferError, or
+/// anything its `__buffer__` raised) propagate as they are.
+fn explain_not_a_buffer(object: Obj<'_>) -> Failure {
+    let gil = object.gil();
+    let object_ptr = object.as_ptr();
+    // SAFETY: live object, GIL held; type checks only.
     unsafe {
-        if PyObject_CheckBuffer(object) != 0 || PyErr_ExceptionMatches(PyExc_TypeError) == 0 {
-            return;
+        if PyObject_CheckBuffer(object_ptr) != 0 {
+            return Failure::Raised;
         }
-        PyErr_Clear();
         let name = type_name(object);
-        let hint = if PyUnicode_Check(object) != 0 {
+        let hint = if PyUnicode_Check(object_ptr) != 0 {
             ": text is not pixels. str(frame) gives the array's printed text; pass the array itself"
                 .to_string()
-        } else if Py_IsNone(object) != 0 {
+        } else if object.is_none() {
             ": did cv2.imread() fail? It returns None when it cannot read the file".to_string()
-        } else if PyList_Check(object) != 0 || PyTuple_Check(object) != 0 {
+        } else if PyList_Check(object_ptr) != 0 || PyTuple_Check(object_ptr) != 0 {
             format!(": a {name} of numbers is not a pixel buffer; convert it with np.asarray(x, dtype=np.uint8) or bytes(x)")
         } else {
             String::new()
         };
-        set_error(
-            PyExc_TypeError,
-            &format!(
+        replace_type_error(gil, || {
+            format!(
                 "expected an image buffer (numpy array, bytes, bytearray, memoryview, array.array or any buffer exporter), got {name}{hint}"
-            ),
-        );
+            )
+        })
     }
 }

@@ -4,12 +4,14 @@
 //! fills in visible as a dict, so one can see that a PyBUF_SIMPLE request
 //! gets bytes without shape or format, or that an exporter refuses it.
 
-use crate::args::Signature;
-use crate::convert::{c, int, is_absent, none, str_to_string, type_name};
-use crate::errors::{call_guarded, set_error, Failure, PyResult};
+use crate::args::{required, Signature};
+use crate::buffer::HeldBuffer;
+use crate::convert::{given, int};
+use crate::errors::call_guarded;
+use crate::object::{c, none, str_to_string, type_name, Failure, Gil, Obj, Owned, PyResult};
+use bufpng_core::error::{type_error, value_error};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, CStr};
-use std::ptr;
 
 /// The request names: CPython's PyBUF_* flags, lower case without the prefix.
 const REQUESTS: [(&str, c_int); 17] = [
@@ -33,54 +35,36 @@ const REQUESTS: [(&str, c_int); 17] = [
 ];
 
 /// The flags for `request`: a name from REQUESTS or an int of OR-ed flags.
-fn request_flags(request: *mut PyObject) -> PyResult<c_int> {
-    if is_absent(request) {
+fn request_flags(request: Option<Obj<'_>>) -> PyResult<c_int> {
+    let Some(request) = given(request) else {
         return Ok(PyBUF_RECORDS_RO);
-    }
+    };
     if let Some(name) = str_to_string(request) {
         return match REQUESTS.iter().find(|(n, _)| *n == name) {
             Some(&(_, flags)) => Ok(flags),
             None => {
                 let names: Vec<&str> = REQUESTS.iter().map(|(n, _)| *n).collect();
-                fail(
-                    // SAFETY: exception type objects are static.
-                    unsafe { PyExc_ValueError },
-                    &format!(
-                        "unknown request {name:?}: use one of {} (CPython's PyBUF_* names) or an int of PyBUF_* flags",
-                        names.join(", ")
-                    ),
-                )
+                Err(value_error(format!(
+                    "unknown request {name:?}: use one of {} (CPython's PyBUF_* names) or an int of PyBUF_* flags",
+                    names.join(", ")
+                ))
+                .into())
             }
         };
     }
-    // SAFETY: GIL held; a type check only.
-    if unsafe { PyLong_Check(request) } == 0 {
-        // SAFETY: exception type objects are static.
-        return fail(
-            unsafe { PyExc_TypeError },
-            &format!(
-                "request must be a str such as \"simple\" or an int of PyBUF_* flags, got {}",
-                type_name(request)
-            ),
-        );
+    // SAFETY: live object, GIL held; a type check only.
+    if unsafe { PyLong_Check(request.as_ptr()) } == 0 {
+        return Err(type_error(format!(
+            "request must be a str such as \"simple\" or an int of PyBUF_* flags, got {}",
+            type_name(request)
+        ))
+        .into());
     }
     let flags = int(request, "request")?;
-    c_int::try_from(flags).ok().filter(|f| *f >= 0).map_or_else(
-        // SAFETY: exception type objects are static.
-        || {
-            fail(
-                unsafe { PyExc_ValueError },
-                &format!("request flags {flags} are out of range"),
-            )
-        },
-        Ok,
-    )
-}
-
-fn fail<T>(exception: *mut PyObject, message: &str) -> PyResult<T> {
-    // SAFETY: GIL held by every caller.
-    unsafe { set_error(exception, message) };
-    Err(Failure::Raised)
+    c_int::try_from(flags)
+        .ok()
+        .filter(|f| *f >= 0)
+        .ok_or_else(|| value_error(format!("request flags {flags} are out of range")).into())
 }
 
 static DESCRIBE: Signature = Signature {
@@ -96,93 +80,97 @@ pub unsafe extern "C" fn describe(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [object, request] = unsafe { DESCRIBE.parse(args, nargs, kwnames)? };
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments for this call.
+        let [object, request] = unsafe { DESCRIBE.parse(gil, args, nargs, kwnames)? };
+        let object = required(object);
         let flags = request_flags(request)?;
-        let mut view = Py_buffer::new();
-        // SAFETY: `object` is live; `view` is writable storage. On failure the
-        // exporter's own exception is left as it is: that is the lesson.
-        if unsafe { PyObject_GetBuffer(object, &mut view, flags) } != 0 {
-            return Err(Failure::Raised);
-        }
-        // SAFETY: the view was filled by a successful PyObject_GetBuffer and
-        // is released exactly once, after the dict has copied what it needs.
-        let result = unsafe { view_dict(&view) };
-        unsafe { PyBuffer_Release(&mut view) };
-        result
+        // On failure the exporter's own exception is left as it is: that is the lesson.
+        let view = HeldBuffer::request(object, flags)?;
+        // SAFETY: the view is held until `view` drops, after the dict has
+        // copied what it needs.
+        unsafe { view_dict(gil, &view) }
     })
 }
 
 /// The view's fields as a new dict.
 ///
 /// # Safety
-/// `view` must be a view filled by PyObject_GetBuffer and not yet released;
-/// GIL held.
-unsafe fn view_dict(view: &Py_buffer) -> PyResult<*mut PyObject> {
+/// `view` must be a view filled by PyObject_GetBuffer and not yet released.
+unsafe fn view_dict(gil: Gil<'_>, view: &Py_buffer) -> PyResult<Owned> {
     let ndim = usize::try_from(view.ndim).unwrap_or(0);
-    let format = || {
+    // SAFETY: GIL held (the token); each call returns a new reference or NULL.
+    let format = || unsafe {
         if view.format.is_null() {
-            none()
+            Ok(none(gil))
         } else {
-            PyUnicode_FromString(view.format)
+            Owned::new(PyUnicode_FromString(view.format))
         }
     };
-    let contiguous =
-        |order: u8| PyBool_FromLong((PyBuffer_IsContiguous(view, order as c_char) != 0).into());
-    let dict = PyDict_New();
-    // `&&` stops at the first failure, so no call runs with an exception set.
-    let ok = !dict.is_null()
-        && set(dict, c"len", PyLong_FromSsize_t(view.len))
-        && set(dict, c"itemsize", PyLong_FromSsize_t(view.itemsize))
-        && set(dict, c"format", format())
-        && set(dict, c"ndim", PyLong_FromLong(view.ndim.into()))
-        && set(dict, c"shape", ssize_tuple(view.shape, ndim))
-        && set(dict, c"strides", ssize_tuple(view.strides, ndim))
-        && set(dict, c"suboffsets", ssize_tuple(view.suboffsets, ndim))
-        && set(dict, c"readonly", PyBool_FromLong(view.readonly.into()))
-        && set(dict, c"c_contiguous", contiguous(b'C'))
-        && set(dict, c"f_contiguous", contiguous(b'F'));
-    if ok {
-        Ok(dict)
-    } else {
-        Py_XDECREF(dict);
-        Err(Failure::Raised)
-    }
+    // SAFETY: as above; PyBuffer_IsContiguous only reads the view's fields.
+    let contiguous = |order: u8| unsafe {
+        Owned::new(PyBool_FromLong(
+            (PyBuffer_IsContiguous(view, order as c_char) != 0).into(),
+        ))
+    };
+    // SAFETY: as above.
+    let ssize = |value: Py_ssize_t| unsafe { Owned::new(PyLong_FromSsize_t(value)) };
+    // SAFETY: the caller's guarantee: non-NULL shape, strides and suboffsets
+    // hold `ndim` values each while the view is held.
+    let arrays = unsafe {
+        [
+            ssize_tuple(gil, view.shape, ndim)?,
+            ssize_tuple(gil, view.strides, ndim)?,
+            ssize_tuple(gil, view.suboffsets, ndim)?,
+        ]
+    };
+    // SAFETY: GIL held; PyDict_New returns a new reference or NULL.
+    let dict = unsafe { Owned::new(PyDict_New())? };
+    let [shape, strides, suboffsets] = arrays;
+    set(&dict, c"len", ssize(view.len)?)?;
+    set(&dict, c"itemsize", ssize(view.itemsize)?)?;
+    set(&dict, c"format", format()?)?;
+    set(&dict, c"ndim", ssize(view.ndim as Py_ssize_t)?)?;
+    set(&dict, c"shape", shape)?;
+    set(&dict, c"strides", strides)?;
+    set(&dict, c"suboffsets", suboffsets)?;
+    // SAFETY: as for `format`.
+    set(&dict, c"readonly", unsafe {
+        Owned::new(PyBool_FromLong(view.readonly.into()))?
+    })?;
+    set(&dict, c"c_contiguous", contiguous(b'C')?)?;
+    set(&dict, c"f_contiguous", contiguous(b'F')?)?;
+    Ok(dict)
 }
 
-/// dict[key] = value, consuming the new reference `value` (NULL: failed).
-///
-/// # Safety
-/// GIL held; `dict` is a live dict.
-unsafe fn set(dict: *mut PyObject, key: &'static CStr, value: *mut PyObject) -> bool {
-    if value.is_null() {
-        return false;
+/// dict[key] = value.
+fn set(dict: &Owned, key: &'static CStr, value: Owned) -> PyResult<()> {
+    // SAFETY: GIL held (Owned); `dict` is the dict view_dict made; the dict
+    // takes its own reference to `value`, ours is dropped after.
+    if unsafe { PyDict_SetItemString(dict.as_ptr(), c(key), value.as_ptr()) } < 0 {
+        return Err(Failure::Raised);
     }
-    let status = PyDict_SetItemString(dict, c(key), value);
-    Py_DECREF(value);
-    status == 0
+    Ok(())
 }
 
-/// A tuple of `n` Py_ssize_t values, or None for a NULL array. New reference.
+/// A tuple of `n` Py_ssize_t values, or None for a NULL array.
 ///
 /// # Safety
-/// A non-NULL `values` points to `n` readable values; GIL held.
-unsafe fn ssize_tuple(values: *const Py_ssize_t, n: usize) -> *mut PyObject {
+/// A non-NULL `values` points to `n` readable values.
+unsafe fn ssize_tuple(gil: Gil<'_>, values: *const Py_ssize_t, n: usize) -> PyResult<Owned> {
     if values.is_null() {
-        return none();
+        return Ok(none(gil));
     }
-    let tuple = PyTuple_New(n as Py_ssize_t);
-    if tuple.is_null() {
-        return tuple;
-    }
-    for i in 0..n {
-        let item = PyLong_FromSsize_t(*values.add(i));
-        if item.is_null() {
-            Py_DECREF(tuple);
-            return ptr::null_mut();
+    // SAFETY: GIL held (the token); new references are owned by `Owned` or
+    // stolen by PyTuple_SetItem; `values` as the caller guarantees.
+    unsafe {
+        let tuple = Owned::new(PyTuple_New(n as Py_ssize_t))?;
+        for i in 0..n {
+            let item = Owned::new(PyLong_FromSsize_t(*values.add(i)))?;
+            PyTuple_SetItem(tuple.as_ptr(), i as Py_ssize_t, item.into_raw());
         }
-        PyTuple_SetItem(tuple, i as Py_ssize_t, item);
+        Ok(tuple)
     }
-    tuple
 }

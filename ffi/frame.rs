@@ -7,16 +7,17 @@
 //! (there is no `__init__` to call again and no setter), so views are
 //! read-only and need no export count.
 
-use crate::args::Signature;
-use crate::convert::{self, bytes_from, c, none};
-use crate::encode::{copy_image, EncodeOptions, Size};
-use crate::errors::{call_guarded, set_error, PyResult};
+use crate::args::{required, Signature};
+use crate::convert;
+use crate::errors::{call_guarded, set_error};
 use crate::gil::without_gil;
+use crate::image::{copy_image, EncodeOptions, Size};
+use crate::object::{bytes_from, c, none, Gil, Obj, Owned, PyResult};
+use crate::ForCpython;
 use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
-use std::sync::atomic::{AtomicPtr, Ordering};
 
 #[repr(C)]
 struct FrameObject {
@@ -26,33 +27,52 @@ struct FrameObject {
     strides: [Py_ssize_t; 3],
 }
 
-/// The type object, created once at module init and kept for the process's
-/// life (the module holds a reference too).
-static FRAME_TYPE: AtomicPtr<PyTypeObject> = AtomicPtr::new(ptr::null_mut());
-
-fn frame_type() -> *mut PyTypeObject {
-    FRAME_TYPE.load(Ordering::Acquire)
+/// True when `object` is a bufpng.Frame, of any interpreter's Frame type.
+/// Identified by its buffer slot: only Frame types have `frame_getbuffer`,
+/// and that is what makes reading the object as a FrameObject sound.
+pub fn is_frame(object: Obj<'_>) -> bool {
+    // SAFETY: live object, GIL held; PyType_GetSlot reads the type's slot
+    // table (heap and static types alike on 3.10+).
+    let getbuffer = unsafe { PyType_GetSlot(object.type_ptr(), Py_bf_getbuffer) };
+    getbuffer == frame_getbuffer as *mut c_void
 }
 
-/// True when `object` is a bufpng.Frame.
-pub fn is_frame(object: *mut PyObject) -> bool {
-    let tp = frame_type();
-    // SAFETY: GIL held, `object` live; `tp` is a live type object once set.
-    !tp.is_null() && unsafe { PyObject_TypeCheck(object, tp) } != 0
+/// The frame inside a bufpng.Frame object, borrowed for as long as the
+/// object is; None for any other object.
+pub fn frame_of<'py>(object: Obj<'py>) -> Option<&'py bufpng_core::Frame> {
+    // SAFETY: a Frame's memory is a FrameObject whose `frame` was written in
+    // new_object and never changes; the Obj keeps the object alive for 'py.
+    is_frame(object).then(|| unsafe { &(*object.as_ptr().cast::<FrameObject>()).frame })
 }
 
-/// The frame inside a bufpng.Frame object.
+/// The frame of `self` in a Frame method or getter.
 ///
 /// # Safety
-/// `object` must be a live bufpng.Frame for all of `'a`.
-unsafe fn frame_of<'a>(object: *mut PyObject) -> &'a bufpng_core::Frame {
-    &(*object.cast::<FrameObject>()).frame
+/// `object` is the `self` CPython passes to a method of the Frame type (a
+/// live Frame, held by the caller for the call, `'py` no longer than that).
+unsafe fn this<'py>(gil: Gil<'py>, object: *mut PyObject) -> &'py bufpng_core::Frame {
+    // SAFETY: the caller's guarantee.
+    unsafe { Obj::borrowed(gil, object) }
+        .and_then(frame_of)
+        .expect("CPython passes Frame methods a Frame")
 }
 
 /// A bufpng.Frame's channel order; None for any other object.
-pub fn order_of(object: *mut PyObject) -> Option<ChannelOrder> {
-    // SAFETY: checked to be a Frame; the value is copied out.
-    is_frame(object).then(|| unsafe { frame_of(object) }.format.order)
+pub fn order_of(object: Obj<'_>) -> Option<ChannelOrder> {
+    frame_of(object).map(|frame| frame.format.order)
+}
+
+/// A Frame type object: the one in some interpreter's bufpng module state.
+#[derive(Clone, Copy)]
+pub struct FrameType<'py>(Obj<'py>);
+
+impl<'py> FrameType<'py> {
+    /// # Safety
+    /// `frame_type` is a Frame type from `create_type`, alive for `'py`.
+    pub unsafe fn new(gil: Gil<'py>, frame_type: *mut PyTypeObject) -> Option<FrameType<'py>> {
+        // SAFETY: the caller's guarantee.
+        unsafe { Obj::borrowed(gil, frame_type.cast()) }.map(FrameType)
+    }
 }
 
 /// How frames are stored: the caller's channel order, native-endian samples
@@ -64,8 +84,10 @@ fn storage(order: ChannelOrder) -> PixelFormat {
     }
 }
 
-/// A new bufpng.Frame owning `frame` (converted to storage format if needed).
-pub fn new_object(frame: bufpng_core::Frame) -> PyResult<*mut PyObject> {
+/// A new bufpng.Frame of type `frame_type` (the calling module's, from
+/// `module::frame_type`, or a Frame's own) owning `frame` (converted to
+/// storage format if needed).
+pub fn new_object(frame_type: FrameType<'_>, frame: bufpng_core::Frame) -> PyResult<Owned> {
     let order = frame.format.order;
     let frame = frame.into_format(storage(order));
     let l = frame.layout;
@@ -73,15 +95,13 @@ pub fn new_object(frame: bufpng_core::Frame) -> PyResult<*mut PyObject> {
     let channels = Py_ssize_t::from(l.channels);
     let shape = [l.height as Py_ssize_t, l.width as Py_ssize_t, channels];
     let strides = [l.row_bytes() as Py_ssize_t, channels * item, item];
-    // SAFETY: GIL held; the type is ready. PyType_GenericAlloc returns a
-    // zeroed object (with a reference to its heap type) or NULL; the fields
-    // are written before anything else can see the object.
+    // SAFETY: GIL held; the type is a ready Frame type. PyType_GenericAlloc
+    // returns a zeroed, GC-tracked object (with a reference to its heap
+    // type) or NULL; the fields are written before anything else can see the
+    // object (tp_traverse only visits the type, never these fields).
     unsafe {
-        let object = PyType_GenericAlloc(frame_type(), 0);
-        if object.is_null() {
-            return Err(crate::errors::Failure::Raised);
-        }
-        let this = object.cast::<FrameObject>();
+        let object = Owned::new(PyType_GenericAlloc(frame_type.0.as_ptr().cast(), 0))?;
+        let this = object.as_ptr().cast::<FrameObject>();
         ptr::write(addr_of_mut!((*this).frame), frame);
         ptr::write(addr_of_mut!((*this).shape), shape);
         ptr::write(addr_of_mut!((*this).strides), strides);
@@ -97,27 +117,40 @@ static NEW: Signature = Signature {
 };
 
 unsafe extern "C" fn frame_new(
-    _subtype: *mut PyTypeObject,
+    subtype: *mut PyTypeObject,
     args: *mut PyObject,
     kwargs: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's tp_new arguments, GIL held.
-        let [image, width, height, order] = unsafe { NEW.parse_tuple(args, kwargs)? };
+    // SAFETY: CPython calls tp_new with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's tp_new arguments for this call; Frame is
+        // final, so `subtype` is this interpreter's Frame type.
+        let ([image, width, height, order], frame_type) = unsafe {
+            (
+                NEW.parse_tuple(gil, args, kwargs)?,
+                FrameType::new(gil, subtype).expect("tp_new gets its type"),
+            )
+        };
+        let image = required(image);
         let order = convert::optional_str(order, "order")?
             .map(|name| ChannelOrder::parse(&name))
-            .transpose()?;
+            .transpose()?
+            .or_else(|| order_of(image))
+            .unwrap_or_default();
         let frame = copy_image(image, Size::parse(width, height)?, order, storage)?;
-        new_object(frame)
+        new_object(frame_type, frame)
     })
 }
 
 unsafe extern "C" fn frame_dealloc(object: *mut PyObject) {
     // SAFETY: called once by CPython when the last reference goes (no view
-    // can exist: each holds a reference). The Rust fields were written in
+    // can exist: each holds a reference). Untracked first, so the collector
+    // never sees a half-destroyed object. The Rust fields were written in
     // new_object; tp_free releases the memory; instances of heap types own a
     // reference to their type, dropped last.
     unsafe {
+        PyObject_GC_UnTrack(object.cast());
         let tp = Py_TYPE(object);
         ptr::drop_in_place(addr_of_mut!((*object.cast::<FrameObject>()).frame));
         let free: freefunc = std::mem::transmute(PyType_GetSlot(tp, Py_tp_free));
@@ -126,10 +159,25 @@ unsafe extern "C" fn frame_dealloc(object: *mut PyObject) {
     }
 }
 
+/// `tp_traverse`: a Frame refers to no Python object but its type, which
+/// instances of heap types must visit (3.9+) so that the collector can see
+/// the type -> module -> type cycle of each interpreter's module.
+unsafe extern "C" fn frame_traverse(
+    object: *mut PyObject,
+    visit: visitproc,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: CPython passes a live Frame; its type is a live heap type.
+    unsafe { visit(Py_TYPE(object).cast(), arg) }
+}
+
 /// The buffer export: C-contiguous, read-only, shape (h, w) or (h, w, c),
-/// format "B" or "H". Fills in only what `flags` asks for, as CPython's own
-/// exporters do (memoryobject.c): no format without PyBUF_FORMAT, no shape
-/// without PyBUF_ND (a 1-D byte view), no strides without PyBUF_STRIDES.
+/// format "B" or "H". Answers every request as CPython's own exporters do
+/// (memory_getbuf in Objects/memoryobject.c, ndarray_getbuf in
+/// Modules/_testbuffer.c), refusals included: fields not asked for are NULL
+/// (no format without PyBUF_FORMAT, no shape without PyBUF_ND, giving a 1-D
+/// byte view, no strides without PyBUF_STRIDES), and a request for a format
+/// without a shape is refused, since the items could not be counted.
 unsafe extern "C" fn frame_getbuffer(
     exporter: *mut PyObject,
     view: *mut Py_buffer,
@@ -162,6 +210,13 @@ unsafe extern "C" fn frame_getbuffer(
             set_error(
                 PyExc_BufferError,
                 "bufpng.Frame is C-contiguous, not Fortran contiguous: request C or any contiguity, or copy with np.asfortranarray(frame)",
+            );
+            return -1;
+        }
+        if !wants(PyBUF_ND) && wants(PyBUF_FORMAT) {
+            set_error(
+                PyExc_BufferError,
+                "bufpng.Frame: a request for the format must also ask for the shape (PyBUF_ND), as for memoryview",
             );
             return -1;
         }
@@ -220,9 +275,11 @@ fn order_name(frame: &bufpng_core::Frame) -> &'static str {
 }
 
 unsafe extern "C" fn frame_repr(object: *mut PyObject) -> *mut PyObject {
-    call_guarded(|| {
+    // SAFETY: CPython calls tp_repr with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
         // SAFETY: CPython passes a live Frame.
-        let frame = unsafe { frame_of(object) };
+        let frame = unsafe { this(gil, object) };
         let l = frame.layout;
         let channels = match (l.channels, order_name(frame)) {
             (2, _) => "graya".to_string(),
@@ -235,10 +292,7 @@ unsafe extern "C" fn frame_repr(object: *mut PyObject) -> *mut PyObject {
             l.height,
             l.depth.bits()
         );
-        // SAFETY: pointer and length describe `text`, which CPython copies.
-        let object =
-            unsafe { PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as Py_ssize_t) };
-        not_null(object)
+        str_object(gil, &text)
     })
 }
 
@@ -249,66 +303,92 @@ unsafe extern "C" fn frame_richcompare(
     b: *mut PyObject,
     op: c_int,
 ) -> *mut PyObject {
-    // SAFETY: GIL held; `a` and `b` are live; the result is a new reference.
+    // SAFETY: CPython calls tp_richcompare with the GIL held and two live
+    // operands for the call; the result is a new reference.
     unsafe {
-        if !(is_frame(a) && is_frame(b)) || (op != Py_EQ && op != Py_NE) {
-            let result = Py_NotImplemented();
-            Py_INCREF(result);
-            return result;
+        let gil = Gil::assume();
+        let frames = (
+            Obj::borrowed(gil, a).and_then(frame_of),
+            Obj::borrowed(gil, b).and_then(frame_of),
+        );
+        match frames {
+            (Some(a), Some(b)) if op == Py_EQ || op == Py_NE => {
+                PyBool_FromLong((a.same_pixels(b) == (op == Py_EQ)).into())
+            }
+            _ => {
+                let result = Py_NotImplemented();
+                Py_INCREF(result);
+                result
+            }
         }
-        let equal = frame_of(a).same_pixels(frame_of(b));
-        PyBool_FromLong((equal == (op == Py_EQ)).into())
     }
 }
 
-fn not_null(object: *mut PyObject) -> PyResult<*mut PyObject> {
-    if object.is_null() {
-        Err(crate::errors::Failure::Raised)
-    } else {
-        Ok(object)
+/// A new str holding `text`.
+fn str_object(_: Gil<'_>, text: &str) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); pointer and length describe `text`,
+    // which CPython copies; a new reference or NULL comes back.
+    unsafe {
+        Owned::new(PyUnicode_FromStringAndSize(
+            text.as_ptr().cast(),
+            text.len() as Py_ssize_t,
+        ))
     }
 }
 
 /// Runs a getter body on the frame.
-fn get(
+///
+/// # Safety
+/// As for `this`: `object` is the Frame CPython calls a getter on, GIL held.
+unsafe fn get(
     object: *mut PyObject,
-    body: impl FnOnce(&bufpng_core::Frame) -> *mut PyObject,
+    body: impl for<'py> FnOnce(Gil<'py>, &bufpng_core::Frame) -> PyResult<Owned>,
 ) -> *mut PyObject {
-    // SAFETY: CPython only calls the type's getters with a live Frame.
-    call_guarded(|| not_null(body(unsafe { frame_of(object) })))
+    // SAFETY: the caller's guarantee.
+    let (gil, frame) = unsafe {
+        let gil = Gil::assume();
+        (gil, this(gil, object))
+    };
+    call_guarded(gil, |gil| body(gil, frame))
 }
 
-fn int_object(value: u64) -> *mut PyObject {
-    // SAFETY: GIL held (getters run with it); new reference or NULL.
-    unsafe { PyLong_FromUnsignedLongLong(value) }
+fn int_object(_: Gil<'_>, value: u64) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); a new reference or NULL comes back.
+    unsafe { Owned::new(PyLong_FromUnsignedLongLong(value)) }
 }
 
 unsafe extern "C" fn get_width(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.layout.width.into()))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, f.layout.width.into())) }
 }
 
 unsafe extern "C" fn get_height(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.layout.height.into()))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, f.layout.height.into())) }
 }
 
 unsafe extern "C" fn get_channels(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.layout.channels.into()))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, f.layout.channels.into())) }
 }
 
 unsafe extern "C" fn get_depth(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.layout.depth.bits().into()))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe {
+        get(object, |gil, f| {
+            int_object(gil, f.layout.depth.bits().into())
+        })
+    }
 }
 
 unsafe extern "C" fn get_nbytes(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| int_object(f.data.len() as u64))
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, f.data.len() as u64)) }
 }
 
 unsafe extern "C" fn get_order(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
-    get(object, |f| {
-        let name = order_name(f);
-        // SAFETY: GIL held; pointer and length describe `name`.
-        unsafe { PyUnicode_FromStringAndSize(name.as_ptr().cast(), name.len() as Py_ssize_t) }
-    })
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| str_object(gil, order_name(f))) }
 }
 
 static ENCODE: Signature = Signature {
@@ -324,15 +404,19 @@ unsafe extern "C" fn frame_encode(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [compression, threads] = unsafe { ENCODE.parse(args, nargs, kwnames)? };
+    // SAFETY: CPython calls methods with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and `self` for this call.
+        let ([compression, threads], frame) =
+            unsafe { (ENCODE.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
         let options = EncodeOptions::without_order(compression, threads)?;
-        // SAFETY: `object` is a live Frame held by the caller for this call;
-        // its pixels are immutable, so reading them without the GIL is sound.
-        let frame = unsafe { frame_of(object) };
-        let png = without_gil(|| encode_png(frame, options.compression, options.threads))?;
-        bytes_from(&png)
+        // A Frame's pixels never change and the caller holds the Frame
+        // for the call, so reading them without the GIL is sound.
+        let png = without_gil(gil, || {
+            encode_png(frame, options.compression, options.threads)
+        })?;
+        bytes_from(gil, &png)
     })
 }
 
@@ -349,15 +433,19 @@ unsafe extern "C" fn frame_write(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held.
-        let [path, compression, threads] = unsafe { WRITE.parse(args, nargs, kwnames)? };
-        let path = convert::path(path, "path")?;
+    // SAFETY: CPython calls methods with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and `self` for this call.
+        let ([path, compression, threads], frame) =
+            unsafe { (WRITE.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
+        let path = convert::path(required(path), "path")?;
         let options = EncodeOptions::without_order(compression, threads)?;
-        // SAFETY: as in frame_encode.
-        let frame = unsafe { frame_of(object) };
-        without_gil(|| write_png(&path, frame, options.compression, options.threads))?;
-        Ok(none())
+        // As in frame_encode.
+        without_gil(gil, || {
+            write_png(&path, frame, options.compression, options.threads)
+        })?;
+        Ok(none(gil))
     })
 }
 
@@ -374,10 +462,12 @@ unsafe extern "C" fn frame_tobytes(
     nargs: Py_ssize_t,
     kwnames: *mut PyObject,
 ) -> *mut PyObject {
-    call_guarded(|| {
-        // SAFETY: CPython's fastcall arguments, GIL held; `object` is a live Frame.
-        let [] = unsafe { TOBYTES.parse(args, nargs, kwnames)? };
-        bytes_from(&unsafe { frame_of(object) }.data)
+    // SAFETY: CPython calls methods with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and `self` for this call.
+        let ([], frame) = unsafe { (TOBYTES.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
+        bytes_from(gil, &frame.data)
     })
 }
 
@@ -391,7 +481,7 @@ const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSe
     }
 }
 
-static mut GETSET: [PyGetSetDef; 7] = [
+static GETSET: ForCpython<[PyGetSetDef; 7]> = ForCpython::new([
     getter(c"width", get_width, c"Width in pixels."),
     getter(c"height", get_height, c"Height in pixels."),
     getter(
@@ -413,9 +503,9 @@ static mut GETSET: [PyGetSetDef; 7] = [
         doc: ptr::null(),
         closure: ptr::null_mut(),
     },
-];
+]);
 
-static mut METHODS: [PyMethodDef; 4] = [
+static METHODS: ForCpython<[PyMethodDef; 4]> = ForCpython::new([
     crate::method(
         c"encode",
         frame_encode,
@@ -442,7 +532,7 @@ A copy of the pixels as bytes: rows top to bottom, channels in `order`,
 16-bit samples in native byte order.",
     ),
     PyMethodDef::zeroed(),
-];
+]);
 
 const DOC: &CStr = c"Frame(image, width=None, height=None, *, order=None)
 --
@@ -459,20 +549,21 @@ fn slot(slot: c_int, pfunc: *mut c_void) -> PyType_Slot {
     PyType_Slot { slot, pfunc }
 }
 
-/// Creates the Frame type and adds it to `module` as `Frame`. Returns false
-/// with an exception set on failure.
+/// Creates a Frame type for `module` (each interpreter's bufpng module has
+/// its own). Returns a new reference, or NULL with an exception set.
 ///
 /// # Safety
-/// GIL held; called once, from module init.
-pub unsafe fn add_type(module: *mut PyObject) -> bool {
+/// GIL held; `module` is the bufpng module being executed.
+pub unsafe fn create_type(module: *mut PyObject) -> *mut PyObject {
     let mut slots = [
         slot(Py_tp_doc, c(DOC).cast_mut().cast()),
         slot(Py_tp_new, frame_new as *mut c_void),
         slot(Py_tp_dealloc, frame_dealloc as *mut c_void),
+        slot(Py_tp_traverse, frame_traverse as *mut c_void),
         slot(Py_tp_repr, frame_repr as *mut c_void),
         slot(Py_tp_richcompare, frame_richcompare as *mut c_void),
-        slot(Py_tp_getset, addr_of_mut!(GETSET).cast()),
-        slot(Py_tp_methods, addr_of_mut!(METHODS).cast()),
+        slot(Py_tp_getset, GETSET.get().cast()),
+        slot(Py_tp_methods, METHODS.get().cast()),
         slot(Py_bf_getbuffer, frame_getbuffer as *mut c_void),
         slot(0, ptr::null_mut()),
     ];
@@ -482,17 +573,12 @@ pub unsafe fn add_type(module: *mut PyObject) -> bool {
         itemsize: 0,
         // Final (no BASETYPE) and immutable like built-in types: no subclass
         // can add an __init__ that would change pixels a view already shows.
-        flags: (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE) as _,
+        // GC-aware, as heap types' instances must be (they refer to their type).
+        flags: (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_HAVE_GC) as _,
         slots: slots.as_mut_ptr(),
     };
     // SAFETY: spec and slots are valid for this call; CPython copies what it
-    // keeps (the doc string too). The getset and method tables are statics.
-    let tp = unsafe { PyType_FromSpec(&mut spec) };
-    if tp.is_null() {
-        return false;
-    }
-    FRAME_TYPE.store(tp.cast(), Ordering::Release);
-    // SAFETY: module and tp live; PyModule_AddObjectRef does not steal, so
-    // the reference from PyType_FromSpec stays with FRAME_TYPE for good.
-    unsafe { PyModule_AddObjectRef(module, c(c"Frame"), tp) == 0 }
+    // keeps (the doc string too). The getset and method tables and the name
+    // are statics. The type keeps a reference to `module` (PyType_GetModule).
+    unsafe { PyType_FromModuleAndSpec(module, &mut spec, ptr::null_mut()) }
 }

@@ -2,9 +2,12 @@
 //! this directory.
 //!
 //! - `lib.rs`: the module definition and `PyInit__bufpng`.
+//! - `module.rs`: the per-interpreter module state and its life cycle.
 //! - `args.rs`: METH_FASTCALL argument parsing.
 //! - `buffer.rs`: the `Py_buffer` owner (acquire, validate, copy, release).
-//! - `convert.rs`: Python objects to Rust values and back.
+//! - `object.rs`: typed references (`Gil`, `Obj`, `Owned`) and failures.
+//! - `convert.rs`: Python argument objects to Rust values.
+//! - `image.rs`: encoding options, and an image buffer copied into a frame.
 //! - `errors.rs`: core errors and panics to Python exceptions.
 //! - `gil.rs`: releasing the GIL for encoding and file I/O.
 //! - `encode.rs`: encode, write.
@@ -15,6 +18,11 @@
 //! - `describe.rs`: describe, the buffer protocol made visible.
 //!
 //! The safe core (`bufpng_core`, in `src/`) does the actual work.
+
+// Every unsafe operation sits in an `unsafe` block of its own, with a
+// `// SAFETY:` comment saying why it holds, even inside `unsafe fn`s.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 mod animation;
 mod args;
@@ -27,10 +35,37 @@ mod encode;
 mod errors;
 mod frame;
 mod gil;
+mod image;
+mod module;
+mod object;
 
-use convert::c;
+use crate::object::c;
 use pyo3_ffi::*;
-use std::ptr::{self, addr_of_mut};
+use std::cell::UnsafeCell;
+use std::mem::size_of;
+
+/// Data that only CPython reads or writes, handed over by pointer: method
+/// and getset tables, slot tables, the module definition (whose header
+/// `PyModuleDef_Init` fills in). Rust code never touches the contents after
+/// construction, so sharing them between threads is CPython's business,
+/// done under its import lock and the GIL.
+#[repr(transparent)]
+pub struct ForCpython<T>(UnsafeCell<T>);
+
+// SAFETY: see the type's comment: no Rust code reads or writes through the
+// cell; CPython serialises its own accesses.
+unsafe impl<T> Sync for ForCpython<T> {}
+
+impl<T> ForCpython<T> {
+    pub const fn new(value: T) -> Self {
+        ForCpython(UnsafeCell::new(value))
+    }
+
+    /// The address CPython is given.
+    pub const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
 
 /// A METH_FASTCALL | METH_KEYWORDS entry for the method table.
 const fn method(
@@ -50,7 +85,7 @@ const fn method(
 
 // The first docstring line plus "--" is how CPython derives
 // __text_signature__, so inspect.signature() and help() show real signatures.
-static mut METHODS: [PyMethodDef; 9] = [
+static METHODS: ForCpython<[PyMethodDef; 9]> = ForCpython::new([
     method(
         c"encode",
         encode::encode,
@@ -174,43 +209,48 @@ or an int of OR-ed flags. When the exporter refuses the request its
 exception (usually BufferError) propagates unchanged.",
     ),
     PyMethodDef::zeroed(),
-];
+]);
 
-static mut MODULE: PyModuleDef = PyModuleDef {
-    m_base: PyModuleDef_HEAD_INIT,
-    m_name: c(c"bufpng._bufpng"),
-    m_doc: c(c"Image buffers from Python memory to PNG files: the native part of bufpng."),
-    m_size: 0,
-    // Only the address is taken (no unsafe needed); CPython reads the table.
-    m_methods: addr_of_mut!(METHODS).cast(),
-    m_slots: ptr::null_mut(),
-    m_traverse: None,
-    m_clear: None,
-    m_free: None,
-};
+/// bufpng's module definition, with the slot table for one Python version.
+/// Every interpreter that imports bufpng creates its own module object from
+/// it (multi-phase init, PEP 489) and runs `module::exec` on it.
+const fn definition(slots: *mut PyModuleDef_Slot) -> PyModuleDef {
+    PyModuleDef {
+        m_base: PyModuleDef_HEAD_INIT,
+        m_name: c(c"bufpng._bufpng"),
+        m_doc: c(c"Image buffers from Python memory to PNG files: the native part of bufpng."),
+        m_size: size_of::<module::ModuleState>() as Py_ssize_t,
+        m_methods: METHODS.get().cast(),
+        m_slots: slots,
+        m_traverse: Some(module::traverse),
+        m_clear: Some(module::clear),
+        m_free: Some(module::free),
+    }
+}
+
+static MODULE_3_11: ForCpython<PyModuleDef> =
+    ForCpython::new(definition(module::SLOTS_3_11.get().cast()));
+static MODULE_3_12: ForCpython<PyModuleDef> =
+    ForCpython::new(definition(module::SLOTS_3_12.get().cast()));
+static MODULE_3_13: ForCpython<PyModuleDef> =
+    ForCpython::new(definition(module::SLOTS_3_13.get().cast()));
 
 /// The module's entry point, found by name when Python imports `_bufpng`.
+/// It only hands CPython the definition for the running version; the
+/// module object is created and filled in afterwards, per interpreter.
 ///
 /// # Safety
 /// Called by CPython's import machinery with the GIL held.
 #[no_mangle]
 pub unsafe extern "C" fn PyInit__bufpng() -> *mut PyObject {
-    // SAFETY: MODULE is only ever handed to CPython, which owns its use.
-    let module = PyModule_Create(addr_of_mut!(MODULE));
-    if module.is_null() {
-        return module;
+    // SAFETY: Py_Version is a constant CPython exports (3.11+); the chosen
+    // definition is handed to CPython, which initialises its header once.
+    unsafe {
+        let definition = match Py_Version {
+            v if v >= 0x030D_0000 => &MODULE_3_13,
+            v if v >= 0x030C_0000 => &MODULE_3_12,
+            _ => &MODULE_3_11,
+        };
+        PyModuleDef_Init(definition.get())
     }
-    let version = concat!(env!("CARGO_PKG_VERSION"), "\0");
-    if PyModule_AddStringConstant(module, c(c"__version__"), version.as_ptr().cast()) < 0
-        || PyModule_AddIntConstant(
-            module,
-            c(c"DEFAULT_MAX_BYTES"),
-            bufpng_core::DEFAULT_MAX_BYTES as _,
-        ) < 0
-        || !frame::add_type(module)
-    {
-        Py_DECREF(module);
-        return ptr::null_mut();
-    }
-    module
 }

@@ -45,6 +45,30 @@ def child_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join([where, os.environ.get("PYTHONPATH", "")]))
 
 
+def newer_python(version: str, scratch: Path) -> tuple[str, dict[str, str]]:
+    """A CPython `version` ("3.12", "3.13") and an environment in which it
+    imports the bufpng under test: the cp311-abi3 extension loads on any
+    later CPython, so the package directory is copied beside nothing else
+    (not the 3.11 site-packages, whose numpy would not load). Skips the test,
+    saying why, when that interpreter is not installed."""
+    import bufpng
+
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    on_path = shutil.which(f"python{version}")
+    if on_path and "shims" in Path(on_path).parts:
+        on_path = None  # a pyenv shim fails unless that version is selected
+    found = next(
+        (str(p) for p in sorted(pyenv.glob(f"versions/{version}.*/bin/python{version}"))), on_path
+    )
+    if found is None:
+        pytest.skip(f"Python {version} is not installed (looked in {pyenv}/versions and on PATH)")
+    site = scratch / f"site-{version}"
+    shutil.copytree(
+        Path(bufpng.__file__).parent, site / "bufpng", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return found, dict(os.environ, PYTHONPATH=str(site))
+
+
 def run_watched(call: Callable[[], T]) -> tuple[T, float, float]:
     """Runs `call` while another Python thread watches for stalls.
 

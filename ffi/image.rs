@@ -1,0 +1,101 @@
+//! The arguments every encoding function shares, and the copy of an image
+//! buffer into an owned frame (for encode, write, write_frames and Frame).
+
+use crate::buffer::BufferView;
+use crate::convert::{optional_int, optional_str};
+use crate::object::{Obj, PyResult};
+use bufpng_core::{ChannelOrder, Compression, Frame, PixelFormat};
+use std::sync::OnceLock;
+
+/// The keyword options every encoding function shares.
+#[derive(Clone, Copy)]
+pub struct EncodeOptions {
+    /// None: the image's own order (a bufpng.Frame's), else bgr.
+    pub order: Option<ChannelOrder>,
+    pub compression: Compression,
+    /// The threads the call may use (one frame's strips, or a batch's workers).
+    pub threads: usize,
+}
+
+impl EncodeOptions {
+    pub fn parse(
+        order: Option<Obj<'_>>,
+        compression: Option<Obj<'_>>,
+        threads: Option<Obj<'_>>,
+    ) -> PyResult<EncodeOptions> {
+        let order = match optional_str(order, "order")? {
+            Some(name) => Some(ChannelOrder::parse(&name)?),
+            None => None,
+        };
+        Ok(EncodeOptions {
+            order,
+            ..EncodeOptions::without_order(compression, threads)?
+        })
+    }
+
+    /// For a Frame's own methods, which encode in the Frame's order.
+    pub fn without_order(
+        compression: Option<Obj<'_>>,
+        threads: Option<Obj<'_>>,
+    ) -> PyResult<EncodeOptions> {
+        Ok(EncodeOptions {
+            order: None,
+            compression: Compression::from_level(optional_int(compression, "compression")?)?,
+            threads: parse_threads(threads)?,
+        })
+    }
+}
+
+/// More threads than this is a mistake, not a configuration.
+const MAX_THREADS: i64 = 1024;
+
+/// The CPU cores this process may use, asked once: on Linux the standard
+/// library reads cgroup files for it, ~50 us that a 32x32 encode would pay
+/// on every call.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// `threads`: None = one per core, 1 = the calling thread only, N = up to N.
+fn parse_threads(threads: Option<Obj<'_>>) -> PyResult<usize> {
+    match optional_int(threads, "threads")? {
+        None => Ok(cores()),
+        Some(n @ 1..=MAX_THREADS) => Ok(n as usize),
+        Some(n) => Err(bufpng_core::error::value_error(format!(
+            "threads must be 1-{MAX_THREADS} (1 = only the calling thread) or None for one per CPU core, got {n}"
+        ))
+        .into()),
+    }
+}
+
+/// A frame's size as the caller gave it (None = take it from the buffer).
+#[derive(Clone, Copy)]
+pub struct Size {
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+}
+
+impl Size {
+    pub fn parse(width: Option<Obj<'_>>, height: Option<Obj<'_>>) -> PyResult<Size> {
+        Ok(Size {
+            width: optional_int(width, "width")?,
+            height: optional_int(height, "height")?,
+        })
+    }
+}
+
+/// Validates `image`, whose channels are in `order`, and copies it into an
+/// owned frame stored in `target(order)`; the buffer is released before
+/// this returns, on every path. A bufpng.Frame goes through its own buffer
+/// export like any other exporter (its order is the caller's to look up).
+pub fn copy_image(
+    image: Obj<'_>,
+    size: Size,
+    order: ChannelOrder,
+    target: impl Fn(ChannelOrder) -> PixelFormat,
+) -> PyResult<Frame> {
+    let view = BufferView::acquire(image)?;
+    let plan = view.plan(size.width, size.height)?;
+    Ok(view.copy_frame(&plan, order, target(order))?)
+}
