@@ -81,7 +81,7 @@ wheel: venv
 # The abi3 promise: the one wheel passes the tests on every CPython 3.11+
 # found on PATH or under pyenv, each in a fresh venv.
 test-matrix: wheel
-	tools/test-matrix.sh
+	tools/test-matrix.sh $(VPY)
 
 # The sdist must build on its own: Cargo.lock, build.rs, ffi/, src/ included.
 sdist-check: wheel
