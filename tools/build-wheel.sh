@@ -64,3 +64,6 @@ fi
 "$py" -m abi3audit --strict --summary "${wheel[0]}"
 "$py" -m twine check --strict dist/*
 echo "make wheel: $(ls dist)"
+if [ $manylinux = 0 ]; then
+  echo "make wheel: this wheel is not manylinux (no zig, see above): it installs on this machine, PyPI refuses it" >&2
+fi
