@@ -24,13 +24,13 @@ PIP    := $(VPY) -m pip
 # cargo test links libpython; point pyo3 at the venv's interpreter.
 export PYO3_PYTHON := $(abspath $(VPY))
 
-.PHONY: demo test bench venv install install-test install-minimal install-bench pngcheck cargo-test pytest lint clean \
+.PHONY: demo test bench venv install install-test install-minimal install-bench pngcheck strace cargo-test pytest lint clean \
 	leaks faults fuzz valgrind wheel test-matrix sdist-check
 
 demo: install
 	$(VPY) -m bufpng demo
 
-test: install-test pngcheck cargo-test pytest
+test: install-test pngcheck strace cargo-test pytest
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,17 +58,19 @@ install-bench: venv
 bench: install-bench
 	$(VPY) bench/run.py
 
-# pngcheck is a test-only tool. Installed with apt-get only where that can
-# work without asking (root with apt-get: CI, containers); elsewhere the tests
-# that need it skip and say how to install it. Never a reason to fail.
-pngcheck:
-	@command -v pngcheck >/dev/null 2>&1 || { \
+# Test-only tools: pngcheck (PNG checks) and strace (the fsync calls of
+# durable=True, pytests/test_misreads.py). Installed with apt-get only where
+# that works without asking (root with apt-get: CI, containers); elsewhere
+# the tests that need them skip and say how to install them. Never a reason
+# to fail.
+pngcheck strace:
+	@command -v $@ >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing pngcheck with apt-get"; \
-	    { apt-get update -qq && apt-get install -y -qq pngcheck >/dev/null; } \
-	      || echo "apt-get could not install pngcheck: the tests that need it will skip"; \
+	    echo "installing $@ with apt-get"; \
+	    { apt-get update -qq && apt-get install -y -qq $@ >/dev/null; } \
+	      || echo "apt-get could not install $@: the tests that need it will skip"; \
 	  else \
-	    echo "pngcheck not found: the tests that need it will skip (install it: apt-get install pngcheck, brew install pngcheck)"; \
+	    echo "$@ not found: the tests that need it will skip (install it with your package manager, e.g. apt-get install $@)"; \
 	  fi; }
 
 # Packaging checks take a few minutes (two release builds), so they are
@@ -102,6 +104,7 @@ leaks: install-test
 
 faults: install-test
 	$(VPY) reliability/faults.py kill-loop 200 $$(mktemp -d)
+	$(VPY) reliability/faults.py kill-loop 50 $$(mktemp -d) animation
 	$(VPY) reliability/faults.py decode-limits
 
 FUZZ_SECONDS ?= 600

@@ -26,7 +26,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
 
-SECTIONS = ["encode_bench", "batch_bench", "decode_bench", "animation_bench"]
+SECTIONS = ["encode_bench", "batch_bench", "decode_bench", "animation_bench", "read_frames_bench"]
 
 
 def machine_section() -> common.Section:

@@ -13,13 +13,14 @@ use crate::decode::parse_options;
 use crate::errors::call_guarded;
 use crate::frame;
 use crate::gil::without_gil;
-use crate::image::{EncodeOptions, Size};
+use crate::image::{parse_durable, parse_geometry, EncodeOptions};
 use crate::module;
-use crate::object::{none, type_name, Failure, Gil, Obj, Owned, PyResult};
+use crate::object::{has_attribute, none, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::apng::{
     decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
 };
 use bufpng_core::batch::Pipeline;
+use bufpng_core::encode::check_png_name;
 use bufpng_core::error::{type_error, value_error};
 use pyo3_ffi::*;
 
@@ -33,6 +34,8 @@ static WRITE_ANIMATION: Signature = Signature {
         "frames",
         "width",
         "height",
+        "channels",
+        "stride",
         "fps",
         "durations",
         "loop",
@@ -40,6 +43,7 @@ static WRITE_ANIMATION: Signature = Signature {
         "compression",
         "threads",
         "progress",
+        "durable",
     ],
     positional: 4,
     required: 2,
@@ -55,10 +59,11 @@ pub unsafe extern "C" fn write_animation(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [path, frames, width, height, fps, durations, plays, order, compression, threads, progress] =
+        let [path, frames, width, height, channels, stride, fps, durations, plays, order, compression, threads, progress, durable] =
             unsafe { WRITE_ANIMATION.parse(gil, args, nargs, kwnames)? };
         let path = convert::path(required(path), "path")?;
-        let size = Size::parse(width, height)?;
+        check_png_name(&path)?;
+        let size = parse_geometry(width, height, channels, stride)?;
         let delays = parse_delays(fps, durations)?;
         let plays = match optional_int(plays, "loop")?.unwrap_or(0) {
             n @ 0..=MAX_LOOP => n as u32,
@@ -76,8 +81,9 @@ pub unsafe extern "C" fn write_animation(
             compression: options.compression,
             delays: delays.clone(),
             plays,
+            durable: parse_durable(durable)?,
         });
-        let mut source = Source::new(required(frames), size, &mut assembler, "write_animation")?;
+        let mut source = Source::new(required(frames), &size, &mut assembler, "write_animation")?;
         match (source.total(), &delays) {
             (Some(0), _) => {
                 return Err(
@@ -99,7 +105,7 @@ pub unsafe extern "C" fn write_animation(
             gil,
             &mut source,
             &mut pipeline,
-            size,
+            &size,
             &options,
             progress.as_ref(),
         );
@@ -227,11 +233,9 @@ pub unsafe extern "C" fn read_animation_raw(
 
 /// The one message for what is neither a path nor PNG data.
 fn reject_non_path(source: Obj<'_>) -> PyResult<()> {
-    // SAFETY: live object, GIL held; type and attribute checks only.
-    let is_path = unsafe {
-        PyUnicode_Check(source.as_ptr()) != 0
-            || PyObject_HasAttrString(source.as_ptr(), c"__fspath__".as_ptr()) != 0
-    };
+    let is_path =
+        // SAFETY: live object, GIL held; a type check only.
+        unsafe { PyUnicode_Check(source.as_ptr()) != 0 } || has_attribute(source, c"__fspath__")?;
     if is_path {
         return Ok(());
     }

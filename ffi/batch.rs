@@ -1,6 +1,7 @@
 //! write_frames: drives the core's worker pool (`bufpng_core::batch`) from
 //! the calling thread. The same loop (`drive`) serves write_animation, with
-//! another sink.
+//! another sink. read_frames runs the same pool the other way (`Decoded`):
+//! paths in, frames out, with the same ticks, progress and Ctrl-C handling.
 //!
 //! With the GIL held it takes the next frame (acquire the buffer, validate,
 //! copy, release) and submits it; it waits for the workers with the GIL
@@ -12,15 +13,20 @@
 use crate::args::{required, Signature};
 use crate::buffer::BufferView;
 use crate::convert::{self, given, optional_int, optional_str, replace_type_error};
+use crate::decode::parse_options;
 use crate::encode::take_frame;
 use crate::errors::{call_guarded, restore, take_raised, with_context};
+use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
-use crate::image::{EncodeOptions, Size};
+use crate::image::{parse_durable, parse_geometry, parse_threads, EncodeOptions};
+use crate::module;
 use crate::object::{none, path_to_py, type_name, Failure, Gil, Obj, Owned, PyResult};
-use bufpng_core::batch::{Files, Output, Pipeline, Sink};
+use bufpng_core::batch::{Decoded, Files, Output, Pipeline, Sink};
 use bufpng_core::error::type_error;
+use bufpng_core::layout::check_stack;
 use bufpng_core::pattern::FilePattern;
-use bufpng_core::ImageLayout;
+use bufpng_core::target::{plan_target, BatchTarget};
+use bufpng_core::{Frame, Geometry, ImageLayout};
 use pyo3_ffi::*;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +41,8 @@ static WRITE_FRAMES: Signature = Signature {
         "frames",
         "width",
         "height",
+        "channels",
+        "stride",
         "directory",
         "pattern",
         "start",
@@ -42,6 +50,7 @@ static WRITE_FRAMES: Signature = Signature {
         "compression",
         "threads",
         "progress",
+        "durable",
     ],
     positional: 3,
     required: 1,
@@ -57,9 +66,9 @@ pub unsafe extern "C" fn write_frames(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [frames, width, height, directory, pattern, start, order, compression, threads, progress] =
+        let [frames, width, height, channels, stride, directory, pattern, start, order, compression, threads, progress, durable] =
             unsafe { WRITE_FRAMES.parse(gil, args, nargs, kwnames)? };
-        let size = Size::parse(width, height)?;
+        let size = parse_geometry(width, height, channels, stride)?;
         let directory = match given(directory) {
             None => PathBuf::from("."),
             Some(directory) => convert::path(directory, "directory")?,
@@ -75,15 +84,16 @@ pub unsafe extern "C" fn write_frames(
             pattern,
             start,
             compression: options.compression,
+            durable: parse_durable(durable)?,
         });
-        let mut source = Source::new(required(frames), size, &mut files, "write_frames")?;
+        let mut source = Source::new(required(frames), &size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);
         let mut pipeline = Pipeline::new(files, threads)?;
         let outcome = drive(
             gil,
             &mut source,
             &mut pipeline,
-            size,
+            &size,
             &options,
             progress.as_ref(),
         );
@@ -106,7 +116,7 @@ pub fn drive<S: Sink + Send>(
     gil: Gil<'_>,
     source: &mut Source,
     pipeline: &mut Pipeline<S>,
-    size: Size,
+    size: &Geometry,
     options: &EncodeOptions,
     progress: Option<&Progress>,
 ) -> PyResult<usize> {
@@ -178,7 +188,7 @@ impl Source {
     /// `function` names the caller in messages.
     pub fn new(
         frames: Obj<'_>,
-        size: Size,
+        size: &Geometry,
         sink: &mut impl Sink,
         function: &str,
     ) -> PyResult<Source> {
@@ -285,13 +295,15 @@ fn known_length(frames: Obj<'_>) -> PyResult<Option<usize>> {
 }
 
 /// Only validates `image` (used to check a whole list before writing).
-fn check_frame(image: Obj<'_>, size: Size) -> PyResult<ImageLayout> {
+fn check_frame(image: Obj<'_>, size: &Geometry) -> PyResult<ImageLayout> {
     let view = BufferView::acquire(image)?;
-    Ok(view.plan(size.width, size.height)?.layout)
+    Ok(view.plan(size)?.layout)
 }
 
 /// `write_frames(frame)` with one image would iterate over its rows and write
-/// each row as a picture; say so instead. A 4-D array (a batch) is fine.
+/// each row as a picture; say so instead. A 4-D array (a batch) is fine, and
+/// a 3-D one when its last axis cannot be channels (`check_stack`, the rule
+/// `bufpng npy` follows too).
 fn reject_single_frame(frames: Obj<'_>, function: &str) -> PyResult<()> {
     // SAFETY: live object, GIL held; PyObject_CheckBuffer only inspects the type.
     let exports_buffer = unsafe { PyObject_CheckBuffer(frames.as_ptr()) } != 0;
@@ -299,15 +311,22 @@ fn reject_single_frame(frames: Obj<'_>, function: &str) -> PyResult<()> {
         return Ok(());
     }
     let view = BufferView::acquire(frames)?;
-    if view.desc().shape.len() >= 4 {
-        return Ok(());
+    let what = || {
+        format!(
+            "{function} takes a sequence of frames, but got one {}-dimensional {}",
+            view.desc().shape.len(),
+            type_name(frames)
+        )
+    };
+    match view.desc().shape.len() {
+        3 => check_stack(view.desc().shape).map_err(|e| e.context(what()).into()),
+        4.. => Ok(()),
+        _ => Err(type_error(format!(
+            "{}: use write() for a single image, or wrap it in a list: [frame]",
+            what()
+        ))
+        .into()),
     }
-    Err(type_error(format!(
-        "{function} takes a sequence of frames, but got one {}-dimensional {}: use write() for a single image, or wrap it in a list: [frame]",
-        view.desc().shape.len(),
-        type_name(frames)
-    ))
-    .into())
 }
 
 /// The `progress` argument: a callable `progress(done, total)`, or True for
@@ -411,5 +430,197 @@ fn path_list(gil: Gil<'_>, paths: &[PathBuf]) -> PyResult<Owned> {
             PyList_SetItem(list.as_ptr(), i as Py_ssize_t, item.into_raw());
         }
         Ok(list)
+    }
+}
+
+static READ_FRAMES: Signature = Signature {
+    function: "read_frames",
+    params: &["paths", "out", "threads", "progress", "order", "max_bytes"],
+    positional: 1,
+    required: 1,
+};
+
+pub unsafe extern "C" fn read_frames(
+    module: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([paths, out, threads, progress, order, max_bytes], frame_type) = unsafe {
+            (
+                READ_FRAMES.parse(gil, args, nargs, kwnames)?,
+                module::frame_type(gil, module),
+            )
+        };
+        let paths = path_vec(required(paths))?;
+        let options = parse_options(order, max_bytes)?;
+        let threads = parse_threads(threads)?.min(paths.len().max(1));
+        let mut places = Places::new(out, frame_type, paths.len())?;
+        let progress = Progress::parse(progress)?;
+        let mut pipeline = Pipeline::new(Decoded::new(options), threads)?;
+        let outcome = read_all(gil, &paths, &mut pipeline, &mut places, progress.as_ref());
+        // Joins the workers; every path goes through here before raising.
+        without_gil(gil, || pipeline.shutdown());
+        if let Some(progress) = &progress {
+            progress.finish(outcome.is_ok())?;
+        }
+        outcome?;
+        places.result(gil)
+    })
+}
+
+/// read_frames' loop, the mirror of `drive`: submits paths while there is
+/// room, collects decoded frames with the GIL released in short ticks, and
+/// puts each in its place on the calling thread (a new Frame, or a copy into
+/// out[i] with the GIL held), with progress and Ctrl-C between ticks.
+fn read_all(
+    gil: Gil<'_>,
+    paths: &[PathBuf],
+    pipeline: &mut Pipeline<Decoded, PathBuf>,
+    places: &mut Places<'_>,
+    progress: Option<&Progress>,
+) -> PyResult<()> {
+    let total = Some(paths.len());
+    let report = |done| progress.map_or(Ok(()), |p| p.call(done, total));
+    let (mut taken, mut done) = (0, 0);
+    report(done)?;
+    while done < paths.len() {
+        let next = (taken < paths.len() && pipeline.has_room()).then_some(taken);
+        taken += usize::from(next.is_some());
+        let finished = without_gil(gil, || {
+            if let Some(index) = next {
+                pipeline.submit(index, paths[index].clone())?;
+            }
+            // Only block when there is nothing to feed meanwhile.
+            let wait = (taken == paths.len() || !pipeline.has_room()).then_some(TICK);
+            pipeline.collect(wait)
+        })?;
+        for read in finished {
+            let index = read.index;
+            read.result
+                .map_err(|e| Failure::from(e.context(format!("paths[{index}]"))))?;
+        }
+        for (index, frame) in pipeline.sink().take() {
+            places
+                .put(index, frame, &paths[index])
+                .map_err(|f| with_context(gil, f, || format!("paths[{index}]")))?;
+            done += 1;
+            report(done)?;
+        }
+        // SAFETY: GIL held (the token); runs Python's signal handlers
+        // (KeyboardInterrupt for Ctrl-C) and returns -1 with their exception set.
+        if unsafe { PyErr_CheckSignals() } < 0 {
+            return Err(Failure::Raised);
+        }
+    }
+    Ok(())
+}
+
+/// Where read_frames puts frame i: a new Frame in slot i of the list it
+/// returns, or out[i] of the caller's buffer.
+enum Places<'py> {
+    Frames(FrameType<'py>, Vec<Option<Owned>>),
+    Out {
+        object: Obj<'py>,
+        view: BufferView<'py>,
+        batch: BatchTarget,
+    },
+}
+
+impl<'py> Places<'py> {
+    fn new(out: Option<Obj<'py>>, frame_type: FrameType<'py>, count: usize) -> PyResult<Self> {
+        let Some(object) = given(out) else {
+            return Ok(Places::Frames(
+                frame_type,
+                (0..count).map(|_| None).collect(),
+            ));
+        };
+        let view = BufferView::acquire_writable(object)?;
+        let batch = BatchTarget::new(&view.desc(), count)?;
+        Ok(Places::Out {
+            object,
+            view,
+            batch,
+        })
+    }
+
+    fn put(&mut self, index: usize, frame: Frame, path: &std::path::Path) -> PyResult<()> {
+        match self {
+            Places::Frames(frame_type, frames) => {
+                frames[index] = Some(frame::new_object(*frame_type, frame)?);
+            }
+            Places::Out { view, batch, .. } => {
+                let what = path.display().to_string();
+                let plan = plan_target(&batch.item(&view.desc()), &frame.layout, &what)?;
+                view.write_frame(&frame, &plan, batch.step * index as isize)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The list of Frames in the paths' order, or `out`.
+    fn result(self, _: Gil<'_>) -> PyResult<Owned> {
+        match self {
+            Places::Out { object, .. } => Ok(object.to_owned()),
+            Places::Frames(_, frames) => {
+                // SAFETY: GIL held (the token); PyList_New returns a new
+                // reference or NULL; PyList_SetItem steals each item.
+                unsafe {
+                    let list = Owned::new(PyList_New(frames.len() as Py_ssize_t))?;
+                    for (i, frame) in frames.into_iter().enumerate() {
+                        let frame = frame.ok_or_else(|| {
+                            anyhow::anyhow!("bufpng internal error: frame {i} was not read")
+                        })?;
+                        PyList_SetItem(list.as_ptr(), i as Py_ssize_t, frame.into_raw());
+                    }
+                    Ok(list)
+                }
+            }
+        }
+    }
+}
+
+/// The paths argument: any iterable of str, bytes or os.PathLike paths,
+/// converted up front (with the GIL held) so workers only see PathBufs.
+fn path_vec(paths: Obj<'_>) -> PyResult<Vec<PathBuf>> {
+    let gil = paths.gil();
+    // SAFETY: live object, GIL held. PyObject_GetIter and PyIter_Next return
+    // new references owned by `Owned`; NULL from PyIter_Next without an
+    // exception is the end.
+    unsafe {
+        let single = PyUnicode_Check(paths.as_ptr()) != 0
+            || PyBytes_Check(paths.as_ptr()) != 0
+            || PyObject_HasAttrString(paths.as_ptr(), c"__fspath__".as_ptr()) != 0;
+        if single {
+            return Err(type_error(
+                "read_frames takes a list (or any iterable) of paths, got a single path: use read() for one file, or wrap it in a list: [path]",
+            )
+            .into());
+        }
+        let iterator = Owned::new(PyObject_GetIter(paths.as_ptr())).map_err(|_| {
+            replace_type_error(gil, || {
+                format!(
+                    "read_frames takes an iterable of paths (a list, sorted(glob(...)), a generator...), got {}",
+                    type_name(paths)
+                )
+            })
+        })?;
+        let mut out = Vec::new();
+        loop {
+            let item = PyIter_Next(iterator.as_ptr());
+            if item.is_null() {
+                if PyErr_Occurred().is_null() {
+                    return Ok(out);
+                }
+                return Err(Failure::Raised);
+            }
+            let item = Owned::new(item)?;
+            let index = out.len();
+            out.push(convert::path(item.get(), &format!("paths[{index}]"))?);
+        }
     }
 }

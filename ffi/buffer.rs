@@ -9,9 +9,15 @@
 //! borrow the view, so none outlives the release.
 
 use crate::convert::replace_type_error;
-use crate::object::{type_name, Failure, Gil, Obj, PyResult};
+use crate::errors::{restore, take_raised};
+use crate::object::{
+    attribute, has_attribute, str_to_string, type_name, Failure, Gil, Obj, PyResult,
+};
 use bufpng_core::error::buffer_error;
-use bufpng_core::{plan_source, BufferDesc, ChannelOrder, Frame, PixelFormat, SourcePlan};
+use bufpng_core::{
+    plan_source, BufferDesc, ChannelOrder, Endian, Frame, Geometry, ImageLayout, PixelFormat,
+    SourcePlan,
+};
 use pyo3_ffi::*;
 use std::ffi::{c_int, CStr};
 use std::ops::Deref;
@@ -72,6 +78,21 @@ impl<'py> BufferView<'py> {
     pub fn acquire(object: Obj<'py>) -> PyResult<BufferView<'py>> {
         let view =
             HeldBuffer::request(object, PyBUF_FULL_RO).map_err(|_| explain_not_a_buffer(object))?;
+        Self::described(view)
+    }
+
+    /// Requests `object`'s buffer for writing (`out=`): PyBUF_WRITABLE |
+    /// PyBUF_RECORDS, i.e. shape, strides and format, and no suboffsets (an
+    /// exporter that needs them must refuse). A read-only exporter's refusal
+    /// becomes a BufferError that says so, with the exporter's own exception
+    /// as its __cause__.
+    pub fn acquire_writable(object: Obj<'py>) -> PyResult<BufferView<'py>> {
+        let view = HeldBuffer::request(object, PyBUF_WRITABLE | PyBUF_RECORDS)
+            .map_err(|_| explain_not_writable(object))?;
+        Self::described(view)
+    }
+
+    fn described(view: HeldBuffer<'py>) -> PyResult<BufferView<'py>> {
         // From here on `owner` releases the buffer whatever happens below.
         let mut owner = BufferView {
             view,
@@ -145,17 +166,21 @@ impl<'py> BufferView<'py> {
         }
     }
 
-    /// Checks the buffer against the image rules and the caller's width/height.
-    pub fn plan(&self, width: Option<i64>, height: Option<i64>) -> anyhow::Result<SourcePlan> {
-        plan_source(&self.desc(), width, height)
+    /// Checks the buffer against the image rules and the caller's geometry.
+    pub fn plan(&self, geometry: &Geometry) -> anyhow::Result<SourcePlan> {
+        plan_source(&self.desc(), geometry)
+    }
+
+    fn is_c_contiguous(&self) -> bool {
+        // SAFETY: the view is held; PyBuffer_IsContiguous only reads its fields.
+        unsafe { PyBuffer_IsContiguous(&*self.view, b'C' as std::ffi::c_char) != 0 }
     }
 
     /// A copy of the buffer's bytes, for data that is a byte stream rather
     /// than pixels (a PNG file held in memory). Copied under the GIL, so the
     /// caller may work on it with the GIL released.
     pub fn copy_bytes(&self) -> PyResult<Vec<u8>> {
-        // SAFETY: the view is held; PyBuffer_IsContiguous only reads its fields.
-        if unsafe { PyBuffer_IsContiguous(&*self.view, b'C' as std::ffi::c_char) } == 0 {
+        if !self.is_c_contiguous() {
             return Err(buffer_error(
                 "the buffer is not contiguous: pass bytes(data) or np.ascontiguousarray(data)",
             )
@@ -197,6 +222,93 @@ impl<'py> BufferView<'py> {
         let memory = self.memory(span.before, span.len);
         Frame::copy_from(plan, memory, span.before, order, target)
     }
+
+    /// Copies a packed image of `layout` (samples in `endian`, channels in
+    /// `order`) out of a C-contiguous buffer of exactly its size, whatever
+    /// format the exporter reports: an unpickled Frame's pixels.
+    pub fn copy_packed(
+        &self,
+        layout: ImageLayout,
+        endian: Endian,
+        order: ChannelOrder,
+        target: PixelFormat,
+    ) -> PyResult<Frame> {
+        if !self.is_c_contiguous() || self.view.len as usize != layout.byte_len() {
+            return Err(buffer_error(format!(
+                "expected one C-contiguous block of {} bytes of pixels, got {} bytes",
+                layout.byte_len(),
+                self.view.len
+            ))
+            .into());
+        }
+        // A packed plan over exactly the view's `len` bytes from `buf`: the
+        // memory copy_frame hands over is what the exporter described.
+        Ok(self.copy_frame(&SourcePlan::packed(layout, endian), order, target)?)
+    }
+
+    /// Writes `frame` into this (writable) buffer as `plan` says, its first
+    /// sample `offset` bytes from the view's `buf` (an item of a batch).
+    /// Runs with the GIL held, like `copy_frame`. `plan` must come from this
+    /// view's own shape and strides (or a batch item of them, `offset` then
+    /// being that item's start), so every byte it addresses was handed out
+    /// by the exporter; `copy_into` checks the span again before writing.
+    pub fn write_frame(&mut self, frame: &Frame, plan: &SourcePlan, offset: isize) -> PyResult<()> {
+        if self.view.readonly != 0 {
+            return Err(
+                buffer_error("bufpng internal error: writing into a read-only view").into(),
+            );
+        }
+        let span = plan.span()?;
+        // SAFETY: the view was requested with PyBUF_WRITABLE and is held
+        // until Drop, after this borrow of `self` ends. `plan` and `offset`
+        // come from the view's own shape and strides (see above), so the
+        // `span.len` bytes starting `span.before` bytes below `buf + offset`
+        // are memory the exporter handed out. No other Rust reference to it
+        // exists: the sources bufpng decodes from were copied out first, and
+        // Frames refuse writable requests. Python code cannot run meanwhile
+        // (GIL held); code that released it (numpy's) still can, as for reads.
+        let memory = unsafe {
+            let start = self
+                .view
+                .buf
+                .cast::<u8>()
+                .wrapping_offset(offset)
+                .wrapping_sub(span.before);
+            std::slice::from_raw_parts_mut(start, span.len)
+        };
+        Ok(frame.copy_into(plan, memory, span.before)?)
+    }
+}
+
+/// The hints that need attribute lookups (which may run Python code): a PIL
+/// Image (found by its type's module, so bufpng never imports Pillow), or an
+/// object with numpy's array interface. The pending TypeError is set aside
+/// meanwhile and put back. A lookup's AttributeError only costs the hint;
+/// anything else it raises (KeyboardInterrupt) replaces the TypeError.
+fn attribute_hint(object: Obj<'_>, name: &str) -> PyResult<String> {
+    let gil = object.gil();
+    let pending = take_raised(gil);
+    // SAFETY: a live type object, GIL held.
+    let object_type = unsafe { Obj::borrowed(gil, object.type_ptr().cast()) };
+    let module = match object_type {
+        Some(object_type) => attribute(object_type, c"__module__")?,
+        None => None,
+    };
+    let is_pil = module
+        .and_then(|module| str_to_string(module.get()))
+        .is_some_and(|module| module.starts_with("PIL."));
+    let hint = if is_pil {
+        ": a PIL Image is not a buffer; pass np.asarray(img) with order='rgb' (PIL's channel order; P and 1 mode images need img.convert('RGB') or img.convert('L') first)".to_string()
+    } else if has_attribute(object, c"__array_interface__")? || has_attribute(object, c"__array__")?
+    {
+        format!(": a {name} offers numpy's array interface, not the buffer protocol; pass np.asarray(obj)")
+    } else {
+        String::new()
+    };
+    if let Some(pending) = pending {
+        restore(pending);
+    }
+    Ok(hint)
 }
 
 fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
@@ -205,6 +317,34 @@ fn c_contiguous_strides(shape: &[isize], itemsize: isize) -> Vec<isize> {
         strides[i] = strides[i + 1].saturating_mul(shape[i + 1]);
     }
     strides
+}
+
+/// A refused writable request: a BufferError saying what `out=` needs when
+/// the object is read-only (a read-only request succeeds), with the
+/// exporter's exception as __cause__; explain_not_a_buffer's words for an
+/// object that exports no buffer; the exporter's own exception otherwise
+/// (say, it needs suboffsets).
+fn explain_not_writable(object: Obj<'_>) -> Failure {
+    let gil = object.gil();
+    // SAFETY: live object, GIL held; a type check.
+    if unsafe { PyObject_CheckBuffer(object.as_ptr()) } == 0 {
+        return explain_not_a_buffer(object);
+    }
+    let Some(cause) = take_raised(gil) else {
+        return Failure::Raised;
+    };
+    if HeldBuffer::request(object, PyBUF_FULL_RO).is_err() {
+        drop(take_raised(gil));
+        restore(cause);
+        return Failure::Raised;
+    }
+    Failure::Replacing(
+        buffer_error(format!(
+            "out must be a writable buffer, but this {} is read-only: pass a writable array (np.empty(shape, dtype), arr.copy()), a bytearray or a writable mmap",
+            type_name(object)
+        )),
+        cause,
+    )
 }
 
 /// Replaces CPython's generic "a bytes-like object is required" with a
@@ -228,7 +368,10 @@ fn explain_not_a_buffer(object: Obj<'_>) -> Failure {
         } else if PyList_Check(object_ptr) != 0 || PyTuple_Check(object_ptr) != 0 {
             format!(": a {name} of numbers is not a pixel buffer; convert it with np.asarray(x, dtype=np.uint8) or bytes(x)")
         } else {
-            String::new()
+            match attribute_hint(object, &name) {
+                Ok(hint) => hint,
+                Err(failure) => return failure,
+            }
         };
         replace_type_error(gil, || {
             format!(

@@ -28,9 +28,14 @@ pub fn optional_int(object: Option<Obj<'_>>, name: &str) -> PyResult<Option<i64>
     given(object).map(|object| int(object, name)).transpose()
 }
 
-/// An integer argument.
+/// An integer argument. bool is refused although it is an int subclass:
+/// `threads=True` is a mistake, not one thread.
 pub fn int(object: Obj<'_>, name: &str) -> PyResult<i64> {
     let gil = object.gil();
+    // SAFETY: live object, GIL held; a type check.
+    if unsafe { PyBool_Check(object.as_ptr()) } != 0 {
+        return Err(type_error(format!("{name} must be an int, got bool")).into());
+    }
     // SAFETY: live object, GIL held; PyNumber_Index returns a new reference
     // (owned by `Owned`) or NULL with an exception set.
     let index = unsafe { Owned::new(PyNumber_Index(object.as_ptr())) }.map_err(|_| {
@@ -84,6 +89,25 @@ pub fn replace_type_error(gil: Gil<'_>, message: impl FnOnce() -> String) -> Fai
     match take_raised(gil) {
         Some(cause) => Failure::Replacing(type_error(message()), cause),
         None => Failure::Raised,
+    }
+}
+
+/// An optional True/False argument; only bool (or None) is accepted, so a
+/// mistyped value is not silently truthy.
+pub fn optional_bool(object: Option<Obj<'_>>, name: &str) -> PyResult<Option<bool>> {
+    let Some(object) = given(object) else {
+        return Ok(None);
+    };
+    // SAFETY: live object, GIL held; a type check and an identity comparison.
+    unsafe {
+        if PyBool_Check(object.as_ptr()) == 0 {
+            return Err(type_error(format!(
+                "{name} must be True or False, got {}",
+                type_name(object)
+            ))
+            .into());
+        }
+        Ok(Some(object.as_ptr() == Py_True()))
     }
 }
 

@@ -2,14 +2,15 @@
 
 use crate::args::{required, Signature};
 use crate::buffer::BufferView;
-use crate::convert::{self, optional_int, optional_str};
+use crate::convert::{self, given, optional_int, optional_str};
 use crate::errors::call_guarded;
-use crate::frame;
+use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
 use crate::module;
-use crate::object::{Gil, Obj, PyResult};
+use crate::object::{has_attribute, Gil, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
-use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, DEFAULT_MAX_BYTES};
+use bufpng_core::target::plan_target;
+use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, Frame, DEFAULT_MAX_BYTES};
 use pyo3_ffi::*;
 
 pub fn parse_options(
@@ -31,7 +32,7 @@ pub fn parse_options(
 
 static DECODE: Signature = Signature {
     function: "decode",
-    params: &["data", "order", "max_bytes"],
+    params: &["data", "out", "order", "max_bytes"],
     positional: 1,
     required: 1,
 };
@@ -46,7 +47,7 @@ pub unsafe extern "C" fn decode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([data, order, max_bytes], frame_type) = unsafe {
+        let ([data, out, order, max_bytes], frame_type) = unsafe {
             (
                 DECODE.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
@@ -57,8 +58,9 @@ pub unsafe extern "C" fn decode(
         reject_path(data)?;
         // Copied under the GIL: a bytearray could change while we decode.
         let data = BufferView::acquire(data)?.copy_bytes()?;
+        let target = Target::acquire(out, frame_type)?;
         let image = without_gil(gil, || decode_png(&data, options))?;
-        frame::new_object(frame_type, image)
+        target.deliver(image, "the data")
     })
 }
 
@@ -74,9 +76,40 @@ fn reject_path(data: Obj<'_>) -> PyResult<()> {
     Ok(())
 }
 
+/// read(png_bytes) would take the file's contents for a file name ("path
+/// contains a null byte"); bytes are a path only when they look like one.
+fn reject_contents(path: Obj<'_>) -> PyResult<()> {
+    if has_attribute(path, c"__fspath__")? {
+        return Ok(());
+    }
+    let object = path.as_ptr();
+    // SAFETY: live object, GIL held; type checks, and the bytes' own buffer
+    // read while the object lives.
+    let looks_like_contents = unsafe {
+        if PyUnicode_Check(object) != 0 || PyObject_CheckBuffer(object) == 0 {
+            return Ok(());
+        }
+        PyBytes_Check(object) == 0 || {
+            let data = std::slice::from_raw_parts(
+                PyBytes_AsString(object).cast::<u8>(),
+                PyBytes_Size(object) as usize,
+            );
+            data.starts_with(b"\x89PNG") || data.contains(&0)
+        }
+    };
+    if looks_like_contents {
+        return Err(type_error(format!(
+            "read takes a file path, got {} that hold file contents: to decode PNG data in memory use bufpng.decode(data)",
+            crate::object::type_name(path)
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 static READ: Signature = Signature {
     function: "read",
-    params: &["path", "order", "max_bytes"],
+    params: &["path", "out", "order", "max_bytes"],
     positional: 1,
     required: 1,
 };
@@ -91,15 +124,48 @@ pub unsafe extern "C" fn read(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([path, order, max_bytes], frame_type) = unsafe {
+        let ([path, out, order, max_bytes], frame_type) = unsafe {
             (
                 READ.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
+        reject_contents(required(path))?;
         let path = convert::path(required(path), "path")?;
         let options = parse_options(order, max_bytes)?;
+        let target = Target::acquire(out, frame_type)?;
         let image = without_gil(gil, || read_png(&path, options))?;
-        frame::new_object(frame_type, image)
+        target.deliver(image, &path.display().to_string())
     })
+}
+
+/// Where decode and read put the pixels: a new Frame, or the caller's `out`
+/// buffer. `out` is requested before decoding, so a read-only buffer is
+/// refused without decoding anything; the file decodes into scratch memory
+/// first, so `out` is only written once the whole file has decoded.
+enum Target<'py> {
+    NewFrame(FrameType<'py>),
+    Out(Obj<'py>, BufferView<'py>),
+}
+
+impl<'py> Target<'py> {
+    fn acquire(out: Option<Obj<'py>>, frame_type: FrameType<'py>) -> PyResult<Target<'py>> {
+        Ok(match given(out) {
+            None => Target::NewFrame(frame_type),
+            Some(out) => Target::Out(out, BufferView::acquire_writable(out)?),
+        })
+    }
+
+    /// The new Frame, or `out` with `image` written into it; `what` names
+    /// the source in a shape mismatch.
+    fn deliver(self, image: Frame, what: &str) -> PyResult<Owned> {
+        match self {
+            Target::NewFrame(frame_type) => frame::new_object(frame_type, image),
+            Target::Out(out, mut view) => {
+                let plan = plan_target(&view.desc(), &image.layout, what)?;
+                view.write_frame(&image, &plan, 0)?;
+                Ok(out.to_owned())
+            }
+        }
+    }
 }

@@ -5,15 +5,16 @@ use crate::convert;
 use crate::errors::call_guarded;
 use crate::frame::order_of;
 use crate::gil::without_gil;
-use crate::image::{copy_image, EncodeOptions, Size};
+use crate::image::{copy_image, parse_durable, parse_geometry, EncodeOptions};
 use crate::object::{bytes_from, none, Gil, Obj, PyResult};
-use bufpng_core::{encode_png, write_png, ChannelOrder, Frame, PixelFormat};
+use bufpng_core::encode::check_png_name;
+use bufpng_core::{encode_png, write_png, ChannelOrder, Frame, Geometry, PixelFormat};
 use pyo3_ffi::*;
 
 /// Validates `image` and copies it, in PNG's sample layout, into an owned
 /// frame; the buffer is released before this returns, on every path.
 /// `order` None means a bufpng.Frame's own order, or bgr for anything else.
-pub fn take_frame(image: Obj<'_>, size: Size, order: Option<ChannelOrder>) -> PyResult<Frame> {
+pub fn take_frame(image: Obj<'_>, size: &Geometry, order: Option<ChannelOrder>) -> PyResult<Frame> {
     let order = order.or_else(|| order_of(image)).unwrap_or_default();
     copy_image(image, size, order, |_| PixelFormat::PNG)
 }
@@ -24,6 +25,8 @@ static ENCODE: Signature = Signature {
         "image",
         "width",
         "height",
+        "channels",
+        "stride",
         "order",
         "compression",
         "threads",
@@ -42,10 +45,11 @@ pub unsafe extern "C" fn encode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [image, width, height, order, compression, threads] =
+        let [image, width, height, channels, stride, order, compression, threads] =
             unsafe { ENCODE.parse(gil, args, nargs, kwnames)? };
         let options = EncodeOptions::parse(order, compression, threads)?;
-        let frame = take_frame(required(image), Size::parse(width, height)?, options.order)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = take_frame(required(image), &geometry, options.order)?;
         let png = without_gil(gil, || {
             encode_png(&frame, options.compression, options.threads)
         })?;
@@ -60,9 +64,12 @@ static WRITE: Signature = Signature {
         "image",
         "width",
         "height",
+        "channels",
+        "stride",
         "order",
         "compression",
         "threads",
+        "durable",
     ],
     positional: 4,
     required: 2,
@@ -78,13 +85,16 @@ pub unsafe extern "C" fn write(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [path, image, width, height, order, compression, threads] =
+        let [path, image, width, height, channels, stride, order, compression, threads, durable] =
             unsafe { WRITE.parse(gil, args, nargs, kwnames)? };
         let path = convert::path(required(path), "path")?;
+        check_png_name(&path)?;
         let options = EncodeOptions::parse(order, compression, threads)?;
-        let frame = take_frame(required(image), Size::parse(width, height)?, options.order)?;
+        let durable = parse_durable(durable)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = take_frame(required(image), &geometry, options.order)?;
         without_gil(gil, || {
-            write_png(&path, &frame, options.compression, options.threads)
+            write_png(&path, &frame, options.compression, options.threads, durable)
         })?;
         Ok(none(gil))
     })

@@ -8,13 +8,15 @@
 //! read-only and need no export count.
 
 use crate::args::{required, Signature};
+use crate::buffer::BufferView;
 use crate::convert;
 use crate::errors::{call_guarded, set_error};
 use crate::gil::without_gil;
-use crate::image::{copy_image, EncodeOptions, Size};
-use crate::object::{bytes_from, c, none, Gil, Obj, Owned, PyResult};
+use crate::image::{copy_image, parse_durable, parse_geometry, EncodeOptions};
+use crate::object::{bytes_from, c, none, Failure, Gil, Obj, Owned, PyResult};
 use crate::ForCpython;
-use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, PixelFormat};
+use bufpng_core::target::dtype_name;
+use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, ImageLayout, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -111,7 +113,7 @@ pub fn new_object(frame_type: FrameType<'_>, frame: bufpng_core::Frame) -> PyRes
 
 static NEW: Signature = Signature {
     function: "Frame",
-    params: &["image", "width", "height", "order"],
+    params: &["image", "width", "height", "channels", "stride", "order"],
     positional: 3,
     required: 1,
 };
@@ -126,7 +128,7 @@ unsafe extern "C" fn frame_new(
     call_guarded(gil, |gil| {
         // SAFETY: CPython's tp_new arguments for this call; Frame is
         // final, so `subtype` is this interpreter's Frame type.
-        let ([image, width, height, order], frame_type) = unsafe {
+        let ([image, width, height, channels, stride, order], frame_type) = unsafe {
             (
                 NEW.parse_tuple(gil, args, kwargs)?,
                 FrameType::new(gil, subtype).expect("tp_new gets its type"),
@@ -138,7 +140,8 @@ unsafe extern "C" fn frame_new(
             .transpose()?
             .or_else(|| order_of(image))
             .unwrap_or_default();
-        let frame = copy_image(image, Size::parse(width, height)?, order, storage)?;
+        let geometry = parse_geometry(width, height, channels, stride)?;
+        let frame = copy_image(image, &geometry, order, storage)?;
         new_object(frame_type, frame)
     })
 }
@@ -391,6 +394,114 @@ unsafe extern "C" fn get_order(object: *mut PyObject, _: *mut c_void) -> *mut Py
     unsafe { get(object, |gil, f| str_object(gil, order_name(f))) }
 }
 
+fn ndim(frame: &bufpng_core::Frame) -> usize {
+    if frame.layout.channels == 1 {
+        2
+    } else {
+        3
+    }
+}
+
+/// The shape array of the Frame `object` (what its buffer export points to).
+///
+/// # Safety
+/// As for `this`: `object` is a live Frame, held for `'py`.
+unsafe fn shape_of<'py>(object: *mut PyObject) -> &'py [Py_ssize_t; 3] {
+    // SAFETY: the caller's guarantee; `shape` was written in new_object.
+    unsafe { &(*object.cast::<FrameObject>()).shape }
+}
+
+/// A new tuple of ints.
+fn shape_tuple(_: Gil<'_>, shape: &[Py_ssize_t]) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token); PyTuple_New and PyLong_FromSsize_t return
+    // new references or NULL; PyTuple_SetItem steals each item.
+    unsafe {
+        let tuple = Owned::new(PyTuple_New(shape.len() as Py_ssize_t))?;
+        for (i, &n) in shape.iter().enumerate() {
+            let item = Owned::new(PyLong_FromSsize_t(n))?;
+            PyTuple_SetItem(tuple.as_ptr(), i as Py_ssize_t, item.into_raw());
+        }
+        Ok(tuple)
+    }
+}
+
+unsafe extern "C" fn get_shape(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe {
+        let shape = shape_of(object);
+        get(object, |gil, f| shape_tuple(gil, &shape[..ndim(f)]))
+    }
+}
+
+unsafe extern "C" fn get_ndim(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| int_object(gil, ndim(f) as u64)) }
+}
+
+unsafe extern "C" fn get_dtype(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| str_object(gil, dtype_name(&f.layout))) }
+}
+
+unsafe extern "C" fn get_itemsize(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe {
+        get(object, |gil, f| {
+            int_object(gil, f.layout.depth.bytes() as u64)
+        })
+    }
+}
+
+/// The struct-module format of the buffer export (and of memoryview(frame)).
+fn format_code(frame: &bufpng_core::Frame) -> &'static str {
+    match frame.layout.depth {
+        Depth::Eight => "B",
+        Depth::Sixteen => "H",
+    }
+}
+
+unsafe extern "C" fn get_format(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe { get(object, |gil, f| str_object(gil, format_code(f))) }
+}
+
+/// numpy's array interface (version 3), for consumers that read it rather
+/// than the buffer protocol (Pillow's Image.fromarray). `data` is the
+/// address of the Frame's own pixels, flagged read-only; like the buffer
+/// export it is only valid while the Frame lives, so consumers keep a
+/// reference to the Frame (numpy and Pillow do).
+unsafe extern "C" fn get_array_interface(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    unsafe {
+        let shape = shape_of(object);
+        get(object, |gil, f| {
+            let shape = shape_tuple(gil, &shape[..ndim(f)])?;
+            let typestr = match (f.layout.depth, Endian::NATIVE) {
+                (Depth::Eight, _) => c"|u1",
+                (Depth::Sixteen, Endian::Little) => c"<u2",
+                (Depth::Sixteen, Endian::Big) => c">u2",
+            };
+            // SAFETY: GIL held. "N" steals the shape tuple; "O" takes new
+            // references to True and None; the integers are passed as the C
+            // types their codes name.
+            Owned::new(Py_BuildValue(
+                c"{s:N,s:s,s:(KO),s:O,s:i}".as_ptr(),
+                c"shape".as_ptr(),
+                shape.into_raw(),
+                c"typestr".as_ptr(),
+                typestr.as_ptr(),
+                c"data".as_ptr(),
+                f.data.as_ptr() as std::ffi::c_ulonglong,
+                Py_True(),
+                c"strides".as_ptr(),
+                Py_None(),
+                c"version".as_ptr(),
+                3 as c_int,
+            ))
+        })
+    }
+}
+
 static ENCODE: Signature = Signature {
     function: "encode",
     params: &["compression", "threads"],
@@ -422,7 +533,7 @@ unsafe extern "C" fn frame_encode(
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &["path", "compression", "threads"],
+    params: &["path", "compression", "threads", "durable"],
     positional: 1,
     required: 1,
 };
@@ -437,13 +548,15 @@ unsafe extern "C" fn frame_write(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and `self` for this call.
-        let ([path, compression, threads], frame) =
+        let ([path, compression, threads, durable], frame) =
             unsafe { (WRITE.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
         let path = convert::path(required(path), "path")?;
+        bufpng_core::encode::check_png_name(&path)?;
         let options = EncodeOptions::without_order(compression, threads)?;
+        let durable = parse_durable(durable)?;
         // As in frame_encode.
         without_gil(gil, || {
-            write_png(&path, frame, options.compression, options.threads)
+            write_png(&path, frame, options.compression, options.threads, durable)
         })?;
         Ok(none(gil))
     })
@@ -471,6 +584,162 @@ unsafe extern "C" fn frame_tobytes(
     })
 }
 
+static REDUCE_EX: Signature = Signature {
+    function: "__reduce_ex__",
+    params: &["protocol"],
+    positional: 1,
+    required: 1,
+};
+
+/// Pickling: `(bufpng._bufpng._frame_from_pickle, (pixels, width, height,
+/// channels, depth, order, byteorder))`. With protocol 5 the pixels are a
+/// pickle.PickleBuffer over the Frame's own (read-only, C-contiguous) export,
+/// which a pickler with a buffer_callback sends out of band without copying
+/// them; older protocols get a bytes copy.
+unsafe extern "C" fn frame_reduce_ex(
+    object: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls methods with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and `self` for this call.
+        let ([protocol], frame) = unsafe {
+            (
+                REDUCE_EX.parse(gil, args, nargs, kwnames)?,
+                this(gil, object),
+            )
+        };
+        let protocol = convert::int(required(protocol), "protocol")?;
+        // SAFETY: GIL held; every new reference is owned by `Owned` (NULL
+        // means an exception is set). The constructor is looked up in the
+        // module of this Frame's own type (its interpreter's bufpng module).
+        let (pixels, constructor) = unsafe {
+            let pixels = if protocol >= 5 {
+                let pickle = Owned::new(PyImport_ImportModule(c"pickle".as_ptr()))?;
+                let class = Owned::new(PyObject_GetAttrString(
+                    pickle.as_ptr(),
+                    c"PickleBuffer".as_ptr(),
+                ))?;
+                Owned::new(PyObject_CallFunctionObjArgs(
+                    class.as_ptr(),
+                    object,
+                    ptr::null_mut::<PyObject>(),
+                ))?
+            } else {
+                bytes_from(gil, &frame.data)?
+            };
+            let module = PyType_GetModule(Py_TYPE(object));
+            if module.is_null() {
+                return Err(Failure::Raised);
+            }
+            let constructor = Owned::new(PyObject_GetAttrString(
+                module,
+                c"_frame_from_pickle".as_ptr(),
+            ))?;
+            (pixels, constructor)
+        };
+        let l = frame.layout;
+        let byteorder = match frame.format.endian {
+            Endian::Little => c"little",
+            Endian::Big => c"big",
+        };
+        let order = match frame.format.order {
+            ChannelOrder::Bgr => c"bgr",
+            ChannelOrder::Rgb => c"rgb",
+        };
+        // SAFETY: GIL held; "N" steals the two references handed over with
+        // into_raw (Py_BuildValue releases them on failure too); the
+        // integers are passed as the C unsigned ints "I" reads.
+        unsafe {
+            Owned::new(Py_BuildValue(
+                c"(N(NIIIIss))".as_ptr(),
+                constructor.into_raw(),
+                pixels.into_raw(),
+                std::ffi::c_uint::from(l.width),
+                std::ffi::c_uint::from(l.height),
+                std::ffi::c_uint::from(l.channels),
+                std::ffi::c_uint::from(l.depth.bits()),
+                order.as_ptr(),
+                byteorder.as_ptr(),
+            ))
+        }
+    })
+}
+
+static FROM_PICKLE: Signature = Signature {
+    function: "_frame_from_pickle",
+    params: &[
+        "pixels",
+        "width",
+        "height",
+        "channels",
+        "depth",
+        "order",
+        "byteorder",
+    ],
+    positional: 7,
+    required: 7,
+};
+
+/// The other half of `__reduce_ex__`: a new Frame holding a copy of
+/// `pixels` (bytes, or the out-of-band buffer the unpickler was given).
+pub unsafe extern "C" fn frame_from_pickle(
+    module: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments and module for this call.
+        let ([pixels, width, height, channels, depth, order, byteorder], frame_type) = unsafe {
+            (
+                FROM_PICKLE.parse(gil, args, nargs, kwnames)?,
+                crate::module::frame_type(gil, module),
+            )
+        };
+        let bad = |what: &str| {
+            bufpng_core::error::value_error(format!(
+                "cannot unpickle a bufpng.Frame: {what} (was the pickle made by bufpng?)"
+            ))
+        };
+        let dimension = |object, name| -> PyResult<u32> {
+            let n = convert::int(required(object), name)?;
+            Ok(u32::try_from(n)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad(&format!("bad {name}")))?)
+        };
+        let layout = ImageLayout {
+            width: dimension(width, "width")?,
+            height: dimension(height, "height")?,
+            channels: match convert::int(required(channels), "channels")? {
+                n @ 1..=4 => n as u8,
+                _ => return Err(bad("bad channels").into()),
+            },
+            depth: match convert::int(required(depth), "depth")? {
+                8 => Depth::Eight,
+                16 => Depth::Sixteen,
+                _ => return Err(bad("bad depth").into()),
+            },
+        };
+        let order =
+            ChannelOrder::parse(&convert::optional_str(order, "order")?.unwrap_or_default())?;
+        let endian = match convert::optional_str(byteorder, "byteorder")?.as_deref() {
+            Some("little") => Endian::Little,
+            Some("big") => Endian::Big,
+            _ => return Err(bad("bad byteorder").into()),
+        };
+        let view = BufferView::acquire(required(pixels))?;
+        let frame = view.copy_packed(layout, endian, order, storage(order))?;
+        new_object(frame_type, frame)
+    })
+}
+
 const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSetDef {
     PyGetSetDef {
         name: c(name),
@@ -481,7 +750,7 @@ const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSe
     }
 }
 
-static GETSET: ForCpython<[PyGetSetDef; 7]> = ForCpython::new([
+static GETSET: ForCpython<[PyGetSetDef; 13]> = ForCpython::new([
     getter(c"width", get_width, c"Width in pixels."),
     getter(c"height", get_height, c"Height in pixels."),
     getter(
@@ -496,6 +765,28 @@ static GETSET: ForCpython<[PyGetSetDef; 7]> = ForCpython::new([
         c"Channel order of the stored pixels: \"bgr\", \"rgb\", or \"gray\" for 1-2 channels.",
     ),
     getter(c"nbytes", get_nbytes, c"Size of the pixels in bytes."),
+    getter(
+        c"shape",
+        get_shape,
+        c"numpy's shape: (height, width) for gray, else (height, width, channels).",
+    ),
+    getter(c"ndim", get_ndim, c"2 for gray, else 3 (numpy's ndim)."),
+    getter(
+        c"dtype",
+        get_dtype,
+        c"The sample type as numpy names it: \"uint8\" or \"uint16\" (a str; np.dtype(frame.dtype) makes it a numpy dtype).",
+    ),
+    getter(c"itemsize", get_itemsize, c"Bytes per sample: 1 or 2."),
+    getter(
+        c"format",
+        get_format,
+        c"The buffer export's struct format: \"B\" (uint8) or \"H\" (native-endian uint16).",
+    ),
+    getter(
+        c"__array_interface__",
+        get_array_interface,
+        c"numpy's array interface (version 3) over the Frame's own read-only pixels, for Image.fromarray(frame) and other readers of it.",
+    ),
     PyGetSetDef {
         name: ptr::null(),
         get: None,
@@ -505,7 +796,7 @@ static GETSET: ForCpython<[PyGetSetDef; 7]> = ForCpython::new([
     },
 ]);
 
-static METHODS: ForCpython<[PyMethodDef; 4]> = ForCpython::new([
+static METHODS: ForCpython<[PyMethodDef; 5]> = ForCpython::new([
     crate::method(
         c"encode",
         frame_encode,
@@ -517,7 +808,7 @@ The frame as PNG file bytes (compression and threads as in bufpng.encode).",
     crate::method(
         c"write",
         frame_write,
-        c"write($self, /, path, *, compression=None, threads=None)
+        c"write($self, /, path, *, compression=None, threads=None, durable=False)
 --
 
 Encode the frame as PNG and write it to path atomically, as bufpng.write.",
@@ -531,10 +822,22 @@ Encode the frame as PNG and write it to path atomically, as bufpng.write.",
 A copy of the pixels as bytes: rows top to bottom, channels in `order`,
 16-bit samples in native byte order.",
     ),
+    crate::method(
+        c"__reduce_ex__",
+        frame_reduce_ex,
+        c"__reduce_ex__($self, protocol, /)
+--
+
+Pickle support: with protocol 5 the pixels travel as a pickle.PickleBuffer
+over the Frame's own export (out of band when the pickler has a
+buffer_callback), with older protocols as bytes. Unpickling copies them
+once, into the new Frame's own memory.",
+    ),
     PyMethodDef::zeroed(),
 ]);
 
-const DOC: &CStr = c"Frame(image, width=None, height=None, *, order=None)
+const DOC: &CStr =
+    c"Frame(image, width=None, height=None, *, channels=None, stride=None, order=None)
 --
 
 An owned image: a copy of `image` (anything bufpng.encode accepts, including
@@ -542,6 +845,7 @@ another Frame) that exports the buffer protocol itself, read-only and
 C-contiguous, with shape (h, w) for gray or (h, w, c), format 'B' or 'H'.
 np.asarray(frame) is a zero-copy view; the Frame lives as long as any view.
 
+width, height, channels, stride: as in bufpng.encode.
 order: the channel order of `image` (\"bgr\" by default, or a Frame's own
 order); the Frame keeps its pixels in that order.";
 

@@ -2,9 +2,9 @@
 //! buffer into an owned frame (for encode, write, write_frames and Frame).
 
 use crate::buffer::BufferView;
-use crate::convert::{optional_int, optional_str};
+use crate::convert::{optional_bool, optional_int, optional_str};
 use crate::object::{Obj, PyResult};
-use bufpng_core::{ChannelOrder, Compression, Frame, PixelFormat};
+use bufpng_core::{ChannelOrder, Compression, Frame, Geometry, PixelFormat};
 use std::sync::OnceLock;
 
 /// The keyword options every encoding function shares.
@@ -58,7 +58,7 @@ fn cores() -> usize {
 }
 
 /// `threads`: None = one per core, 1 = the calling thread only, N = up to N.
-fn parse_threads(threads: Option<Obj<'_>>) -> PyResult<usize> {
+pub fn parse_threads(threads: Option<Obj<'_>>) -> PyResult<usize> {
     match optional_int(threads, "threads")? {
         None => Ok(cores()),
         Some(n @ 1..=MAX_THREADS) => Ok(n as usize),
@@ -69,20 +69,25 @@ fn parse_threads(threads: Option<Obj<'_>>) -> PyResult<usize> {
     }
 }
 
-/// A frame's size as the caller gave it (None = take it from the buffer).
-#[derive(Clone, Copy)]
-pub struct Size {
-    pub width: Option<i64>,
-    pub height: Option<i64>,
+/// The `width`, `height`, `channels` and `stride` arguments (None = take
+/// it from the buffer; `bufpng_core::plan_source` has the rule).
+pub fn parse_geometry(
+    width: Option<Obj<'_>>,
+    height: Option<Obj<'_>>,
+    channels: Option<Obj<'_>>,
+    stride: Option<Obj<'_>>,
+) -> PyResult<Geometry> {
+    Ok(Geometry {
+        width: optional_int(width, "width")?,
+        height: optional_int(height, "height")?,
+        channels: optional_int(channels, "channels")?,
+        stride: optional_int(stride, "stride")?,
+    })
 }
 
-impl Size {
-    pub fn parse(width: Option<Obj<'_>>, height: Option<Obj<'_>>) -> PyResult<Size> {
-        Ok(Size {
-            width: optional_int(width, "width")?,
-            height: optional_int(height, "height")?,
-        })
-    }
+/// `durable`: fsync the written files and their directory (default False).
+pub fn parse_durable(durable: Option<Obj<'_>>) -> PyResult<bool> {
+    optional_bool(durable, "durable").map(|d| d.unwrap_or(false))
 }
 
 /// Validates `image`, whose channels are in `order`, and copies it into an
@@ -91,11 +96,11 @@ impl Size {
 /// export like any other exporter (its order is the caller's to look up).
 pub fn copy_image(
     image: Obj<'_>,
-    size: Size,
+    size: &Geometry,
     order: ChannelOrder,
     target: impl Fn(ChannelOrder) -> PixelFormat,
 ) -> PyResult<Frame> {
     let view = BufferView::acquire(image)?;
-    let plan = view.plan(size.width, size.height)?;
+    let plan = view.plan(size)?;
     Ok(view.copy_frame(&plan, order, target(order))?)
 }

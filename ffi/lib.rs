@@ -85,20 +85,25 @@ const fn method(
 
 // The first docstring line plus "--" is how CPython derives
 // __text_signature__, so inspect.signature() and help() show real signatures.
-static METHODS: ForCpython<[PyMethodDef; 9]> = ForCpython::new([
+static METHODS: ForCpython<[PyMethodDef; 11]> = ForCpython::new([
     method(
         c"encode",
         encode::encode,
-        c"encode($module, /, image, width=None, height=None, *, order=None, compression=None, threads=None)
+        c"encode($module, /, image, width=None, height=None, *, channels=None, stride=None, order=None, compression=None, threads=None)
 --
 
 Encode an image buffer as PNG and return the file's bytes.
 
 image: any buffer exporter: a numpy array of shape (h, w) or (h, w, c) with
 c in 1..4 (uint8 or uint16), or flat bytes/bytearray/memoryview/array.array
-together with width and height (the channel count follows from the length).
-order: \"bgr\" (default, OpenCV's order) or \"rgb\"; ignored for 1-2 channels;
-a bufpng.Frame's own order when not given.
+together with width and height.
+channels: 1-4, for flat buffers. Without it the count follows from the length
+only where one reading fits (1 or 3 bytes a pixel, or 16-bit samples); 2 or
+4 bytes a pixel is a ValueError listing the readings (docs/api.md).
+stride: bytes from one row's start to the next, for padded rows (ffmpeg's
+linesize); with it, pass channels too.
+order: \"bgr\" (default, OpenCV's order) or \"rgb\", in any case; ignored for
+1-2 channels; a bufpng.Frame's own order when not given.
 compression: None (fast default) or 0-9 as OpenCV's IMWRITE_PNG_COMPRESSION.
 threads: None = up to one per CPU core, 1 = the calling thread only. The
 default compression codes frames over 1 MiB in strips on several threads;
@@ -107,24 +112,30 @@ the bytes are the same whatever threads is.",
     method(
         c"write",
         encode::write,
-        c"write($module, /, path, image, width=None, height=None, *, order=None, compression=None, threads=None)
+        c"write($module, /, path, image, width=None, height=None, *, channels=None, stride=None, order=None, compression=None, threads=None, durable=False)
 --
 
 Encode an image buffer as PNG and write it to path atomically
 (the arguments as in encode).
 
 The file appears complete or not at all: bufpng writes a temporary file in
-the same directory and renames it. I/O errors are OSError with .filename.",
+the same directory and renames it. durable=True also fsyncs the file and
+its directory before returning, so it survives a power loss. I/O errors are
+OSError with errno, strerror and filename. A path ending in another image
+format's suffix (.jpg, .webp...) is a ValueError: bufpng writes PNG only.",
     ),
     method(
         c"write_frames",
         batch::write_frames,
-        c"write_frames($module, /, frames, width=None, height=None, *, directory='.', pattern='frame_%05d.png', start=0, order=None, compression=None, threads=None, progress=None)
+        c"write_frames($module, /, frames, width=None, height=None, *, channels=None, stride=None, directory='.', pattern='frame_%05d.png', start=0, order=None, compression=None, threads=None, progress=None, durable=False)
 --
 
 Write each frame to directory/(pattern % (start + i)) and return the paths.
 
-frames: any iterable of images, each as encode() takes them. A list or
+frames: any iterable of images, each as encode() takes them (width, height,
+channels, stride apply to each), or one array of frames: 4-D, or 3-D
+(n, height, width) when its last axis cannot be channels (a 3-D array whose
+last axis is 1-4 is a ValueError: one image, or add an axis). A list or
 tuple is checked completely before the first file is written; other
 iterables (generators, a 4-D array) are consumed lazily, holding at most
 about 2 x threads frames at once. Errors name the frame, e.g. frames[3].
@@ -137,12 +148,13 @@ progress: None, True (a progress bar on stderr) or a callable
 progress(done, total) called on the calling thread, first with done=0;
 total is None when the length is unknown. If it raises, the batch stops.
 On an error or Ctrl-C the batch stops promptly and the exception propagates:
-files completed so far stay, and no partial file is ever left.",
+files completed so far stay, and no partial file is ever left.
+durable=True fsyncs each file and the directory, as in write.",
     ),
     method(
         c"write_animation",
         animation::write_animation,
-        c"write_animation($module, /, path, frames, width=None, height=None, *, fps=25.0, durations=None, loop=0, order=None, compression=None, threads=None, progress=None)
+        c"write_animation($module, /, path, frames, width=None, height=None, *, channels=None, stride=None, fps=25.0, durations=None, loop=0, order=None, compression=None, threads=None, progress=None, durable=False)
 --
 
 Write frames as one animated PNG (APNG) at path, atomically.
@@ -153,9 +165,9 @@ anything is written). Frame 0 is also the still image that viewers without
 APNG support show.
 fps: frames per second (default 25), or durations: seconds per frame, one
 per frame (not both). loop: 0 = forever, else the number of plays.
-order, compression, threads, progress: as in write_frames; frames are
-compressed in parallel and written in order. On an error or Ctrl-C nothing
-is left at path (nor any temporary file).",
+channels, stride, order, compression, threads, progress, durable: as in
+write_frames; frames are compressed in parallel and written in order. On an
+error or Ctrl-C nothing is left at path (nor any temporary file).",
     ),
     method(
         c"_read_animation",
@@ -169,7 +181,7 @@ bufpng.read_animation, which returns an Animation.",
     method(
         c"decode",
         decode::decode,
-        c"decode($module, /, data, *, order='bgr', max_bytes=1073741824)
+        c"decode($module, /, data, *, out=None, order='bgr', max_bytes=1073741824)
 --
 
 Decode PNG file contents (bytes or any buffer) into a bufpng.Frame.
@@ -178,18 +190,53 @@ The frame has the layout cv2.imread(path, cv2.IMREAD_UNCHANGED) returns:
 palettes expanded, low bit depths scaled to 8 bits, 16-bit kept, gray +
 alpha as 4 channels (see docs/decoding.md). order: \"bgr\" or \"rgb\".
 Corrupt or truncated data raises ValueError saying why. max_bytes caps the
-pixel memory a file may claim (default bufpng.DEFAULT_MAX_BYTES, 1 GiB).",
+pixel memory a file may claim (default bufpng.DEFAULT_MAX_BYTES, 1 GiB).
+out: a writable buffer (numpy array or a slice of one such as batch[i], any
+strides; or a flat bytearray/mmap/shared memory of exactly the frame's
+bytes) to decode into instead; it is returned. Its shape and dtype must be
+the frame's (a ValueError names both); a read-only buffer is a BufferError.
+The file decodes to scratch memory first: out is only written once the
+whole file has decoded.",
     ),
     method(
         c"read",
         decode::read,
-        c"read($module, /, path, *, order='bgr', max_bytes=1073741824)
+        c"read($module, /, path, *, out=None, order='bgr', max_bytes=1073741824)
 --
 
-Read a PNG file into a bufpng.Frame, as decode() does for bytes.
+Read a PNG file into a bufpng.Frame (or into out), as decode() does for bytes.
 
 I/O errors are OSError with .filename; a file that is not a valid PNG
 raises ValueError naming the file.",
+    ),
+    method(
+        c"read_frames",
+        batch::read_frames,
+        c"read_frames($module, /, paths, *, out=None, threads=None, progress=None, order='bgr', max_bytes=1073741824)
+--
+
+Read and decode many PNG files in parallel; the mirror of write_frames.
+
+paths: any iterable of str, bytes or os.PathLike paths. Returns a list of
+Frames in the paths' order, or, with out (a writable buffer of shape
+(n, h, w[, c]) or a flat byte buffer of n equal frames), fills out[i] with
+file i and returns out. Files are read and decoded on a bounded pool with
+the GIL released (threads: None = one per CPU core, 1 = the calling thread);
+at most about 2 x threads decoded frames wait in memory (with out; the
+returned list holds them all otherwise). order and max_bytes as in read().
+progress: None, True (a bar on stderr) or progress(done, total).
+The first file that fails raises: OSError with .filename for I/O, ValueError
+naming the file when it does not decode, both noting paths[i]; Ctrl-C stops
+promptly. out[i] of files decoded before the error are filled; the failing
+file's slot is untouched.",
+    ),
+    method(
+        c"_frame_from_pickle",
+        frame::frame_from_pickle,
+        c"_frame_from_pickle($module, pixels, width, height, channels, depth, order, byteorder, /)
+--
+
+Rebuild a pickled bufpng.Frame (pickle calls this; see Frame.__reduce_ex__).",
     ),
     method(
         c"describe",

@@ -178,6 +178,32 @@ pub fn str_to_string(object: Obj<'_>) -> Option<String> {
     }
 }
 
+/// `getattr(object, attribute)`, or None where the lookup raised
+/// AttributeError (cleared). Any other exception the lookup raised (a
+/// KeyboardInterrupt inside `__getattr__`) propagates, as with `hasattr()`.
+pub fn attribute(object: Obj<'_>, attribute: &CStr) -> PyResult<Option<Owned>> {
+    // SAFETY: live object, GIL held; a new reference or NULL with an
+    // exception set.
+    let found = unsafe { PyObject_GetAttrString(object.as_ptr(), attribute.as_ptr()) };
+    if !found.is_null() {
+        // SAFETY: the new reference the lookup returned, now owned.
+        return unsafe { Owned::new(found) }.map(Some);
+    }
+    // SAFETY: GIL held; the failed lookup left an exception set.
+    unsafe {
+        if PyErr_ExceptionMatches(PyExc_AttributeError) != 0 {
+            PyErr_Clear();
+            return Ok(None);
+        }
+    }
+    Err(Failure::Raised)
+}
+
+/// `hasattr(object, attribute)`: only AttributeError means no.
+pub fn has_attribute(object: Obj<'_>, name: &CStr) -> PyResult<bool> {
+    Ok(attribute(object, name)?.is_some())
+}
+
 /// A path as a new Python str (undecodable bytes kept as surrogates, as
 /// os.fsdecode does).
 pub fn path_to_py(_: Gil<'_>, path: &Path) -> PyResult<Owned> {

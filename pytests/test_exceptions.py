@@ -224,3 +224,36 @@ def test_exporter_errors_raise_through(version: str, tmp_path: Path) -> None:
         [python, "-c", textwrap.dedent(EXPORTER)], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+class LookupRaises:
+    """An object whose attribute lookups (`__getattr__`) raise: what bufpng's
+    hasattr-style checks run when they look for `__fspath__` or numpy's
+    array interface."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self.error
+
+
+LOOKUPS = {
+    "encode: array-interface hint": lambda bad: bufpng.encode(bad, 4, 4),
+    "read: is it a path?": lambda bad: bufpng.read(bad),
+    "read_animation: is it a path?": lambda bad: bufpng.read_animation(bad),
+}
+
+
+@pytest.mark.parametrize("call", LOOKUPS.values(), ids=LOOKUPS.keys())
+@pytest.mark.parametrize("error", errors(), ids=lambda e: type(e).__name__)
+def test_attribute_lookups_pass_exceptions_through(call: Any, error: BaseException) -> None:
+    with pytest.raises(BaseException) as raised:
+        call(LookupRaises(error))
+    assert raised.value is error
+
+
+@pytest.mark.parametrize("call", LOOKUPS.values(), ids=LOOKUPS.keys())
+def test_attribute_lookups_treat_attribute_error_as_absent(call: Any) -> None:
+    with pytest.raises(TypeError):
+        call(LookupRaises(AttributeError("no such attribute")))

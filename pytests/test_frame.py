@@ -221,7 +221,7 @@ def test_frame_is_immutable_and_final() -> None:
         class Sub(bufpng.Frame):  # type: ignore[misc]
             pass
 
-    assert str(inspect.signature(bufpng.Frame)) == "(image, width=None, height=None, *, order=None)"
+    assert str(inspect.signature(bufpng.Frame)) == "(image, width=None, height=None, *, channels=None, stride=None, order=None)"
     assert bufpng.Frame.__module__ == "bufpng"
 
 

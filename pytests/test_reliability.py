@@ -318,6 +318,12 @@ def test_write_failing_mid_file_leaves_no_partial_png(tmp_path: Path) -> None:
     assert all(re.fullmatch(r"pool/frame_0000[013]\.png", name) for name in pool), pool
     for name in pool:
         assert bufpng.decode((tmp_path / name).read_bytes()).width == 8
+    # Regression (issue 18): write_animation's I/O errors were ValueErrors
+    # with errno and filename None.
+    animation = report["write_animation"]
+    assert animation["raised"] == "OSError" and animation["errno"] == 27
+    assert animation["filename"] == str(tmp_path / "anim.png")
+    assert not [name for name in report["listing"] if "anim" in name]
 
 
 def test_directory_removed_during_a_batch(tmp_path: Path) -> None:
@@ -382,6 +388,13 @@ def test_killed_batches_leave_only_complete_pngs(tmp_path: Path) -> None:
     totals = faults.kill_loop(4, tmp_path, seed=8)
     assert totals["kills"] == 3 and totals["interrupts"] == 1
     assert totals["complete"] > 0
+
+
+def test_killed_animation_writers_leave_a_complete_apng_or_none(tmp_path: Path) -> None:
+    """write_animation killed (SIGKILL, or SIGINT once) at random moments:
+    the file is there with every frame, or not at all."""
+    totals = faults.kill_loop(4, tmp_path, seed=8, mode="animation")
+    assert totals["kills"] == 3 and totals["interrupts"] == 1
 
 
 def test_hostile_pngs_fail_cleanly_with_little_memory() -> None:

@@ -92,7 +92,7 @@ def test_typed_usage_runs() -> None:
 
 def public_callables() -> list[tuple[str, object]]:
     names = [(n, getattr(bufpng, n)) for n in bufpng.__all__ if callable(getattr(bufpng, n))]
-    methods = [(f"Frame.{n}", getattr(bufpng.Frame, n)) for n in ("encode", "write", "tobytes")]
+    methods = [(f"Frame.{n}", getattr(bufpng.Frame, n)) for n in ("encode", "write", "tobytes", "__reduce_ex__")]
     return names + methods
 
 

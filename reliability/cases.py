@@ -58,9 +58,13 @@ def images() -> dict[str, object]:
 
 FLAT = {"width": 16, "height": 12}
 FLAT_KINDS = {"bytes", "bytearray", "memoryview", "array.array H"}
+# 4 bytes a pixel: BGRA, 16-bit gray+alpha or padded gray rows; channels= says which.
+FOUR_BYTES_A_PIXEL = {"bytes", "bytearray"}
 
 
 def _size(kind: str) -> dict[str, int]:
+    if kind in FOUR_BYTES_A_PIXEL:
+        return {**FLAT, "channels": 4}
     return FLAT if kind in FLAT_KINDS else {}
 
 
@@ -151,7 +155,7 @@ def write_cases(workdir: Path) -> list[Case]:
     (workdir / "a-file").write_bytes(b"")
     return [
         Case("write array", lambda: bufpng.write(path, bgr), None, (bgr, path)),
-        Case("write str path, flat", lambda: bufpng.write(str(path), flat, 16, 12), None, (flat,)),
+        Case("write str path, flat", lambda: bufpng.write(str(path), flat, 16, 12, channels=4), None, (flat,)),
         # 250 bytes: the file system takes it, so the temporary name must fit too.
         Case("write 250-byte name", lambda: bufpng.write(workdir / ("n" * 246 + ".png"), bgr), None, (bgr,)),
         Case("write missing directory", lambda: bufpng.write(workdir / "no" / "x.png", bgr), FileNotFoundError, (bgr,)),
@@ -337,6 +341,95 @@ def frame_cases(workdir: Path) -> list[Case]:
     ]
 
 
+def out_cases(workdir: Path) -> list[Case]:
+    """decode/read into the caller's buffer (out=), and read_frames. Every
+    `out` is filled with the pixels it will receive beforehand, so running a
+    case changes no input and inputs' reference counts can be compared."""
+    rng = np.random.default_rng(15)
+    pixels = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    png = bufpng.encode(pixels)
+    path = workdir / "out.png"
+    path.write_bytes(png)
+    (workdir / "out-corrupt.png").write_bytes(png[:-30])
+    out = pixels.copy()
+    wide = np.zeros((12, 16, 5), np.uint8)
+    wide[..., 1:4] = pixels
+    fortran = np.asfortranarray(pixels)
+    flat = bytearray(pixels.tobytes())
+    frozen = pixels.copy()
+    frozen.flags.writeable = False
+    wrong = np.zeros((12, 15, 3), np.uint8)
+    paths = [path] * 3
+    batch = np.stack([pixels] * 3)
+    flat_batch = bytearray(batch.tobytes())
+    short_batch = np.zeros((2, 12, 16, 3), np.uint8)
+    calls: list[int] = []
+
+    def record(done: int, total: int | None) -> None:
+        calls.append(done)
+        del calls[:-1]
+
+    def fail(done: int, total: int | None) -> None:
+        if done == 1:
+            raise ValueError("progress callback failed")
+
+    return [
+        Case("decode out=array", lambda: bufpng.decode(png, out=out) is out, None, (png, out)),
+        Case("decode out=channel-last slice", lambda: bufpng.decode(png, out=wide[..., 1:4]).base is wide, None, (png, wide)),
+        Case("decode out=Fortran array", lambda: bufpng.decode(png, out=fortran) is fortran, None, (png, fortran)),
+        Case("decode out=bytearray", lambda: bufpng.decode(png, out=flat) is flat, None, (png, flat)),
+        Case("read out=array", lambda: bufpng.read(path, out=out) is out, None, (path, out)),
+        Case("decode out=read-only", lambda: bufpng.decode(png, out=frozen), BufferError, (png, frozen)),
+        Case("decode out=bytes", lambda: bufpng.decode(png, out=png), BufferError, (png,)),
+        Case("decode out=wrong shape", lambda: bufpng.decode(png, out=wrong), ValueError, (png, wrong)),
+        Case("decode out=not a buffer", lambda: bufpng.decode(png, out=3), TypeError, (png,)),
+        Case("read out=, corrupt file", lambda: bufpng.read(workdir / "out-corrupt.png", out=out), ValueError, (out,)),
+        Case("read out=, missing file", lambda: bufpng.read(workdir / "missing.png", out=out), FileNotFoundError, (out,)),
+        Case("read_frames list", lambda: bufpng.read_frames(paths, threads=1), None, (paths,)),
+        Case("read_frames threads=2", lambda: bufpng.read_frames(paths, threads=2, progress=record), None, (paths, record)),
+        Case("read_frames generator", lambda: bufpng.read_frames(p for p in paths), None),
+        Case("read_frames out=batch", lambda: bufpng.read_frames(paths, out=batch, threads=2) is batch, None, (paths, batch)),
+        Case("read_frames out=flat", lambda: bufpng.read_frames(paths, out=flat_batch) is flat_batch, None, (paths, flat_batch)),
+        Case("read_frames empty", lambda: bufpng.read_frames([]), None),
+        Case("read_frames out=too few", lambda: bufpng.read_frames(paths, out=short_batch), ValueError, (paths, short_batch)),
+        Case("read_frames missing file", lambda: bufpng.read_frames([path, workdir / "missing.png"], threads=2), FileNotFoundError),
+        Case("read_frames corrupt file", lambda: bufpng.read_frames([workdir / "out-corrupt.png", path]), ValueError),
+        Case("read_frames progress raises", lambda: bufpng.read_frames(paths, threads=2, progress=fail), ValueError, (paths, fail)),
+        Case("read_frames single path", lambda: bufpng.read_frames(path), TypeError, (path,)),
+        Case("read_frames threads=0", lambda: bufpng.read_frames(paths, threads=0), ValueError, (paths,)),
+    ]
+
+
+def interop_cases(workdir: Path) -> list[Case]:
+    """Frame's numpy-style attributes, array interface and pickling."""
+    import pickle
+
+    rng = np.random.default_rng(16)
+    frame = bufpng.Frame(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
+    deep = bufpng.Frame(rng.integers(0, 65536, (12, 16, 4), dtype=np.uint16), order="rgb")
+    constructor, args = frame.__reduce_ex__(4)
+
+    def attributes() -> tuple[object, ...]:
+        return (frame.shape, frame.ndim, frame.dtype, frame.itemsize, frame.format, frame.__array_interface__["shape"])
+
+    def out_of_band() -> bool:
+        buffers: list[pickle.PickleBuffer] = []
+        data = pickle.dumps(deep, protocol=5, buffer_callback=buffers.append)
+        return bool(pickle.loads(data, buffers=buffers) == deep)
+
+    return [
+        Case("Frame numpy attributes", attributes, None, (frame,)),
+        Case("Frame array interface via numpy", lambda: int(np.array(deep).sum()), None, (deep,)),
+        Case("pickle protocol 5 in band", lambda: pickle.loads(pickle.dumps(frame, protocol=5)) == frame, None, (frame,)),
+        Case("pickle protocol 5 out of band", out_of_band, None, (deep,)),
+        Case("pickle protocol 4", lambda: pickle.loads(pickle.dumps(deep, protocol=4)) == deep, None, (deep,)),
+        Case("unpickle short pixels", lambda: constructor(bytes(11), *args[1:]), BufferError),
+        Case("unpickle bad depth", lambda: constructor(args[0], 16, 12, 3, 12, "bgr", "little"), ValueError),
+        Case("unpickle bad byteorder", lambda: constructor(*args[:-1], "middle"), ValueError),
+        Case("Frame hash", lambda: hash(frame), TypeError, (frame,)),
+    ]
+
+
 REQUEST_NAMES = [
     "simple", "writable", "format", "nd", "strides", "c_contiguous", "f_contiguous", "any_contiguous",
     "indirect", "contig", "contig_ro", "strided", "strided_ro", "records", "records_ro", "full", "full_ro",
@@ -381,6 +474,8 @@ BUILDERS: list[Callable[[Path], list[Case]]] = [
     frame_cases,
     describe_cases,
     animation_cases,
+    out_cases,
+    interop_cases,
 ]
 
 

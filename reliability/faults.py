@@ -4,7 +4,9 @@ decoding hostile PNGs with little memory.
     python reliability/faults.py fsize DIR          # child: RLIMIT_FSIZE, prints JSON
     python reliability/faults.py decode-limits      # child: RLIMIT_AS 1 GiB, prints JSON
     python reliability/faults.py batch DIR          # child: writes batches until killed
-    python reliability/faults.py kill-loop N DIR    # N kills (SIGKILL, some SIGINT), then checks DIR
+    python reliability/faults.py animation DIR      # child: writes one APNG over and over until killed
+    python reliability/faults.py kill-loop N DIR [animation]
+                                                    # N kills (SIGKILL, some SIGINT), then checks DIR
 
 `pytests/test_reliability.py` runs each with a few iterations; `make faults`
 runs the kill loop 200 times. The checks live here so both use the same ones.
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +37,10 @@ SHAPE = (192, 256, 3)
 FINAL = re.compile(r"^frame_(\d{5})\.png$")
 # atomic.rs names temporaries `.<name>.bufpng-<pid>-<n>.tmp`.
 TEMP = re.compile(r"^\.frame_\d{5}\.png\.bufpng-(\d+)-\d+\.tmp$")
+ANIMATION = "anim.png"
+# Fewer frames than a batch, so that an APNG is often complete before the kill.
+ANIMATION_FRAMES = 8
+ANIMATION_TEMP = re.compile(r"^\.anim\.png\.bufpng-(\d+)-\d+\.tmp$")
 
 
 def frame(i: int) -> np.ndarray:
@@ -56,6 +63,8 @@ def fsize(directory: Path) -> None:
         ("write_frames", lambda: bufpng.write_frames([small, small, big, small], directory=directory / "batch", threads=1)),
         # A pool: any frames may be complete, none partial.
         ("write_frames_pool", lambda: bufpng.write_frames([small, small, big, small], directory=directory / "pool", threads=2)),
+        # One file of several frames: it fails as a whole, leaving nothing.
+        ("write_animation", lambda: bufpng.write_animation(directory / "anim.png", [big, big, big], threads=2)),
     ]:
         try:
             action()
@@ -151,28 +160,66 @@ def batch(directory: Path) -> None:
         sys.exit(130)  # Ctrl-C: quietly, as a shell reports it
 
 
+def animation(directory: Path) -> None:
+    """Writes the same APNG over and over until killed or interrupted."""
+    frames = [frame(i) for i in range(ANIMATION_FRAMES)]
+    try:
+        print("ready", flush=True)
+        while True:
+            bufpng.write_animation(directory / ANIMATION, frames, threads=2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def check_animation(directory: Path, pid: int | None = None) -> dict[str, int]:
+    """The APNG, if there, is complete with every frame; the rest are its temporaries."""
+
+    def complete(path: Path) -> bool:
+        if path.name != ANIMATION:
+            return False
+        frames = bufpng.read_animation(path)
+        assert len(frames) == ANIMATION_FRAMES, f"{path} has {len(frames)} frames"
+        for i, got in enumerate(frames):
+            assert np.array_equal(np.asarray(got), frame(i)), f"{path}: frame {i} differs"
+        return True
+
+    return _check(directory, complete, ANIMATION_TEMP, pid)
+
+
 def check_directory(directory: Path, pid: int | None = None) -> dict[str, int]:
     """Every final name holds a complete PNG of the right frame; the rest are bufpng temporaries."""
     import cv2
 
+    def complete(path: Path) -> bool:
+        final = FINAL.match(path.name)
+        if not final:
+            return False
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert image is not None, f"{path} is not a readable PNG"
+        assert np.array_equal(image, frame(int(final.group(1)))), f"{path} has the wrong pixels"
+        return True
+
+    return _check(directory, complete, TEMP, pid)
+
+
+def _check(directory: Path, complete: Callable[[Path], bool], temporary: re.Pattern[str], pid: int | None) -> dict[str, int]:
+    """Counts the files `complete` checked and the temporaries (of `pid`, when given); anything else fails."""
     counts = {"complete": 0, "temporaries": 0}
     for path in sorted(directory.iterdir()):
-        final = FINAL.match(path.name)
-        if final:
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            assert image is not None, f"{path} is not a readable PNG"
-            assert np.array_equal(image, frame(int(final.group(1)))), f"{path} has the wrong pixels"
+        if complete(path):
             counts["complete"] += 1
             continue
-        temp = TEMP.match(path.name)
+        temp = temporary.match(path.name)
         assert temp, f"unexpected file {path.name}"
         assert pid is None or int(temp.group(1)) == pid, f"{path.name} is not from pid {pid}"
         counts["temporaries"] += 1
     return counts
 
 
-def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str, int]:
-    """Starts a batch writer, kills it at a random moment, checks what it left; repeats."""
+def kill_loop(iterations: int, root: Path, seed: int | None = None, mode: str = "batch") -> dict[str, int]:
+    """Starts a batch (or, mode "animation", an APNG) writer, kills it at a
+    random moment, checks what it left; repeats."""
+    check = check_animation if mode == "animation" else check_directory
     rng = random.Random(seed)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(bufpng.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]))
     totals = {"kills": 0, "interrupts": 0, "complete": 0, "temporaries": 0, "slowest interrupt ms": 0}
@@ -180,7 +227,7 @@ def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str,
         directory = root / f"run{n}"
         directory.mkdir(parents=True)
         child = subprocess.Popen(
-            [sys.executable, __file__, "batch", str(directory)],
+            [sys.executable, __file__, mode, str(directory)],
             stdout=subprocess.PIPE,
             env=env,
         )
@@ -197,7 +244,7 @@ def kill_loop(iterations: int, root: Path, seed: int | None = None) -> dict[str,
             child.kill()
             raise AssertionError("the batch writer did not stop within 30 s of the signal")
         child.stdout.close()
-        counts = check_directory(directory, child.pid)
+        counts = check(directory, child.pid)
         if interrupt:
             # write_frames checks for Ctrl-C between frames (every 50 ms at
             # most) and raises KeyboardInterrupt after joining its workers,
@@ -223,8 +270,11 @@ def main() -> None:
         decode_limits()
     elif command == "batch":
         batch(Path(args[0]))
+    elif command == "animation":
+        animation(Path(args[0]))
     elif command == "kill-loop":
-        totals = kill_loop(int(args[0]), Path(args[1]))
+        mode = args[2] if len(args) > 2 else "batch"
+        totals = kill_loop(int(args[0]), Path(args[1]), mode=mode)
         print(", ".join(f"{k}: {v}" for k, v in totals.items()))
     else:
         raise SystemExit(__doc__)

@@ -134,7 +134,7 @@ def check_describe(fdp: atheris.FuzzedDataProvider, image: object) -> None:
 @atheris.instrument_func
 def check_frame(image: object, kwargs: dict[str, object]) -> None:
     """A Frame holds the image's pixels and encodes to what encode gives."""
-    size = {k: kwargs[k] for k in ("width", "height") if k in kwargs}
+    size = {k: kwargs[k] for k in ("width", "height", "channels", "stride") if k in kwargs}
     order = kwargs.get("order")
     try:
         frame = bufpng.Frame(image, **size) if order is None else bufpng.Frame(image, **size, order=order)
@@ -183,6 +183,10 @@ def call(data: bytes) -> None:
         kwargs["width"] = fdp.PickValueInList([w, w, w, None, -1, 0, 1, 2**31, 2**63 - 1, small(fdp)])
         kwargs["height"] = fdp.PickValueInList([h, h, h, None, -1, 0, 1, 2**31, small(fdp)])
     if fdp.ConsumeBool():
+        kwargs["channels"] = fdp.PickValueInList([c, c, None, 0, 1, 2, 3, 4, 5, True])
+    if fdp.ConsumeBool():
+        kwargs["stride"] = fdp.PickValueInList([None, w * c, 2 * w * c, w * c + 1, 0, -1, small(fdp)])
+    if fdp.ConsumeBool():
         kwargs["order"] = fdp.PickValueInList(["bgr", "rgb", "bgr", "rgb", None, "BGR"])
     if fdp.ConsumeBool():
         kwargs["compression"] = fdp.ConsumeIntInRange(-1, 10)
@@ -201,7 +205,8 @@ def call(data: bytes) -> None:
     assert decoded is not None, "bufpng wrote a PNG OpenCV cannot decode"
     # OpenCV turns gray+alpha into BGRA, so 2-channel images are only decoded.
     two_channels = pixels is not None and pixels.ndim == 3 and pixels.shape[2] == 2
-    if pixels is not None and not two_channels and "width" not in kwargs and kwargs.get("order", "bgr") == "bgr":
+    explicit = {"width", "channels", "stride"} & kwargs.keys()
+    if pixels is not None and not two_channels and not explicit and str(kwargs.get("order", "bgr")).lower() == "bgr":
         expected = pixels.astype(pixels.dtype.newbyteorder("="))
         assert np.array_equal(decoded.reshape(expected.shape), expected), "pixels differ"
 

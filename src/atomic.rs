@@ -63,11 +63,20 @@ impl AtomicFile {
     }
 
     /// Closes the temporary file and renames it to the target path.
-    pub fn commit(mut self) -> Result<(), FileError> {
+    /// `durable`: first fsync the file, and after the rename its directory,
+    /// so the new file survives a power loss (a rename without them can
+    /// leave an empty file on some file systems).
+    pub fn commit(mut self, durable: bool) -> Result<(), FileError> {
+        if let (true, Some(file)) = (durable, &self.file) {
+            file.sync_all().map_err(|source| self.error(source))?;
+        }
         drop(self.file.take());
         // On failure `self` drops here and removes the temporary file.
         fs::rename(&self.temp, &self.path).map_err(|source| self.error(source))?;
         self.temp = PathBuf::new();
+        if durable {
+            sync_directory(&self.path).map_err(|source| self.error(source))?;
+        }
         Ok(())
     }
 }
@@ -85,12 +94,22 @@ impl Drop for AtomicFile {
 /// The longest file name common file systems accept (Linux's NAME_MAX).
 const NAME_MAX: usize = 255;
 
-/// Writes `data` to `path` atomically; errors name `path`.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), FileError> {
+/// Writes `data` to `path` atomically (and `durable`ly: see `commit`);
+/// errors name `path`.
+pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<(), FileError> {
     let mut file = AtomicFile::create(path)?;
     let written = file.file().write_all(data);
     written.map_err(|source| file.error(source))?;
-    file.commit()
+    file.commit(durable)
+}
+
+/// fsync of the directory holding `path`, which makes a rename in it durable.
+fn sync_directory(path: &Path) -> io::Result<()> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(directory)?.sync_all()
 }
 
 fn temp_path(path: &Path) -> io::Result<PathBuf> {
@@ -144,9 +163,11 @@ mod tests {
     fn writes_and_replaces() {
         let dir = scratch("replace");
         let path = dir.join("a.png");
-        write_atomic(&path, b"first").unwrap();
-        write_atomic(&path, b"second").unwrap();
+        write_atomic(&path, b"first", false).unwrap();
+        write_atomic(&path, b"second", false).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"second");
+        write_atomic(&path, b"durable", true).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"durable");
         assert_eq!(entries(&dir), ["a.png"]);
     }
 
@@ -154,7 +175,7 @@ mod tests {
     fn missing_directory_names_the_file_and_leaves_nothing() {
         let dir = scratch("missing");
         let path = dir.join("no/such/dir/a.png");
-        let err = write_atomic(&path, b"x").unwrap_err();
+        let err = write_atomic(&path, b"x", false).unwrap_err();
         assert_eq!(err.path, path);
         assert_eq!(err.source.kind(), io::ErrorKind::NotFound);
         assert!(entries(&dir).is_empty());
@@ -167,7 +188,7 @@ mod tests {
         let dir = scratch("long");
         for name in ["a".repeat(251) + ".png", "é".repeat(125) + ".png"] {
             let path = dir.join(&name);
-            write_atomic(&path, b"x").unwrap();
+            write_atomic(&path, b"x", false).unwrap();
             assert_eq!(fs::read(&path).unwrap(), b"x");
         }
         assert_eq!(entries(&dir).len(), 2);
@@ -178,7 +199,7 @@ mod tests {
         let dir = scratch("isdir");
         let target = dir.join("taken");
         fs::create_dir(&target).unwrap();
-        let err = write_atomic(&target, b"x").unwrap_err();
+        let err = write_atomic(&target, b"x", false).unwrap_err();
         assert_eq!(err.path, target);
         assert!(target.is_dir());
         assert_eq!(entries(&dir), ["taken"]);
@@ -188,7 +209,7 @@ mod tests {
     fn dropped_without_commit_leaves_nothing() {
         let dir = scratch("abandon");
         let path = dir.join("a.png");
-        write_atomic(&path, b"old").unwrap();
+        write_atomic(&path, b"old", false).unwrap();
         let mut file = AtomicFile::create(&path).unwrap();
         file.file().write_all(b"partial").unwrap();
         assert_eq!(entries(&dir).len(), 2);
@@ -206,7 +227,7 @@ mod tests {
         file.file().write_all(b"xxxx tail").unwrap();
         file.file().seek(SeekFrom::Start(0)).unwrap();
         file.file().write_all(b"head").unwrap();
-        file.commit().unwrap();
+        file.commit(false).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"head tail");
         assert_eq!(entries(&dir), ["a.png"]);
     }

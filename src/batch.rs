@@ -1,18 +1,21 @@
-//! Writing a sequence of frames on a bounded pool of worker threads.
+//! Writing (and reading) a sequence of frames on a bounded pool of worker
+//! threads.
 //!
 //! The caller (the CPython boundary) copies each frame out of its buffer and
 //! `submit`s it to a `Pipeline`; workers encode it (the sink's `work`) and
 //! the results come back through `collect`, which hands each one to the
-//! sink on the calling thread. Two sinks exist: `Files` writes each frame to
+//! sink on the calling thread. Three sinks exist: `Files` writes each frame to
 //! its own numbered PNG inside the worker (output byte-identical whatever the
-//! thread count), and `apng::Assembler` receives encoded frames and writes
-//! them, in frame order, into one animated PNG.
+//! thread count), `apng::Assembler` receives encoded frames and writes
+//! them, in frame order, into one animated PNG, and `Decoded` runs the other
+//! way: it is fed paths and hands back decoded frames (read_frames).
 //!
 //! Memory stays bounded: the caller may only submit while `has_room()`, which
 //! allows at most two frames per worker in flight (one being encoded, one
 //! queued) plus the results a sink holds back, so a long generator of frames
 //! never piles up in memory.
 
+use crate::decode::{read_png, DecodeOptions};
 use crate::encode::{write_png, Compression};
 use crate::error::FileError;
 use crate::layout::ImageLayout;
@@ -28,16 +31,18 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// What a worker does with frame `index`.
-pub type Work<T> = Arc<dyn Fn(usize, &Frame) -> Result<T> + Send + Sync>;
+/// What a worker does with item `index` of the batch: a frame to write, or
+/// (read_frames) a path to decode.
+pub type Work<T, I = Frame> = Arc<dyn Fn(usize, &I) -> Result<T> + Send + Sync>;
 
-/// Where finished frames go.
-pub trait Sink {
+/// Where finished items go. `I` is what is submitted: a frame for the
+/// writers, a path for `Decoded`.
+pub trait Sink<I: Send + 'static = Frame> {
     /// What a worker hands back for one frame.
     type Encoded: Send + 'static;
 
-    /// The per-frame work, run on the worker threads (or inline).
-    fn work(&self) -> Work<Self::Encoded>;
+    /// The per-item work, run on the worker threads (or inline).
+    fn work(&self) -> Work<Self::Encoded, I>;
 
     /// Runs once, before the first frame is submitted.
     fn start(&mut self) -> Result<()> {
@@ -67,6 +72,8 @@ pub struct Output {
     /// The number in the first frame's file name.
     pub start: i64,
     pub compression: Compression,
+    /// fsync each file and the directory before a frame counts as written.
+    pub durable: bool,
 }
 
 impl Output {
@@ -100,7 +107,15 @@ impl Sink for Files {
 
     fn work(&self) -> Work<()> {
         let output = Arc::clone(&self.output);
-        Arc::new(move |index, frame| write_png(&output.path(index), frame, output.compression, 1))
+        Arc::new(move |index, frame| {
+            write_png(
+                &output.path(index),
+                frame,
+                output.compression,
+                1,
+                output.durable,
+            )
+        })
     }
 
     /// Creates the output directory (with its parents) before the first
@@ -114,6 +129,47 @@ impl Sink for Files {
     }
 }
 
+/// The sink of read_frames: workers read and decode one path each; decoded
+/// frames wait here, tagged with their index, until the caller `take`s them
+/// (to build the list in the paths' order, or to copy each into `out[i]`).
+/// Frames waiting count against the memory bound like queued ones.
+pub struct Decoded {
+    options: DecodeOptions,
+    ready: Vec<(usize, Frame)>,
+}
+
+impl Decoded {
+    pub fn new(options: DecodeOptions) -> Decoded {
+        Decoded {
+            options,
+            ready: Vec::new(),
+        }
+    }
+
+    /// The frames decoded since the last call, in completion order.
+    pub fn take(&mut self) -> Vec<(usize, Frame)> {
+        std::mem::take(&mut self.ready)
+    }
+}
+
+impl Sink<PathBuf> for Decoded {
+    type Encoded = Frame;
+
+    fn work(&self) -> Work<Frame, PathBuf> {
+        let options = self.options;
+        Arc::new(move |_, path| read_png(path, options))
+    }
+
+    fn accept(&mut self, index: usize, frame: Frame) -> Result<()> {
+        self.ready.push((index, frame));
+        Ok(())
+    }
+
+    fn held(&self) -> usize {
+        self.ready.len()
+    }
+}
+
 /// One finished frame: its index in the caller's sequence, and its result.
 #[derive(Debug)]
 pub struct Done<T = ()> {
@@ -122,14 +178,14 @@ pub struct Done<T = ()> {
 }
 
 /// A batch in progress: the worker pool plus the sink its results go to.
-pub struct Pipeline<S: Sink> {
-    batch: Batch<S::Encoded>,
+pub struct Pipeline<S: Sink<I>, I: Send + 'static = Frame> {
+    batch: Batch<S::Encoded, I>,
     sink: S,
     started: bool,
 }
 
-impl<S: Sink> Pipeline<S> {
-    pub fn new(sink: S, threads: usize) -> Result<Pipeline<S>> {
+impl<S: Sink<I>, I: Send + 'static> Pipeline<S, I> {
+    pub fn new(sink: S, threads: usize) -> Result<Pipeline<S, I>> {
         Ok(Pipeline {
             batch: Batch::new(sink.work(), threads)?,
             sink,
@@ -157,13 +213,13 @@ impl<S: Sink> Pipeline<S> {
         self.batch.in_flight
     }
 
-    /// Hands frame `index` over; with one thread it is processed before this returns.
-    pub fn submit(&mut self, index: usize, frame: Frame) -> Result<()> {
+    /// Hands item `index` over; with one thread it is processed before this returns.
+    pub fn submit(&mut self, index: usize, item: I) -> Result<()> {
         if !self.started {
             self.sink.start()?;
             self.started = true;
         }
-        self.batch.submit(index, frame)
+        self.batch.submit(index, item)
     }
 
     /// Frames finished since the last call, in completion order, each
@@ -192,20 +248,20 @@ impl<S: Sink> Pipeline<S> {
 
 /// The worker pool. `threads == 1` works in the calling thread, inside
 /// `submit`; more threads start a pool that lives until `shutdown` (or drop).
-struct Batch<T: Send + 'static> {
-    work: Work<T>,
+struct Batch<T: Send + 'static, I: Send + 'static> {
+    work: Work<T, I>,
     capacity: usize,
     in_flight: usize,
-    engine: Engine<T>,
+    engine: Engine<T, I>,
 }
 
-enum Engine<T: Send + 'static> {
+enum Engine<T: Send + 'static, I: Send + 'static> {
     Inline(VecDeque<Done<T>>),
-    Pool(Pool<T>),
+    Pool(Pool<T, I>),
 }
 
-impl<T: Send + 'static> Batch<T> {
-    fn new(work: Work<T>, threads: usize) -> Result<Batch<T>> {
+impl<T: Send + 'static, I: Send + 'static> Batch<T, I> {
+    fn new(work: Work<T, I>, threads: usize) -> Result<Batch<T, I>> {
         let threads = threads.max(1);
         let engine = if threads == 1 {
             Engine::Inline(VecDeque::new())
@@ -220,13 +276,13 @@ impl<T: Send + 'static> Batch<T> {
         })
     }
 
-    fn submit(&mut self, index: usize, frame: Frame) -> Result<()> {
+    fn submit(&mut self, index: usize, item: I) -> Result<()> {
         match &mut self.engine {
             Engine::Inline(done) => done.push_back(Done {
                 index,
-                result: (self.work)(index, &frame),
+                result: (self.work)(index, &item),
             }),
-            Engine::Pool(pool) => pool.send(Job { index, frame })?,
+            Engine::Pool(pool) => pool.send(Job { index, item })?,
         }
         self.in_flight += 1;
         Ok(())
@@ -259,21 +315,21 @@ fn create_directory(directory: &Path) -> Result<()> {
     })
 }
 
-struct Job {
+struct Job<I> {
     index: usize,
-    frame: Frame,
+    item: I,
 }
 
-struct Pool<T: Send + 'static> {
-    jobs: Option<Sender<Job>>,
+struct Pool<T: Send + 'static, I: Send + 'static> {
+    jobs: Option<Sender<Job<I>>>,
     results: Receiver<Done<T>>,
     workers: Vec<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
 }
 
-impl<T: Send + 'static> Pool<T> {
-    fn start(work: Work<T>, threads: usize) -> Result<Pool<T>> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+impl<T: Send + 'static, I: Send + 'static> Pool<T, I> {
+    fn start(work: Work<T, I>, threads: usize) -> Result<Pool<T, I>> {
+        let (jobs, queue) = mpsc::channel::<Job<I>>();
         let (report, results) = mpsc::channel::<Done<T>>();
         let queue = Arc::new(Mutex::new(queue));
         let stop = Arc::new(AtomicBool::new(false));
@@ -300,7 +356,7 @@ impl<T: Send + 'static> Pool<T> {
         Ok(pool)
     }
 
-    fn send(&self, job: Job) -> Result<()> {
+    fn send(&self, job: Job<I>) -> Result<()> {
         self.jobs
             .as_ref()
             .and_then(|jobs| jobs.send(job).ok())
@@ -343,16 +399,16 @@ impl<T: Send + 'static> Pool<T> {
     }
 }
 
-impl<T: Send + 'static> Drop for Pool<T> {
+impl<T: Send + 'static, I: Send + 'static> Drop for Pool<T, I> {
     fn drop(&mut self) {
         self.shutdown();
     }
 }
 
-/// A worker: takes frames until the queue closes, processes each, reports back.
-fn run_worker<T>(
-    work: &(dyn Fn(usize, &Frame) -> Result<T> + Send + Sync),
-    queue: &Mutex<Receiver<Job>>,
+/// A worker: takes items until the queue closes, processes each, reports back.
+fn run_worker<T, I>(
+    work: &(dyn Fn(usize, &I) -> Result<T> + Send + Sync),
+    queue: &Mutex<Receiver<Job<I>>>,
     report: &Sender<Done<T>>,
     stop: &AtomicBool,
 ) {
@@ -362,15 +418,15 @@ fn run_worker<T>(
             Ok(queue) => queue.recv(),
             Err(poisoned) => poisoned.into_inner().recv(),
         };
-        let Ok(Job { index, frame }) = job else {
+        let Ok(Job { index, item }) = job else {
             return;
         };
         if stop.load(Ordering::SeqCst) {
             continue; // the batch failed: drop what is still queued
         }
-        let result = catch_unwind(AssertUnwindSafe(|| work(index, &frame)))
+        let result = catch_unwind(AssertUnwindSafe(|| work(index, &item)))
             .unwrap_or_else(|_| Err(anyhow!("bufpng internal error: a worker panicked")));
-        drop(frame);
+        drop(item);
         if report.send(Done { index, result }).is_err() {
             return;
         }
@@ -409,6 +465,7 @@ mod tests {
             pattern: FilePattern::parse("f%03d.png").unwrap(),
             start: 7,
             compression: Compression::Default,
+            durable: false,
         };
         (scratch, output)
     }
@@ -514,6 +571,56 @@ mod tests {
         }
         assert!(peak <= 2 * threads, "{peak} frames in memory");
         pipeline.shutdown();
+    }
+
+    /// Reads `paths` the way read_frames does; returns the frames in the paths' order.
+    fn read_all(paths: &[PathBuf], threads: usize) -> Result<Vec<Frame>> {
+        let options = DecodeOptions {
+            order: crate::pixels::ChannelOrder::Rgb,
+            max_bytes: crate::decode::DEFAULT_MAX_BYTES,
+        };
+        let mut pipeline = Pipeline::new(Decoded::new(options), threads)?;
+        let mut frames: Vec<Option<Frame>> = vec![None; paths.len()];
+        let (mut next, mut peak) = (0, 0);
+        while frames.iter().any(Option::is_none) {
+            if next < paths.len() && pipeline.has_room() {
+                pipeline.submit(next, paths[next].clone())?;
+                next += 1;
+            }
+            peak = peak.max(pipeline.in_flight() + pipeline.sink().held());
+            for done in pipeline.collect(Some(Duration::from_millis(20)))? {
+                done.result?;
+            }
+            for (index, frame) in pipeline.sink().take() {
+                frames[index] = Some(frame);
+            }
+        }
+        pipeline.shutdown();
+        assert!(peak <= 2 * threads, "{peak} frames in memory");
+        Ok(frames.into_iter().flatten().collect())
+    }
+
+    #[test]
+    fn decoded_reads_paths_back_in_order() {
+        let (_dir, out) = output("read");
+        run(out.clone(), 2, 9);
+        let paths: Vec<PathBuf> = (0..9).map(|i| out.path(i)).collect();
+        for threads in [1, 3] {
+            let frames = read_all(&paths, threads).unwrap();
+            let expected: Vec<Vec<u8>> = (0..9).map(|i| frame(i as u8 + 1).data).collect();
+            let got: Vec<Vec<u8>> = frames.into_iter().map(|f| f.data).collect();
+            assert_eq!(got, expected, "threads={threads}");
+        }
+    }
+
+    #[test]
+    fn decoded_fails_naming_the_missing_file() {
+        let (_dir, out) = output("missing");
+        run(out.clone(), 1, 2);
+        let paths = [out.path(0), out.path(5), out.path(1)];
+        let err = read_all(&paths, 2).unwrap_err();
+        let file = err.chain().find_map(|e| e.downcast_ref::<FileError>());
+        assert_eq!(file.map(|f| f.path.clone()), Some(out.path(5)));
     }
 
     #[test]

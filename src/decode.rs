@@ -46,6 +46,8 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
             "cannot decode PNG: the data is empty (0 bytes)",
         ));
     }
+    let still = without_animation(data);
+    let data = still.as_deref().unwrap_or(data);
     let decoder = png::Decoder::new_with_options(Cursor::new(data), png::DecodeOptions::default());
     let (mut reader, depth) = start_decoding(decoder, data.len(), options)?;
     let (width, height) = reader.info().size();
@@ -82,6 +84,37 @@ pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         layout,
         options.order,
     ))
+}
+
+/// The chunks only an animation needs: a still decode reads the default
+/// image (IDAT) and, as libpng and OpenCV do, ignores these, so damage to
+/// them (sequence gaps, repeats, reordering, which the png crate refuses)
+/// does not cost the intact default image. `decode_animation` checks them.
+const ANIMATION_CHUNKS: [&[u8; 4]; 3] = [b"acTL", b"fcTL", b"fdAT"];
+
+/// A copy of `data` without animation chunks, or None when it has none
+/// (plain PNGs are decoded in place). Walks the chunk structure only; what
+/// follows a chunk that runs past the end is kept for the decoder to judge.
+fn without_animation(data: &[u8]) -> Option<Vec<u8>> {
+    let chunk_at = |at: usize| -> Option<(&[u8], usize)> {
+        let length = u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?) as usize;
+        let end = at.checked_add(12)?.checked_add(length)?;
+        Some((data.get(at + 4..at + 8)?, end)).filter(|_| end <= data.len())
+    };
+    let mut at = 8;
+    let mut kept: Option<Vec<u8>> = None;
+    while let Some((kind, end)) = chunk_at(at) {
+        let animation = ANIMATION_CHUNKS.iter().any(|name| kind == &name[..]);
+        match (&mut kept, animation) {
+            (None, true) => kept = Some(data[..at].to_vec()),
+            (Some(out), false) => out.extend_from_slice(&data[at..end]),
+            _ => {}
+        }
+        at = end;
+    }
+    let mut out = kept?;
+    out.extend_from_slice(&data[at..]);
+    Some(out)
 }
 
 /// The png crate's decoded samples (`decoded_color`, big-endian) as a frame

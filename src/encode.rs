@@ -8,6 +8,7 @@ use crate::pixels::{Frame, PixelFormat};
 use crate::striped::{self, Coder};
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DeflateCompression, Filter};
+use std::path::Path;
 
 /// How hard to compress, as OpenCV's IMWRITE_PNG_COMPRESSION counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -213,15 +214,40 @@ fn encode_with(frame: &Frame, settings: Settings, threads: usize) -> Result<Vec<
     Ok(out)
 }
 
-/// Encodes a frame and writes it to `path` atomically.
+/// Encodes a frame and writes it to `path` atomically (`durable`: fsynced,
+/// see `AtomicFile::commit`).
 pub fn write_png(
-    path: &std::path::Path,
+    path: &Path,
     frame: &Frame,
     compression: Compression,
     threads: usize,
+    durable: bool,
 ) -> Result<()> {
     let png = encode_png(frame, compression, threads)?;
-    crate::atomic::write_atomic(path, &png)?;
+    crate::atomic::write_atomic(path, &png, durable)?;
+    Ok(())
+}
+
+/// Suffixes of image formats other than PNG: bufpng writes PNG bytes only,
+/// and a PNG named photo.jpg misleads every program that trusts the name.
+const OTHER_IMAGE_SUFFIXES: [&str; 17] = [
+    "jpg", "jpeg", "jpe", "jfif", "bmp", "gif", "tif", "tiff", "webp", "avif", "heic", "heif",
+    "jxl", "jp2", "ppm", "pgm", "exr",
+];
+
+/// Refuses a file name that says another image format (`write("x.jpg")`).
+/// Any other name (.png, .apng, .tmp, none) is the caller's business.
+pub fn check_png_name(name: &Path) -> Result<()> {
+    let Some(suffix) = name.extension().and_then(|s| s.to_str()) else {
+        return Ok(());
+    };
+    if OTHER_IMAGE_SUFFIXES.contains(&suffix.to_ascii_lowercase().as_str()) {
+        return Err(value_error(format!(
+            "{} ends in .{suffix}, but bufpng writes PNG only: name it .png (for {} use another library, e.g. cv2.imwrite or Pillow)",
+            name.display(),
+            suffix.to_ascii_uppercase()
+        )));
+    }
     Ok(())
 }
 

@@ -44,6 +44,14 @@ fn input(kind: ErrorKind, message: impl Into<String>) -> anyhow::Error {
     })
 }
 
+/// The kind of the `InputError` anywhere in `err`'s chain (context added on
+/// top does not hide it); None for any other error.
+pub fn input_kind(err: &anyhow::Error) -> Option<ErrorKind> {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<InputError>())
+        .map(|e| e.kind)
+}
+
 pub fn type_error(message: impl Into<String>) -> anyhow::Error {
     input(ErrorKind::Type, message)
 }

@@ -218,16 +218,46 @@ fn unsupported_format(format: &str, code: &str, itemsize: usize) -> String {
     )
 }
 
-/// Turns an exporter's description plus the optional `width`/`height`
-/// arguments into a plan for reading the image, or says what is wrong.
-pub fn plan_source(
-    desc: &BufferDesc,
-    width: Option<i64>,
-    height: Option<i64>,
-) -> Result<SourcePlan> {
+/// What the caller said about an image besides its buffer: the `width=`,
+/// `height=`, `channels=` and `stride=` arguments (None = not given).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Geometry {
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    /// 1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha.
+    pub channels: Option<i64>,
+    /// Bytes from the start of one row to the start of the next.
+    pub stride: Option<i64>,
+}
+
+/// Turns an exporter's description plus the caller's `Geometry` into a plan
+/// for reading the image, or says what is wrong. The rule (docs/api.md,
+/// "How a buffer is read"): an array's shape and format say what it is; a
+/// flat buffer needs width and height, and its samples per pixel are taken
+/// from its length only where one reading fits (1 or 3 bytes a pixel, or
+/// 16-bit samples); otherwise `channels=` (and `stride=` for padded rows)
+/// must say it.
+pub fn plan_source(desc: &BufferDesc, geometry: &Geometry) -> Result<SourcePlan> {
     let (depth, endian) = parse_format(desc.format, desc.itemsize)?;
-    let width = width.map(|w| check_dimension("width", w)).transpose()?;
-    let height = height.map(|h| check_dimension("height", h)).transpose()?;
+    let width = geometry
+        .width
+        .map(|w| check_dimension("width", w))
+        .transpose()?;
+    let height = geometry
+        .height
+        .map(|h| check_dimension("height", h))
+        .transpose()?;
+    let channels = geometry.channels.map(check_channels).transpose()?;
+    let stride = geometry
+        .stride
+        .map(|s| check_stride(s, depth))
+        .transpose()?;
+    let given = Given {
+        width,
+        height,
+        channels,
+        stride,
+    };
     let shape = desc.shape;
     let strides = desc.strides;
     if shape.iter().any(|&n| n < 0) || strides.len() != shape.len() {
@@ -241,36 +271,9 @@ pub fn plan_source(
                 "got a 0-dimensional buffer (a single number), not an image",
             ))
         }
-        1 => flat_dims(shape[0] as u64, strides[0], width, height)?,
-        2 | 3 => {
-            let channels = if shape.len() == 3 { shape[2] as u64 } else { 1 };
-            if !(1..=4).contains(&channels) {
-                return Err(value_error(channel_count_hint(shape)));
-            }
-            let dims = Dims {
-                width: shape[1] as u64,
-                height: shape[0] as u64,
-                channels,
-                strides: [
-                    strides[0],
-                    strides[1],
-                    if shape.len() == 3 {
-                        strides[2]
-                    } else {
-                        depth.bytes() as isize
-                    },
-                ],
-            };
-            check_given_size(&dims, shape, width, height)?;
-            dims
-        }
-        4 => {
-            return Err(value_error(format!(
-                "got a 4-dimensional buffer of shape {}: that looks like a batch of {} frames; pass one frame (arr[i]), or the whole batch to write_frames",
-                fmt_shape(shape),
-                shape[0]
-            )))
-        }
+        1 => flat_dims(shape[0] as u64, strides[0], depth, &given)?,
+        2 | 3 => shaped_dims(shape, strides, depth, &given)?,
+        4 => return Err(value_error(four_dimensional_hint(shape))),
         n => {
             return Err(value_error(format!(
                 "got a {n}-dimensional buffer of shape {}; an image is (height, width) or (height, width, channels)",
@@ -321,6 +324,40 @@ pub fn plan_source(
     })
 }
 
+/// The checked `Geometry`.
+struct Given {
+    width: Option<u32>,
+    height: Option<u32>,
+    channels: Option<u64>,
+    /// In samples, not bytes.
+    stride: Option<u64>,
+}
+
+fn check_channels(channels: i64) -> Result<u64> {
+    if !(1..=4).contains(&channels) {
+        return Err(value_error(format!(
+            "channels must be 1 (gray), 2 (gray+alpha), 3 (colour) or 4 (colour+alpha), got {channels}"
+        )));
+    }
+    Ok(channels as u64)
+}
+
+fn check_stride(stride: i64, depth: Depth) -> Result<u64> {
+    if stride <= 0 {
+        return Err(value_error(format!(
+            "stride must be the positive number of bytes from one row's start to the next, got {stride}"
+        )));
+    }
+    let bytes = depth.bytes() as i64;
+    if stride % bytes != 0 {
+        return Err(value_error(format!(
+            "stride={stride} is not a whole number of {}-bit samples: stride counts bytes per row",
+            depth.bits()
+        )));
+    }
+    Ok((stride / bytes) as u64)
+}
+
 struct Dims {
     width: u64,
     height: u64,
@@ -328,10 +365,93 @@ struct Dims {
     strides: [isize; 3],
 }
 
+fn stride_overflow() -> anyhow::Error {
+    overflow_error("the buffer's stride is too large")
+}
+
+/// A 2-D or 3-D array. Its shape gives the size and channel count; a 2-D
+/// array whose rows are wider than `width=` is read as rows of samples
+/// (a padded plane, or pixels packed into rows), like a flat buffer.
+fn shaped_dims(shape: &[isize], strides: &[isize], depth: Depth, given: &Given) -> Result<Dims> {
+    let channels = if shape.len() == 3 { shape[2] as u64 } else { 1 };
+    if !(1..=4).contains(&channels) {
+        return Err(value_error(channel_count_hint(shape)));
+    }
+    let (rows, row_samples) = (shape[0] as u64, shape[1] as u64);
+    if let (2, Some(w)) = (shape.len(), given.width) {
+        let fits_rows = given.height.is_none_or(|h| u64::from(h) == rows);
+        // Only with channels= given: a width short of the rows is otherwise
+        // far more often a frame of another size than a padded plane.
+        if u64::from(w) < row_samples && fits_rows && given.channels.is_some() {
+            let sample_stride = strides[1];
+            let c = pick_channels(u64::from(w), row_samples, true, depth, given, || {
+                format!(
+                    "rows of {row_samples} samples (the array's shape {})",
+                    fmt_shape(shape)
+                )
+            })?;
+            if let Some(s) = given.stride {
+                check_stride_matches(s, strides[0], sample_stride, depth)?;
+            }
+            let pixel_stride = sample_stride
+                .checked_mul(c as isize)
+                .ok_or_else(stride_overflow)?;
+            return Ok(Dims {
+                width: u64::from(w),
+                height: rows,
+                channels: c,
+                strides: [strides[0], pixel_stride, sample_stride],
+            });
+        }
+    }
+    let dims = Dims {
+        width: row_samples,
+        height: rows,
+        channels,
+        strides: [
+            strides[0],
+            strides[1],
+            if shape.len() == 3 {
+                strides[2]
+            } else {
+                depth.bytes() as isize
+            },
+        ],
+    };
+    check_given_size(&dims, shape, given.width, given.height)?;
+    if let Some(c) = given.channels.filter(|&c| c != channels) {
+        return Err(value_error(format!(
+            "channels={c} does not match the array's shape {} ({channels} channel{}): an array's shape says its channels, so leave channels out (or reshape the array)",
+            fmt_shape(shape),
+            if channels == 1 { "" } else { "s" }
+        )));
+    }
+    if let Some(s) = given.stride {
+        check_stride_matches(s, strides[0], depth.bytes() as isize, depth)?;
+    }
+    Ok(dims)
+}
+
+/// An array's strides already say where its rows are; `stride=` may only repeat it.
+fn check_stride_matches(
+    stride: u64,
+    row_stride: isize,
+    sample_stride: isize,
+    depth: Depth,
+) -> Result<()> {
+    let bytes = stride * depth.bytes() as u64;
+    if sample_stride == depth.bytes() as isize && row_stride == bytes as isize {
+        return Ok(());
+    }
+    Err(value_error(format!(
+        "stride={bytes} does not match the array's own row stride of {row_stride} bytes: stride= is for flat buffers (bytes, memoryview) with padded rows; leave it out for an array"
+    )))
+}
+
 /// A one-dimensional buffer (bytes, bytearray, flat arrays): the caller's
-/// width and height give the shape, and the length gives the channel count.
-fn flat_dims(samples: u64, stride: isize, width: Option<u32>, height: Option<u32>) -> Result<Dims> {
-    let (width, height) = match (width, height) {
+/// width and height give the size; `stride=` the distance between rows.
+fn flat_dims(samples: u64, item_stride: isize, depth: Depth, given: &Given) -> Result<Dims> {
+    let (width, height) = match (given.width, given.height) {
         (Some(w), Some(h)) => (u64::from(w), u64::from(h)),
         _ => {
             return Err(value_error(format!(
@@ -345,24 +465,132 @@ fn flat_dims(samples: u64, stride: isize, width: Option<u32>, height: Option<u32
             "the buffer is empty (0 samples) but width={width}, height={height} needs at least {pixels}: was the frame read correctly?"
         )));
     }
-    if samples % pixels == 0 && (1..=4).contains(&(samples / pixels)) {
-        let channels = samples / pixels;
-        let overflow = || overflow_error("the buffer's stride is too large");
-        let pixel_stride = stride.checked_mul(channels as isize).ok_or_else(overflow)?;
-        let row_stride = pixel_stride
-            .checked_mul(width as isize)
-            .ok_or_else(overflow)?;
-        return Ok(Dims {
-            width,
-            height,
-            channels,
-            strides: [row_stride, pixel_stride, stride],
-        });
+    let sample_bytes = depth.bytes() as u64;
+    let Some(stride) = given.stride else {
+        if samples % pixels != 0 || samples / pixels > 4 {
+            return Err(value_error(flat_length_hint(samples, width, height, depth)));
+        }
+        let channels = pick_channels(width, samples / height, false, depth, given, || {
+            format!(
+                "a buffer of {} bytes ({} per row)",
+                samples * sample_bytes,
+                samples / height * sample_bytes
+            )
+        })?;
+        return flat_rows(width, height, channels, samples / height, item_stride);
+    };
+    let channels = pick_channels(width, stride, true, depth, given, || {
+        format!("stride={}", stride * sample_bytes)
+    })?;
+    // The last row's padding may be missing (a cropped or exact buffer).
+    let longest = stride.checked_mul(height).ok_or_else(stride_overflow)?;
+    let shortest = longest - stride + width * channels;
+    if samples > longest || samples < shortest {
+        return Err(value_error(format!(
+            "with stride={} and height={height} the buffer should hold {} bytes (or down to {} without padding after the last row), got {}: check stride (bytes per row), height and channels",
+            stride * sample_bytes,
+            longest * sample_bytes,
+            shortest * sample_bytes,
+            samples * sample_bytes
+        )));
     }
-    Err(value_error(flat_length_hint(samples, width, height)))
+    flat_rows(width, height, channels, stride, item_stride)
 }
 
-fn flat_length_hint(samples: u64, width: u64, height: u64) -> String {
+fn flat_rows(
+    width: u64,
+    height: u64,
+    channels: u64,
+    row_samples: u64,
+    item_stride: isize,
+) -> Result<Dims> {
+    let pixel_stride = item_stride
+        .checked_mul(channels as isize)
+        .ok_or_else(stride_overflow)?;
+    let row_stride = item_stride
+        .checked_mul(row_samples as isize)
+        .ok_or_else(stride_overflow)?;
+    Ok(Dims {
+        width,
+        height,
+        channels,
+        strides: [row_stride, pixel_stride, item_stride],
+    })
+}
+
+/// The channel count for rows of `row_samples` samples holding `width`
+/// pixels each: `channels=` when given; else the one reading that fits, or
+/// a ValueError that lists the readings and the parameter that picks one.
+/// `padded`: rows may hold more than the pixels (stride= or a 2-D array).
+fn pick_channels(
+    width: u64,
+    row_samples: u64,
+    padded: bool,
+    depth: Depth,
+    given: &Given,
+    rows: impl Fn() -> String,
+) -> Result<u64> {
+    let sample_bytes = depth.bytes() as u64;
+    if let Some(c) = given.channels {
+        let needed = width * c;
+        if needed > row_samples || (!padded && needed != row_samples) {
+            return Err(value_error(format!(
+                "width={width} with channels={c} needs {} bytes per row, but the buffer has {}: check width, channels and stride",
+                needed * sample_bytes,
+                rows()
+            )));
+        }
+        return Ok(c);
+    }
+    if padded {
+        let fitting: Vec<u64> = (1..=4).filter(|c| width * c <= row_samples).collect();
+        return match fitting[..] {
+            [only] => Ok(only),
+            [] => Err(value_error(format!(
+                "{} is too short for a row of width={width} pixels ({} bytes at 1 channel): check width and stride",
+                rows(),
+                width * sample_bytes
+            ))),
+            _ => Err(value_error(format!(
+                "{} for width={width} fits {} channels (the rest of each row padding), so it cannot say the channel count: pass channels= (1 gray, 2 gray+alpha, 3 colour, 4 colour+alpha)",
+                rows(),
+                fitting
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ))),
+        };
+    }
+    let exact = (row_samples % width == 0)
+        .then(|| row_samples / width)
+        .filter(|per| (1..=4).contains(per));
+    match exact {
+        Some(per) if depth == Depth::Sixteen || per == 1 || per == 3 => Ok(per),
+        Some(per) => Err(value_error(ambiguous_reading(width, per, rows()))),
+        None => Err(value_error(format!(
+            "{} is not a whole number of 1-4 samples per pixel for width={width}: check width, or pass channels= and stride= for padded rows",
+            rows()
+        ))),
+    }
+}
+
+/// The readings of 2 or 4 bytes a pixel, and the parameter that picks each.
+fn ambiguous_reading(width: u64, per: u64, rows: String) -> String {
+    let row = width * per;
+    let readings = if per == 2 {
+        format!(
+            "gray+alpha (pass channels=2), 16-bit gray sent as bytes (pass a 16-bit buffer: np.frombuffer(data, np.uint16) or memoryview(data).cast('H')), or gray rows padded to {row} bytes (pass channels=1, stride={row})"
+        )
+    } else {
+        format!(
+            "colour+alpha, BGRA or RGBA (pass channels=4), 16-bit gray+alpha sent as bytes (pass a 16-bit buffer: np.frombuffer(data, np.uint16) or memoryview(data).cast('H'), with channels=2), or gray rows padded to {row} bytes (pass channels=1, stride={row})"
+        )
+    };
+    format!("{rows} is {per} bytes a pixel for width={width}, which fits more than one reading: {readings}")
+}
+
+fn flat_length_hint(samples: u64, width: u64, height: u64, depth: Depth) -> String {
     let pixels = width * height;
     let mut message = format!(
         "buffer length does not match width={width}, height={height}: got {samples} samples, expected {} (1 channel), {} (2), {} (3) or {} (4)",
@@ -373,7 +601,7 @@ fn flat_length_hint(samples: u64, width: u64, height: u64) -> String {
     );
     if samples % pixels == 0 {
         let per_pixel = samples / pixels;
-        if per_pixel == 6 || per_pixel == 8 {
+        if depth == Depth::Eight && (per_pixel == 6 || per_pixel == 8) {
             message.push_str(&format!(
                 "; {per_pixel} bytes per pixel looks like 16-bit {}-channel data in an 8-bit buffer: view it as 16-bit, e.g. np.frombuffer(data, np.uint16) or memoryview(data).cast('H')",
                 per_pixel / 2
@@ -385,8 +613,14 @@ fn flat_length_hint(samples: u64, width: u64, height: u64) -> String {
         }
     } else if samples < pixels {
         message.push_str("; the buffer holds less than one sample per pixel: wrong width/height, or a thumbnail or crop of another frame?");
+    } else if samples % height == 0 {
+        message.push_str(&format!(
+            "; {} bytes per row: if rows are padded, pass stride={} and channels=",
+            samples / height * depth.bytes() as u64,
+            samples / height * depth.bytes() as u64
+        ));
     } else {
-        message.push_str("; not a whole number of samples per pixel: wrong width/height (a frame of another size?), or rows padded to a stride?");
+        message.push_str("; not a whole number of samples per pixel: wrong width/height (a frame of another size?), or rows padded to a stride (pass stride= and channels=)?");
     }
     message
 }
@@ -412,8 +646,13 @@ fn check_given_size(
             dims.height
         )));
     }
+    let padded = if shape.len() == 2 && w < dims.width && h == dims.height {
+        "; or rows padded beyond the image (a plane with a line size)? pass channels= too"
+    } else {
+        ""
+    };
     Err(value_error(format!(
-        "width={w}, height={h} do not match the array's shape {} (width {}, height {}): a frame of another size? leave width and height out to use the array's own shape",
+        "width={w}, height={h} do not match the array's shape {} (width {}, height {}): a frame of another size? leave width and height out to use the array's own shape{padded}",
         fmt_shape(shape),
         dims.width,
         dims.height
@@ -421,18 +660,65 @@ fn check_given_size(
 }
 
 fn channel_count_hint(shape: &[isize]) -> String {
-    let first = shape[0];
-    if shape.len() == 3 && (1..=4).contains(&first) {
+    let last = shape[shape.len() - 1];
+    // (3, 480, 640): a small first axis before two that are not channel
+    // counts. (4, 4, 5) is not: moving its axis would make a 5x4 image.
+    if shape.len() == 3 && (1..=4).contains(&shape[0]) && shape[1] > 4 && last > 4 {
         return format!(
             "shape {} looks channels-first (channels, height, width); bufpng wants channels last: pass np.moveaxis(img, 0, -1)",
             fmt_shape(shape)
         );
     }
+    let stack = if shape.len() == 3 && last > 4 {
+        format!(
+            "; if it is a stack of {} gray frames of {}x{}, write it with write_frames",
+            shape[0], last, shape[1]
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "shape {} has {} channels in its last dimension; an image has 1 (gray), 2 (gray+alpha), 3 (colour) or 4 (colour+alpha)",
+        "shape {} has {last} channels in its last dimension; an image has 1 (gray), 2 (gray+alpha), 3 (colour) or 4 (colour+alpha){stack}",
         fmt_shape(shape),
-        shape[shape.len() - 1]
     )
+}
+
+fn four_dimensional_hint(shape: &[isize]) -> String {
+    if shape[3] == 1 && (1..=4).contains(&shape[2]) {
+        return format!(
+            "got a 4-dimensional buffer of shape {}: an image with an extra axis of length 1; pass img[..., 0] (or img.squeeze(-1))",
+            fmt_shape(shape)
+        );
+    }
+    if shape[0] == 1 {
+        return format!(
+            "got a 4-dimensional buffer of shape {}: a batch of one frame; pass img[0]",
+            fmt_shape(shape)
+        );
+    }
+    format!(
+        "got a 4-dimensional buffer of shape {}: that looks like a batch of {} frames; pass one frame (arr[i]), or the whole batch to write_frames",
+        fmt_shape(shape),
+        shape[0]
+    )
+}
+
+/// Whether one 3-D array handed to write_frames or write_animation (or
+/// saved for `bufpng npy`) is a stack of gray frames (n, height, width). It
+/// is only when its last axis cannot be channels; (720, 1280, 3) is refused,
+/// not written as 720 gray frames of 3x1280.
+pub fn check_stack(shape: &[isize]) -> Result<()> {
+    let &[n, height, width] = shape else {
+        return Ok(());
+    };
+    if !(1..=4).contains(&width) {
+        return Ok(());
+    }
+    Err(type_error(format!(
+        "an array of shape {} is one {height}x{n} image with {width} channel{}, or {n} gray frames of {width}x{height}: use write() for a single image; for gray frames add a channel axis, arr[..., np.newaxis] (bufpng npy: --gray-frames)",
+        fmt_shape(shape),
+        if width == 1 { "" } else { "s" }
+    )))
 }
 
 /// Formats a shape the way numpy prints it: (480, 640, 3), (5,).
@@ -469,6 +755,21 @@ mod tests {
         }
     }
 
+    fn plan_wh(desc: &BufferDesc, width: Option<i64>, height: Option<i64>) -> Result<SourcePlan> {
+        plan_source(
+            desc,
+            &Geometry {
+                width,
+                height,
+                ..Geometry::default()
+            },
+        )
+    }
+
+    fn plan_with(desc: &BufferDesc, geometry: Geometry) -> Result<SourcePlan> {
+        plan_source(desc, &geometry)
+    }
+
     fn kind_and_message(err: anyhow::Error) -> (ErrorKind, String) {
         let input = err.downcast_ref::<InputError>().expect("an InputError");
         (input.kind, input.message.clone())
@@ -476,7 +777,7 @@ mod tests {
 
     #[test]
     fn numpy_bgr_frame() {
-        let plan = plan_source(&desc("B", 1, &[480, 640, 3], &[1920, 3, 1]), None, None).unwrap();
+        let plan = plan_wh(&desc("B", 1, &[480, 640, 3], &[1920, 3, 1]), None, None).unwrap();
         assert_eq!(
             plan.layout,
             ImageLayout {
@@ -497,19 +798,189 @@ mod tests {
     }
 
     #[test]
-    fn seed_question_flat_buffer_infers_channels() {
-        for channels in 1..=4isize {
+    fn seed_question_flat_buffer_reads_one_and_three_bytes_a_pixel() {
+        for channels in [1, 3isize] {
             let len = 640 * 480 * channels;
-            let plan = plan_source(&desc("B", 1, &[len], &[1]), Some(640), Some(480)).unwrap();
+            let plan = plan_wh(&desc("B", 1, &[len], &[1]), Some(640), Some(480)).unwrap();
             assert_eq!(plan.layout.channels as isize, channels);
             assert!(plan.is_packed());
         }
+        // 16-bit samples leave no doubt: 1-4 channels.
+        for channels in 1..=4isize {
+            let len = 8 * 6 * channels;
+            let plan = plan_wh(&desc("H", 2, &[len], &[2]), Some(8), Some(6)).unwrap();
+            assert_eq!(plan.layout.channels as isize, channels);
+        }
+    }
+
+    #[test]
+    fn two_and_four_bytes_a_pixel_list_the_readings() {
+        for (per, needles) in [
+            (2, ["channels=2", "cast('H')", "channels=1, stride=16"]),
+            (
+                4,
+                ["channels=4", "with channels=2", "channels=1, stride=32"],
+            ),
+        ] {
+            let (kind, message) = kind_and_message(
+                plan_wh(&desc("B", 1, &[8 * 10 * per], &[1]), Some(8), Some(10)).unwrap_err(),
+            );
+            assert_eq!(kind, ErrorKind::Value);
+            for needle in needles {
+                assert!(message.contains(needle), "{needle}: {message}");
+            }
+            let plan = plan_with(
+                &desc("B", 1, &[8 * 10 * per], &[1]),
+                Geometry {
+                    width: Some(8),
+                    height: Some(10),
+                    channels: Some(per as i64),
+                    stride: None,
+                },
+            )
+            .unwrap();
+            assert_eq!(plan.layout.channels as isize, per);
+        }
+    }
+
+    #[test]
+    fn stride_reads_padded_rows() {
+        // An 8-pixel gray plane with rows padded to 16 bytes (ffmpeg's linesize).
+        let geometry = Geometry {
+            width: Some(8),
+            height: Some(10),
+            channels: Some(1),
+            stride: Some(16),
+        };
+        for len in [160, 152] {
+            let plan = plan_with(&desc("B", 1, &[len], &[1]), geometry).unwrap();
+            assert_eq!(plan.layout.channels, 1);
+            assert_eq!(plan.strides, [16, 1, 1]);
+            assert_eq!(plan.span().unwrap().len, 152);
+        }
+        for len in [151, 161] {
+            let (_, message) =
+                kind_and_message(plan_with(&desc("B", 1, &[len], &[1]), geometry).unwrap_err());
+            assert!(message.contains("stride=16"), "{message}");
+        }
+        // Without channels= the padding hides the channel count.
+        let (_, message) = kind_and_message(
+            plan_with(
+                &desc("B", 1, &[160], &[1]),
+                Geometry {
+                    channels: None,
+                    ..geometry
+                },
+            )
+            .unwrap_err(),
+        );
+        assert!(message.contains("fits 1 or 2 channels"), "{message}");
+        // 16-bit rows: stride counts bytes.
+        let plan = plan_with(
+            &desc("H", 2, &[10 * 10], &[2]),
+            Geometry {
+                stride: Some(20),
+                ..geometry
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.strides, [20, 2, 2]);
+        let (_, message) = kind_and_message(
+            plan_with(
+                &desc("H", 2, &[100], &[2]),
+                Geometry {
+                    stride: Some(21),
+                    ..geometry
+                },
+            )
+            .unwrap_err(),
+        );
+        assert!(message.contains("whole number of 16-bit"), "{message}");
+        for (stride, needle) in [(0, "positive"), (7, "needs 8 bytes per row")] {
+            let (_, message) = kind_and_message(
+                plan_with(
+                    &desc("B", 1, &[160], &[1]),
+                    Geometry {
+                        stride: Some(stride),
+                        ..geometry
+                    },
+                )
+                .unwrap_err(),
+            );
+            assert!(message.contains(needle), "{stride}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_padded_two_dimensional_plane_is_read_with_width_and_channels() {
+        let plane = desc("B", 1, &[10, 16], &[16, 1]);
+        let plan = plan_with(
+            &plane,
+            Geometry {
+                width: Some(8),
+                channels: Some(1),
+                ..Geometry::default()
+            },
+        )
+        .unwrap();
+        assert_eq!((plan.layout.width, plan.layout.height), (8, 10));
+        assert_eq!(plan.strides, [16, 1, 1]);
+        let plan = plan_with(
+            &plane,
+            Geometry {
+                width: Some(8),
+                channels: Some(2),
+                ..Geometry::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(plan.layout.channels, 2);
+        let (_, message) = kind_and_message(plan_wh(&plane, Some(8), None).unwrap_err());
+        assert!(message.contains("pass channels="), "{message}");
+    }
+
+    #[test]
+    fn channels_and_stride_must_agree_with_an_array() {
+        let image = desc("B", 1, &[4, 5, 3], &[15, 3, 1]);
+        for (geometry, needle) in [
+            (
+                Geometry {
+                    channels: Some(4),
+                    ..Geometry::default()
+                },
+                "channels=4 does not match",
+            ),
+            (
+                Geometry {
+                    stride: Some(16),
+                    ..Geometry::default()
+                },
+                "stride=16 does not match",
+            ),
+            (
+                Geometry {
+                    channels: Some(5),
+                    ..Geometry::default()
+                },
+                "channels must be 1",
+            ),
+        ] {
+            let (kind, message) = kind_and_message(plan_with(&image, geometry).unwrap_err());
+            assert_eq!(kind, ErrorKind::Value);
+            assert!(message.contains(needle), "{message}");
+        }
+        let same = Geometry {
+            channels: Some(3),
+            stride: Some(15),
+            ..Geometry::default()
+        };
+        assert!(plan_with(&image, same).is_ok());
     }
 
     #[test]
     fn flat_buffer_needs_width_and_height() {
         let (kind, message) =
-            kind_and_message(plan_source(&desc("B", 1, &[12], &[1]), None, Some(2)).unwrap_err());
+            kind_and_message(plan_wh(&desc("B", 1, &[12], &[1]), None, Some(2)).unwrap_err());
         assert_eq!(kind, ErrorKind::Value);
         assert!(message.contains("pass width= and height="), "{message}");
     }
@@ -517,7 +988,7 @@ mod tests {
     #[test]
     fn flat_buffer_of_16_bit_bytes_is_diagnosed() {
         let (_, message) = kind_and_message(
-            plan_source(&desc("B", 1, &[6 * 20], &[1]), Some(5), Some(4)).unwrap_err(),
+            plan_wh(&desc("B", 1, &[6 * 20], &[1]), Some(5), Some(4)).unwrap_err(),
         );
         assert!(message.contains("16-bit 3-channel"), "{message}");
     }
@@ -525,7 +996,7 @@ mod tests {
     #[test]
     fn flat_buffer_of_wrong_size_is_diagnosed() {
         let (_, message) = kind_and_message(
-            plan_source(&desc("B", 1, &[1001], &[1]), Some(10), Some(10)).unwrap_err(),
+            plan_wh(&desc("B", 1, &[1001], &[1]), Some(10), Some(10)).unwrap_err(),
         );
         assert!(
             message.contains("got 1001 samples, expected 100 (1 channel)"),
@@ -537,7 +1008,7 @@ mod tests {
     #[test]
     fn swapped_width_and_height_are_named() {
         let (kind, message) = kind_and_message(
-            plan_source(
+            plan_wh(
                 &desc("B", 1, &[480, 640, 3], &[1920, 3, 1]),
                 Some(480),
                 Some(640),
@@ -554,7 +1025,7 @@ mod tests {
     #[test]
     fn mismatched_size_is_named() {
         let (_, message) = kind_and_message(
-            plan_source(&desc("B", 1, &[480, 640], &[640, 1]), Some(320), Some(240)).unwrap_err(),
+            plan_wh(&desc("B", 1, &[480, 640], &[640, 1]), Some(320), Some(240)).unwrap_err(),
         );
         assert!(
             message.contains("do not match the array's shape (480, 640)"),
@@ -565,9 +1036,16 @@ mod tests {
     #[test]
     fn channels_first_is_diagnosed() {
         let (_, message) = kind_and_message(
-            plan_source(&desc("B", 1, &[3, 48, 64], &[3072, 64, 1]), None, None).unwrap_err(),
+            plan_wh(&desc("B", 1, &[3, 48, 64], &[3072, 64, 1]), None, None).unwrap_err(),
         );
         assert!(message.contains("channels-first"), "{message}");
+        // Regression: (4, 4, 5) was called channels-first, and moving its
+        // axis would make a wrong 5x4 image with 4 channels.
+        let (_, message) = kind_and_message(
+            plan_wh(&desc("B", 1, &[4, 4, 5], &[20, 5, 1]), None, None).unwrap_err(),
+        );
+        assert!(!message.contains("moveaxis"), "{message}");
+        assert!(message.contains("write_frames"), "{message}");
     }
 
     #[test]
@@ -579,7 +1057,7 @@ mod tests {
             ("!H", Endian::Big),
             ("=H", Endian::NATIVE),
         ] {
-            let plan = plan_source(&desc(format, 2, &[2, 3], &[6, 2]), None, None).unwrap();
+            let plan = plan_wh(&desc(format, 2, &[2, 3], &[6, 2]), None, None).unwrap();
             assert_eq!(plan.layout.depth, Depth::Sixteen);
             assert_eq!(plan.endian, endian);
         }
@@ -597,7 +1075,7 @@ mod tests {
             ("T{B:r:B:g:}", 2, "cannot read"),
         ] {
             let (kind, message) = kind_and_message(
-                plan_source(
+                plan_wh(
                     &desc(
                         format,
                         itemsize,
@@ -617,7 +1095,7 @@ mod tests {
     #[test]
     fn negative_strides_span_memory_before_the_origin() {
         // img[::-1] of a 4x5 gray image: first row is the last in memory.
-        let plan = plan_source(&desc("B", 1, &[4, 5], &[-5, 1]), None, None).unwrap();
+        let plan = plan_wh(&desc("B", 1, &[4, 5], &[-5, 1]), None, None).unwrap();
         assert_eq!(
             plan.span().unwrap(),
             Span {
@@ -637,12 +1115,12 @@ mod tests {
             (1 << 31, 1, ErrorKind::Value),
         ] {
             let (got, _) = kind_and_message(
-                plan_source(&desc("B", 1, &[12], &[1]), Some(w), Some(h)).unwrap_err(),
+                plan_wh(&desc("B", 1, &[12], &[1]), Some(w), Some(h)).unwrap_err(),
             );
             assert_eq!(got, kind);
         }
         let (kind, _) = kind_and_message(
-            plan_source(&desc("B", 1, &[0, 5, 3], &[15, 3, 1]), None, None).unwrap_err(),
+            plan_wh(&desc("B", 1, &[0, 5, 3], &[15, 3, 1]), None, None).unwrap_err(),
         );
         assert_eq!(kind, ErrorKind::Value);
     }
@@ -651,19 +1129,42 @@ mod tests {
     fn huge_claimed_shape_is_an_overflow_not_an_allocation() {
         let big = (1isize << 31) - 1;
         let (kind, _) = kind_and_message(
-            plan_source(&desc("H", 2, &[big, big, 4], &[0, 0, 0]), None, None).unwrap_err(),
+            plan_wh(&desc("H", 2, &[big, big, 4], &[0, 0, 0]), None, None).unwrap_err(),
         );
         assert_eq!(kind, ErrorKind::Overflow);
     }
 
     #[test]
+    fn a_stack_is_gray_frames_only_when_its_last_axis_cannot_be_channels() {
+        assert!(check_stack(&[10, 48, 64]).is_ok());
+        assert!(check_stack(&[10, 48, 64, 3]).is_ok());
+        let (kind, message) = kind_and_message(check_stack(&[720, 1280, 3]).unwrap_err());
+        assert_eq!(kind, ErrorKind::Type);
+        assert!(
+            message.contains("one 1280x720 image with 3 channels"),
+            "{message}"
+        );
+        assert!(message.contains("720 gray frames of 3x1280"), "{message}");
+        assert!(message.contains("--gray-frames"), "{message}");
+    }
+
+    #[test]
     fn batches_and_scalars_are_rejected_with_hints() {
         let (_, message) = kind_and_message(
-            plan_source(&desc("B", 1, &[10, 4, 4, 3], &[48, 12, 3, 1]), None, None).unwrap_err(),
+            plan_wh(&desc("B", 1, &[10, 4, 4, 3], &[48, 12, 3, 1]), None, None).unwrap_err(),
         );
         assert!(message.contains("batch of 10 frames"), "{message}");
+        let (_, message) = kind_and_message(
+            plan_wh(
+                &desc("B", 1, &[480, 640, 3, 1], &[1920, 3, 1, 1]),
+                None,
+                None,
+            )
+            .unwrap_err(),
+        );
+        assert!(message.contains("img[..., 0]"), "{message}");
         let (_, message) =
-            kind_and_message(plan_source(&desc("B", 1, &[], &[]), None, None).unwrap_err());
+            kind_and_message(plan_wh(&desc("B", 1, &[], &[]), None, None).unwrap_err());
         assert!(message.contains("0-dimensional"), "{message}");
     }
 }

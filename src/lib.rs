@@ -22,10 +22,11 @@ pub mod pixels;
 #[cfg(test)]
 mod scratch;
 pub mod striped;
+pub mod target;
 
 pub use apng::{decode_animation, read_animation, Animation};
 pub use decode::{decode_png, read_png, DecodeOptions, DEFAULT_MAX_BYTES};
 pub use encode::{encode_png, write_png, Compression};
 pub use error::{ErrorKind, FileError, InputError};
-pub use layout::{plan_source, BufferDesc, Depth, Endian, ImageLayout, SourcePlan};
+pub use layout::{plan_source, BufferDesc, Depth, Endian, Geometry, ImageLayout, SourcePlan};
 pub use pixels::{ChannelOrder, Frame, PixelFormat};

@@ -61,6 +61,7 @@ impl FilePattern {
             found = Some((zero_pad, width));
         }
         let (zero_pad, width) = found.ok_or_else(|| invalid("has no placeholder"))?;
+        crate::encode::check_png_name(std::path::Path::new(pattern))?;
         let [prefix, suffix] = parts;
         Ok(FilePattern {
             prefix,

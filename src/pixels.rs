@@ -19,8 +19,9 @@ pub enum ChannelOrder {
 }
 
 impl ChannelOrder {
+    /// "bgr" or "rgb", in any case ("RGB" as Pillow spells its modes).
     pub fn parse(name: &str) -> Result<ChannelOrder> {
-        match name {
+        match name.to_ascii_lowercase().as_str() {
             "bgr" => Ok(ChannelOrder::Bgr),
             "rgb" => Ok(ChannelOrder::Rgb),
             _ => Err(value_error(format!(
@@ -102,6 +103,53 @@ impl Frame {
             format: target,
             data,
         })
+    }
+
+    /// Writes this frame into memory the caller owns (`out=`), laid out as
+    /// `plan` says (any strides, the plan's byte order), channels in this
+    /// frame's order; its first sample goes at `origin` in `memory`. The
+    /// plan's whole span is checked against `memory` before the first byte
+    /// is written, so a plan that does not fit writes nothing.
+    pub fn copy_into(&self, plan: &SourcePlan, memory: &mut [u8], origin: usize) -> Result<()> {
+        let layout = &self.layout;
+        if plan.layout != *layout {
+            return Err(value_error(
+                "bufpng internal error: the target's layout is not the frame's",
+            ));
+        }
+        let span = plan.span()?;
+        let fits = || value_error("the target buffer's shape and strides point outside its memory");
+        let end = origin.checked_add(span.len - span.before);
+        if origin < span.before || end.is_none_or(|end| end > memory.len()) {
+            return Err(fits());
+        }
+        let target = PixelFormat {
+            order: self.format.order,
+            endian: plan.endian,
+        };
+        let convert = Conversion::new(layout, self.format.order, self.format.endian, target);
+        if plan.is_packed() {
+            let out = memory
+                .get_mut(origin..origin + self.data.len())
+                .ok_or_else(fits)?;
+            convert.packed(&self.data, out);
+            return Ok(());
+        }
+        let row_bytes = layout.row_bytes();
+        for (y, row) in self.data.chunks_exact(row_bytes).enumerate() {
+            let row_start = offset(origin, y as isize * plan.strides[0]).ok_or_else(fits)?;
+            if plan.pixels_packed() {
+                let out = memory
+                    .get_mut(row_start..row_start + row_bytes)
+                    .ok_or_else(fits)?;
+                convert.packed(row, out);
+            } else {
+                convert
+                    .strided_into(row, memory, row_start, plan)
+                    .ok_or_else(fits)?;
+            }
+        }
+        Ok(())
     }
 
     /// True when the bytes already are in `target` format (channel order
@@ -219,6 +267,14 @@ fn swap_rgb8(source: &[u8], out: &mut [u8]) {
         .zip(sources.remainder().chunks_exact(3))
     {
         o.copy_from_slice(&[s[2], s[1], s[0]]);
+    }
+}
+
+/// Copies packed `N`-byte pixels to `step` bytes apart in `out`.
+fn scatter<const N: usize>(row: &[u8], out: &mut [u8], step: usize) {
+    for (o, p) in out.chunks_mut(step).zip(row.chunks_exact(N)) {
+        let p: &[u8; N] = p.try_into().expect("chunks of N");
+        o[..N].copy_from_slice(p);
     }
 }
 
@@ -372,6 +428,55 @@ impl Conversion {
         Some(())
     }
 
+    /// The reverse of `strided`: scatters one packed row into memory laid
+    /// out by arbitrary strides.
+    fn strided_into(
+        &self,
+        row: &[u8],
+        memory: &mut [u8],
+        row_start: usize,
+        plan: &SourcePlan,
+    ) -> Option<()> {
+        let n = self.sample_bytes;
+        let pixel = self.channels * n;
+        // Whole pixels at a time when each pixel's samples are adjacent (a
+        // channel-last slice such as arr[..., :3] of a 4-channel array):
+        // several times faster than sample by sample.
+        let samples_adjacent = self.channels == 1 || plan.strides[2] == n as isize;
+        if samples_adjacent && plan.strides[1] >= pixel as isize {
+            // Pixels left to right without overlap: one bounds check per row.
+            let step = plan.strides[1] as usize;
+            let reach = (row.len() / pixel - 1) * step + pixel;
+            let out = memory.get_mut(row_start..row_start.checked_add(reach)?)?;
+            match (self.swap_channels || self.swap_bytes, pixel) {
+                // Fixed-size moves for the plain copies (no call per pixel).
+                (false, 3) => scatter::<3>(row, out, step),
+                (false, 4) => scatter::<4>(row, out, step),
+                (false, 6) => scatter::<6>(row, out, step),
+                (false, 8) => scatter::<8>(row, out, step),
+                _ => {
+                    for (o, p) in out.chunks_mut(step).zip(row.chunks_exact(pixel)) {
+                        self.packed(p, &mut o[..pixel]);
+                    }
+                }
+            }
+            return Some(());
+        }
+        for (x, p) in row.chunks_exact(pixel).enumerate() {
+            let pixel_start = offset(row_start, x as isize * plan.strides[1])?;
+            if samples_adjacent {
+                self.packed(p, memory.get_mut(pixel_start..pixel_start + pixel)?);
+                continue;
+            }
+            for c in 0..self.channels {
+                let at = offset(pixel_start, c as isize * plan.strides[2])?;
+                let from = self.source_channel(c) * n;
+                self.sample(&p[from..from + n], memory.get_mut(at..at + n)?);
+            }
+        }
+        Some(())
+    }
+
     fn sample(&self, source: &[u8], out: &mut [u8]) {
         if self.swap_bytes {
             out[0] = source[1];
@@ -395,8 +500,7 @@ mod tests {
                 shape,
                 strides,
             },
-            None,
-            None,
+            &Default::default(),
         )
         .unwrap()
     }

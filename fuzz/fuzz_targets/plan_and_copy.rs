@@ -1,5 +1,5 @@
 //! Arbitrary exporter descriptions (shape, strides, format, itemsize) and
-//! caller arguments (width, height, order) over an arbitrary memory slice.
+//! caller arguments (width, height, channels, stride, order) over an arbitrary memory slice.
 //!
 //! `plan_source` and `Frame::copy_from` must never panic. When the copy
 //! succeeds, every sample must equal what a naive reference reads at
@@ -12,8 +12,8 @@
 use arbitrary::Arbitrary;
 use bufpng_core::layout::Endian;
 use bufpng_core::{
-    encode_png, plan_source, BufferDesc, ChannelOrder, Compression, ErrorKind, Frame, InputError,
-    PixelFormat, SourcePlan,
+    encode_png, plan_source, BufferDesc, ChannelOrder, Compression, ErrorKind, Frame, Geometry,
+    InputError, PixelFormat, SourcePlan,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -69,6 +69,8 @@ struct Input {
     strides: Vec<Number>,
     width: Option<i64>,
     height: Option<i64>,
+    channels: Option<i8>,
+    stride: Option<i16>,
     source_rgb: bool,
     target_bgr_native: bool,
     origin: u16,
@@ -85,7 +87,13 @@ fuzz_target!(|input: Input| {
         shape: &shape,
         strides: &strides,
     };
-    let Ok(plan) = plan_source(&desc, input.width, input.height) else {
+    let geometry = Geometry {
+        width: input.width,
+        height: input.height,
+        channels: input.channels.map(i64::from),
+        stride: input.stride.map(i64::from),
+    };
+    let Ok(plan) = plan_source(&desc, &geometry) else {
         return;
     };
     let Ok(span) = plan.span() else {

@@ -5,6 +5,7 @@ run-time behaviour cannot disagree without a test failing."""
 from __future__ import annotations
 
 import array
+import pickle
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ def main() -> None:
     png: bytes = bufpng.encode(image, compression=9)
     assert bufpng.encode(bytes(24), 4, 2, order="rgb")[:4] == b"\x89PNG"
     assert bufpng.encode(array.array("H", [0] * 8), width=4, height=2)
+    assert bufpng.encode(bytes(32), width=4, height=2, channels=1, stride=16)
+    assert Frame(bytes(16), 4, 2, channels=2).channels == 2
     frame: Frame = bufpng.decode(png, order="rgb", max_bytes=bufpng.DEFAULT_MAX_BYTES)
     width: int = frame.width
     assert (width, frame.height, frame.channels, frame.depth) == (6, 4, 3, 8)
@@ -28,6 +31,11 @@ def main() -> None:
     assert np.asarray(frame).shape == (4, 6, 3)
     view = memoryview(frame)
     assert view.readonly
+    shape3: tuple[int, ...] = frame.shape
+    dtype: str = frame.dtype
+    assert shape3 == (4, 6, 3) and frame.ndim == 3 and (dtype, frame.itemsize, frame.format) == ("uint8", 1, "B")
+    assert frame.__array_interface__["typestr"] == "|u1"
+    assert pickle.loads(pickle.dumps(frame, protocol=5)) == frame
 
     info = bufpng.describe(bytearray(3), "simple")
     ndim: int = info["ndim"]
@@ -36,7 +44,7 @@ def main() -> None:
 
     seen: list[tuple[int, int | None]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        bufpng.write(Path(tmp, "a.png"), image)
+        bufpng.write(Path(tmp, "a.png"), image, durable=True)
         frame.write(Path(tmp) / "b.png", compression=0)
         paths: list[str] = bufpng.write_frames(
             (image for _ in range(3)),
@@ -55,6 +63,13 @@ def main() -> None:
         loop: int = animation.loop
         assert first == frame and durations == [0.5, 0.25] and loop == 2
         assert len(bufpng.read_animation(Path(tmp, "anim2.png").read_bytes())) == 2
+        frames: list[Frame] = bufpng.read_frames(paths, threads=2, order="rgb")
+        batch: np.ndarray[tuple[int, ...], np.dtype[np.uint8]] = np.empty((3, 4, 6, 3), np.uint8)
+        filled = bufpng.read_frames(map(Path, paths), out=batch, progress=lambda d, t: None)
+        same: bool = filled is batch and frames[0] == Frame(batch[0])
+        into: bytearray = bufpng.read(paths[0], out=bytearray(72))
+        second = batch[1]
+        assert same and bufpng.decode(png, out=second) is second and len(into) == 72
     assert seen[0] == (0, None) and len(paths) == 3
     print(f"bufpng {bufpng.__version__}: typed usage ok", file=sys.stderr)
 

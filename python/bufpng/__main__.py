@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import array
 import ast
+import ctypes
 import importlib
 import itertools
 import math
@@ -29,11 +30,14 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO, Literal, TypeAlias
+from typing import Any, BinaryIO, Literal, TypeAlias
 
 import bufpng
 
 FrameObject: TypeAlias = "bytes | memoryview | array.array[int]"
+# What the commands hand to write_frames: a clip or stream of flat frames
+# (raw), or one ctypes array of frames mapped from a .npy file.
+Frames: TypeAlias = "Clip | Iterator[FrameObject] | list[FrameObject] | ctypes.Array[Any]"
 Order: TypeAlias = Literal["bgr", "rgb"]
 
 
@@ -279,7 +283,7 @@ def raw(args: argparse.Namespace) -> int:
             frames = Clip(count, lambda i: fmt.frame(os.pread(stream.fileno(), size, first + i * size)))
         else:
             frames = _read_frames(stream, size, fmt, partial)
-        return _write(frames, width, height, fmt.order, args, name)
+        return _write(frames, width, height, fmt.order, args, name, channels=fmt.channels)
 
 
 def _read_frames(stream: BinaryIO, size: int, fmt: PixFmt, partial: Callable[[int], CliError]) -> Iterator[FrameObject]:
@@ -299,35 +303,54 @@ def _read_frames(stream: BinaryIO, size: int, fmt: PixFmt, partial: Callable[[in
         yield fmt.frame(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
 
-NPY_DTYPES = {"|u1": (False, False), "<u2": (True, False), ">u2": (True, True)}
+# .npy dtypes as ctypes sample types: ctypes arrays export the buffer
+# protocol with shape and byte order ('>H'), which memoryview cannot.
+NPY_DTYPES: dict[str, type[ctypes.c_uint8] | type[ctypes.c_uint16]] = {
+    "|u1": ctypes.c_uint8,
+    "<u2": ctypes.c_uint16.__ctype_le__,
+    ">u2": ctypes.c_uint16.__ctype_be__,
+}
 
 
 def npy(args: argparse.Namespace) -> int:
     with open(args.file, "rb") as f:
-        shape, sixteen, big_endian, offset = _npy_header(f, args.file)
-        if len(shape) not in (3, 4) or (len(shape) == 4 and not 1 <= shape[3] <= 4):
+        shape, sample, offset = _npy_header(f, args.file)
+        if len(shape) not in (3, 4):
             raise CliError(f"{args.file}: shape {shape} is not frames of (n, height, width) or (n, height, width, 1-4 channels)")
-        count, height, width = shape[:3]
-        channels = shape[3] if len(shape) == 4 else 1
-        fmt = PixFmt(channels, sixteen, big_endian, args.order)
-        size = fmt.frame_bytes(width, height)
-        if os.fstat(f.fileno()).st_size < offset + count * size:
-            raise CliError(f"{args.file} is truncated: shape {shape} needs {offset + count * size} bytes")
-        if count == 0 or size == 0:
-            return _write([], width, height, fmt.order, args, args.file)
-        # Memory-mapped: each frame is a view of the file, copied by write_frames
-        # as it goes, so the array is never loaded whole.
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            whole = memoryview(mapped)
-            try:
-                frames = Clip(count, lambda i: fmt.frame(whole[offset + i * size : offset + (i + 1) * size]))
-                return _write(frames, width, height, fmt.order, args, args.file)
-            finally:
-                whole.release()
+        if args.gray_frames:
+            if len(shape) != 3:
+                raise CliError(f"{args.file}: --gray-frames is for 3-D arrays (n, height, width), got shape {shape}")
+            shape = (*shape, 1)
+        needed = offset + ctypes.sizeof(sample) * _product(shape)
+        if os.fstat(f.fileno()).st_size < needed:
+            raise CliError(f"{args.file} is truncated: shape {shape} needs {needed} bytes")
+        if len(shape) >= 3 and shape[0] == 0:
+            return _write([], None, None, args.order, args, args.file)
+        # Memory-mapped copy-on-write (ctypes needs a writable buffer; nothing
+        # is written): each frame is a view of the file, copied by
+        # write_frames as it goes, so the array is never loaded whole. The
+        # map closes when the last view goes (not in a `with`: a traceback
+        # may still hold a view, and close() would then replace the error).
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    array_type: Any = sample
+    for n in reversed(shape):
+        array_type = array_type * n
+    # Named for messages ("got one 3-dimensional .npy array"), not c_ubyte_Array_3_...
+    array_type = type(".npy array", (array_type,), {})
+    # write_frames decides what the shape means, by bufpng's one rule: a 3-D
+    # array is gray frames only when its last axis cannot be channels.
+    return _write(array_type.from_buffer(mapped, offset), None, None, args.order, args, args.file)
 
 
-def _npy_header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], bool, bool, int]:
-    """Shape, 16-bit?, big-endian? and data offset of a .npy file (numpy's
+def _product(shape: tuple[int, ...]) -> int:
+    total = 1
+    for n in shape:
+        total *= n
+    return total
+
+
+def _npy_header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], type[ctypes.c_uint8] | type[ctypes.c_uint16], int]:
+    """Shape, ctypes sample type and data offset of a .npy file (numpy's
     format, read without numpy)."""
     magic = f.read(8)
     if magic[:6] != b"\x93NUMPY":
@@ -343,23 +366,25 @@ def _npy_header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], bool, bool, in
         raise CliError(f"{name}: dtype {descr!r} is not uint8 or uint16; convert with arr.astype(np.uint8) before np.save")
     if fortran:
         raise CliError(f"{name} is stored in Fortran order; save np.ascontiguousarray(arr) instead")
-    return (shape, *NPY_DTYPES[descr], f.tell())
+    return shape, NPY_DTYPES[descr], f.tell()
 
 
 def _write(
-    frames: Clip | Iterator[FrameObject] | list[FrameObject],
-    width: int,
-    height: int,
+    frames: Frames,
+    width: int | None,
+    height: int | None,
     order: Order,
     args: argparse.Namespace,
     source: str,
+    channels: int | None = None,
 ) -> int:
     if args.apng:
-        return _write_animation(frames, width, height, order, args, source)
+        return _write_animation(frames, width, height, order, args, source, channels)
     paths = bufpng.write_frames(
         frames,
         width,
         height,
+        channels=channels,
         directory=args.output,
         pattern=args.pattern,
         start=args.start,
@@ -367,6 +392,7 @@ def _write(
         compression=args.compression,
         threads=args.threads,
         progress=not args.quiet,
+        durable=args.durable,
     )
     if not paths:
         print(f"bufpng: {source} holds no frames: nothing written", file=sys.stderr)
@@ -376,15 +402,16 @@ def _write(
 
 
 def _write_animation(
-    frames: Clip | Iterator[FrameObject] | list[FrameObject],
-    width: int,
-    height: int,
+    frames: Frames,
+    width: int | None,
+    height: int | None,
     order: Order,
     args: argparse.Namespace,
     source: str,
+    channels: int | None,
 ) -> int:
-    count = [len(frames)] if isinstance(frames, (Clip, list)) else [0]
-    if not isinstance(frames, (Clip, list)):
+    count = [len(frames)] if isinstance(frames, (Clip, list, ctypes.Array)) else [0]
+    if not isinstance(frames, (Clip, list, ctypes.Array)):
         # A pipe: look at the first frame, so no input is reported as
         # write_frames reports it ("nothing written"), not as an error; and
         # count the frames for the summary.
@@ -397,7 +424,7 @@ def _write_animation(
                 yield frame
 
         frames = counted() if first is not None else []
-    if isinstance(frames, (Clip, list)) and len(frames) == 0:
+    if isinstance(frames, (Clip, list, ctypes.Array)) and len(frames) == 0:
         print(f"bufpng: {source} holds no frames: nothing written", file=sys.stderr)
         return 0
     bufpng.write_animation(
@@ -405,12 +432,14 @@ def _write_animation(
         frames,
         width,
         height,
+        channels=channels,
         fps=args.fps,
         loop=args.loop,
         order=order,
         compression=args.compression,
         threads=args.threads,
         progress=not args.quiet,
+        durable=args.durable,
     )
     if not args.quiet:
         print(f"wrote {args.apng}: {count[0]} frames at {args.fps:g} fps", file=sys.stderr)
@@ -483,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     writing.add_argument("--threads", type=positive, metavar="N", help="worker threads (default: one per CPU core; 1 = no pool)")
     writing.add_argument("--compression", type=level, metavar="0-9", help="zlib level, as OpenCV counts it (default: bufpng's fast setting)")
     writing.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    writing.add_argument("--durable", action="store_true", help="fsync each file and the directory, so the output survives a power loss (slower)")
     writing.add_argument("--apng", metavar="OUT.png", help="write one animated PNG instead of a file per frame (-o, --pattern, --start do not apply)")
     writing.add_argument("--fps", type=fps, default=25.0, help="frames per second of the --apng animation (default: 25)")
     writing.add_argument("--loop", type=int, default=0, metavar="N", help="plays of the --apng animation, 0 = forever (default: 0)")
@@ -517,11 +547,17 @@ def build_parser() -> argparse.ArgumentParser:
         "npy",
         parents=[common, writing],
         help="every frame of a .npy array to PNG files",
-        description="Write every frame of an array saved with np.save, shape (n, h, w) or (n, h, w, c), "
-        "uint8 or uint16. The file is memory-mapped, not loaded whole. Does not need numpy.",
+        description="Write every frame of an array saved with np.save, shape (n, h, w, c) with c 1-4, or (n, h, w) "
+        "of gray frames when w is not 1-4 (else pass --gray-frames), uint8 or uint16. The file is memory-mapped, "
+        "not loaded whole. Does not need numpy.",
     )
     p.add_argument("file", metavar="FILE.npy", help="the saved array")
     p.add_argument("--order", choices=["bgr", "rgb"], default="bgr", help="channel order of 3-4 channel frames (default: bgr, OpenCV's)")
+    p.add_argument(
+        "--gray-frames",
+        action="store_true",
+        help="read a 3-D array (n, h, w) as n gray frames even when w is 1-4 (without it, such a shape is refused: it could be one colour image)",
+    )
     p.set_defaults(run=npy)
     return parser
 

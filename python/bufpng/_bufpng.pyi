@@ -8,7 +8,18 @@ module by `python -m mypy.stubtest bufpng` (pytests/test_typing.py).
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar, Final, Literal, Protocol, TypedDict, final
+from typing import (
+    Any,
+    ClassVar,
+    Final,
+    Literal,
+    Protocol,
+    SupportsIndex,
+    TypedDict,
+    TypeVar,
+    final,
+    overload,
+)
 
 from typing_extensions import Buffer, Self
 
@@ -24,9 +35,12 @@ else:
 
     _Image = Buffer | _ArrayInterface
 
+# out=: a writable buffer, returned as it was given (its own type).
+_Out = TypeVar("_Out", bound=_Image)
 # A file system path as os.fspath() accepts it.
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
-# The channel order of colour pixels; 1-2 channel images ignore it.
+# The channel order of colour pixels; 1-2 channel images ignore it. Any case
+# is accepted at run time ("RGB"); the stubs name the canonical spelling.
 _Order = Literal["bgr", "rgb"]
 # progress(done, total): total is None when the number of frames is unknown.
 _Progress = Callable[[int, int | None], object]
@@ -78,6 +92,8 @@ class Frame:
         width: int | None = None,
         height: int | None = None,
         *,
+        channels: int | None = None,
+        stride: int | None = None,
         order: _Order | None = None,
     ) -> Self: ...
     @property
@@ -92,6 +108,18 @@ class Frame:
     def order(self) -> Literal["bgr", "rgb", "gray"]: ...
     @property
     def nbytes(self) -> int: ...
+    @property
+    def shape(self) -> tuple[int, int] | tuple[int, int, int]: ...
+    @property
+    def ndim(self) -> Literal[2, 3]: ...
+    @property
+    def dtype(self) -> Literal["uint8", "uint16"]: ...
+    @property
+    def itemsize(self) -> Literal[1, 2]: ...
+    @property
+    def format(self) -> Literal["B", "H"]: ...
+    @property
+    def __array_interface__(self) -> dict[str, Any]: ...
     def encode(
         self, *, compression: int | None = None, threads: int | None = None
     ) -> bytes: ...
@@ -101,8 +129,11 @@ class Frame:
         *,
         compression: int | None = None,
         threads: int | None = None,
+        durable: bool = False,
     ) -> None: ...
     def tobytes(self) -> bytes: ...
+    # pickle: (_frame_from_pickle, (pixels, ...)); a PickleBuffer from protocol 5.
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]: ...
     # The Py_bf_getbuffer slot. Python 3.12+ shows it as __buffer__ (PEP 688);
     # on 3.11 the slot exists without the Python-level method, but declaring
     # it is what makes a Frame a collections.abc.Buffer to type checkers.
@@ -110,7 +141,7 @@ class Frame:
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     # Frames compare by pixels and are immutable views' owners, not hashable
-    # (like numpy arrays).
+    # (like numpy arrays; docs/frame.md says why).
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 def encode(
@@ -118,6 +149,8 @@ def encode(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
@@ -128,15 +161,20 @@ def write(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
+    durable: bool = False,
 ) -> None: ...
 def write_frames(
     frames: Iterable[_Image],
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     directory: _Path = ".",
     pattern: str = "frame_%05d.png",
     start: int = 0,
@@ -144,9 +182,45 @@ def write_frames(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    durable: bool = False,
 ) -> list[str]: ...
-def decode(data: _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824) -> Frame: ...
-def read(path: _Path, *, order: _Order = "bgr", max_bytes: int = 1073741824) -> Frame: ...
+# With out=, the pixels go into the caller's buffer, which is returned.
+@overload
+def decode(
+    data: _Image, *, out: None = None, order: _Order = "bgr", max_bytes: int = 1073741824
+) -> Frame: ...
+@overload
+def decode(
+    data: _Image, *, out: _Out, order: _Order = "bgr", max_bytes: int = 1073741824
+) -> _Out: ...
+@overload
+def read(
+    path: _Path, *, out: None = None, order: _Order = "bgr", max_bytes: int = 1073741824
+) -> Frame: ...
+@overload
+def read(
+    path: _Path, *, out: _Out, order: _Order = "bgr", max_bytes: int = 1073741824
+) -> _Out: ...
+@overload
+def read_frames(
+    paths: Iterable[_Path],
+    *,
+    out: None = None,
+    threads: int | None = None,
+    progress: bool | _Progress | None = None,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+) -> list[Frame]: ...
+@overload
+def read_frames(
+    paths: Iterable[_Path],
+    *,
+    out: _Out,
+    threads: int | None = None,
+    progress: bool | _Progress | None = None,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+) -> _Out: ...
 def describe(obj: _Image, request: _Request | int = "records_ro") -> _BufferInfo: ...
 
 def write_animation(
@@ -155,6 +229,8 @@ def write_animation(
     width: int | None = None,
     height: int | None = None,
     *,
+    channels: int | None = None,
+    stride: int | None = None,
     fps: float | None = 25.0,
     durations: Sequence[float] | None = None,
     loop: int = 0,
@@ -162,7 +238,20 @@ def write_animation(
     compression: int | None = None,
     threads: int | None = None,
     progress: bool | _Progress | None = None,
+    durable: bool = False,
 ) -> None: ...
+
+# Rebuilds a pickled Frame (Frame.__reduce_ex__ names it).
+def _frame_from_pickle(
+    pixels: _Image,
+    width: int,
+    height: int,
+    channels: int,
+    depth: int,
+    order: _Order,
+    byteorder: Literal["little", "big"],
+    /,
+) -> Frame: ...
 
 # The native half of bufpng.read_animation (python/bufpng/_animation.py):
 # (frames, durations in seconds, loop count).
