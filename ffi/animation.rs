@@ -11,25 +11,31 @@ use crate::buffer::BufferView;
 use crate::convert::{self, float, given, optional_int};
 use crate::decode::parse_options;
 use crate::errors::call_guarded;
+use crate::file::{self, Destination};
 use crate::frame;
 use crate::gil::without_gil;
 use crate::image::{parse_durable, parse_geometry, EncodeOptions};
+use crate::metadata::{self, with_metadata};
 use crate::module;
-use crate::object::{has_attribute, none, type_name, Failure, Gil, Obj, Owned, PyResult};
+use crate::object::{
+    bytes_from, has_attribute, none, type_name, Failure, Gil, Obj, Owned, PyResult,
+};
 use bufpng_core::apng::{
     decode_animation, read_animation, AnimationOutput, Assembler, Delay, Delays,
+    Destination as AnimationDestination,
 };
 use bufpng_core::batch::Pipeline;
 use bufpng_core::encode::check_png_name;
 use bufpng_core::error::{type_error, value_error};
 use pyo3_ffi::*;
+use std::sync::Arc;
 
 /// The PNG spec's limit for 4-byte unsigned integers such as acTL num_plays.
 const MAX_LOOP: i64 = (1 << 31) - 1;
 
 static WRITE_ANIMATION: Signature = Signature {
     function: "write_animation",
-    params: &[
+    params: with_metadata![
         "path",
         "frames",
         "width",
@@ -59,71 +65,185 @@ pub unsafe extern "C" fn write_animation(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [path, frames, width, height, channels, stride, fps, durations, plays, order, compression, threads, progress, durable] =
-            unsafe { WRITE_ANIMATION.parse(gil, args, nargs, kwnames)? };
-        let path = convert::path(required(path), "path")?;
-        check_png_name(&path)?;
-        let size = parse_geometry(width, height, channels, stride)?;
-        let delays = parse_delays(fps, durations)?;
-        let plays = match optional_int(plays, "loop")?.unwrap_or(0) {
-            n @ 0..=MAX_LOOP => n as u32,
-            n => {
-                return Err(value_error(format!(
-                    "loop must be 0 (play forever) or the number of plays, 1-{MAX_LOOP}, got {n}"
-                ))
-                .into())
-            }
-        };
-        let options = EncodeOptions::parse(order, compression, threads)?;
-        let progress = Progress::parse(progress)?;
-        let mut assembler = Assembler::new(AnimationOutput {
-            path,
-            compression: options.compression,
-            delays: delays.clone(),
+        let [path, frames, width, height, channels, stride, fps, durations, plays, order, compression, threads, progress, durable, metadata @ ..] =
+            unsafe { WRITE_ANIMATION.parse::<23>(gil, args, nargs, kwnames)? };
+        let common = [
+            width,
+            height,
+            channels,
+            stride,
+            fps,
+            durations,
             plays,
-            durable: parse_durable(durable)?,
-        });
-        let mut source = Source::new(required(frames), &size, &mut assembler, "write_animation")?;
-        match (source.total(), &delays) {
-            (Some(0), _) => {
-                return Err(
-                    value_error("write_animation needs at least one frame, got none").into(),
-                )
+            order,
+            compression,
+            threads,
+            progress,
+        ];
+        let durable = parse_durable(durable)?;
+        let function = "write_animation";
+        match Destination::parse(required(path), "path")? {
+            Destination::Path(path) => {
+                check_png_name(&path)?;
+                let to = AnimationDestination::Path(path);
+                animate(
+                    gil,
+                    required(frames),
+                    &common,
+                    &metadata,
+                    durable,
+                    to,
+                    function,
+                )?;
             }
-            (Some(total), Delays::Each(each)) if each.len() != total => {
-                return Err(value_error(format!(
-                    "durations has {} entries but frames has {total}: pass one duration per frame",
-                    each.len()
-                ))
-                .into())
+            Destination::File(file) => {
+                let to = AnimationDestination::Memory;
+                let png = animate(
+                    gil,
+                    required(frames),
+                    &common,
+                    &metadata,
+                    false,
+                    to,
+                    function,
+                )?;
+                if durable {
+                    return Err(value_error(
+                        "durable=True applies to paths (bufpng fsyncs the file it renames): a file object is yours to flush and sync",
+                    )
+                    .into());
+                }
+                file::write_all(file, &png.unwrap_or_default())?;
             }
-            _ => {}
         }
-        let threads = source.threads(options.threads);
-        let mut pipeline = Pipeline::new(assembler, threads)?;
-        let outcome = drive(
-            gil,
-            &mut source,
-            &mut pipeline,
-            &size,
-            &options,
-            progress.as_ref(),
-        );
-        // Joins the workers, then completes the file, or (on failure) drops
-        // the assembler, which removes its temporary file.
-        // (The outcome stays outside: a raised exception is a Python object.)
-        let fed_all = outcome.is_ok();
-        let finished = without_gil(gil, move || {
-            let assembler = pipeline.into_sink();
-            fed_all.then(|| assembler.finish())
-        });
-        let outcome = outcome.and_then(|_| Ok(finished.transpose()?));
-        if let Some(progress) = &progress {
-            progress.finish(outcome.is_ok())?;
-        }
-        outcome?;
         Ok(none(gil))
     })
+}
+
+static ENCODE_ANIMATION: Signature = Signature {
+    function: "encode_animation",
+    params: with_metadata![
+        "frames",
+        "width",
+        "height",
+        "channels",
+        "stride",
+        "fps",
+        "durations",
+        "loop",
+        "order",
+        "compression",
+        "threads",
+        "progress",
+    ],
+    positional: 3,
+    required: 1,
+};
+
+pub unsafe extern "C" fn encode_animation(
+    _module: *mut PyObject,
+    args: *const *mut PyObject,
+    nargs: Py_ssize_t,
+    kwnames: *mut PyObject,
+) -> *mut PyObject {
+    // SAFETY: CPython calls native functions with the GIL held.
+    let gil = unsafe { Gil::assume() };
+    call_guarded(gil, |gil| {
+        // SAFETY: CPython's fastcall arguments for this call.
+        let [frames, common @ .., t, d, s, g, i, c, m, l, md] =
+            unsafe { ENCODE_ANIMATION.parse::<21>(gil, args, nargs, kwnames)? };
+        let metadata = [t, d, s, g, i, c, m, l, md];
+        let to = AnimationDestination::Memory;
+        let function = "encode_animation";
+        let png = animate(
+            gil,
+            required(frames),
+            &common,
+            &metadata,
+            false,
+            to,
+            function,
+        )?;
+        bytes_from(gil, &png.unwrap_or_default())
+    })
+}
+
+/// write_animation's and encode_animation's shared body: `args` are the
+/// arguments after `frames` that both take (width, height, channels,
+/// stride, fps, durations, loop, order, compression, threads, progress).
+/// Returns the bytes for `AnimationDestination::Memory`.
+fn animate(
+    gil: Gil<'_>,
+    frames: Obj<'_>,
+    args: &[Option<Obj<'_>>; 11],
+    metadata: &metadata::Args<'_>,
+    durable: bool,
+    destination: AnimationDestination,
+    function: &str,
+) -> PyResult<Option<Vec<u8>>> {
+    let [width, height, channels, stride, fps, durations, plays, order, compression, threads, progress] =
+        *args;
+    let size = parse_geometry(width, height, channels, stride)?;
+    let delays = parse_delays(fps, durations)?;
+    let plays = match optional_int(plays, "loop")?.unwrap_or(0) {
+        n @ 0..=MAX_LOOP => n as u32,
+        n => {
+            return Err(value_error(format!(
+                "loop must be 0 (play forever) or the number of plays, 1-{MAX_LOOP}, got {n}"
+            ))
+            .into())
+        }
+    };
+    let options = EncodeOptions::parse(order, compression, threads, metadata)?;
+    let progress = Progress::parse(progress)?;
+    let mut assembler = Assembler::new(AnimationOutput {
+        destination,
+        compression: options.compression,
+        delays: delays.clone(),
+        plays,
+        durable,
+        metadata: Arc::new(options.metadata.clone()),
+    });
+    let mut source = Source::new(frames, &size, &mut assembler, function)?;
+    match (source.total(), &delays) {
+        (Some(0), _) => {
+            return Err(
+                value_error(format!("{function} needs at least one frame, got none")).into(),
+            )
+        }
+        (Some(total), Delays::Each(each)) if each.len() != total => {
+            return Err(value_error(format!(
+                "durations has {} entries but frames has {total}: pass one duration per frame",
+                each.len()
+            ))
+            .into())
+        }
+        _ => {}
+    }
+    let threads = source.threads(options.threads);
+    let mut pipeline = Pipeline::new(assembler, threads)?;
+    let outcome = drive(
+        gil,
+        &mut source,
+        &mut pipeline,
+        &size,
+        &options,
+        progress.as_ref(),
+        None,
+    );
+    // Joins the workers, then completes the file, or (on failure) drops
+    // the assembler, which removes its temporary file.
+    // (The outcome stays outside: a raised exception is a Python object.)
+    let fed_all = outcome.is_ok();
+    let finished = without_gil(gil, move || {
+        let assembler = pipeline.into_sink();
+        fed_all.then(|| assembler.finish())
+    });
+    let outcome = outcome.and_then(|_| Ok(finished.transpose()?.flatten()));
+    if let Some(progress) = &progress {
+        progress.finish(outcome.is_ok())?;
+    }
+    outcome
 }
 
 /// `fps` (default 25) or `durations` (seconds, one per frame), not both.
@@ -168,13 +288,14 @@ fn parse_delays(fps: Option<Obj<'_>>, durations: Option<Obj<'_>>) -> PyResult<De
 
 static READ_ANIMATION: Signature = Signature {
     function: "read_animation",
-    params: &["path_or_data", "order", "max_bytes"],
+    params: &["path_or_data", "order", "max_bytes", "strict"],
     positional: 1,
     required: 1,
 };
 
-/// `_read_animation(path_or_data, *, order, max_bytes)` -> (frames, durations,
-/// loop); `bufpng.read_animation` wraps the result in an `Animation`.
+/// `_read_animation(path_or_data, *, order, max_bytes, strict)` -> (frames,
+/// durations, loop, info); `bufpng.read_animation` wraps the result in an
+/// `Animation`.
 pub unsafe extern "C" fn read_animation_raw(
     module: *mut PyObject,
     args: *const *mut PyObject,
@@ -185,14 +306,14 @@ pub unsafe extern "C" fn read_animation_raw(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([source, order, max_bytes], frame_type) = unsafe {
+        let ([source, order, max_bytes, strict], frame_type) = unsafe {
             (
                 READ_ANIMATION.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
         let source = required(source);
-        let options = parse_options(order, max_bytes)?;
+        let options = parse_options(order, max_bytes, strict)?;
         // SAFETY: live object, GIL held; PyObject_CheckBuffer only
         // inspects the type.
         let animation = if unsafe { PyObject_CheckBuffer(source.as_ptr()) } != 0 {
@@ -222,8 +343,9 @@ pub unsafe extern "C" fn read_animation_raw(
                 }
             }
             let plays = Owned::new(PyLong_FromUnsignedLong(animation.plays.into()))?;
-            let result = Owned::new(PyTuple_New(3))?;
-            for (i, item) in [frames, durations, plays].into_iter().enumerate() {
+            let info = crate::metadata::info(gil, &animation.metadata)?;
+            let result = Owned::new(PyTuple_New(4))?;
+            for (i, item) in [frames, durations, plays, info].into_iter().enumerate() {
                 PyTuple_SetItem(result.as_ptr(), i as Py_ssize_t, item.into_raw());
             }
             Ok(result)

@@ -19,6 +19,7 @@ use crate::errors::{call_guarded, restore, take_raised, with_context};
 use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
 use crate::image::{parse_durable, parse_geometry, parse_threads, EncodeOptions};
+use crate::metadata::with_metadata;
 use crate::module;
 use crate::object::{none, path_to_py, type_name, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::batch::{Decoded, Files, Output, Pipeline, Sink};
@@ -29,6 +30,7 @@ use bufpng_core::target::{plan_target, BatchTarget};
 use bufpng_core::{Frame, Geometry, ImageLayout};
 use pyo3_ffi::*;
 use std::path::PathBuf;
+use std::ptr;
 use std::time::Duration;
 
 /// How long the calling thread waits for workers before it checks for
@@ -37,7 +39,7 @@ const TICK: Duration = Duration::from_millis(50);
 
 static WRITE_FRAMES: Signature = Signature {
     function: "write_frames",
-    params: &[
+    params: with_metadata![
         "frames",
         "width",
         "height",
@@ -66,8 +68,13 @@ pub unsafe extern "C" fn write_frames(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [frames, width, height, channels, stride, directory, pattern, start, order, compression, threads, progress, durable] =
-            unsafe { WRITE_FRAMES.parse(gil, args, nargs, kwnames)? };
+        let [frames, width, height, channels, stride, directory, pattern, start, order, compression, threads, progress, durable, mut metadata @ ..] =
+            unsafe { WRITE_FRAMES.parse::<22>(gil, args, nargs, kwnames)? };
+        // Per-frame text is taken frame by frame; a mapping is every file's.
+        let frame_text = FrameText::parse(metadata[0])?;
+        if frame_text.is_some() {
+            metadata[0] = None;
+        }
         let size = parse_geometry(width, height, channels, stride)?;
         let directory = match given(directory) {
             None => PathBuf::from("."),
@@ -77,7 +84,7 @@ pub unsafe extern "C" fn write_frames(
             &optional_str(pattern, "pattern")?.unwrap_or_else(|| "frame_%05d.png".into()),
         )?;
         let start = optional_int(start, "start")?.unwrap_or(0);
-        let options = EncodeOptions::parse(order, compression, threads)?;
+        let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let progress = Progress::parse(progress)?;
         let mut files = Files::new(Output {
             directory,
@@ -85,6 +92,7 @@ pub unsafe extern "C" fn write_frames(
             start,
             compression: options.compression,
             durable: parse_durable(durable)?,
+            metadata: options.metadata.clone(),
         });
         let mut source = Source::new(required(frames), &size, &mut files, "write_frames")?;
         let threads = source.threads(options.threads);
@@ -96,6 +104,7 @@ pub unsafe extern "C" fn write_frames(
             &size,
             &options,
             progress.as_ref(),
+            frame_text.as_ref(),
         );
         // Joins the workers; every path goes through here before raising.
         without_gil(gil, || pipeline.shutdown());
@@ -119,6 +128,7 @@ pub fn drive<S: Sink + Send>(
     size: &Geometry,
     options: &EncodeOptions,
     progress: Option<&Progress>,
+    text: Option<&FrameText<'_>>,
 ) -> PyResult<usize> {
     let total = source.total();
     let report = |done| progress.map_or(Ok(()), |p| p.call(done, total));
@@ -137,6 +147,11 @@ pub fn drive<S: Sink + Send>(
                             Ok(frame)
                         })
                         .map_err(|f| with_context(gil, f, || format!("frames[{index}]")))?;
+                    // Outside the context above: the callable's own
+                    // exceptions pass unchanged.
+                    if let Some(own) = text.map(|t| t.for_frame(index)).transpose()?.flatten() {
+                        pipeline.sink().add_frame_text(index, own)?;
+                    }
                     taken += 1;
                     next = Some((index, frame));
                 }
@@ -167,6 +182,80 @@ pub fn drive<S: Sink + Send>(
         if unsafe { PyErr_CheckSignals() } < 0 {
             return Err(Failure::Raised);
         }
+    }
+}
+
+/// write_frames' per-frame `text=`: a callable text(index) or a sequence
+/// with one entry per frame, each a mapping of str to str or None.
+pub enum FrameText<'py> {
+    Callable(Obj<'py>),
+    Sequence(Owned),
+}
+
+impl<'py> FrameText<'py> {
+    /// None when `text` is absent or a mapping (every file's text, parsed
+    /// with the other metadata).
+    pub fn parse(text: Option<Obj<'py>>) -> PyResult<Option<FrameText<'py>>> {
+        let Some(text) = given(text) else {
+            return Ok(None);
+        };
+        // SAFETY: live object, GIL held; type checks, and PySequence_Tuple
+        // gives a new reference or NULL with an exception set.
+        unsafe {
+            if PyCallable_Check(text.as_ptr()) != 0 {
+                return Ok(Some(FrameText::Callable(text)));
+            }
+            if PyList_Check(text.as_ptr()) != 0 || PyTuple_Check(text.as_ptr()) != 0 {
+                let tuple = Owned::new(PySequence_Tuple(text.as_ptr()))?;
+                return Ok(Some(FrameText::Sequence(tuple)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Frame `index`'s own text, checked; None when it has none.
+    fn for_frame(&self, index: usize) -> PyResult<Option<Vec<(String, String)>>> {
+        let (entry, what) = match self {
+            FrameText::Callable(function) => {
+                // SAFETY: GIL held; a live callable; new references or NULL
+                // with the callable's own exception set, passed on as it is.
+                let result = unsafe {
+                    let argument = Owned::new(PyLong_FromSize_t(index))?;
+                    Owned::new(PyObject_CallFunctionObjArgs(
+                        function.as_ptr(),
+                        argument.as_ptr(),
+                        ptr::null_mut::<PyObject>(),
+                    ))?
+                };
+                (result, format!("text({index})"))
+            }
+            FrameText::Sequence(tuple) => {
+                // SAFETY: a live tuple, GIL held (Owned); the size, and an
+                // in-range item borrowed from the tuple, which holds it.
+                let item = unsafe {
+                    let len = PyTuple_Size(tuple.as_ptr()) as usize;
+                    if index >= len {
+                        return Err(bufpng_core::error::value_error(format!(
+                            "text has {len} entries but there are more frames: pass one per frame (None for no text)"
+                        ))
+                        .into());
+                    }
+                    Obj::borrowed(
+                        tuple.get().gil(),
+                        PyTuple_GetItem(tuple.as_ptr(), index as Py_ssize_t),
+                    )
+                    .expect("an in-range tuple item")
+                    .to_owned()
+                };
+                (item, format!("text[{index}]"))
+            }
+        };
+        let Some(entry) = given(Some(entry.get())) else {
+            return Ok(None);
+        };
+        let text = crate::metadata::parse_text(entry, &what)?;
+        bufpng_core::metadata::check_text(&text)?;
+        Ok(Some(text))
     }
 }
 
@@ -457,7 +546,7 @@ pub unsafe extern "C" fn read_frames(
             )
         };
         let paths = path_vec(required(paths))?;
-        let options = parse_options(order, max_bytes)?;
+        let options = parse_options(order, max_bytes, None)?;
         let threads = parse_threads(threads)?.min(paths.len().max(1));
         let mut places = Places::new(out, frame_type, paths.len())?;
         let progress = Progress::parse(progress)?;

@@ -4,18 +4,23 @@ use crate::args::{required, Signature};
 use crate::buffer::BufferView;
 use crate::convert::{self, given, optional_int, optional_str};
 use crate::errors::call_guarded;
+use crate::file;
 use crate::frame::{self, FrameType};
 use crate::gil::without_gil;
 use crate::module;
 use crate::object::{has_attribute, Gil, Obj, Owned, PyResult};
 use bufpng_core::error::{type_error, value_error};
 use bufpng_core::target::plan_target;
-use bufpng_core::{decode_png, read_png, ChannelOrder, DecodeOptions, Frame, DEFAULT_MAX_BYTES};
+use bufpng_core::{
+    decode_with_metadata, read_with_metadata, ChannelOrder, DecodeOptions, Frame, Metadata,
+    DEFAULT_MAX_BYTES,
+};
 use pyo3_ffi::*;
 
 pub fn parse_options(
     order: Option<Obj<'_>>,
     max_bytes: Option<Obj<'_>>,
+    strict: Option<Obj<'_>>,
 ) -> PyResult<DecodeOptions> {
     let order = match optional_str(order, "order")? {
         Some(name) => ChannelOrder::parse(&name)?,
@@ -27,12 +32,16 @@ pub fn parse_options(
             value_error(format!("max_bytes must be a number of bytes >= 0, got {n}"))
         })?,
     };
-    Ok(DecodeOptions { order, max_bytes })
+    Ok(DecodeOptions {
+        order,
+        max_bytes,
+        strict: convert::optional_bool(strict, "strict")?.unwrap_or(false),
+    })
 }
 
 static DECODE: Signature = Signature {
     function: "decode",
-    params: &["data", "out", "order", "max_bytes"],
+    params: &["data", "out", "order", "max_bytes", "strict"],
     positional: 1,
     required: 1,
 };
@@ -47,20 +56,24 @@ pub unsafe extern "C" fn decode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([data, out, order, max_bytes], frame_type) = unsafe {
+        let ([data, out, order, max_bytes, strict], frame_type) = unsafe {
             (
                 DECODE.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
         let data = required(data);
-        let options = parse_options(order, max_bytes)?;
+        let options = parse_options(order, max_bytes, strict)?;
         reject_path(data)?;
-        // Copied under the GIL: a bytearray could change while we decode.
-        let data = BufferView::acquire(data)?.copy_bytes()?;
+        let data = if file::is_readable(data)? {
+            file::read_all(data)?
+        } else {
+            // Copied under the GIL: a bytearray could change while we decode.
+            BufferView::acquire(data)?.copy_bytes()?
+        };
         let target = Target::acquire(out, frame_type)?;
-        let image = without_gil(gil, || decode_png(&data, options))?;
-        target.deliver(image, "the data")
+        let (image, metadata) = without_gil(gil, || decode_with_metadata(&data, options))?;
+        target.deliver(image, metadata, "the data")
     })
 }
 
@@ -109,7 +122,7 @@ fn reject_contents(path: Obj<'_>) -> PyResult<()> {
 
 static READ: Signature = Signature {
     function: "read",
-    params: &["path", "out", "order", "max_bytes"],
+    params: &["path", "out", "order", "max_bytes", "strict"],
     positional: 1,
     required: 1,
 };
@@ -124,18 +137,26 @@ pub unsafe extern "C" fn read(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([path, out, order, max_bytes], frame_type) = unsafe {
+        let ([source, out, order, max_bytes, strict], frame_type) = unsafe {
             (
                 READ.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
-        reject_contents(required(path))?;
-        let path = convert::path(required(path), "path")?;
-        let options = parse_options(order, max_bytes)?;
+        let source = required(source);
+        let options = parse_options(order, max_bytes, strict)?;
         let target = Target::acquire(out, frame_type)?;
-        let image = without_gil(gil, || read_png(&path, options))?;
-        target.deliver(image, &path.display().to_string())
+        let (what, (image, metadata)) = if file::is_readable(source)? {
+            let data = file::read_all(source)?;
+            let decoded = without_gil(gil, || decode_with_metadata(&data, options))?;
+            ("the file".to_string(), decoded)
+        } else {
+            reject_contents(source)?;
+            let path = convert::path(source, "path")?;
+            let decoded = without_gil(gil, || read_with_metadata(&path, options))?;
+            (path.display().to_string(), decoded)
+        };
+        target.deliver(image, metadata, &what)
     })
 }
 
@@ -156,11 +177,12 @@ impl<'py> Target<'py> {
         })
     }
 
-    /// The new Frame, or `out` with `image` written into it; `what` names
-    /// the source in a shape mismatch.
-    fn deliver(self, image: Frame, what: &str) -> PyResult<Owned> {
+    /// The new Frame (with the file's `metadata` as its info), or `out`
+    /// with `image` written into it (a buffer has no info); `what` names the
+    /// source in a shape mismatch.
+    fn deliver(self, image: Frame, metadata: Metadata, what: &str) -> PyResult<Owned> {
         match self {
-            Target::NewFrame(frame_type) => frame::new_object(frame_type, image),
+            Target::NewFrame(frame_type) => frame::new_object_with(frame_type, image, metadata),
             Target::Out(out, mut view) => {
                 let plan = plan_target(&view.desc(), &image.layout, what)?;
                 view.write_frame(&image, &plan, 0)?;

@@ -1,14 +1,14 @@
 //! encode and write: from Python buffers to PNG bytes and files.
 
 use crate::args::{required, Signature};
-use crate::convert;
 use crate::errors::call_guarded;
+use crate::file::Destination;
 use crate::frame::order_of;
-use crate::gil::without_gil;
 use crate::image::{copy_image, parse_durable, parse_geometry, EncodeOptions};
-use crate::object::{bytes_from, none, Gil, Obj, PyResult};
+use crate::metadata::with_metadata;
+use crate::object::{none, Gil, Obj, PyResult};
 use bufpng_core::encode::check_png_name;
-use bufpng_core::{encode_png, write_png, ChannelOrder, Frame, Geometry, PixelFormat};
+use bufpng_core::{ChannelOrder, Frame, Geometry, PixelFormat};
 use pyo3_ffi::*;
 
 /// Validates `image` and copies it, in PNG's sample layout, into an owned
@@ -21,7 +21,7 @@ pub fn take_frame(image: Obj<'_>, size: &Geometry, order: Option<ChannelOrder>) 
 
 static ENCODE: Signature = Signature {
     function: "encode",
-    params: &[
+    params: with_metadata![
         "image",
         "width",
         "height",
@@ -45,21 +45,18 @@ pub unsafe extern "C" fn encode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [image, width, height, channels, stride, order, compression, threads] =
-            unsafe { ENCODE.parse(gil, args, nargs, kwnames)? };
-        let options = EncodeOptions::parse(order, compression, threads)?;
+        let [image, width, height, channels, stride, order, compression, threads, metadata @ ..] =
+            unsafe { ENCODE.parse::<17>(gil, args, nargs, kwnames)? };
+        let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let geometry = parse_geometry(width, height, channels, stride)?;
         let frame = take_frame(required(image), &geometry, options.order)?;
-        let png = without_gil(gil, || {
-            encode_png(&frame, options.compression, options.threads)
-        })?;
-        bytes_from(gil, &png)
+        options.encode(gil, &frame)
     })
 }
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &[
+    params: with_metadata![
         "path",
         "image",
         "width",
@@ -85,17 +82,17 @@ pub unsafe extern "C" fn write(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments for this call.
-        let [path, image, width, height, channels, stride, order, compression, threads, durable] =
-            unsafe { WRITE.parse(gil, args, nargs, kwnames)? };
-        let path = convert::path(required(path), "path")?;
-        check_png_name(&path)?;
-        let options = EncodeOptions::parse(order, compression, threads)?;
+        let [path, image, width, height, channels, stride, order, compression, threads, durable, metadata @ ..] =
+            unsafe { WRITE.parse::<19>(gil, args, nargs, kwnames)? };
+        let destination = Destination::parse(required(path), "path")?;
+        if let Destination::Path(path) = &destination {
+            check_png_name(path)?;
+        }
+        let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let durable = parse_durable(durable)?;
         let geometry = parse_geometry(width, height, channels, stride)?;
         let frame = take_frame(required(image), &geometry, options.order)?;
-        without_gil(gil, || {
-            write_png(&path, &frame, options.compression, options.threads, durable)
-        })?;
+        options.write(gil, destination, &frame, durable)?;
         Ok(none(gil))
     })
 }

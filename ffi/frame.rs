@@ -11,12 +11,13 @@ use crate::args::{required, Signature};
 use crate::buffer::BufferView;
 use crate::convert;
 use crate::errors::{call_guarded, set_error};
-use crate::gil::without_gil;
+use crate::file::Destination;
 use crate::image::{copy_image, parse_durable, parse_geometry, EncodeOptions};
+use crate::metadata::with_metadata;
 use crate::object::{bytes_from, c, none, Failure, Gil, Obj, Owned, PyResult};
 use crate::ForCpython;
 use bufpng_core::target::dtype_name;
-use bufpng_core::{encode_png, write_png, ChannelOrder, Depth, Endian, ImageLayout, PixelFormat};
+use bufpng_core::{ChannelOrder, Depth, Endian, ImageLayout, Metadata, PixelFormat};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -25,6 +26,9 @@ use std::ptr::{self, addr_of_mut};
 struct FrameObject {
     ob_base: PyObject,
     frame: bufpng_core::Frame,
+    /// What the file had besides the pixels (empty for a Frame made from a
+    /// buffer); `info` shows it.
+    metadata: Metadata,
     shape: [Py_ssize_t; 3],
     strides: [Py_ssize_t; 3],
 }
@@ -59,6 +63,19 @@ unsafe fn this<'py>(gil: Gil<'py>, object: *mut PyObject) -> &'py bufpng_core::F
         .expect("CPython passes Frame methods a Frame")
 }
 
+/// The metadata of `self` in a Frame getter.
+///
+/// # Safety
+/// As for `this`.
+unsafe fn metadata_of<'py>(gil: Gil<'py>, object: *mut PyObject) -> &'py Metadata {
+    // SAFETY: the caller's guarantee; `this` checks it is a Frame, whose
+    // `metadata` was written in new_object and never changes.
+    unsafe {
+        this(gil, object);
+        &(*object.cast::<FrameObject>()).metadata
+    }
+}
+
 /// A bufpng.Frame's channel order; None for any other object.
 pub fn order_of(object: Obj<'_>) -> Option<ChannelOrder> {
     frame_of(object).map(|frame| frame.format.order)
@@ -90,6 +107,15 @@ fn storage(order: ChannelOrder) -> PixelFormat {
 /// `module::frame_type`, or a Frame's own) owning `frame` (converted to
 /// storage format if needed).
 pub fn new_object(frame_type: FrameType<'_>, frame: bufpng_core::Frame) -> PyResult<Owned> {
+    new_object_with(frame_type, frame, Metadata::default())
+}
+
+/// `new_object` for a decoded file, with its `metadata`.
+pub fn new_object_with(
+    frame_type: FrameType<'_>,
+    frame: bufpng_core::Frame,
+    metadata: Metadata,
+) -> PyResult<Owned> {
     let order = frame.format.order;
     let frame = frame.into_format(storage(order));
     let l = frame.layout;
@@ -105,6 +131,7 @@ pub fn new_object(frame_type: FrameType<'_>, frame: bufpng_core::Frame) -> PyRes
         let object = Owned::new(PyType_GenericAlloc(frame_type.0.as_ptr().cast(), 0))?;
         let this = object.as_ptr().cast::<FrameObject>();
         ptr::write(addr_of_mut!((*this).frame), frame);
+        ptr::write(addr_of_mut!((*this).metadata), metadata);
         ptr::write(addr_of_mut!((*this).shape), shape);
         ptr::write(addr_of_mut!((*this).strides), strides);
         Ok(object)
@@ -156,6 +183,7 @@ unsafe extern "C" fn frame_dealloc(object: *mut PyObject) {
         PyObject_GC_UnTrack(object.cast());
         let tp = Py_TYPE(object);
         ptr::drop_in_place(addr_of_mut!((*object.cast::<FrameObject>()).frame));
+        ptr::drop_in_place(addr_of_mut!((*object.cast::<FrameObject>()).metadata));
         let free: freefunc = std::mem::transmute(PyType_GetSlot(tp, Py_tp_free));
         free(object.cast());
         Py_DECREF(tp.cast());
@@ -394,6 +422,15 @@ unsafe extern "C" fn get_order(object: *mut PyObject, _: *mut c_void) -> *mut Py
     unsafe { get(object, |gil, f| str_object(gil, order_name(f))) }
 }
 
+unsafe extern "C" fn get_info(object: *mut PyObject, _: *mut c_void) -> *mut PyObject {
+    // SAFETY: CPython calls getters on a live Frame with the GIL held.
+    let (gil, metadata) = unsafe {
+        let gil = Gil::assume();
+        (gil, metadata_of(gil, object))
+    };
+    call_guarded(gil, |gil| crate::metadata::info(gil, metadata))
+}
+
 fn ndim(frame: &bufpng_core::Frame) -> usize {
     if frame.layout.channels == 1 {
         2
@@ -504,7 +541,7 @@ unsafe extern "C" fn get_array_interface(object: *mut PyObject, _: *mut c_void) 
 
 static ENCODE: Signature = Signature {
     function: "encode",
-    params: &["compression", "threads"],
+    params: with_metadata!["compression", "threads"],
     positional: 0,
     required: 0,
 };
@@ -519,21 +556,22 @@ unsafe extern "C" fn frame_encode(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and `self` for this call.
-        let ([compression, threads], frame) =
-            unsafe { (ENCODE.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
-        let options = EncodeOptions::without_order(compression, threads)?;
+        let ([compression, threads, metadata @ ..], frame) = unsafe {
+            (
+                ENCODE.parse::<11>(gil, args, nargs, kwnames)?,
+                this(gil, object),
+            )
+        };
+        let options = EncodeOptions::without_order(compression, threads, &metadata)?;
         // A Frame's pixels never change and the caller holds the Frame
         // for the call, so reading them without the GIL is sound.
-        let png = without_gil(gil, || {
-            encode_png(frame, options.compression, options.threads)
-        })?;
-        bytes_from(gil, &png)
+        options.encode(gil, frame)
     })
 }
 
 static WRITE: Signature = Signature {
     function: "write",
-    params: &["path", "compression", "threads", "durable"],
+    params: with_metadata!["path", "compression", "threads", "durable"],
     positional: 1,
     required: 1,
 };
@@ -548,16 +586,20 @@ unsafe extern "C" fn frame_write(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and `self` for this call.
-        let ([path, compression, threads, durable], frame) =
-            unsafe { (WRITE.parse(gil, args, nargs, kwnames)?, this(gil, object)) };
-        let path = convert::path(required(path), "path")?;
-        bufpng_core::encode::check_png_name(&path)?;
-        let options = EncodeOptions::without_order(compression, threads)?;
+        let ([path, compression, threads, durable, metadata @ ..], frame) = unsafe {
+            (
+                WRITE.parse::<13>(gil, args, nargs, kwnames)?,
+                this(gil, object),
+            )
+        };
+        let destination = Destination::parse(required(path), "path")?;
+        if let Destination::Path(path) = &destination {
+            bufpng_core::encode::check_png_name(path)?;
+        }
+        let options = EncodeOptions::without_order(compression, threads, &metadata)?;
         let durable = parse_durable(durable)?;
         // As in frame_encode.
-        without_gil(gil, || {
-            write_png(&path, frame, options.compression, options.threads, durable)
-        })?;
+        options.write(gil, destination, frame, durable)?;
         Ok(none(gil))
     })
 }
@@ -750,7 +792,7 @@ const fn getter(name: &'static CStr, get: getter, doc: &'static CStr) -> PyGetSe
     }
 }
 
-static GETSET: ForCpython<[PyGetSetDef; 13]> = ForCpython::new([
+static GETSET: ForCpython<[PyGetSetDef; 14]> = ForCpython::new([
     getter(c"width", get_width, c"Width in pixels."),
     getter(c"height", get_height, c"Height in pixels."),
     getter(
@@ -765,6 +807,16 @@ static GETSET: ForCpython<[PyGetSetDef; 13]> = ForCpython::new([
         c"Channel order of the stored pixels: \"bgr\", \"rgb\", or \"gray\" for 1-2 channels.",
     ),
     getter(c"nbytes", get_nbytes, c"Size of the pixels in bytes."),
+    getter(
+        c"info",
+        get_info,
+        c"What the PNG file had besides the pixels, as a read-only mapping with a key
+for each kind present: text (dict), dpi ((x, y) floats), srgb (rendering
+intent 0-3), gamma (float), icc_profile (bytes) and icc_profile_name,
+cicp ((primaries, transfer, matrix, full_range)), mastering_display (dict),
+content_light_level ((max_cll, max_fall) in cd/m^2). Empty for a Frame made
+from a buffer. Pass it on with write(path, frame, metadata=frame.info).",
+    ),
     getter(
         c"shape",
         get_shape,
@@ -800,18 +852,20 @@ static METHODS: ForCpython<[PyMethodDef; 5]> = ForCpython::new([
     crate::method(
         c"encode",
         frame_encode,
-        c"encode($self, /, *, compression=None, threads=None)
+        c"encode($self, /, *, compression=None, threads=None, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
-The frame as PNG file bytes (compression and threads as in bufpng.encode).",
+The frame as PNG file bytes (the arguments as in bufpng.encode). The
+frame's info is not written unless passed: metadata=frame.info.",
     ),
     crate::method(
         c"write",
         frame_write,
-        c"write($self, /, path, *, compression=None, threads=None, durable=False)
+        c"write($self, /, path, *, compression=None, threads=None, durable=False, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
-Encode the frame as PNG and write it to path atomically, as bufpng.write.",
+Encode the frame as PNG and write it to path atomically (or to a binary
+file object), as bufpng.write.",
     ),
     crate::method(
         c"tobytes",

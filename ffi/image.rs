@@ -3,18 +3,26 @@
 
 use crate::buffer::BufferView;
 use crate::convert::{optional_bool, optional_int, optional_str};
-use crate::object::{Obj, PyResult};
-use bufpng_core::{ChannelOrder, Compression, Frame, Geometry, PixelFormat};
+use crate::file::{self, Destination};
+use crate::gil::without_gil;
+use crate::metadata;
+use crate::object::{bytes_from, Gil, Obj, Owned, PyResult};
+use bufpng_core::{
+    encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Geometry, Metadata,
+    PixelFormat,
+};
 use std::sync::OnceLock;
 
 /// The keyword options every encoding function shares.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct EncodeOptions {
     /// None: the image's own order (a bufpng.Frame's), else bgr.
     pub order: Option<ChannelOrder>,
     pub compression: Compression,
     /// The threads the call may use (one frame's strips, or a batch's workers).
     pub threads: usize,
+    /// The chunks besides the pixels (`metadata::KEYWORDS`), validated.
+    pub metadata: Metadata,
 }
 
 impl EncodeOptions {
@@ -22,6 +30,7 @@ impl EncodeOptions {
         order: Option<Obj<'_>>,
         compression: Option<Obj<'_>>,
         threads: Option<Obj<'_>>,
+        metadata: &metadata::Args<'_>,
     ) -> PyResult<EncodeOptions> {
         let order = match optional_str(order, "order")? {
             Some(name) => Some(ChannelOrder::parse(&name)?),
@@ -29,7 +38,7 @@ impl EncodeOptions {
         };
         Ok(EncodeOptions {
             order,
-            ..EncodeOptions::without_order(compression, threads)?
+            ..EncodeOptions::without_order(compression, threads, metadata)?
         })
     }
 
@@ -37,12 +46,54 @@ impl EncodeOptions {
     pub fn without_order(
         compression: Option<Obj<'_>>,
         threads: Option<Obj<'_>>,
+        metadata: &metadata::Args<'_>,
     ) -> PyResult<EncodeOptions> {
         Ok(EncodeOptions {
             order: None,
             compression: Compression::from_level(optional_int(compression, "compression")?)?,
             threads: parse_threads(threads)?,
+            metadata: metadata::parse(metadata)?,
         })
+    }
+
+    /// `frame` as PNG file bytes, encoded without the GIL.
+    pub fn encode(&self, gil: Gil<'_>, frame: &Frame) -> PyResult<Owned> {
+        let (compression, threads, metadata) = (self.compression, self.threads, &self.metadata);
+        let png = without_gil(gil, || {
+            encode_png_with(frame, compression, threads, metadata)
+        })?;
+        bytes_from(gil, &png)
+    }
+
+    /// Encodes `frame` and writes it to `destination`: a path atomically
+    /// (encoding and I/O without the GIL; `durable`: fsynced), a file object
+    /// through its own write() (encoding without the GIL, the calls with it).
+    pub fn write(
+        &self,
+        gil: Gil<'_>,
+        destination: Destination<'_>,
+        frame: &Frame,
+        durable: bool,
+    ) -> PyResult<()> {
+        let (compression, threads, metadata) = (self.compression, self.threads, &self.metadata);
+        match destination {
+            Destination::Path(path) => without_gil(gil, || {
+                write_png_with(&path, frame, compression, threads, durable, metadata)
+            })?,
+            Destination::File(_) if durable => {
+                return Err(bufpng_core::error::value_error(
+                    "durable=True applies to paths (bufpng fsyncs the file it renames): a file object is yours to flush and sync",
+                )
+                .into())
+            }
+            Destination::File(file) => {
+                let png = without_gil(gil, || {
+                    encode_png_with(frame, compression, threads, metadata)
+                })?;
+                file::write_all(file, &png)?
+            }
+        }
+        Ok(())
     }
 }
 

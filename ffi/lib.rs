@@ -12,9 +12,12 @@
 //! - `gil.rs`: releasing the GIL for encoding and file I/O.
 //! - `encode.rs`: encode, write.
 //! - `batch.rs`: write_frames (drives the core's worker pool).
-//! - `animation.rs`: write_animation, read_animation (APNG, on the same loop).
+//! - `animation.rs`: write_animation, encode_animation, read_animation (APNG,
+//!   on the same loop).
 //! - `frame.rs`: the bufpng.Frame type and its buffer export.
 //! - `decode.rs`: decode, read.
+//! - `metadata.rs`: the metadata keywords, and `Frame.info`.
+//! - `file.rs`: binary file objects as destinations and sources.
 //! - `describe.rs`: describe, the buffer protocol made visible.
 //!
 //! The safe core (`bufpng_core`, in `src/`) does the actual work.
@@ -33,9 +36,11 @@ mod decode;
 mod describe;
 mod encode;
 mod errors;
+mod file;
 mod frame;
 mod gil;
 mod image;
+mod metadata;
 mod module;
 mod object;
 
@@ -85,11 +90,11 @@ const fn method(
 
 // The first docstring line plus "--" is how CPython derives
 // __text_signature__, so inspect.signature() and help() show real signatures.
-static METHODS: ForCpython<[PyMethodDef; 11]> = ForCpython::new([
+static METHODS: ForCpython<[PyMethodDef; 12]> = ForCpython::new([
     method(
         c"encode",
         encode::encode,
-        c"encode($module, /, image, width=None, height=None, *, channels=None, stride=None, order=None, compression=None, threads=None)
+        c"encode($module, /, image, width=None, height=None, *, channels=None, stride=None, order=None, compression=None, threads=None, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
 Encode an image buffer as PNG and return the file's bytes.
@@ -107,27 +112,44 @@ order: \"bgr\" (default, OpenCV's order) or \"rgb\", in any case; ignored for
 compression: None (fast default) or 0-9 as OpenCV's IMWRITE_PNG_COMPRESSION.
 threads: None = up to one per CPU core, 1 = the calling thread only. The
 default compression codes frames over 1 MiB in strips on several threads;
-the bytes are the same whatever threads is.",
+the bytes are the same whatever threads is.
+
+Metadata, written before the image data (see docs/api.md, \"Metadata\"):
+text: {key: value} (tEXt for Latin-1, iTXt for other text, compressed above
+1 KiB; keys 1-79 printable Latin-1 characters). dpi: a number or (x, y)
+(pHYs). srgb: True or a rendering intent 0-3. gamma: the file gamma (gAMA,
+e.g. 0.45455). icc_profile: the profile's bytes (iCCP; not with srgb).
+cicp: \"srgb\", \"display-p3\", \"bt2100-pq\", \"bt2100-hlg\" or (primaries,
+transfer, matrix, full_range) (cICP, PNG Third Edition). mastering_display:
+{\"primaries\": ((rx, ry), (gx, gy), (bx, by)), \"white_point\": (x, y),
+\"max_luminance\": cd/m^2, \"min_luminance\": cd/m^2} (mDCV).
+content_light_level: (max_cll, max_fall) in cd/m^2 (cLLI). metadata: a
+mapping with these keys, such as a read Frame's info (keywords override
+it; text entries merge).",
+
     ),
     method(
         c"write",
         encode::write,
-        c"write($module, /, path, image, width=None, height=None, *, channels=None, stride=None, order=None, compression=None, threads=None, durable=False)
+        c"write($module, /, path, image, width=None, height=None, *, channels=None, stride=None, order=None, compression=None, threads=None, durable=False, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
 Encode an image buffer as PNG and write it to path atomically
-(the arguments as in encode).
+(the other arguments as in encode).
 
 The file appears complete or not at all: bufpng writes a temporary file in
 the same directory and renames it. durable=True also fsyncs the file and
 its directory before returning, so it survives a power loss. I/O errors are
 OSError with errno, strerror and filename. A path ending in another image
-format's suffix (.jpg, .webp...) is a ValueError: bufpng writes PNG only.",
+format's suffix (.jpg, .webp...) is a ValueError: bufpng writes PNG only.
+path may also be a binary file object (io.BytesIO, open(p, 'wb')): the PNG
+is encoded without the GIL, then passed to its write() with the GIL held;
+that is not atomic, and the file's own exceptions propagate unchanged.",
     ),
     method(
         c"write_frames",
         batch::write_frames,
-        c"write_frames($module, /, frames, width=None, height=None, *, channels=None, stride=None, directory='.', pattern='frame_%05d.png', start=0, order=None, compression=None, threads=None, progress=None, durable=False)
+        c"write_frames($module, /, frames, width=None, height=None, *, channels=None, stride=None, directory='.', pattern='frame_%05d.png', start=0, order=None, compression=None, threads=None, progress=None, durable=False, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
 Write each frame to directory/(pattern % (start + i)) and return the paths.
@@ -149,12 +171,17 @@ progress(done, total) called on the calling thread, first with done=0;
 total is None when the length is unknown. If it raises, the batch stops.
 On an error or Ctrl-C the batch stops promptly and the exception propagates:
 files completed so far stay, and no partial file is ever left.
-durable=True fsyncs each file and the directory, as in write.",
+durable=True fsyncs each file and the directory, as in write.
+Metadata as in encode, in every file. text may also be per frame: a
+callable text(i) -> {key: value} or None, called on the calling thread as
+frame i is taken (its exceptions propagate unchanged), or a list with one
+such entry per frame; per-frame entries join those of metadata= (and
+replace any with the same key).",
     ),
     method(
         c"write_animation",
         animation::write_animation,
-        c"write_animation($module, /, path, frames, width=None, height=None, *, channels=None, stride=None, fps=25.0, durations=None, loop=0, order=None, compression=None, threads=None, progress=None, durable=False)
+        c"write_animation($module, /, path, frames, width=None, height=None, *, channels=None, stride=None, fps=25.0, durations=None, loop=0, order=None, compression=None, threads=None, progress=None, durable=False, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
 --
 
 Write frames as one animated PNG (APNG) at path, atomically.
@@ -167,21 +194,32 @@ fps: frames per second (default 25), or durations: seconds per frame, one
 per frame (not both). loop: 0 = forever, else the number of plays.
 channels, stride, order, compression, threads, progress, durable: as in
 write_frames; frames are compressed in parallel and written in order. On an
-error or Ctrl-C nothing is left at path (nor any temporary file).",
+error or Ctrl-C nothing is left at path (nor any temporary file). Metadata
+as in encode, once for the file (before frame 0). path may also be a binary
+file object, written once the whole animation is encoded (not atomic).",
+    ),
+    method(
+        c"encode_animation",
+        animation::encode_animation,
+        c"encode_animation($module, /, frames, width=None, height=None, *, channels=None, stride=None, fps=25.0, durations=None, loop=0, order=None, compression=None, threads=None, progress=None, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, mastering_display=None, content_light_level=None, metadata=None)
+--
+
+The animated PNG (APNG) write_animation writes, returned as bytes (the
+arguments as in write_animation).",
     ),
     method(
         c"_read_animation",
         animation::read_animation_raw,
-        c"_read_animation($module, /, path_or_data, *, order='bgr', max_bytes=1073741824)
+        c"_read_animation($module, /, path_or_data, *, order='bgr', max_bytes=1073741824, strict=False)
 --
 
-Decode every frame of an APNG: returns (frames, durations, loop). Use
+Decode every frame of an APNG: returns (frames, durations, loop, info). Use
 bufpng.read_animation, which returns an Animation.",
     ),
     method(
         c"decode",
         decode::decode,
-        c"decode($module, /, data, *, out=None, order='bgr', max_bytes=1073741824)
+        c"decode($module, /, data, *, out=None, order='bgr', max_bytes=1073741824, strict=False)
 --
 
 Decode PNG file contents (bytes or any buffer) into a bufpng.Frame.
@@ -196,18 +234,24 @@ strides; or a flat bytearray/mmap/shared memory of exactly the frame's
 bytes) to decode into instead; it is returned. Its shape and dtype must be
 the frame's (a ValueError names both); a read-only buffer is a BufferError.
 The file decodes to scratch memory first: out is only written once the
-whole file has decoded.",
+whole file has decoded.
+The file's metadata is in the frame's info (not with out=). A corrupt
+metadata chunk is skipped (the image is kept, as libpng does) unless
+strict=True, which makes it a ValueError. data may also be a binary file
+object: its read() is called with the GIL held and its exceptions
+propagate unchanged.",
     ),
     method(
         c"read",
         decode::read,
-        c"read($module, /, path, *, out=None, order='bgr', max_bytes=1073741824)
+        c"read($module, /, path, *, out=None, order='bgr', max_bytes=1073741824, strict=False)
 --
 
 Read a PNG file into a bufpng.Frame (or into out), as decode() does for bytes.
 
 I/O errors are OSError with .filename; a file that is not a valid PNG
-raises ValueError naming the file.",
+raises ValueError naming the file. path may also be a binary file object
+(open(p, 'rb')), read with its read().",
     ),
     method(
         c"read_frames",

@@ -168,6 +168,9 @@ def test_help_on_every_command(command: list[str]) -> None:
         (["raw", "--size", "4x4", "--pix-fmt", "gray", "--threads", "0"], "must be at least 1"),
         (["npy", "a.npy", "--compression", "11"], "compression must be 0-9"),
         (["demo", "--frames", "x"], "expected a whole number"),
+        (["npy", "a.npy", "--text", "novalue"], "expected KEY=VALUE"),
+        (["npy", "a.npy", "--text", " lead=x"], "no leading or trailing spaces"),
+        (["npy", "a.npy", "--dpi", "-3"], "must be above 0"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
@@ -238,6 +241,21 @@ def test_npy_apng_writes_one_animation(tmp_path: Path, shape: tuple[int, ...], d
     assert animation.durations == [0.1] * shape[0] and animation.loop == 2
     for got, frame in zip(animation, array, strict=True):
         assert np.array_equal(np.asarray(got), frame.astype(np.asarray(got).dtype))
+
+
+def test_text_and_dpi_go_into_every_file_and_the_animation(tmp_path: Path) -> None:
+    import bufpng as api
+
+    np.save(tmp_path / "clip.npy", RNG.integers(0, 256, size=(2, 6, 8, 3), dtype=np.uint8))
+    text = ["--text", "Source=clip.npy", "--text", "Title=映像 = video", "--dpi", "96"]
+    result = bufpng("npy", str(tmp_path / "clip.npy"), "-o", str(tmp_path / "out"), "-q", *text)
+    assert result.returncode == 0, result.stderr
+    result = bufpng("npy", str(tmp_path / "clip.npy"), "--apng", str(tmp_path / "a.png"), "-q", *text)
+    assert result.returncode == 0, result.stderr
+    for path in [*sorted((tmp_path / "out").glob("*.png")), tmp_path / "a.png"]:
+        info = api.read(path).info
+        assert info["text"] == {"Source": "clip.npy", "Title": "映像 = video"}
+        assert info["dpi"] == (3780 * 0.0254, 3780 * 0.0254)
 
 
 def test_raw_apng_from_a_pipe(tmp_path: Path) -> None:

@@ -182,7 +182,9 @@ def test_signature_is_introspectable() -> None:
 
     assert (
         str(inspect.signature(bufpng.encode))
-        == "(image, width=None, height=None, *, channels=None, stride=None, order=None, compression=None, threads=None)"
+        == "(image, width=None, height=None, *, channels=None, stride=None, order=None, compression=None, "
+        "threads=None, text=None, dpi=None, srgb=None, gamma=None, icc_profile=None, cicp=None, "
+        "mastering_display=None, content_light_level=None, metadata=None)"
     )
     assert "path, image" in str(inspect.signature(bufpng.write))
     assert bufpng.__version__.count(".") == 2

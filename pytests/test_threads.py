@@ -4,6 +4,7 @@ bytes whatever the count."""
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 
@@ -110,3 +111,21 @@ def test_concurrent_encodes_match_serial_results() -> None:
     for t in threads:
         t.join()
     assert results == expected
+
+
+def test_writing_to_a_file_object_releases_the_gil_for_encoding_only() -> None:
+    image = np.random.default_rng(1).integers(0, 256, size=(1500, 1500, 3), dtype=np.uint8)
+    calls: list[int] = []
+
+    class Recorder(io.BytesIO):
+        def write(self, data: object) -> int:
+            # Python code: called on the calling thread, with the GIL.
+            calls.append(threading.get_ident())
+            return super().write(data)  # type: ignore[arg-type]
+
+    file = Recorder()
+    _, duration, longest_stall = run_watched(lambda: bufpng.write(file, image, compression=9))
+    assert duration > 0.1, f"encode took only {duration:.3f} s: too short to tell"
+    assert longest_stall < duration / 2, f"another thread stalled {longest_stall:.3f} s of a {duration:.3f} s write"
+    assert calls == [threading.get_ident()]
+    assert file.getvalue() == bufpng.encode(image, compression=9)

@@ -465,6 +465,70 @@ def describe_cases(workdir: Path) -> list[Case]:
     return cases
 
 
+def metadata_cases(workdir: Path) -> list[Case]:
+    """Metadata keywords, Frame.info, file objects and encode_animation."""
+    import io
+
+    bgr = np.random.default_rng(12).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    profile = (128).to_bytes(4, "big") + bytes(124)
+    display = {"primaries": ((0.708, 0.292), (0.17, 0.797), (0.131, 0.046)), "white_point": (0.3127, 0.329),
+               "max_luminance": 1000.0, "min_luminance": 0.0001}
+    every = {"text": {"Source": "clip", "Title": "映像", "Log": "x" * 2000}, "dpi": (300, 150), "gamma": 0.45455,
+             "icc_profile": profile, "cicp": "bt2100-pq", "mastering_display": display,
+             "content_light_level": (1000, 400)}
+    tagged = bufpng.encode(bgr, **every)  # type: ignore[arg-type]
+    frame = bufpng.decode(tagged)
+    info = frame.info
+    bad_clli = tagged[:33] + b"\0\0\0\x07cLLI" + bytes(7) + zlib.crc32(b"cLLI" + bytes(7)).to_bytes(4, "big") + tagged[33:]
+    out = workdir / "metadata"
+    path = workdir / "tagged.png"
+    path.write_bytes(tagged)
+
+    class Failing(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+        def read(self, size: int = -1) -> bytes:
+            raise OSError(5, "Input/output error")
+
+    failing = Failing()
+
+    def text_raises(index: int) -> dict[str, str]:
+        raise KeyError(index)
+
+    def per_frame(index: int) -> dict[str, str]:
+        return {"Frame": str(index)}
+
+    frames = [bgr, bgr]
+    return [
+        Case("encode every metadata kind", lambda: bufpng.encode(bgr, **every), None, (bgr, *every.values())),  # type: ignore[arg-type]
+        Case("decode with metadata, info", lambda: dict(bufpng.decode(tagged).info), None, (tagged,)),
+        Case("encode metadata=info", lambda: bufpng.encode(frame, metadata=info, text={"a": "b"}), None, (frame, info)),
+        Case("decode corrupt cLLI, skipped", lambda: bufpng.decode(bad_clli).info, None, (bad_clli,)),
+        Case("decode corrupt cLLI, strict", lambda: bufpng.decode(bad_clli, strict=True), ValueError, (bad_clli,)),
+        Case("encode bad text key", lambda: bufpng.encode(bgr, text={" k": "v"}), ValueError, (bgr,)),
+        Case("encode text value not str", lambda: bufpng.encode(bgr, text={"k": 1}), TypeError, (bgr,)),
+        Case("encode srgb and icc", lambda: bufpng.encode(bgr, srgb=True, icc_profile=profile), ValueError, (bgr, profile)),
+        Case("encode bad cicp", lambda: bufpng.encode(bgr, cicp=(1, 13, 1, 1)), ValueError, (bgr,)),
+        Case("encode bad mastering display", lambda: bufpng.encode(bgr, mastering_display={"primaries": 1}), TypeError, (bgr,)),
+        Case("encode unknown metadata key", lambda: bufpng.encode(bgr, metadata={"dpu": 1}), ValueError, (bgr,)),
+        Case("write_frames text callable", lambda: bufpng.write_frames(frames, directory=out, text=per_frame), None, (bgr, per_frame)),
+        Case("write_frames text list", lambda: bufpng.write_frames(frames, directory=out, text=[None, {"a": "b"}]), None, (bgr,)),
+        Case("write_frames text raises", lambda: bufpng.write_frames(frames, directory=out, text=text_raises), KeyError, (bgr, text_raises)),
+        Case("write to BytesIO", lambda: bufpng.write(io.BytesIO(), bgr, dpi=72), None, (bgr,)),
+        Case("write to a failing file", lambda: bufpng.write(failing, bgr), OSError, (bgr, failing)),
+        Case("read a file object", lambda: bufpng.read(io.BytesIO(tagged)), None, (tagged,)),
+        Case("read a failing file", lambda: bufpng.read(failing), OSError, (failing,)),
+        Case("read path with metadata", lambda: bufpng.read(path).info, None, (path,)),
+        Case("encode_animation", lambda: bufpng.encode_animation(frames, text={"a": "b"}), None, (bgr,)),
+        Case("encode_animation no frames", lambda: bufpng.encode_animation([]), ValueError),
+        Case("write_animation to a failing file", lambda: bufpng.write_animation(failing, frames), OSError, (bgr, failing)),
+    ]
+
+
 BUILDERS: list[Callable[[Path], list[Case]]] = [
     encode_cases,
     write_cases,
@@ -476,6 +540,7 @@ BUILDERS: list[Callable[[Path], list[Case]]] = [
     animation_cases,
     out_cases,
     interop_cases,
+    metadata_cases,
 ]
 
 

@@ -16,13 +16,14 @@
 //! never piles up in memory.
 
 use crate::decode::{read_png, DecodeOptions};
-use crate::encode::{write_png, Compression};
+use crate::encode::{write_png_with, Compression};
 use crate::error::FileError;
 use crate::layout::ImageLayout;
+use crate::metadata::Metadata;
 use crate::pattern::FilePattern;
 use crate::pixels::Frame;
 use anyhow::{anyhow, Result};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +44,15 @@ pub trait Sink<I: Send + 'static = Frame> {
 
     /// The per-item work, run on the worker threads (or inline).
     fn work(&self) -> Work<Self::Encoded, I>;
+
+    /// Text for frame `index` alone (write_frames' per-frame text), given
+    /// on the calling thread before the frame is submitted. Sinks that
+    /// write one file for all frames have no per-frame text.
+    fn add_frame_text(&mut self, _index: usize, _text: Vec<(String, String)>) -> Result<()> {
+        Err(anyhow!(
+            "bufpng internal error: per-frame text given to a sink without it"
+        ))
+    }
 
     /// Runs once, before the first frame is submitted.
     fn start(&mut self) -> Result<()> {
@@ -74,6 +84,8 @@ pub struct Output {
     pub compression: Compression,
     /// fsync each file and the directory before a frame counts as written.
     pub durable: bool,
+    /// Every file's metadata.
+    pub metadata: Metadata,
 }
 
 impl Output {
@@ -84,16 +96,22 @@ impl Output {
     }
 }
 
+/// Text entries (key, value) in order.
+type Text = Vec<(String, String)>;
+
 /// The sink of write_frames: every frame is its own file, written by the
 /// worker that encoded it.
 pub struct Files {
     output: Arc<Output>,
+    /// Per-frame text waiting for its frame's worker.
+    frame_text: Arc<Mutex<HashMap<usize, Text>>>,
 }
 
 impl Files {
     pub fn new(output: Output) -> Files {
         Files {
             output: Arc::new(output),
+            frame_text: Arc::default(),
         }
     }
 
@@ -107,15 +125,23 @@ impl Sink for Files {
 
     fn work(&self) -> Work<()> {
         let output = Arc::clone(&self.output);
+        let frame_text = Arc::clone(&self.frame_text);
         Arc::new(move |index, frame| {
-            write_png(
-                &output.path(index),
-                frame,
-                output.compression,
-                1,
-                output.durable,
-            )
+            let own = lock(&frame_text).remove(&index);
+            let path = output.path(index);
+            let (compression, durable) = (output.compression, output.durable);
+            let Some(own) = own else {
+                return write_png_with(&path, frame, compression, 1, durable, &output.metadata);
+            };
+            let mut metadata = output.metadata.clone();
+            metadata.add_text(own);
+            write_png_with(&path, frame, compression, 1, durable, &metadata)
         })
+    }
+
+    fn add_frame_text(&mut self, index: usize, text: Vec<(String, String)>) -> Result<()> {
+        lock(&self.frame_text).insert(index, text);
+        Ok(())
     }
 
     /// Creates the output directory (with its parents) before the first
@@ -127,6 +153,14 @@ impl Sink for Files {
     fn accept(&mut self, _index: usize, _written: ()) -> Result<()> {
         Ok(())
     }
+}
+
+/// A mutex whose data stays usable after a panic elsewhere (a map of
+/// pending text is still a map).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The sink of read_frames: workers read and decode one path each; decoded
@@ -466,8 +500,46 @@ mod tests {
             start: 7,
             compression: Compression::Default,
             durable: false,
+            metadata: Metadata::default(),
         };
         (scratch, output)
+    }
+
+    #[test]
+    fn per_frame_text_joins_the_shared_metadata_of_its_frame_only() {
+        let (_scratch, mut output) = output("text");
+        output.metadata.text = vec![("Source".into(), "clip".into())];
+        let mut files = Files::new(output.clone());
+        files
+            .add_frame_text(1, vec![("Frame".into(), "1".into())])
+            .unwrap();
+        // Per-frame entries replace shared ones with the same key.
+        files
+            .add_frame_text(2, vec![("Source".into(), "take 2".into())])
+            .unwrap();
+        let mut batch = Pipeline::new(files, 2).unwrap();
+        for index in 0..3 {
+            batch.submit(index, frame(index as u8 + 1)).unwrap();
+        }
+        let mut done = 0;
+        while done < 3 {
+            for finished in batch.collect(Some(Duration::from_millis(20))).unwrap() {
+                finished.result.unwrap();
+                done += 1;
+            }
+        }
+        batch.shutdown();
+        let text = |index| {
+            let png = std::fs::read(output.path(index)).unwrap();
+            crate::metadata::read(&png, true, 1 << 20)
+                .unwrap()
+                .metadata
+                .text
+        };
+        let shared = ("Source".to_string(), "clip".to_string());
+        assert_eq!(text(0), std::slice::from_ref(&shared));
+        assert_eq!(text(1), [shared.clone(), ("Frame".into(), "1".into())]);
+        assert_eq!(text(2), [("Source".to_string(), "take 2".to_string())]);
     }
 
     /// Submits `count` frames the way the boundary does and returns the files' bytes.
@@ -577,7 +649,7 @@ mod tests {
     fn read_all(paths: &[PathBuf], threads: usize) -> Result<Vec<Frame>> {
         let options = DecodeOptions {
             order: crate::pixels::ChannelOrder::Rgb,
-            max_bytes: crate::decode::DEFAULT_MAX_BYTES,
+            ..DecodeOptions::default()
         };
         let mut pipeline = Pipeline::new(Decoded::new(options), threads)?;
         let mut frames: Vec<Option<Frame>> = vec![None; paths.len()];

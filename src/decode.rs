@@ -10,6 +10,7 @@
 
 use crate::error::value_error;
 use crate::layout::{Depth, Endian, ImageLayout};
+use crate::metadata::{self, Metadata};
 use crate::pixels::{zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::FileError;
 use anyhow::{Context, Result};
@@ -28,6 +29,8 @@ pub struct DecodeOptions {
     pub order: ChannelOrder,
     /// The most bytes of pixels (and ancillary chunk data) a decode may allocate.
     pub max_bytes: usize,
+    /// Corrupt metadata chunks are errors rather than skipped.
+    pub strict: bool,
 }
 
 impl Default for DecodeOptions {
@@ -35,20 +38,38 @@ impl Default for DecodeOptions {
         DecodeOptions {
             order: ChannelOrder::default(),
             max_bytes: DEFAULT_MAX_BYTES,
+            strict: false,
         }
     }
 }
 
 /// Decodes a complete PNG file held in memory.
 pub fn decode_png(data: &[u8], options: DecodeOptions) -> Result<Frame> {
+    Ok(decode_with_metadata(data, options)?.0)
+}
+
+/// Decodes a complete PNG file held in memory, with its metadata. Corrupt
+/// metadata chunks are left out (and out of what the image decoder sees,
+/// as it refuses some outright) unless `options.strict`.
+pub fn decode_with_metadata(data: &[u8], options: DecodeOptions) -> Result<(Frame, Metadata)> {
     if data.is_empty() {
         return Err(value_error(
             "cannot decode PNG: the data is empty (0 bytes)",
         ));
     }
+    let found = metadata::read(data, options.strict, options.max_bytes)?;
+    let data = found.cleaned.as_deref().unwrap_or(data);
+    Ok((decode_pixels(data, options)?, found.metadata))
+}
+
+fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     let still = without_animation(data);
     let data = still.as_deref().unwrap_or(data);
-    let decoder = png::Decoder::new_with_options(Cursor::new(data), png::DecodeOptions::default());
+    let mut png_options = png::DecodeOptions::default();
+    // metadata::read has the text; strict also refuses bad ancillary CRCs.
+    png_options.set_ignore_text_chunk(true);
+    png_options.set_skip_ancillary_crc_failures(!options.strict);
+    let decoder = png::Decoder::new_with_options(Cursor::new(data), png_options);
     let (mut reader, depth) = start_decoding(decoder, data.len(), options)?;
     let (width, height) = reader.info().size();
     let fail = |e| decode_error(e, options.max_bytes);
@@ -235,11 +256,16 @@ pub(crate) fn check_plausible(
 /// Reads and decodes a PNG file. I/O errors are `FileError`s naming `path`;
 /// decoding errors are prefixed with the path.
 pub fn read_png(path: &Path, options: DecodeOptions) -> Result<Frame> {
+    Ok(read_with_metadata(path, options)?.0)
+}
+
+/// `read_png` with the file's metadata, as `decode_with_metadata`.
+pub fn read_with_metadata(path: &Path, options: DecodeOptions) -> Result<(Frame, Metadata)> {
     let data = std::fs::read(path).map_err(|source| FileError {
         path: path.to_path_buf(),
         source,
     })?;
-    decode_png(&data, options).with_context(|| path.display().to_string())
+    decode_with_metadata(&data, options).with_context(|| path.display().to_string())
 }
 
 pub(crate) fn decode_error(error: DecodingError, max_bytes: usize) -> anyhow::Error {

@@ -4,6 +4,7 @@
 use crate::error::value_error;
 use crate::filter::RowFilter;
 use crate::layout::{Depth, ImageLayout};
+use crate::metadata::Metadata;
 use crate::pixels::{Frame, PixelFormat};
 use crate::striped::{self, Coder};
 use anyhow::{Context, Result};
@@ -134,7 +135,8 @@ fn choose_for_content(frame: &Frame) -> Settings {
         format: frame.format,
         data,
     };
-    let size = |settings| encode_with(&sample, settings, 1).map_or(usize::MAX, |png| png.len());
+    let size =
+        |settings| encode_with(&sample, settings, 1, &[]).map_or(usize::MAX, |png| png.len());
     let runs = size(Settings::RUNS);
     let raw = sample.data.len();
     // Barely compressible (noise): zlib would only burn time finding
@@ -156,10 +158,22 @@ fn choose_for_content(frame: &Frame) -> Settings {
 /// bounds the threads one frame may use; only the default coder uses more
 /// than one, and only on large frames.
 pub fn encode_png(frame: &Frame, compression: Compression, threads: usize) -> Result<Vec<u8>> {
+    encode_png_with(frame, compression, threads, &Metadata::EMPTY)
+}
+
+/// `encode_png` with `metadata`'s chunks between IHDR and IDAT.
+pub fn encode_png_with(
+    frame: &Frame,
+    compression: Compression,
+    threads: usize,
+    metadata: &Metadata,
+) -> Result<Vec<u8>> {
     if !frame.is_stored_as(PixelFormat::PNG) {
-        return encode_png(&frame.to_format(PixelFormat::PNG), compression, threads);
+        let converted = frame.to_format(PixelFormat::PNG);
+        return encode_png_with(&converted, compression, threads, metadata);
     }
-    let png = encode_with(frame, compression.settings(frame), threads)?;
+    let chunks = metadata.chunks()?;
+    let png = encode_with(frame, compression.settings(frame), threads, &chunks)?;
     if compression != Compression::Level(9) {
         return Ok(png);
     }
@@ -173,15 +187,22 @@ pub fn encode_png(frame: &Frame, compression: Compression, threads: usize) -> Re
             filter: Filter::Up,
         },
         1,
+        &chunks,
     )?;
     Ok(if up.len() < png.len() { up } else { png })
 }
 
-/// Encodes a frame already in PNG's sample layout with one fixed setting.
-fn encode_with(frame: &Frame, settings: Settings, threads: usize) -> Result<Vec<u8>> {
+/// Encodes a frame already in PNG's sample layout with one fixed setting,
+/// with `chunks` (type, data) between IHDR and IDAT.
+fn encode_with(
+    frame: &Frame,
+    settings: Settings,
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<Vec<u8>> {
     let (deflate, filter) = match settings {
         Settings::Striped(coder) => {
-            return striped::encode(&frame.layout, &frame.data, coder, threads)
+            return striped::encode(&frame.layout, &frame.data, coder, threads, chunks)
         }
         Settings::Png { deflate, filter } => (deflate, filter),
     };
@@ -207,6 +228,11 @@ fn encode_with(frame: &Frame, settings: Settings, threads: usize) -> Result<Vec<
     encoder.set_deflate_compression(deflate);
     encoder.set_filter(filter);
     let mut writer = encoder.write_header().context("PNG encoder")?;
+    for (kind, data) in chunks {
+        writer
+            .write_chunk(png::chunk::ChunkType(*kind), data)
+            .context("PNG encoder")?;
+    }
     writer
         .write_image_data(&frame.data)
         .context("PNG encoder")?;
@@ -223,7 +249,19 @@ pub fn write_png(
     threads: usize,
     durable: bool,
 ) -> Result<()> {
-    let png = encode_png(frame, compression, threads)?;
+    write_png_with(path, frame, compression, threads, durable, &Metadata::EMPTY)
+}
+
+/// `write_png` with `metadata`'s chunks.
+pub fn write_png_with(
+    path: &Path,
+    frame: &Frame,
+    compression: Compression,
+    threads: usize,
+    durable: bool,
+    metadata: &Metadata,
+) -> Result<()> {
+    let png = encode_png_with(frame, compression, threads, metadata)?;
     crate::atomic::write_atomic(path, &png, durable)?;
     Ok(())
 }
@@ -306,8 +344,8 @@ mod tests {
             striped_coder(choose_for_content(&screen)),
             striped_coder(dense)
         );
-        let dense = encode_with(&screen, dense, 1).unwrap().len();
-        let runs = encode_with(&screen, Settings::RUNS, 1).unwrap().len();
+        let dense = encode_with(&screen, dense, 1, &[]).unwrap().len();
+        let runs = encode_with(&screen, Settings::RUNS, 1, &[]).unwrap().len();
         assert!(encode_png(&screen, Compression::Default, 1).unwrap().len() == dense);
         assert!(dense < runs / 2, "dense {dense} runs {runs}");
     }
@@ -319,7 +357,7 @@ mod tests {
         });
         assert!(striped_coder(choose_for_content(&noise)) == Some(Coder::Runs));
         // Runs stores what it cannot shrink, with only block headers.
-        let png = encode_with(&noise, Settings::RUNS, 1).unwrap();
+        let png = encode_with(&noise, Settings::RUNS, 1, &[]).unwrap();
         assert!(png.len() < noise.data.len() + noise.data.len() / 100);
         // Smooth gradients with a little noise, like a photo.
         let photo = rgb_frame(640, 240, |x, y| {
@@ -329,6 +367,106 @@ mod tests {
         assert!(striped_coder(choose_for_content(&photo)) == Some(Coder::Runs));
         let tiny = rgb_frame(32, 32, |x, _| [(x % 2) as u8 * 255; 3]);
         assert!(striped_coder(choose_for_content(&tiny)) == Some(Coder::Runs));
+    }
+
+    #[test]
+    fn every_coder_writes_the_metadata_before_the_image_data() {
+        use crate::metadata::Cicp;
+        // A 16-bit BT.2100 PQ frame, large enough for strips on threads.
+        let layout = ImageLayout {
+            width: 640,
+            height: 480,
+            channels: 3,
+            depth: Depth::Sixteen,
+        };
+        let frame = Frame {
+            layout,
+            format: PixelFormat::PNG,
+            data: (0..layout.byte_len())
+                .map(|i| (i / 7 % 251) as u8)
+                .collect(),
+        };
+        let mut metadata = Metadata {
+            cicp: Some(Cicp::preset("bt2100-pq").unwrap()),
+            text: vec![("Frame".into(), "17".into())],
+            ..Metadata::default()
+        };
+        metadata.set_dpi(96.0, 96.0).unwrap();
+        for compression in [
+            Compression::Default,
+            Compression::Level(0),
+            Compression::Level(9),
+        ] {
+            let png = encode_png_with(&frame, compression, 4, &metadata).unwrap();
+            // cICP right after IHDR, as the spec requires before IDAT.
+            assert_eq!(
+                &png[33..45],
+                b"\0\0\0\x04cICP\x09\x10\0\x01",
+                "{compression:?}"
+            );
+            let idat = png.windows(4).position(|w| w == b"IDAT").unwrap();
+            let text = png.windows(4).position(|w| w == b"tEXt").unwrap();
+            assert!(text < idat);
+            let options = crate::DecodeOptions::default();
+            let (decoded, read) = crate::decode_with_metadata(&png, options).unwrap();
+            assert_eq!(read, metadata);
+            assert!(decoded.same_pixels(&frame));
+        }
+        // Without metadata the bytes are what they were.
+        let plain = encode_png(&frame, Compression::Default, 4).unwrap();
+        assert_eq!(&plain[37..41], b"IDAT");
+    }
+
+    #[test]
+    fn every_combination_of_metadata_kinds_decodes_with_both_coders() {
+        use crate::metadata::{Cicp, ContentLightLevel, IccProfile, MasteringDisplay};
+        let frame = rgb_frame(24, 80, |x, y| [x as u8, y as u8, (x * y) as u8]);
+        let mut profile = vec![3u8; 200];
+        profile[..4].copy_from_slice(&200u32.to_be_bytes());
+        let kinds: [&dyn Fn(&mut Metadata); 8] = [
+            &|m| m.text = vec![("k".into(), "v".into()), ("é".into(), "映".repeat(400))],
+            &|m| m.set_dpi(96.0, 96.0).unwrap(),
+            &|m| m.srgb = Some(0),
+            &|m| m.gamma = Some(45455),
+            &|m| m.icc_profile = Some(IccProfile::new("p", profile.clone()).unwrap()),
+            &|m| m.cicp = Some(Cicp::preset("display-p3").unwrap()),
+            &|m| {
+                m.mastering_display = Some(
+                    MasteringDisplay::new(
+                        [(0.68, 0.32), (0.265, 0.69), (0.15, 0.06)],
+                        (0.3127, 0.329),
+                        600.0,
+                        0.005,
+                    )
+                    .unwrap(),
+                )
+            },
+            &|m| m.content_light_level = Some(ContentLightLevel::new(600.0, 200.0).unwrap()),
+        ];
+        let mut checked = 0;
+        for mask in 0u32..1 << kinds.len() {
+            let mut metadata = Metadata::default();
+            for (bit, set) in kinds.iter().enumerate() {
+                if mask & 1 << bit != 0 {
+                    set(&mut metadata);
+                }
+            }
+            if metadata.validate().is_err() {
+                continue; // sRGB with iCCP: refused, as the spec asks
+            }
+            for compression in [Compression::Default, Compression::Level(1)] {
+                let png = encode_png_with(&frame, compression, 1, &metadata).unwrap();
+                let options = crate::DecodeOptions {
+                    strict: true,
+                    ..crate::DecodeOptions::default()
+                };
+                let (decoded, read) = crate::decode_with_metadata(&png, options).unwrap();
+                assert_eq!(read, metadata, "mask {mask:#b}");
+                assert!(decoded.same_pixels(&frame));
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 256 - 64);
     }
 
     #[test]

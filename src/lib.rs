@@ -17,6 +17,7 @@ pub mod encode;
 pub mod error;
 pub mod filter;
 pub mod layout;
+pub mod metadata;
 pub mod pattern;
 pub mod pixels;
 #[cfg(test)]
@@ -25,8 +26,12 @@ pub mod striped;
 pub mod target;
 
 pub use apng::{decode_animation, read_animation, Animation};
-pub use decode::{decode_png, read_png, DecodeOptions, DEFAULT_MAX_BYTES};
-pub use encode::{encode_png, write_png, Compression};
+pub use decode::{
+    decode_png, decode_with_metadata, read_png, read_with_metadata, DecodeOptions,
+    DEFAULT_MAX_BYTES,
+};
+pub use encode::{encode_png, encode_png_with, write_png, write_png_with, Compression};
 pub use error::{ErrorKind, FileError, InputError};
 pub use layout::{plan_source, BufferDesc, Depth, Endian, Geometry, ImageLayout, SourcePlan};
+pub use metadata::Metadata;
 pub use pixels::{ChannelOrder, Frame, PixelFormat};

@@ -64,8 +64,15 @@ impl Coder {
 
 /// Encodes rows already in PNG's sample layout (RGB order, big-endian
 /// 16-bit samples) as a complete PNG file, on up to `threads` threads (the
-/// calling one included). The bytes do not depend on `threads`.
-pub fn encode(layout: &ImageLayout, data: &[u8], coder: Coder, threads: usize) -> Result<Vec<u8>> {
+/// calling one included), with `chunks` (type, data) between IHDR and IDAT.
+/// The bytes do not depend on `threads`.
+pub fn encode(
+    layout: &ImageLayout,
+    data: &[u8],
+    coder: Coder,
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<Vec<u8>> {
     // Callers pass validated frames; a mismatch here is a bug, not bad input.
     anyhow::ensure!(
         layout.width > 0 && layout.height > 0 && data.len() == layout.byte_len(),
@@ -80,6 +87,9 @@ pub fn encode(layout: &ImageLayout, data: &[u8], coder: Coder, threads: usize) -
     let mut out = BitWriter::new(data.len() / 2 + 1024);
     out.push_bytes(&SIGNATURE);
     push_chunk(&mut out, b"IHDR", &header(layout));
+    for (kind, data) in chunks {
+        push_chunk(&mut out, kind, data);
+    }
     let stream_start = out.len() + 8;
     // Length and type of one IDAT chunk, filled in once the stream is done.
     out.push_bytes(&[0; 4]);
@@ -440,7 +450,7 @@ mod tests {
                     for (width, height) in [(1, 1), (3, 2), (97, 61), (640, 300)] {
                         let layout = layout(width, height, channels, depth);
                         let data = pixels(&layout, width + height);
-                        let png = encode(&layout, &data, coder, 1).unwrap();
+                        let png = encode(&layout, &data, coder, 1, &[]).unwrap();
                         let (info, decoded) = decode(&png);
                         assert_eq!((info.width, info.height), (width, height));
                         assert_eq!(info.color_type.samples(), channels as usize);
@@ -459,7 +469,7 @@ mod tests {
     fn compresses_smooth_content() {
         let layout = layout(640, 300, 3, Depth::Eight);
         let data = pixels(&layout, 1);
-        assert!(encode(&layout, &data, Coder::Runs, 1).unwrap().len() < data.len() / 4);
+        assert!(encode(&layout, &data, Coder::Runs, 1, &[]).unwrap().len() < data.len() / 4);
     }
 
     #[test]
@@ -474,11 +484,11 @@ mod tests {
             let strips = strip_count(data.len(), height as usize);
             assert!(strips > 1, "the frame must be big enough to cut");
             for coder in CODERS {
-                let one = encode(&layout, &data, coder, 1).unwrap();
+                let one = encode(&layout, &data, coder, 1, &[]).unwrap();
                 let (_, decoded) = decode(&one);
                 assert_eq!(decoded, data, "{coder:?} {channels} channels {depth:?}");
                 for threads in [2, 3, 8, 64] {
-                    let png = encode(&layout, &data, coder, threads).unwrap();
+                    let png = encode(&layout, &data, coder, threads, &[]).unwrap();
                     assert!(png == one, "{coder:?}: {threads} threads changed the bytes");
                 }
             }
@@ -488,10 +498,10 @@ mod tests {
     #[test]
     fn inconsistent_frames_are_refused_not_encoded() {
         let gray = layout(4, 4, 1, Depth::Eight);
-        assert!(encode(&gray, &[0; 18], Coder::Runs, 1).is_err());
-        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::Runs, 1).is_err());
-        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::Runs, 1).is_err());
-        let png = encode(&gray, &[0; 16], Coder::Runs, 1).unwrap();
+        assert!(encode(&gray, &[0; 18], Coder::Runs, 1, &[]).is_err());
+        assert!(encode(&layout(0, 4, 1, Depth::Eight), &[], Coder::Runs, 1, &[]).is_err());
+        assert!(encode(&layout(4, 0, 1, Depth::Eight), &[], Coder::Runs, 1, &[]).is_err());
+        let png = encode(&gray, &[0; 16], Coder::Runs, 1, &[]).unwrap();
         assert_eq!(
             png.capacity(),
             png.len(),

@@ -1,15 +1,19 @@
-//! `decode_png` on arbitrary bytes (seeded with the test PNGs of `pytests/data` by
-//! `reliability/fuzz.sh`).
+//! `decode_with_metadata` on arbitrary bytes (seeded with the test PNGs of
+//! `pytests/data` by `reliability/fuzz.sh`), strict or not.
 //!
 //! It must never panic; a failure must be an `InputError` (ValueError or
 //! MemoryError at the boundary), never another error type. A success must be
 //! a consistent frame: positive size, 1/3/4 channels, exactly
 //! width*height*channels*sample-bytes of data, within the limit. Small frames
-//! are re-encoded and decoded again: the same pixels must come back.
+//! are re-encoded with their metadata and decoded again: the same pixels
+//! and the same metadata must come back.
 #![no_main]
 
 use bufpng_core::error::input_kind;
-use bufpng_core::{decode_png, encode_png, ChannelOrder, Compression, DecodeOptions, ErrorKind};
+use bufpng_core::{
+    decode_with_metadata, encode_png_with, ChannelOrder, Compression, DecodeOptions, ErrorKind,
+    Metadata,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// Well inside libFuzzer's memory limit; the size check runs before any
@@ -28,9 +32,11 @@ fuzz_target!(|data: &[u8]| {
     let options = DecodeOptions {
         order,
         max_bytes: MAX_BYTES,
+        // Both ways of treating corrupt metadata chunks.
+        strict: data.len() % 3 == 0,
     };
-    let frame = match decode_png(data, options) {
-        Ok(frame) => frame,
+    let (frame, metadata) = match decode_with_metadata(data, options) {
+        Ok(decoded) => decoded,
         Err(error) => {
             // ValueError or MemoryError at the boundary, nothing else.
             let kind = input_kind(&error);
@@ -50,7 +56,15 @@ fuzz_target!(|data: &[u8]| {
     if frame.data.len() > MAX_REENCODE {
         return;
     }
-    let png = encode_png(&frame, Compression::Level(1), 1).expect("a decoded frame must encode");
-    let again = decode_png(&png, options).expect("bufpng's own PNG must decode");
+    // What was read is written back, unless the file held a combination
+    // bufpng refuses to write (sRGB with iCCP, or with another gamma).
+    let metadata = match metadata.validate() {
+        Ok(()) => metadata,
+        Err(_) => Metadata::default(),
+    };
+    let png = encode_png_with(&frame, Compression::Level(1), 1, &metadata)
+        .expect("a decoded frame and its metadata must encode");
+    let (again, read) = decode_with_metadata(&png, options).expect("bufpng's own PNG must decode");
     assert_eq!(again, frame, "re-encoded frame decodes to other pixels");
+    assert_eq!(read, metadata, "re-encoded metadata reads back otherwise");
 });

@@ -71,6 +71,33 @@ def main() -> None:
         second = batch[1]
         assert same and bufpng.decode(png, out=second) is second and len(into) == 72
     assert seen[0] == (0, None) and len(paths) == 3
+
+    import io
+
+    tagged = bufpng.encode(
+        image,
+        text={"Source": "clip.mov"},
+        dpi=(300, 300),
+        cicp="bt2100-pq",
+        mastering_display={
+            "primaries": ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046)),
+            "white_point": (0.3127, 0.3290),
+            "max_luminance": 1000.0,
+            "min_luminance": 0.0001,
+        },
+        content_light_level=(1000.0, 400.0),
+    )
+    read_back: Frame = bufpng.decode(tagged, strict=True)
+    assert read_back.info["text"] == {"Source": "clip.mov"}
+    buffer = io.BytesIO()
+    bufpng.write(buffer, read_back, metadata=read_back.info, srgb=None)
+    read_back.write(buffer, gamma=0.45455)
+    assert bufpng.read(io.BytesIO(buffer.getvalue())).info["cicp"] == (9, 16, 0, True)
+    apng: bytes = bufpng.encode_animation([image, image], fps=5, text={"a": "b"})
+    with tempfile.TemporaryDirectory() as tmp:
+        bufpng.write_frames([image], directory=tmp, text=lambda i: {"Frame": str(i)})
+        bufpng.write_frames([image], directory=tmp, text=[None])
+    assert len(bufpng.read_animation(apng)) == 2
     print(f"bufpng {bufpng.__version__}: typed usage ok", file=sys.stderr)
 
 

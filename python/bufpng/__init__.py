@@ -8,8 +8,10 @@ holding the GIL, and encodes PNG with the GIL released. ``decode`` and
 buffer protocol itself (``np.asarray(frame)`` is a zero-copy view), laid out
 as ``cv2.imread(path, cv2.IMREAD_UNCHANGED)`` returns it. ``describe`` shows
 what any exporter hands over for a given buffer request. ``write_animation``
-and ``read_animation`` write many frames as one animated PNG and read them
-back.
+(or ``encode_animation``, to bytes) and ``read_animation`` write many frames
+as one animated PNG and read them back. Every writer takes metadata (text,
+dpi, colour space: ``text=``, ``dpi=``, ``cicp=``...), and ``Frame.info``
+holds what a read file had.
 
 >>> import bufpng
 >>> png = bufpng.encode(bytes([0, 128, 255] * 4), width=2, height=2)
@@ -24,6 +26,7 @@ from ._bufpng import (
     decode,
     describe,
     encode,
+    encode_animation,
     read,
     read_frames,
     write,
@@ -40,6 +43,7 @@ __all__ = [
     "decode",
     "describe",
     "encode",
+    "encode_animation",
     "read",
     "read_animation",
     "read_frames",

@@ -392,6 +392,8 @@ def _write(
         compression=args.compression,
         threads=args.threads,
         progress=not args.quiet,
+        text=dict(args.text) or None,
+        dpi=args.dpi,
         durable=args.durable,
     )
     if not paths:
@@ -439,6 +441,8 @@ def _write_animation(
         compression=args.compression,
         threads=args.threads,
         progress=not args.quiet,
+        text=dict(args.text) or None,
+        dpi=args.dpi,
         durable=args.durable,
     )
     if not args.quiet:
@@ -469,6 +473,18 @@ def parse_pattern(text: str) -> str:
     return text
 
 
+def text_entry(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    # bufpng's own check of PNG keywords: the one place the rules live.
+    try:
+        bufpng.encode(b"\0", 1, 1, text={key: value})
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return key, value
+
+
 def positive(text: str) -> int:
     try:
         value = int(text)
@@ -479,14 +495,19 @@ def positive(text: str) -> int:
     return value
 
 
-def fps(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of frames per second, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
+def above_zero(what: str) -> Callable[[str], float]:
+    """An argparse type: a number above 0, `what` naming it in the error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {what}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    return parse
 
 
 def level(text: str) -> int:
@@ -512,9 +533,11 @@ def build_parser() -> argparse.ArgumentParser:
     writing.add_argument("--threads", type=positive, metavar="N", help="worker threads (default: one per CPU core; 1 = no pool)")
     writing.add_argument("--compression", type=level, metavar="0-9", help="zlib level, as OpenCV counts it (default: bufpng's fast setting)")
     writing.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    writing.add_argument("--text", type=text_entry, action="append", default=[], metavar="KEY=VALUE", help="a text entry in every file (tEXt, or iTXt for non-Latin-1 values); repeatable")
+    writing.add_argument("--dpi", type=above_zero("dots per inch"), metavar="N", help="resolution in dots per inch, stored in every file (pHYs)")
     writing.add_argument("--durable", action="store_true", help="fsync each file and the directory, so the output survives a power loss (slower)")
     writing.add_argument("--apng", metavar="OUT.png", help="write one animated PNG instead of a file per frame (-o, --pattern, --start do not apply)")
-    writing.add_argument("--fps", type=fps, default=25.0, help="frames per second of the --apng animation (default: 25)")
+    writing.add_argument("--fps", type=above_zero("frames per second"), default=25.0, help="frames per second of the --apng animation (default: 25)")
     writing.add_argument("--loop", type=int, default=0, metavar="N", help="plays of the --apng animation, 0 = forever (default: 0)")
 
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

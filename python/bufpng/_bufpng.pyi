@@ -7,7 +7,8 @@ module by `python -m mypy.stubtest bufpng` (pytests/test_typing.py).
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import (
     Any,
     ClassVar,
@@ -21,7 +22,7 @@ from typing import (
     overload,
 )
 
-from typing_extensions import Buffer, Self
+from typing_extensions import Buffer, Self, Unpack
 
 # An image or data argument: any buffer exporter (PEP 688's Buffer).
 if sys.version_info >= (3, 12):
@@ -39,6 +40,44 @@ else:
 _Out = TypeVar("_Out", bound=_Image)
 # A file system path as os.fspath() accepts it.
 _Path = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+# A binary file object: write(path_or_file, ...) and read(path_or_file).
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int | None: ...
+
+class _Readable(Protocol):
+    def read(self, /) -> bytes: ...
+
+# Metadata (docs/api.md, "Metadata"): text entries, cICP presets or code
+# points (primaries, transfer, matrix, full_range), mDCV in CIE xy and cd/m^2.
+_Text = Mapping[str, str]
+_Cicp = Literal["srgb", "display-p3", "bt2100-pq", "bt2100-hlg"] | tuple[int, int, int, bool | int]
+
+class _MasteringDisplay(TypedDict):
+    primaries: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+    white_point: tuple[float, float]
+    max_luminance: float
+    min_luminance: float
+
+# write_frames' text: every file's, or per frame (a callable or one entry per frame).
+_FrameText = _Text | Callable[[int], _Text | None] | Sequence[_Text | None]
+
+# The metadata keywords every writer takes (all optional, None = absent).
+class _MetadataWithoutText(TypedDict, total=False):
+    dpi: float | tuple[float, float] | None
+    srgb: bool | int | None
+    gamma: float | None
+    icc_profile: _Image | None
+    cicp: _Cicp | None
+    mastering_display: _MasteringDisplay | None
+    content_light_level: tuple[float, float] | None
+    metadata: Mapping[str, Any] | None
+
+class _Metadata(_MetadataWithoutText, total=False):
+    text: _Text | None
+
+class _FrameMetadata(_MetadataWithoutText, total=False):
+    text: _FrameText | None
+
 # The channel order of colour pixels; 1-2 channel images ignore it. Any case
 # is accepted at run time ("RGB"); the stubs name the canonical spelling.
 _Order = Literal["bgr", "rgb"]
@@ -109,6 +148,8 @@ class Frame:
     @property
     def nbytes(self) -> int: ...
     @property
+    def info(self) -> MappingProxyType[str, Any]: ...
+    @property
     def shape(self) -> tuple[int, int] | tuple[int, int, int]: ...
     @property
     def ndim(self) -> Literal[2, 3]: ...
@@ -121,15 +162,20 @@ class Frame:
     @property
     def __array_interface__(self) -> dict[str, Any]: ...
     def encode(
-        self, *, compression: int | None = None, threads: int | None = None
+        self,
+        *,
+        compression: int | None = None,
+        threads: int | None = None,
+        **metadata: Unpack[_Metadata],
     ) -> bytes: ...
     def write(
         self,
-        path: _Path,
+        path: _Path | _Writable,
         *,
         compression: int | None = None,
         threads: int | None = None,
         durable: bool = False,
+        **metadata: Unpack[_Metadata],
     ) -> None: ...
     def tobytes(self) -> bytes: ...
     # pickle: (_frame_from_pickle, (pixels, ...)); a PickleBuffer from protocol 5.
@@ -154,9 +200,10 @@ def encode(
     order: _Order | None = None,
     compression: int | None = None,
     threads: int | None = None,
+    **metadata: Unpack[_Metadata],
 ) -> bytes: ...
 def write(
-    path: _Path,
+    path: _Path | _Writable,
     image: _Image,
     width: int | None = None,
     height: int | None = None,
@@ -167,6 +214,7 @@ def write(
     compression: int | None = None,
     threads: int | None = None,
     durable: bool = False,
+    **metadata: Unpack[_Metadata],
 ) -> None: ...
 def write_frames(
     frames: Iterable[_Image],
@@ -183,23 +231,44 @@ def write_frames(
     threads: int | None = None,
     progress: bool | _Progress | None = None,
     durable: bool = False,
+    **metadata: Unpack[_FrameMetadata],
 ) -> list[str]: ...
 # With out=, the pixels go into the caller's buffer, which is returned.
 @overload
 def decode(
-    data: _Image, *, out: None = None, order: _Order = "bgr", max_bytes: int = 1073741824
+    data: _Image | _Readable,
+    *,
+    out: None = None,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> Frame: ...
 @overload
 def decode(
-    data: _Image, *, out: _Out, order: _Order = "bgr", max_bytes: int = 1073741824
+    data: _Image | _Readable,
+    *,
+    out: _Out,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> _Out: ...
 @overload
 def read(
-    path: _Path, *, out: None = None, order: _Order = "bgr", max_bytes: int = 1073741824
+    path: _Path | _Readable,
+    *,
+    out: None = None,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> Frame: ...
 @overload
 def read(
-    path: _Path, *, out: _Out, order: _Order = "bgr", max_bytes: int = 1073741824
+    path: _Path | _Readable,
+    *,
+    out: _Out,
+    order: _Order = "bgr",
+    max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> _Out: ...
 @overload
 def read_frames(
@@ -224,7 +293,7 @@ def read_frames(
 def describe(obj: _Image, request: _Request | int = "records_ro") -> _BufferInfo: ...
 
 def write_animation(
-    path: _Path,
+    path: _Path | _Writable,
     frames: Iterable[_Image],
     width: int | None = None,
     height: int | None = None,
@@ -239,7 +308,24 @@ def write_animation(
     threads: int | None = None,
     progress: bool | _Progress | None = None,
     durable: bool = False,
+    **metadata: Unpack[_Metadata],
 ) -> None: ...
+def encode_animation(
+    frames: Iterable[_Image],
+    width: int | None = None,
+    height: int | None = None,
+    *,
+    channels: int | None = None,
+    stride: int | None = None,
+    fps: float | None = 25.0,
+    durations: Sequence[float] | None = None,
+    loop: int = 0,
+    order: _Order | None = None,
+    compression: int | None = None,
+    threads: int | None = None,
+    progress: bool | _Progress | None = None,
+    **metadata: Unpack[_Metadata],
+) -> bytes: ...
 
 # Rebuilds a pickled Frame (Frame.__reduce_ex__ names it).
 def _frame_from_pickle(
@@ -254,7 +340,7 @@ def _frame_from_pickle(
 ) -> Frame: ...
 
 # The native half of bufpng.read_animation (python/bufpng/_animation.py):
-# (frames, durations in seconds, loop count).
+# (frames, durations in seconds, loop count, the file's metadata).
 def _read_animation(
-    path_or_data: _Path | _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824
-) -> tuple[list[Frame], list[float], int]: ...
+    path_or_data: _Path | _Image, *, order: _Order = "bgr", max_bytes: int = 1073741824, strict: bool = False
+) -> tuple[list[Frame], list[float], int, MappingProxyType[str, Any]]: ...

@@ -19,7 +19,7 @@ mod read;
 mod write;
 
 pub use read::{decode_animation, read_animation, Animation};
-pub use write::{AnimationOutput, Assembler};
+pub use write::{AnimationOutput, Assembler, Destination};
 
 use crate::error::value_error;
 use anyhow::Result;

@@ -7,6 +7,7 @@ use crate::decode::{
 };
 use crate::error::value_error;
 use crate::layout::ImageLayout;
+use crate::metadata::{self, Metadata};
 use crate::pixels::{zeroed_bytes, Frame};
 use anyhow::{Context, Result};
 use png::{BlendOp, ColorType, DisposeOp, FrameControl};
@@ -22,6 +23,8 @@ pub struct Animation {
     pub durations: Vec<f64>,
     /// acTL num_plays: 0 = forever (also for a plain PNG).
     pub plays: u32,
+    /// The file's metadata (read as `decode_with_metadata` reads it).
+    pub metadata: Metadata,
 }
 
 /// Decodes every frame of an APNG held in memory. `max_bytes` caps the
@@ -33,10 +36,14 @@ pub fn decode_animation(data: &[u8], options: DecodeOptions) -> Result<Animation
             "cannot decode PNG: the data is empty (0 bytes)",
         ));
     }
+    let found = metadata::read(data, options.strict, options.max_bytes)?;
+    let data = found.cleaned.as_deref().unwrap_or(data);
     // fdAT and fcTL are ancillary chunks, whose CRC failures the png crate
     // skips by default: that would hand out damaged frames without a word.
     let mut strict = png::DecodeOptions::default();
     strict.set_skip_ancillary_crc_failures(false);
+    // metadata::read has the text.
+    strict.set_ignore_text_chunk(true);
     let decoder = png::Decoder::new_with_options(Cursor::new(data), strict);
     let (mut reader, depth) = start_decoding(decoder, data.len(), options)?;
     let (width, height) = reader.info().size();
@@ -88,6 +95,7 @@ pub fn decode_animation(data: &[u8], options: DecodeOptions) -> Result<Animation
         frames: Vec::new(),
         durations: Vec::new(),
         plays,
+        metadata: found.metadata,
     };
     for index in 0..count as usize {
         if frame_bytes * (index as u128 + 1) > options.max_bytes as u128 {

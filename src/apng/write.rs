@@ -4,28 +4,38 @@
 use super::{Delay, Delays};
 use crate::atomic::AtomicFile;
 use crate::batch::{Sink, Work};
-use crate::encode::{encode_png, Compression};
+use crate::encode::{encode_png, encode_png_with, Compression};
 use crate::error::{value_error, FileError};
 use crate::layout::ImageLayout;
+use crate::metadata::Metadata;
 use anyhow::{anyhow, Result};
 use png::chunk::{self, ChunkType};
 use png::{AnimationControl, BitDepth, BlendOp, ColorType, DisposeOp, FrameControl};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::io::{BufWriter, Cursor, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-/// What write_animation writes, and how.
+/// Where an animation goes: a file written atomically, or bytes in memory.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Path(PathBuf),
+    Memory,
+}
+
+/// What write_animation and encode_animation write, and how.
 #[derive(Debug, Clone)]
 pub struct AnimationOutput {
-    pub path: PathBuf,
+    pub destination: Destination,
     pub compression: Compression,
     pub delays: Delays,
     /// acTL num_plays: 0 = loop forever.
     pub plays: u32,
     /// fsync the file and its directory before returning (`AtomicFile::commit`).
     pub durable: bool,
+    /// The file's metadata, written with frame 0 before the image data.
+    pub metadata: Arc<Metadata>,
 }
 
 /// The sink of write_animation: receives encoded frames in completion
@@ -36,17 +46,49 @@ pub struct Assembler {
     /// The next frame to write; frames after it wait in `waiting`.
     next: usize,
     waiting: BTreeMap<usize, Vec<u8>>,
-    /// The temporary file, created by `start` (so a bad path fails before,
-    /// not while writing, any frame) until frame 0 opens the stream on it.
-    file: Option<AtomicFile>,
+    /// The temporary file (or the buffer), created by `start` (so a bad path
+    /// fails before, not while writing, any frame) until frame 0 opens the
+    /// stream on it.
+    file: Option<Target>,
     stream: Option<Stream>,
 }
 
+/// Where a stream's bytes go.
+enum Target {
+    File(AtomicFile),
+    Memory(SharedBuffer),
+}
+
+/// The in-memory destination: the png crate's writer owns its sink and
+/// cannot give it back, so the sink shares the buffer with the assembler.
+#[derive(Clone, Default)]
+struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl SharedBuffer {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        // A panic while appending leaves bytes that are still only bytes.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Write for SharedBuffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.lock().extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The file being written. `writer` is declared first so it drops first:
-/// it writes IEND into the temporary file, which `file` then removes.
+/// it writes IEND into the temporary file, which `target` then removes.
 struct Stream {
-    writer: png::Writer<BufWriter<File>>,
-    file: AtomicFile,
+    writer: png::Writer<BufWriter<Box<dyn Write + Send>>>,
+    target: Target,
     /// Frame 0's IHDR data: every frame must have been encoded the same way.
     ihdr: Vec<u8>,
     /// The next fcTL/fdAT sequence number.
@@ -69,9 +111,10 @@ impl Assembler {
         }
     }
 
-    /// Writes IEND, sets the final frame count, and renames the file into
-    /// place. Nothing exists at the path unless this succeeds.
-    pub fn finish(mut self) -> Result<()> {
+    /// Writes IEND and sets the final frame count; a file is renamed into
+    /// place (nothing exists at the path unless this succeeds) and gives
+    /// None, memory gives the bytes.
+    pub fn finish(mut self) -> Result<Option<Vec<u8>>> {
         let frames = self.next;
         if let Delays::Each(delays) = &self.output.delays {
             if delays.len() != frames {
@@ -86,37 +129,35 @@ impl Assembler {
                 "bufpng internal error: frames were left waiting for an earlier one"
             ));
         }
-        let Some(Stream {
-            writer, mut file, ..
-        }) = self.stream.take()
-        else {
+        let Some(Stream { writer, target, .. }) = self.stream.take() else {
             return Err(value_error(
-                "write_animation needs at least one frame, got none",
+                "an animation needs at least one frame, got none",
             ));
         };
-        writer.finish().map_err(file_error(&self.output.path))?;
+        writer
+            .finish()
+            .map_err(encoding_error(&self.output.destination))?;
         let num_frames = u32::try_from(frames)
             .map_err(|_| value_error("an APNG holds at most 4294967295 frames"))?;
-        let patched = (|| -> std::io::Result<()> {
-            let handle = file.file();
-            let mut name = [0u8; 4];
-            handle.seek(SeekFrom::Start(ACTL_OFFSET + 4))?;
-            handle.read_exact(&mut name)?;
-            if name != chunk::acTL.0 {
-                return Err(std::io::Error::other(
-                    "bufpng internal error: acTL is not where the encoder put it",
-                ));
+        let mut control = Vec::new();
+        AnimationControl {
+            num_frames,
+            num_plays: self.output.plays,
+        }
+        .encode(&mut control)?;
+        match target {
+            Target::File(mut file) => {
+                let patched = patch_actl(file.file(), &control);
+                patched.map_err(|source| file.error(source))?;
+                file.commit(self.output.durable)?;
+                Ok(None)
             }
-            handle.seek(SeekFrom::Start(ACTL_OFFSET))?;
-            let control = AnimationControl {
-                num_frames,
-                num_plays: self.output.plays,
-            };
-            control.encode(handle).map_err(std::io::Error::other)
-        })();
-        patched.map_err(|source| file.error(source))?;
-        file.commit(self.output.durable)?;
-        Ok(())
+            Target::Memory(buffer) => {
+                let mut png = std::mem::take(&mut *buffer.lock());
+                patch_actl(&mut Cursor::new(&mut png), &control)?;
+                Ok(Some(png))
+            }
+        }
     }
 
     fn delay(&self, index: usize) -> Delay {
@@ -143,7 +184,7 @@ impl Assembler {
                 self.file
                     .take()
                     .ok_or_else(|| anyhow!("bufpng internal error: no file for frame 0"))?,
-                &self.output.path,
+                &self.output.destination,
                 ihdr,
                 &chunks,
                 self.output.plays,
@@ -168,7 +209,7 @@ impl Assembler {
             blend_op: BlendOp::Source,
         };
         stream.sequence += 1;
-        let fail = file_error(&self.output.path);
+        let fail = encoding_error(&self.output.destination);
         stream
             .writer
             .write_chunk(chunk::fcTL, &frame_control_data(&control))
@@ -192,17 +233,40 @@ impl Assembler {
     }
 }
 
+/// Overwrites the provisional acTL (data and CRC, `control` being the
+/// whole chunk) with the final frame count, checking it is where the
+/// encoder put it.
+fn patch_actl<F: Read + Write + Seek>(file: &mut F, control: &[u8]) -> std::io::Result<()> {
+    let mut name = [0u8; 4];
+    file.seek(SeekFrom::Start(ACTL_OFFSET + 4))?;
+    file.read_exact(&mut name)?;
+    if name != chunk::acTL.0 {
+        return Err(std::io::Error::other(
+            "bufpng internal error: acTL is not where the encoder put it",
+        ));
+    }
+    file.seek(SeekFrom::Start(ACTL_OFFSET))?;
+    file.write_all(control)
+}
+
 impl Stream {
-    /// Creates the temporary file and writes the header: signature, IHDR,
-    /// acTL (with a provisional frame count), frame 0's other header chunks.
+    /// Starts writing into the temporary file (or the buffer): signature,
+    /// IHDR, acTL (with a provisional frame count), frame 0's other header
+    /// chunks (its metadata).
     fn create(
-        mut file: AtomicFile,
-        path: &Path,
+        mut target: Target,
+        destination: &Destination,
         ihdr: &[u8],
         chunks: &[(ChunkType, &[u8])],
         plays: u32,
     ) -> Result<Stream> {
-        let handle = file.file().try_clone().map_err(|e| file.error(e))?;
+        let sink: Box<dyn Write + Send> = match &mut target {
+            Target::File(file) => {
+                let handle: File = file.file().try_clone().map_err(|e| file.error(e))?;
+                Box::new(handle)
+            }
+            Target::Memory(buffer) => Box::new(buffer.clone()),
+        };
         let width = u32::from_be_bytes(ihdr[0..4].try_into()?);
         let height = u32::from_be_bytes(ihdr[4..8].try_into()?);
         let depth = BitDepth::from_u8(ihdr[8]);
@@ -212,19 +276,20 @@ impl Stream {
                 "bufpng internal error: unexpected IHDR from the encoder"
             ));
         };
-        let mut encoder = png::Encoder::new(BufWriter::new(handle), width, height);
+        let mut encoder = png::Encoder::new(BufWriter::new(sink), width, height);
         encoder.set_color(color);
         encoder.set_depth(depth);
         encoder.set_animated(1, plays)?;
-        let mut writer = encoder.write_header().map_err(file_error(path))?;
+        let fail = encoding_error(destination);
+        let mut writer = encoder.write_header().map_err(&fail)?;
         for (kind, data) in chunks.iter().take_while(|(kind, _)| *kind != chunk::IDAT) {
             if ![chunk::IHDR, chunk::acTL, chunk::fcTL].contains(kind) {
-                writer.write_chunk(*kind, data).map_err(file_error(path))?;
+                writer.write_chunk(*kind, data).map_err(&fail)?;
             }
         }
         Ok(Stream {
             writer,
-            file,
+            target,
             ihdr: ihdr.to_vec(),
             sequence: 0,
         })
@@ -234,14 +299,18 @@ impl Stream {
 /// The png crate's I/O errors as `FileError`s naming the animation's path
 /// (so Python gets an OSError with errno and filename, as from any other
 /// write); its other errors, which would be bufpng's bugs, as they are.
-fn file_error(path: &Path) -> impl Fn(png::EncodingError) -> anyhow::Error + '_ {
-    move |error| match error {
-        png::EncodingError::IoError(source) => FileError {
+/// Writing to memory cannot fail with I/O errors.
+fn encoding_error(destination: &Destination) -> impl Fn(png::EncodingError) -> anyhow::Error + '_ {
+    move |error| match (destination, error) {
+        (Destination::Path(path), png::EncodingError::IoError(source)) => FileError {
             path: path.to_path_buf(),
             source,
         }
         .into(),
-        other => anyhow::Error::new(other).context(path.display().to_string()),
+        (Destination::Path(path), other) => {
+            anyhow::Error::new(other).context(path.display().to_string())
+        }
+        (Destination::Memory, other) => anyhow::Error::new(other).context("encode_animation"),
     }
 }
 
@@ -275,13 +344,21 @@ impl Sink for Assembler {
 
     fn work(&self) -> Work<Vec<u8>> {
         let compression = self.output.compression;
-        Arc::new(move |_, frame| encode_png(frame, compression, 1))
+        let metadata = Arc::clone(&self.output.metadata);
+        // Only frame 0's header chunks are copied into the file.
+        Arc::new(move |index, frame| match index {
+            0 => encode_png_with(frame, compression, 1, &metadata),
+            _ => encode_png(frame, compression, 1),
+        })
     }
 
     /// Creates the temporary file before the first frame is written: errors
     /// about the path come first, and are no frame's.
     fn start(&mut self) -> Result<()> {
-        self.file = Some(AtomicFile::create(&self.output.path)?);
+        self.file = Some(match &self.output.destination {
+            Destination::Path(path) => Target::File(AtomicFile::create(path)?),
+            Destination::Memory => Target::Memory(SharedBuffer::default()),
+        });
         Ok(())
     }
 
@@ -361,11 +438,12 @@ mod tests {
 
     fn output(path: PathBuf) -> AnimationOutput {
         AnimationOutput {
-            path,
+            destination: Destination::Path(path),
             compression: Compression::Default,
             delays: Delays::Every(Delay { num: 1, den: 25 }),
             plays: 4,
             durable: false,
+            metadata: Arc::default(),
         }
     }
 
@@ -414,6 +492,58 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["a.png", "b.png"]);
+    }
+
+    #[test]
+    fn memory_gets_the_files_bytes_and_frame_zero_carries_the_metadata() {
+        let dir = scratch("memory");
+        let frames: Vec<Frame> = (1..=3).map(|s| frame(s, 3, Depth::Sixteen)).collect();
+        let metadata = Metadata {
+            text: vec![("Source".into(), "clip.mov".into())],
+            cicp: Some(crate::metadata::Cicp::preset("bt2100-pq").unwrap()),
+            ..Metadata::default()
+        };
+        let run = |destination: Destination| {
+            let mut out = output(PathBuf::new());
+            out.destination = destination;
+            out.metadata = Arc::new(metadata.clone());
+            let mut assembler = Assembler::new(out);
+            assembler.start().unwrap();
+            let work = assembler.work();
+            for (index, frame) in frames.iter().enumerate().rev() {
+                assembler.check(index, &frame.layout).unwrap();
+                assembler
+                    .accept(index, work(index, frame).unwrap())
+                    .unwrap();
+            }
+            assembler.finish().unwrap()
+        };
+        assert!(run(Destination::Path(dir.join("a.png"))).is_none());
+        let bytes = run(Destination::Memory).unwrap();
+        assert_eq!(bytes, std::fs::read(dir.join("a.png")).unwrap());
+        let (first, read) =
+            crate::decode::decode_with_metadata(&bytes, DecodeOptions::default()).unwrap();
+        assert_eq!(read, metadata);
+        assert!(first.same_pixels(&frames[0]));
+        let animation = decode_animation(&bytes, DecodeOptions::default()).unwrap();
+        assert_eq!(animation.frames.len(), 3);
+        assert_eq!(animation.metadata, metadata);
+        // cICP before the first fcTL and IDAT; acTL still right after IHDR.
+        let kinds: Vec<_> = chunks(&bytes)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            kinds[..5],
+            [
+                chunk::IHDR,
+                chunk::acTL,
+                chunk::cICP,
+                chunk::tEXt,
+                chunk::fcTL
+            ]
+        );
     }
 
     #[test]
