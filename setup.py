@@ -5,6 +5,7 @@
 
 import os
 import re
+import tomllib
 from pathlib import Path
 
 from setuptools import setup
@@ -25,8 +26,20 @@ def cargo_version() -> str:
     return re.search(r'^version\s*=\s*"([^"]+)"', section, re.MULTILINE).group(1)
 
 
+def long_description() -> str:
+    """README.md with its relative links made absolute (to the sources of this
+    version), so they also work on PyPI, which renders it without the files."""
+    text = (HERE / "README.md").read_text(encoding="utf-8")
+    with open(HERE / "pyproject.toml", "rb") as f:
+        source = tomllib.load(f)["project"]["urls"]["Source"]
+    base = f"{source}/blob/v{cargo_version()}/"
+    return re.sub(r"\]\((?!https?://|#)([^)]+)\)", lambda m: f"]({base}{m.group(1)})", text)
+
+
 setup(
     version=cargo_version(),
+    long_description=long_description(),
+    long_description_content_type="text/markdown",
     packages=["bufpng"],
     package_dir={"": "python"},
     package_data={"bufpng": ["py.typed", "*.pyi"]},

@@ -27,12 +27,13 @@ BENCH_MD = DOCS / "benchmarks.md"
 
 
 def testdata() -> Path:
-    """The shared test data: $BUFPNG_TESTDATA, else ../shared/testdata next to the repo."""
-    candidates = [os.environ.get("BUFPNG_TESTDATA"), ROOT.parent / "shared" / "testdata", "/work/shared/testdata"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "photos").is_dir():
-            return Path(candidate)
-    sys.exit("bench: test data not found; set BUFPNG_TESTDATA to the shared testdata directory")
+    """The test images: $BUFPNG_TESTDATA when set (a larger collection laid out
+    the same way: photos/, pngsuite/, corrupt/), else the repository's own
+    pytests/data."""
+    path = Path(os.environ.get("BUFPNG_TESTDATA") or ROOT / "pytests" / "data")
+    if not (path / "photos").is_dir():
+        sys.exit(f"bench: no photos/ under {path}; BUFPNG_TESTDATA must name a directory laid out like pytests/data")
+    return path
 
 
 # ---------------------------------------------------------------- content

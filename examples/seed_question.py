@@ -7,7 +7,7 @@ each frame through the buffer protocol instead:
 
     python examples/seed_question.py IMAGE [IMAGE ...] [-o OUTDIR]
 
-With no images given it uses the Kodak photos from ../shared/testdata.
+With no images given it uses the Kodak photos in pytests/data/photos.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 import bufpng
 
-DEFAULT_IMAGES = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "photos").glob("kodim*.png"))
+DEFAULT_IMAGES = sorted((Path(__file__).resolve().parents[1] / "pytests" / "data" / "photos").glob("kodim*.png"))
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -19,9 +20,16 @@ import pytest
 
 T = TypeVar("T")
 
+# The Ctrl-C tests need Python's SIGINT handler, in this process and in the
+# children it starts. A shell that runs the suite as a background job without
+# job control (`make test &` in a script, `nohup make test &`) starts it with
+# SIGINT ignored, and Python then installs no handler: put it back.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 ROOT = Path(__file__).resolve().parents[1]
-# $BUFPNG_TESTDATA lets a checkout elsewhere (e.g. a git worktree) find the shared data.
-TESTDATA = Path(os.environ.get("BUFPNG_TESTDATA", ROOT.parent / "shared" / "testdata"))
+# Real PNG files nobody on this project wrote (sources and licences: data/README.md).
+TESTDATA = Path(__file__).resolve().parent / "data"
 PNGSUITE = TESTDATA / "pngsuite"
 PHOTOS = TESTDATA / "photos"
 CORRUPT = TESTDATA / "corrupt"
@@ -142,18 +150,16 @@ def without_chunk(png: bytes, kind: bytes) -> bytes:
 
 @pytest.fixture(scope="session")
 def pngcheck() -> object:
-    """pngcheck as a callable; skips where the tool is missing (`make test` installs it)."""
+    """pngcheck as a callable; skips where the tool is missing (`make test`
+    installs it only where it can: as root with apt-get)."""
     if shutil.which("pngcheck") is None:
-        pytest.skip("pngcheck is not installed (make test installs it with apt-get)")
+        pytest.skip("pngcheck is not installed: `apt-get install pngcheck` (Debian/Ubuntu) or `brew install pngcheck` (macOS)")
     return run_pngcheck
 
 
 @pytest.fixture(scope="session")
 def photo() -> np.ndarray:
-    """A real 768x512 BGR photo from the shared test data."""
+    """A real 768x512 BGR photo (Kodak kodim23) from pytests/data."""
     import cv2
 
-    path = PHOTOS / "kodim23.png"
-    if not path.exists():
-        pytest.skip(f"{path} is missing")
-    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return cv2.imread(str(PHOTOS / "kodim23.png"), cv2.IMREAD_UNCHANGED)

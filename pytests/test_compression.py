@@ -19,8 +19,7 @@ def _content() -> dict[str, np.ndarray]:
 
     photo = cv2.imread(str(PHOTOS / "kodim23.png"), cv2.IMREAD_COLOR)
     shot = cv2.imread(str(PHOTOS / "lorem_ipsum_screenshot.png"), cv2.IMREAD_COLOR)
-    if photo is None or shot is None:
-        pytest.skip("shared test photos are missing")
+    assert photo is not None and shot is not None, f"test photos missing under {PHOTOS}"
     crop = np.ascontiguousarray(photo[100:292, 200:456])  # 256x192
     return {
         "photo": crop,

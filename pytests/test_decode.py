@@ -20,6 +20,7 @@ BROKEN = sorted(PNGSUITE.glob("x*.png")) + sorted(CORRUPT.glob("*.png"))
 def test_the_test_data_is_there() -> None:
     # The parametrized tests below would silently shrink to nothing without it.
     assert len(VALID) >= 160 and len(BROKEN) >= 20, f"test data missing under {PNGSUITE.parent}"
+    assert len(list(PHOTOS.glob("*.png"))) >= 6, f"test photos missing under {PHOTOS}"
 
 
 @pytest.mark.parametrize("path", VALID + sorted(PHOTOS.glob("*.png")), ids=lambda p: p.name)

@@ -291,7 +291,7 @@ def strace_fsyncs(tmp_path: Path, code: str) -> list[str]:
     return [line for line in log.read_text().splitlines() if "fsync" in line or "rename" in line]
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (make test installs it)")
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed: `apt-get install strace` (Linux; make test installs it when run as root)")
 @pytest.mark.parametrize(
     "call",
     [

@@ -337,13 +337,20 @@ def test_directory_removed_during_a_batch(tmp_path: Path) -> None:
     removed = threading.Event()
 
     def remove() -> None:
+        # Once the batch has written a few files, remove the directory and
+        # keep at it until it is gone. An rmtree that fails half-way (a worker
+        # added or renamed a file under it) leaves fewer files than the
+        # trigger, so the trigger must not be asked again.
+        triggered = False
         while not removed.is_set():
             try:
-                if len(os.listdir(directory)) >= 3:
+                if triggered or len(os.listdir(directory)) >= 3:
+                    triggered = True
                     shutil.rmtree(directory)
-                    removed.set()
             except OSError:
-                pass  # not created yet, or a file appeared while removing: retry
+                pass  # not created yet, or the directory changed while removing: retry
+            if triggered and not directory.exists():
+                removed.set()
             time.sleep(0.001)
 
     thread = threading.Thread(target=remove)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import bufpng
-from conftest import PHOTOS, cv2_decode, pil_decode
+from conftest import cv2_decode, pil_decode
 
 
 def chunks(png: bytes) -> list[tuple[int, bytes, bytes]]:
@@ -33,12 +33,9 @@ def with_chunk(png: bytes, kind: bytes, data: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def photo_1080p() -> np.ndarray:
+def photo_1080p(photo: np.ndarray) -> np.ndarray:
     import cv2
 
-    photo = cv2.imread(str(PHOTOS / "kodim23.png"), cv2.IMREAD_COLOR)
-    if photo is None:
-        pytest.skip("shared test photos are missing")
     return cv2.resize(photo, (1920, 1080), interpolation=cv2.INTER_CUBIC)
 
 

@@ -42,32 +42,27 @@ def test_threads_never_change_the_bytes(photo: np.ndarray, kind: str) -> None:
 
 
 def _threads_seen_during(call) -> int:  # type: ignore[no-untyped-def]
-    """The most threads this process had while `call` ran that it did not
-    have before (a watcher thread polls /proc/self/task while native code
-    runs without the GIL). Thread ids, not counts: a thread left over from
-    an earlier test that ends meanwhile must not cancel out a new one."""
-    seen = 0
+    """How many threads this process started while `call` ran (a watcher
+    thread polls /proc/self/task while native code runs without the GIL).
+    Thread ids, not counts: a thread of an earlier test that ends meanwhile
+    (a pool winding down) must not cancel one that `call` started."""
+    before = set(os.listdir("/proc/self/task"))
+    started: set[str] = set()
     stop = threading.Event()
-    before: set[str] = set()
-    ready = threading.Event()
 
     def watch() -> None:
-        nonlocal seen
-        ready.wait()
+        own = str(threading.get_native_id())
         while not stop.is_set():
-            seen = max(seen, len(set(os.listdir("/proc/self/task")) - before))
+            started.update(set(os.listdir("/proc/self/task")) - before - {own})
 
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        before.update(os.listdir("/proc/self/task"))
-        ready.set()
         call()
     finally:
         stop.set()
-        ready.set()
         watcher.join()
-    return seen
+    return len(started)
 
 
 def test_one_large_frame_uses_the_threads_it_is_given(photo: np.ndarray) -> None:

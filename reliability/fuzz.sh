@@ -14,8 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
 seconds=${FUZZ_SECONDS:-600}
-# The shared test data, as in pytests/conftest.py.
-testdata=$(realpath -m "${BUFPNG_TESTDATA:-../shared/testdata}")
+# Seed PNGs: the repository's test data, or $BUFPNG_TESTDATA (a larger
+# collection laid out like pytests/data) when set.
+testdata=$(realpath -m "${BUFPNG_TESTDATA:-pytests/data}")
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -27,12 +28,12 @@ for target in "${targets[@]}"; do
   dict=()
   [ -f "fuzz/$target.dict" ] && dict=("-dict=$target.dict")
   seeds=()
-  # A target whose input is a PNG file also reads the shared test images
+  # A target whose input is a PNG file also reads the test images
   # (fuzz/<target>.seeds lists folders of the test data; read in place,
   # never copied; new inputs go to fuzz/corpus/<target> only).
   if [ -f "fuzz/$target.seeds" ]; then
     while read -r folder; do
-      [ -d "$testdata/$folder" ] || { echo "missing test data: $testdata/$folder (set BUFPNG_TESTDATA)"; exit 1; }
+      [ -d "$testdata/$folder" ] || { echo "missing test data: $testdata/$folder (BUFPNG_TESTDATA must be laid out like pytests/data)"; exit 1; }
       seeds+=("$testdata/$folder")
     done <"fuzz/$target.seeds"
   fi

@@ -1,5 +1,5 @@
-//! `decode_with_metadata` on arbitrary bytes (seeded with the shared test
-//! PNGs by `reliability/fuzz.sh`), strict or not.
+//! `decode_with_metadata` on arbitrary bytes (seeded with the test PNGs of
+//! `pytests/data` by `reliability/fuzz.sh`), strict or not.
 //!
 //! It must never panic; a failure must be an `InputError` (ValueError or
 //! MemoryError at the boundary), never another error type. A success must be

@@ -1,4 +1,4 @@
-//! `decode_animation` on arbitrary bytes (seeded with the shared test PNGs
+//! `decode_animation` on arbitrary bytes (seeded with the test PNGs of `pytests/data`
 //! and the APNGs `reliability/fuzz.sh` writes with bufpng; the dictionary
 //! holds the animation chunk names).
 //!
