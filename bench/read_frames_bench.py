@@ -235,7 +235,8 @@ def run(args: argparse.Namespace) -> Section:
         "",
         "`decode(png, out=...)` decodes into scratch memory and copies into `out` only once the whole file has "
         "decoded (so a corrupt file leaves `out` untouched). One 1080p frame of the set above, best median of 3 "
-        "alternating rounds; all single-threaded, so the ratio is taken on CPU time, which other jobs on the "
+        "alternating rounds; the ratio is taken on CPU time (since restart markers, one decode of these files may "
+        "use both cores), which other jobs on the "
         "machine disturb less than wall time:",
         "",
         table(["call", "wall ms", "cpu ms", "x decode to a new Frame (cpu)"], costs),
