@@ -14,7 +14,7 @@ use crate::errors::call_guarded;
 use crate::file::{self, Destination};
 use crate::frame;
 use crate::gil::without_gil;
-use crate::image::{parse_durable, parse_geometry, EncodeOptions};
+use crate::image::{durable_needs_a_path, parse_durable, parse_geometry, EncodeOptions};
 use crate::metadata::{self, with_metadata};
 use crate::module;
 use crate::object::{
@@ -96,6 +96,7 @@ pub unsafe extern "C" fn write_animation(
                     function,
                 )?;
             }
+            Destination::File(_) if durable => return Err(durable_needs_a_path()),
             Destination::File(file) => {
                 let to = AnimationDestination::Memory;
                 let png = animate(
@@ -107,12 +108,6 @@ pub unsafe extern "C" fn write_animation(
                     to,
                     function,
                 )?;
-                if durable {
-                    return Err(value_error(
-                        "durable=True applies to paths (bufpng fsyncs the file it renames): a file object is yours to flush and sync",
-                    )
-                    .into());
-                }
                 file::write_all(file, &png.unwrap_or_default())?;
             }
         }

@@ -6,7 +6,7 @@ use crate::convert::{optional_bool, optional_int, optional_str};
 use crate::file::{self, Destination};
 use crate::gil::without_gil;
 use crate::metadata;
-use crate::object::{bytes_from, Gil, Obj, Owned, PyResult};
+use crate::object::{bytes_from, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::{
     encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Geometry, Metadata,
     PixelFormat,
@@ -80,12 +80,7 @@ impl EncodeOptions {
             Destination::Path(path) => without_gil(gil, || {
                 write_png_with(&path, frame, compression, threads, durable, metadata)
             })?,
-            Destination::File(_) if durable => {
-                return Err(bufpng_core::error::value_error(
-                    "durable=True applies to paths (bufpng fsyncs the file it renames): a file object is yours to flush and sync",
-                )
-                .into())
-            }
+            Destination::File(_) if durable => return Err(durable_needs_a_path()),
             Destination::File(file) => {
                 let png = without_gil(gil, || {
                     encode_png_with(frame, compression, threads, metadata)
@@ -95,6 +90,14 @@ impl EncodeOptions {
         }
         Ok(())
     }
+}
+
+/// `durable=True` with a file object, refused before any encoding.
+pub fn durable_needs_a_path() -> Failure {
+    bufpng_core::error::value_error(
+        "durable=True applies to paths (bufpng fsyncs the file it renames): a file object is yours to flush and sync",
+    )
+    .into()
 }
 
 /// More threads than this is a mistake, not a configuration.

@@ -8,6 +8,7 @@ import io
 import struct
 import subprocess
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -400,3 +401,13 @@ def test_durable_is_for_paths_only() -> None:
     ):
         with pytest.raises(ValueError, match="durable=True applies to paths"):
             call()
+
+    # Refused before any work: the frames are never taken.
+    def frames() -> Iterator[np.ndarray]:
+        raise AssertionError("frames were read before durable=True was refused")
+        yield image(8)
+
+    sink = io.BytesIO()
+    with pytest.raises(ValueError, match="durable=True applies to paths"):
+        bufpng.write_animation(sink, frames(), durable=True)
+    assert sink.getvalue() == b""
