@@ -11,7 +11,8 @@
 use crate::error::value_error;
 use crate::layout::{Depth, Endian, ImageLayout};
 use crate::metadata::{self, Metadata};
-use crate::pixels::{zeroed_bytes, ChannelOrder, Frame, PixelFormat};
+use crate::error::memory_error;
+use crate::pixels::{convert_packed, zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::restart;
 use crate::FileError;
 use anyhow::{Context, Result};
@@ -83,6 +84,11 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     // metadata::read has the text; strict also refuses bad ancillary CRCs.
     png_options.set_ignore_text_chunk(true);
     png_options.set_skip_ancillary_crc_failures(!options.strict);
+    // The png crate skips the zlib stream's Adler-32 unless told; libpng
+    // (OpenCV), libspng and the restart-marker path check it, so a stream
+    // damaged under an intact CRC (an encoder bug, a bad re-chunking) fails
+    // here too, not only there.
+    png_options.set_ignore_adler32(false);
     let decoder = png::Decoder::new_with_options(Cursor::new(data), png_options);
     let (mut reader, depth) = start_decoding(decoder, data.len(), options)?;
     let (width, height) = reader.info().size();
@@ -107,18 +113,56 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         .ok_or_else(|| fail(DecodingError::LimitsExceeded))?;
     // A bomb within max_bytes can still exceed the memory there is: that is a
     // MemoryError, not an abort of the whole process.
-    let mut decoded = zeroed_bytes(decoded_len, || {
+    let no_memory = || {
         format!("cannot allocate {decoded_len} bytes to decode a {width}x{height} PNG: not enough memory (lower max_bytes to refuse such files with a ValueError)")
-    })?;
-    reader.next_frame(&mut decoded).map_err(fail)?;
-    // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
+    };
+    if decoded_color == ColorType::GrayscaleAlpha || reader.info().interlaced {
+        let mut decoded = zeroed_bytes(decoded_len, no_memory)?;
+        reader.next_frame(&mut decoded).map_err(fail)?;
+        // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
+        reader.finish().map_err(fail)?;
+        return Ok(to_opencv_layout(
+            decoded,
+            decoded_color,
+            layout,
+            options.order,
+        ));
+    }
+    // Everything else decodes row by row, each row appended to the output
+    // and converted there while it is in cache: no zeroed buffer first, and
+    // one pass over the output instead of three (zeroing, the png crate's
+    // copy, the in-place BGR swap).
+    let target = PixelFormat {
+        order: options.order,
+        endian: Endian::NATIVE,
+    };
+    let convert = (channels >= 3 && target.order != PixelFormat::PNG.order)
+        || (depth == Depth::Sixteen && target.endian != PixelFormat::PNG.endian);
+    let mut data = Vec::new();
+    data.try_reserve_exact(decoded_len)
+        .map_err(|_| memory_error(no_memory()))?;
+    // One row, converted: stays in L1 between the two copies.
+    let row_bytes = layout.row_bytes();
+    let mut converted = vec![0; if convert { row_bytes } else { 0 }];
+    while let Some(row) = reader.next_row().map_err(fail)? {
+        let row = row.data();
+        // The png crate's rows have OpenCV's layout for these colour types;
+        // anything else would be a bug, not a bad file.
+        assert_eq!(row.len(), row_bytes, "decoded row of {layout:?}");
+        if convert {
+            convert_packed(&layout, PixelFormat::PNG, target, row, &mut converted);
+            data.extend_from_slice(&converted);
+        } else {
+            data.extend_from_slice(row);
+        }
+    }
     reader.finish().map_err(fail)?;
-    Ok(to_opencv_layout(
-        decoded,
-        decoded_color,
+    assert_eq!(data.len(), layout.byte_len(), "decoded rows of {layout:?}");
+    Ok(Frame {
         layout,
-        options.order,
-    ))
+        format: target,
+        data,
+    })
 }
 
 /// The chunks only an animation needs: a still decode reads the default

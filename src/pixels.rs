@@ -213,6 +213,18 @@ pub(crate) fn convert_in_place(
     }
 }
 
+/// Converts whole pixels of `layout` from `from` in `source` to `to` in
+/// `out` (the same length): a decoded row, `decode.rs`.
+pub(crate) fn convert_packed(
+    layout: &ImageLayout,
+    from: PixelFormat,
+    to: PixelFormat,
+    source: &[u8],
+    out: &mut [u8],
+) {
+    Conversion::new(layout, from.order, from.endian, to).packed(source, out);
+}
+
 /// Storage for a frame, or an error when memory cannot hold it: a broadcast
 /// view (all strides 0) can describe terabytes over a single byte, and an
 /// infallible allocation would abort the whole process.
