@@ -11,8 +11,8 @@ only, no pass/fail.
   `spng_decode` (libspng), imagecodecs' `png_decode` (libpng), pyvips
   (libvips; concurrency 1, cache off) and cv2.imdecode; against a floor of
   numpy copying the pixels plus `zlib.crc32` over the file.
-- big: bufpng's own 4K and 8K photo frames (mARK) decoded with 1 and 2
-  threads.
+- big: bufpng's own 1080p, 4K and 8K photo frames (mARK) decoded with 1
+  and 2 threads (and by the `--main` build too, when given).
 - main: with `--main`, another build's `_bufpng` extension (e.g. main's,
   loaded under another name) against this one on files without `mARK`
   (OpenCV's and Pillow's), alternating call by call.
@@ -183,35 +183,41 @@ def floor_section(bufpng, rounds: int, per_round: int) -> str:  # type: ignore[n
     return "\n\n".join([head, *out])
 
 
-def big_section(bufpng, rounds: int, per_round: int) -> str:  # type: ignore[no-untyped-def]
-    """bufpng's own 4K and 8K photo frames: 1 against 2 threads."""
+def big_section(bufpng, rounds: int, per_round: int, other_path: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """bufpng's own 1080p, 4K and 8K photo frames: 1 against 2 threads
+    (and the same for another build, alternating, when given)."""
+    builds = [("this", bufpng)] + ([("main", load_other(other_path))] if other_path else [])
     rows = []
     for width, height in ((1920, 1080), (3840, 2160), (7680, 4320)):
         photo = common.content_classes(width, height)[0].frame
         png = bufpng.encode(photo)
         marks = png.count(b"mARK")
         count = struct.unpack(">I", png[png.index(b"mARK") + 6:png.index(b"mARK") + 10])[0] if marks else 0
-        assert np.array_equal(np.asarray(bufpng.decode(png, threads=2)), photo)
-        best: dict[int, list[float]] = {}
+        for _, module in builds:
+            assert np.array_equal(np.asarray(module.decode(png, threads=2)), photo)
+        best: dict[tuple[str, int], list[float]] = {}
         n = max(2, per_round * 1920 * 1080 // (width * height))
         for _ in range(rounds):
-            for threads in (1, 2):
-                walls, cpus, mine = [], [], []
-                for _ in range(n):
-                    wall, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
-                    bufpng.decode(png, threads=threads)
-                    walls.append(time.perf_counter() - wall)
-                    cpus.append(time.process_time() - cpu)
-                    mine.append(time.thread_time() - own)
-                medians = [sorted(v)[len(v) // 2] for v in (walls, cpus, mine)]
-                kept = best.setdefault(threads, medians)
-                best[threads] = [min(a, b) for a, b in zip(kept, medians)]
-        (wall1, cpu1, _), (wall2, cpu2, own2) = best[1], best[2]
-        critical = max(own2, cpu2 - own2)
-        rows.append([f"{width}x{height}", f"{len(png):,}", str(count), fmt_ms(wall1 * 1e3), fmt_ms(cpu1 * 1e3),
-                     fmt_ms(wall2 * 1e3), fmt_ms(cpu2 * 1e3), f"{wall1 / wall2:.2f}", f"{cpu1 / critical:.2f}"])
+            for name, module in builds:
+                for threads in (1, 2):
+                    walls, cpus, mine = [], [], []
+                    for _ in range(n):
+                        wall, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
+                        module.decode(png, threads=threads)
+                        walls.append(time.perf_counter() - wall)
+                        cpus.append(time.process_time() - cpu)
+                        mine.append(time.thread_time() - own)
+                    medians = [sorted(v)[len(v) // 2] for v in (walls, cpus, mine)]
+                    kept = best.setdefault((name, threads), medians)
+                    best[name, threads] = [min(a, b) for a, b in zip(kept, medians)]
+        for name, _ in builds:
+            (wall1, cpu1, _), (wall2, cpu2, own2) = best[name, 1], best[name, 2]
+            critical = max(own2, cpu2 - own2)
+            rows.append([f"{width}x{height}", name, f"{len(png):,}", str(count), fmt_ms(wall1 * 1e3),
+                         fmt_ms(cpu1 * 1e3), fmt_ms(wall2 * 1e3), fmt_ms(cpu2 * 1e3), f"{wall1 / wall2:.2f}",
+                         f"{cpu1 / critical:.2f}"])
     return "### bufpng's own photo frames (mARK), decode with 1 and 2 threads\n\n" + table(
-        ["frame", "file bytes", "segments", "1 thread ms", "cpu ms", "2 threads ms", "cpu ms", "x wall",
+        ["frame", "build", "file bytes", "segments", "1 thread ms", "cpu ms", "2 threads ms", "cpu ms", "x wall",
          "x critical path"], rows)
 
 
@@ -260,7 +266,7 @@ def main() -> None:
     rounds, per_round = (3, 7) if args.quick else (5, 15)
     parts: dict[str, Callable[[], str]] = {
         "floor": lambda: floor_section(bufpng, rounds, per_round),
-        "big": lambda: big_section(bufpng, rounds, per_round),
+        "big": lambda: big_section(bufpng, rounds, per_round, args.main),
     }
     if args.main:
         parts["main"] = lambda: main_section(bufpng, args.main, rounds, per_round)

@@ -8,10 +8,9 @@
 //! - 16-bit stays 16-bit, stored in native byte order;
 //! - interlaced images are de-interlaced.
 
-use crate::error::value_error;
+use crate::error::{memory_error, value_error};
 use crate::layout::{Depth, Endian, ImageLayout};
 use crate::metadata::{self, Metadata};
-use crate::error::memory_error;
 use crate::pixels::{convert_packed, zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::restart;
 use crate::FileError;
@@ -144,11 +143,15 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     // One row, converted: stays in L1 between the two copies.
     let row_bytes = layout.row_bytes();
     let mut converted = vec![0; if convert { row_bytes } else { 0 }];
+    // The png crate's rows have OpenCV's layout for these colour types, and
+    // it gives every row or an error; checked all the same, as an error
+    // rather than a panic or a wrong picture.
+    let short = || value_error("cannot decode PNG: the decoder gave rows of the wrong size");
     while let Some(row) = reader.next_row().map_err(fail)? {
         let row = row.data();
-        // The png crate's rows have OpenCV's layout for these colour types;
-        // anything else would be a bug, not a bad file.
-        assert_eq!(row.len(), row_bytes, "decoded row of {layout:?}");
+        if row.len() != row_bytes || data.len() + row_bytes > decoded_len {
+            return Err(short());
+        }
         if convert {
             convert_packed(&layout, PixelFormat::PNG, target, row, &mut converted);
             data.extend_from_slice(&converted);
@@ -157,7 +160,9 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         }
     }
     reader.finish().map_err(fail)?;
-    assert_eq!(data.len(), layout.byte_len(), "decoded rows of {layout:?}");
+    if data.len() != layout.byte_len() {
+        return Err(short());
+    }
     Ok(Frame {
         layout,
         format: target,
