@@ -262,6 +262,17 @@ pub(crate) fn start_decoding(
         file_len,
     )?;
     let reader = decoder.read_info().map_err(fail)?;
+    // A PLTE of other than whole RGB entries is invalid (libpng and libspng
+    // refuse it), and the png crate's palette expansion panics on one
+    // (png 0.18.1, found by the decode fuzz target).
+    if let Some(palette) = &reader.info().palette {
+        if palette.len() % 3 != 0 {
+            return Err(value_error(format!(
+                "cannot decode PNG: its PLTE chunk is {} bytes long, not a whole number of 3-byte entries",
+                palette.len()
+            )));
+        }
+    }
     Ok((reader, depth))
 }
 
@@ -623,6 +634,41 @@ pub(crate) mod tests {
         let crc = crc32(&forged[12..29]);
         forged[29..33].copy_from_slice(&crc.to_be_bytes());
         forged
+    }
+
+    /// Regression (decode fuzz target): a PLTE of 38 bytes, CRC intact, made
+    /// the png crate's palette expansion panic; it is a ValueError, as in
+    /// libpng and libspng.
+    #[test]
+    fn a_palette_of_partial_entries_is_refused_not_a_panic() {
+        let png = png_of(
+            2,
+            1,
+            ColorType::Indexed,
+            BitDepth::Eight,
+            Some(&[7]),
+            Some(&[1; 6]),
+            &[1, 0],
+        );
+        // PLTE (6 bytes) follows IHDR: lengthen it to 8 bytes, CRC fixed.
+        let at = 33;
+        assert_eq!(&png[at + 4..at + 8], b"PLTE");
+        let mut forged = png[..at].to_vec();
+        let mut chunk = b"PLTE".to_vec();
+        chunk.extend_from_slice(&[1; 8]);
+        forged.extend_from_slice(&8u32.to_be_bytes());
+        forged.extend_from_slice(&chunk);
+        forged.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        forged.extend_from_slice(&png[at + 18..]);
+        for threads in [1, 2] {
+            let options = DecodeOptions {
+                threads,
+                ..DecodeOptions::default()
+            };
+            let err = decode_png(&forged, options).unwrap_err();
+            assert!(err.to_string().contains("PLTE chunk is 8 bytes"), "{err}");
+            assert!(err.downcast_ref::<crate::InputError>().is_some());
+        }
     }
 
     #[test]
