@@ -81,6 +81,7 @@ const SMALLEST: &[Coder] = &[
     Coder::RUNS,
     zlib(2, RowFilter::Up),
     zlib(2, RowFilter::Paeth),
+    Coder::ZlibAdaptive { level: 2 },
     zlib(3, RowFilter::Paeth),
     zlib(4, RowFilter::Paeth),
     zlib(5, RowFilter::Paeth),
@@ -93,22 +94,24 @@ const SMALLEST: &[Coder] = &[
 
 /// Several times Runs' time, but several times smaller on flat screen
 /// content with repeated shapes (text, UI), which only string matching
-/// finds. Paeth for 16-bit samples (18% smaller than Up there), Up for
-/// 8-bit (the same size on screens, and cheaper).
+/// finds. Paeth for 16-bit samples (18% smaller than Up there); for 8-bit
+/// each row's choice of None, Sub or Up (`adaptive.rs`: 11% smaller than
+/// Up alone on the benchmark's screenshot).
 fn dense(depth: Depth) -> Coder {
-    let filter = match depth {
-        Depth::Eight => RowFilter::Up,
-        Depth::Sixteen => RowFilter::Paeth,
-    };
-    zlib(2, filter)
+    match depth {
+        Depth::Eight => Coder::ZlibAdaptive { level: 2 },
+        Depth::Sixteen => zlib(2, RowFilter::Paeth),
+    }
 }
 
 /// Rows per sampled band, and how many bands (spread evenly down the frame).
-/// Two bands of 8 rows pick as two of 16 did on every benchmark frame and
+/// Two bands of 8 rows picked as two of 16 did on every benchmark frame and
 /// test photo, at half the cost (the sample is serial work before the
-/// strips start).
+/// strips start), but both landed between text blocks on a synthetic UI
+/// (bench/dense_bench.py), which then went to Runs at twice zlib's size;
+/// three bands see its text. Four tipped the x257 16-bit photo to zlib.
 const BAND_ROWS: u32 = 8;
-const BANDS: u32 = 2;
+const BANDS: u32 = 3;
 /// Frames with fewer rows are not sampled: there the choice costs more than
 /// it can save.
 const MIN_SAMPLED_ROWS: u32 = 64;

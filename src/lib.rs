@@ -8,6 +8,7 @@
 //! the plain descriptions this crate accepts and maps its errors back.
 #![forbid(unsafe_code)]
 
+pub mod adaptive;
 pub mod apng;
 pub mod atomic;
 pub mod batch;

@@ -13,6 +13,7 @@
 //! threads. The cuts depend only on the frame's size, never on the thread
 //! count: the file is byte-identical however many threads made it.
 
+use crate::adaptive;
 use crate::deflate::{self, BitWriter};
 use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
@@ -74,6 +75,9 @@ pub enum Coder {
     Runs { filter: RowFilter },
     /// zlib (zlib-rs) at this level, after `filter`.
     Zlib { level: u8, filter: RowFilter },
+    /// zlib (zlib-rs) at this level, each row filtered with whichever of
+    /// None, Sub and Up leaves the least (`adaptive.rs`): screens.
+    ZlibAdaptive { level: u8 },
     /// Each strip coded with each of these, the smallest kept: the file is
     /// never larger than any of them would have made (same cuts, same
     /// framing), at the sum of their times.
@@ -89,6 +93,8 @@ impl Coder {
     fn filter(self) -> RowFilter {
         match self {
             Coder::Stored | Coder::Smallest(_) => RowFilter::None,
+            // Not used: code_rows chooses per row.
+            Coder::ZlibAdaptive { .. } => RowFilter::Up,
             Coder::Runs { filter } | Coder::Zlib { filter, .. } => filter,
         }
     }
@@ -414,7 +420,9 @@ impl Strips<'_> {
             scratch.resize(band_bytes, 0);
         }
         let mut zlib = match self.coder {
-            Coder::Zlib { level, .. } => Some(ZlibStrip::new(level)),
+            Coder::Zlib { level, .. } | Coder::ZlibAdaptive { level } => {
+                Some(ZlibStrip::new(level))
+            }
             _ => None,
         };
         let mut adler = 1;
@@ -428,7 +436,11 @@ impl Strips<'_> {
             let filter = |filter, filtered: &mut [u8]| {
                 filter_rows(filter, band, above, row_bytes, self.bpp, filtered)
             };
-            filter(self.coder.filter(), filtered);
+            if let Coder::ZlibAdaptive { .. } = self.coder {
+                adaptive::filter_rows_least_sum(band, above, row_bytes, self.bpp, filtered);
+            } else {
+                filter(self.coder.filter(), filtered);
+            }
             first += count;
             let strip_done = first == rows.end;
             let final_block = last && strip_done;
