@@ -83,9 +83,11 @@ fn sum_abs(xs: &[u8], lefts: &[u8], ups: &[u8]) -> [u64; 3] {
     for start in (0..whole).step_by(LANES * STEPS) {
         let end = (start + LANES * STEPS).min(whole);
         let mut lanes = [[0u16; LANES]; 3];
-        for ((x, a), b) in (xs[start..end].chunks_exact(LANES))
-            .zip(lefts[start..end].chunks_exact(LANES))
-            .zip(ups[start..end].chunks_exact(LANES))
+        // Every other piece of LANES bytes: the choice is rarely close, and
+        // half the row decides it as well (0.1% larger files on screens).
+        for ((x, a), b) in (xs[start..end].chunks_exact(LANES).step_by(2))
+            .zip(lefts[start..end].chunks_exact(LANES).step_by(2))
+            .zip(ups[start..end].chunks_exact(LANES).step_by(2))
         {
             for i in 0..LANES {
                 lanes[0][i] += magnitude(x[i]);

@@ -18,6 +18,7 @@ pub mod encode;
 pub mod error;
 pub mod filter;
 pub mod layout;
+pub mod lz77;
 pub mod metadata;
 pub mod pattern;
 pub mod pixels;

@@ -17,6 +17,7 @@ use crate::adaptive;
 use crate::deflate::{self, BitWriter};
 use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
+use crate::lz77::LzStrip;
 use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
@@ -75,9 +76,9 @@ pub enum Coder {
     Runs { filter: RowFilter },
     /// zlib (zlib-rs) at this level, after `filter`.
     Zlib { level: u8, filter: RowFilter },
-    /// zlib (zlib-rs) at this level, each row filtered with whichever of
-    /// None, Sub and Up leaves the least (`adaptive.rs`): screens.
-    ZlibAdaptive { level: u8 },
+    /// bufpng's own LZ77 coder (`lz77.rs`), after `filter`, or with `None`
+    /// after each row's own choice of None, Sub or Up (`adaptive.rs`).
+    Lz77 { filter: Option<RowFilter> },
     /// Each strip coded with each of these, the smallest kept: the file is
     /// never larger than any of them would have made (same cuts, same
     /// framing), at the sum of their times.
@@ -94,7 +95,8 @@ impl Coder {
         match self {
             Coder::Stored | Coder::Smallest(_) => RowFilter::None,
             // Not used: code_rows chooses per row.
-            Coder::ZlibAdaptive { .. } => RowFilter::Up,
+            Coder::Lz77 { filter: None } => RowFilter::Up,
+            Coder::Lz77 { filter: Some(filter) } => filter,
             Coder::Runs { filter } | Coder::Zlib { filter, .. } => filter,
         }
     }
@@ -420,11 +422,10 @@ impl Strips<'_> {
             scratch.resize(band_bytes, 0);
         }
         let mut zlib = match self.coder {
-            Coder::Zlib { level, .. } | Coder::ZlibAdaptive { level } => {
-                Some(ZlibStrip::new(level))
-            }
+            Coder::Zlib { level, .. } => Some(ZlibStrip::new(level)),
             _ => None,
         };
+        let mut lz = matches!(self.coder, Coder::Lz77 { .. }).then(LzStrip::new);
         let mut adler = 1;
         let mut first = rows.start;
         loop {
@@ -436,7 +437,7 @@ impl Strips<'_> {
             let filter = |filter, filtered: &mut [u8]| {
                 filter_rows(filter, band, above, row_bytes, self.bpp, filtered)
             };
-            if let Coder::ZlibAdaptive { .. } = self.coder {
+            if let Coder::Lz77 { filter: None } = self.coder {
                 adaptive::filter_rows_least_sum(band, above, row_bytes, self.bpp, filtered);
             } else {
                 filter(self.coder.filter(), filtered);
@@ -445,6 +446,11 @@ impl Strips<'_> {
             let strip_done = first == rows.end;
             let final_block = last && strip_done;
             match &mut zlib {
+                None if lz.is_some() => {
+                    if let Some(lz) = &mut lz {
+                        lz.code(filtered, final_block, out);
+                    }
+                }
                 None if self.coder == Coder::Stored => {
                     deflate::write_stored(filtered, final_block, out)
                 }
