@@ -131,7 +131,13 @@ mod tests {
         let mut previous = vec![0u8; row_bytes];
         for (filtered, row) in out.chunks(row_bytes + 1).zip(rows.chunks(row_bytes)) {
             let mut decoded = vec![0u8; row_bytes];
-            assert!(unfilter_row(filtered[0], &filtered[1..], Some(&previous), 3, &mut decoded));
+            assert!(unfilter_row(
+                filtered[0],
+                &filtered[1..],
+                Some(&previous),
+                3,
+                &mut decoded
+            ));
             assert_eq!(decoded, row);
             previous = decoded;
         }

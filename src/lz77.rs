@@ -224,7 +224,13 @@ impl Counts {
 
 /// Writes `tokens` as one dynamic-Huffman block; false (nothing written)
 /// when it came out larger than storing the `raw_len` bytes would.
-fn write_block(tokens: &[u32], counts: &Counts, last: bool, raw_len: usize, out: &mut BitWriter) -> bool {
+fn write_block(
+    tokens: &[u32],
+    counts: &Counts,
+    last: bool,
+    raw_len: usize,
+    out: &mut BitWriter,
+) -> bool {
     let literal_lengths = code_lengths(&counts.literals, MAX_CODE_BITS);
     // At least two distance codes, so the code is complete (some decoders
     // refuse an incomplete one) even in a block without matches.
@@ -259,10 +265,16 @@ fn write_block(tokens: &[u32], counts: &Counts, last: bool, raw_len: usize, out:
         let len = (token >> 16 & 0x1ff) as usize;
         let dist = token & 0xffff;
         let (len_bits, len_count) = lengths[len];
-        let Code { bits, len: code_len } = distance_codes[distance_symbol(dist)];
+        let Code {
+            bits,
+            len: code_len,
+        } = distance_codes[distance_symbol(dist)];
         let (extra, extra_count) = distance_extra(dist);
         let dist_bits = bits as u64 | (extra as u64) << code_len;
-        cursor.put(len_bits as u64 | dist_bits << len_count, len_count + code_len as u32 + extra_count);
+        cursor.put(
+            len_bits as u64 | dist_bits << len_count,
+            len_count + code_len as u32 + extra_count,
+        );
     }
     let end = literal_codes[END_OF_BLOCK];
     cursor.put(end.bits as u64, end.len as u32);
@@ -279,7 +291,11 @@ fn write_block(tokens: &[u32], counts: &Counts, last: bool, raw_len: usize, out:
 /// lengths, run-length coded (RFC 1951 3.2.7: 16 repeats the previous
 /// length 3-6 times, 17 and 18 give 3-10 and 11-138 zeros).
 fn write_header(literal_lengths: &[u8], distance_lengths: &[u8], last: bool, out: &mut BitWriter) {
-    let all: Vec<u8> = literal_lengths.iter().chain(distance_lengths).copied().collect();
+    let all: Vec<u8> = literal_lengths
+        .iter()
+        .chain(distance_lengths)
+        .copied()
+        .collect();
     // (symbol, extra bits, extra count)
     let mut symbols: Vec<(u8, u8, u8)> = Vec::with_capacity(all.len());
     let mut at = 0;
@@ -330,7 +346,10 @@ fn write_header(literal_lengths: &[u8], distance_lengths: &[u8], last: bool, out
     }
     for (symbol, extra, extra_count) in symbols {
         let code = length_codes[symbol as usize];
-        out.put(code.bits as u64 | (extra as u64) << code.len, code.len as u32 + extra_count as u32);
+        out.put(
+            code.bits as u64 | (extra as u64) << code.len,
+            code.len as u32 + extra_count as u32,
+        );
     }
 }
 
@@ -406,7 +425,11 @@ mod tests {
             assert_eq!(inflate(&stream), data, "bands of {band}");
         }
         let compressed = code(&data, 65_536).len();
-        assert!(compressed < data.len() / 2, "{compressed} of {}", data.len());
+        assert!(
+            compressed < data.len() / 2,
+            "{compressed} of {}",
+            data.len()
+        );
         // Incompressible: stored, a few bytes a block over the input.
         let noise: Vec<u8> = (0..300_000).map(|_| noise()).collect();
         let stored = code(&noise, 100_000);

@@ -96,7 +96,9 @@ impl Coder {
             Coder::Stored | Coder::Smallest(_) => RowFilter::None,
             // Not used: code_rows chooses per row.
             Coder::Lz77 { filter: None } => RowFilter::Up,
-            Coder::Lz77 { filter: Some(filter) } => filter,
+            Coder::Lz77 {
+                filter: Some(filter),
+            } => filter,
             Coder::Runs { filter } | Coder::Zlib { filter, .. } => filter,
         }
     }
