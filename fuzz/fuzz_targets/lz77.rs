@@ -43,7 +43,7 @@ fuzz_target!(|input: (u16, u16, bool, Vec<u8>)| {
     assert!(stream.len() <= len + 5 * (len / 65535 + 8) + 16, "{} bytes for {len}", stream.len());
 
     let mut back = vec![0u8; len + 1];
-    let config = zlib_rs::inflate::InflateConfig { window_bits: -15 };
+    let config = zlib_rs::InflateConfig { window_bits: -15 };
     let (inflated, status) = zlib_rs::decompress_slice(&mut back, &stream, config);
     assert_eq!(status, zlib_rs::ReturnCode::Ok);
     assert_eq!(inflated, &data[..]);
