@@ -29,7 +29,10 @@ fuzz_target!(|input: (u16, u16, bool, Vec<u8>)| {
         raw
     };
     let len = data.len();
-    let mut cuts = [first_cut as usize % (len + 1), second_cut as usize % (len + 1)];
+    let mut cuts = [
+        first_cut as usize % (len + 1),
+        second_cut as usize % (len + 1),
+    ];
     cuts.sort_unstable();
     let bands = [&data[..cuts[0]], &data[cuts[0]..cuts[1]], &data[cuts[1]..]];
 
@@ -40,7 +43,11 @@ fuzz_target!(|input: (u16, u16, bool, Vec<u8>)| {
     }
     out.align();
     let stream = out.into_bytes();
-    assert!(stream.len() <= len + 5 * (len / 65535 + 8) + 16, "{} bytes for {len}", stream.len());
+    assert!(
+        stream.len() <= len + 5 * (len / 65535 + 8) + 16,
+        "{} bytes for {len}",
+        stream.len()
+    );
 
     let mut back = vec![0u8; len + 1];
     let config = zlib_rs::InflateConfig { window_bits: -15 };
