@@ -97,15 +97,18 @@ def readers() -> list[Reader]:
     return found
 
 
-def exact(content: Content, reader: Reader, output: object) -> bool:
-    """Whether the reader gave exactly the frame's pixels (in its own channel order)."""
+def exact(content: Content, reader: Reader, output: object) -> str:
+    """"yes" when the reader gave exactly the frame's pixels (in its own
+    channel order), else what differs (pyspng gives 16-bit RGB as RGBA)."""
     import cv2
 
     want = content.frame
     if reader.order == "rgb":
         want = cv2.cvtColor(want, cv2.COLOR_BGRA2RGBA if want.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     got = np.asarray(output)
-    return got.shape == want.shape and got.dtype == want.dtype and np.array_equal(got, want)
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return f"no: {'x'.join(map(str, got.shape))} {got.dtype}"
+    return "yes" if np.array_equal(got, want) else "no: other values"
 
 
 def run(args: argparse.Namespace) -> Section:
@@ -148,11 +151,18 @@ def run(args: argparse.Namespace) -> Section:
             Path(path).write_bytes(png)
             entrants = readers()
             calls = [(r, r.prepare(content, png, path)) for r in entrants]
-            good: dict[str, bool] = {}
-            for reader, call in calls:
-                if call is not None:
+            good: dict[str, str] = {}
+            failed: dict[str, str] = {}
+            for index, (reader, call) in enumerate(calls):
+                if call is None:
+                    continue
+                try:
                     good[reader.name] = exact(content, reader, call())
-            if not (good["bufpng.decode(bytes)"] and good["bufpng.read(path)"]):
+                except Exception as error:  # a reader that cannot read this file is listed, not fatal
+                    failed[reader.name] = type(error).__name__
+                    calls[index] = (reader, None)
+                    print(f"bench: {reader.name} fails on {writer}'s {content.name} file: {error}", file=sys.stderr)
+            if not (good.get("bufpng.decode(bytes)") == good.get("bufpng.read(path)") == "yes"):
                 sys.exit(f"bench: bufpng's decode of {writer}'s {content.name} file differs from the frame")
             best: dict[str, common.Timing] = {}
             for _ in range(rounds):
@@ -162,12 +172,15 @@ def run(args: argparse.Namespace) -> Section:
                     timing = measure(call, budget_s=budget, min_runs=3 if args.quick else 7)
                     if reader.name not in best or timing.median_s < best[reader.name].median_s:
                         best[reader.name] = timing
-            exact_bytes = [r.name for r in entrants if r.name in best and good[r.name] and not r.from_path]
+            exact_bytes = [r.name for r in entrants if r.name in best and good[r.name] == "yes" and not r.from_path]
             fastest = min(exact_bytes, key=lambda name: best[name].cpu_s)
             fastest_counts[fastest] = fastest_counts.get(fastest, 0) + 1
             base = {"bytes": best["cv2.imdecode"], "path": best["cv2.imread"]}
             rows = []
             for reader in entrants:
+                if reader.name in failed:
+                    rows.append([reader.name, "-", "-", "-", "-", f"fails ({failed[reader.name]})"])
+                    continue
                 if reader.name not in best:
                     continue
                 timing = best[reader.name]
@@ -177,7 +190,7 @@ def run(args: argparse.Namespace) -> Section:
                              common.fmt_ms(ms), common.fmt_ms(timing.cpu_s * 1e3),
                              f"{content.frame.nbytes / timing.median_s / 1e6:.0f}",
                              f"{timing.median_s / against.median_s:.2f}",
-                             "yes" if good[reader.name] else "**no**"])
+                             good[reader.name] if good[reader.name] == "yes" else f"**{good[reader.name]}**"])
                 print(f"  decode {writer:<6} {content.name:<10} {reader.name:<34} {ms:8.2f} ms", file=sys.stderr)
             h, w = content.frame.shape[:2]
             detail += [f"### {content.name}, {writer}'s file: {w}x{h}x{content.frame.shape[2]} {content.frame.dtype}, "

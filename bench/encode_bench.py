@@ -44,6 +44,8 @@ class Contender:
     # False for the one row allowed more than one core (bufpng's default):
     # it is left out of the one-core comparisons and chart.
     one_core: bool = True
+    # Seconds a call on a 1080p frame: --quick runs it on the 32x32 frame only.
+    slow: bool = False
 
 
 GROUP_COLORS = {
@@ -74,7 +76,7 @@ def contenders() -> list[Contender]:
     found.append(Contender("bufpng default, 1 thread", bufpng_at(None), "bufpng"))
     for level in range(10):
         note = " (stored)" if level == 0 else ""
-        found.append(Contender(f"bufpng {level}{note}", bufpng_at(level), "bufpng"))
+        found.append(Contender(f"bufpng {level}{note}", bufpng_at(level), "bufpng", slow=level >= 7))
 
     def cv2_at(level: Optional[int]) -> Callable[[Content], Encoder]:
         params = [] if level is None else [cv2.IMWRITE_PNG_COMPRESSION, level]
@@ -82,7 +84,7 @@ def contenders() -> list[Contender]:
 
     found.append(Contender("cv2 default", cv2_at(None), "cv2"))
     for level in (1, 6, 9):
-        found.append(Contender(f"cv2 {level}", cv2_at(level), "cv2"))
+        found.append(Contender(f"cv2 {level}", cv2_at(level), "cv2", slow=level == 9))
 
     Image = common.optional("PIL.Image")
     if Image is not None:
@@ -162,7 +164,7 @@ def contenders() -> list[Contender]:
             return prepare
 
         found.append(Contender("oxipng 0", oxipng_at(0), "oxipng"))
-        found.append(Contender("oxipng 2 (default)", oxipng_at(2), "oxipng"))
+        found.append(Contender("oxipng 2 (default)", oxipng_at(2), "oxipng", slow=True))
 
     pypng = common.optional("png")
     if pypng is not None:
@@ -221,6 +223,8 @@ def measure_all(classes: list[Content], quick: bool) -> list[Result]:
     budget = 0.25 if quick else 0.8
     for content in classes:
         for contender in contenders():
+            if quick and contender.slow and content.name != "tiny":
+                continue
             call = contender.prepare(content)
             if call is None:
                 continue
@@ -392,9 +396,48 @@ def label(name: str) -> str:
     return LABELS.get(name, name.replace("bufpng ", "b"))
 
 
+def place_labels(ax, points: list[tuple[float, float, str, str]], fontsize: float = 7) -> None:
+    """Labels next to their points without overlapping each other: each
+    tries a few offsets (right, below, above, left, further out) and takes
+    the first whose box, in display pixels, is clear of the boxes and
+    points placed so far. Good enough for 20-30 points a panel."""
+    fig = ax.figure
+    scale = fig.dpi / 72  # points -> pixels
+    char_w, height = 0.55 * fontsize * scale, 1.2 * fontsize * scale
+    taken: list[tuple[float, float, float, float]] = []
+    marks = [ax.transData.transform((x, y)) for x, y, _, _ in points]
+    for px, py in marks:
+        taken.append((px - 3, py - 3, px + 3, py + 3))
+    offsets = [(4, 2), (4, -10), (-4, 2), (-4, -10), (4, 10), (4, -18), (-4, 10), (-4, -18), (4, 18), (4, -26),
+               (-4, 18), (-4, -26), (4, 26), (4, -34)]
+
+    def clear(box: tuple[float, float, float, float]) -> bool:
+        return all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in taken)
+
+    order = sorted(range(len(points)), key=lambda i: (marks[i][0], -marks[i][1]))
+    for i in order:
+        x, y, text, color = points[i]
+        px, py = marks[i]
+        width = char_w * len(text)
+        chosen = offsets[0]
+        for dx, dy in offsets:
+            left = px + dx * scale if dx > 0 else px + dx * scale - width
+            box = (left, py + dy * scale, left + width, py + dy * scale + height)
+            if clear(box):
+                chosen = (dx, dy)
+                taken.append(box)
+                break
+        ax.annotate(text, (x, y), fontsize=fontsize, xytext=chosen, textcoords="offset points", color=color,
+                    ha="left" if chosen[0] > 0 else "right", va="bottom")
+
+
 def chart(classes: list[Content], results: list[Result], path: Path, cpu: bool = False) -> None:
     """Time against output size, one panel per content class: wall time of
-    every row, or (``cpu``) one-core CPU time of the rows that use one core."""
+    every row, or (``cpu``) one-core CPU time of the rows that use one core.
+    The size axis stops at 1.5x bufpng's default file (or just above fpng's)
+    so the crowd near the front stays readable; larger outputs (the floors,
+    unfiltered writers) sit on the top edge as triangles, their size in the
+    label."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -402,34 +445,58 @@ def chart(classes: list[Content], results: list[Result], path: Path, cpu: bool =
 
     cols = 3
     rows = -(-len(classes) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 5 * rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(7.2 * cols, 5.6 * rows))
+    panels = []
     for ax, content in zip(np.ravel(axes), classes):
         points = [r for r in results if r.content == content.name and not r.contender.startswith("numpy")
                   and (r.one_core or not cpu)]
+        mine = find(results, content.name, "bufpng default")
+        fast = find(results, content.name, "fpng")
+        limit = 1.5 * mine.size if mine is not None else max(r.size for r in points)
+        if fast is not None:
+            limit = max(limit, 1.06 * fast.size)
+        # The axis ends just above the largest output under the limit.
+        cap = 1.04 * max(r.size for r in points if r.size <= limit)
+        floor = min(r.size for r in points)
+        top = cap + 0.06 * (cap - floor)
+        unit, unit_name = (1e3, "KB") if cap < 1e5 else (1e6, "MB")
+        labels = []
         for r in points:
             x = r.cpu_ms if cpu else r.ms
-            marker = "*" if r.contender.startswith("bufpng default") else "o"
-            ax.scatter(x, r.size / 1e6, color=GROUP_COLORS[r.group], s=60 if marker == "*" else 22, marker=marker,
-                       zorder=3)
-            ax.annotate(label(r.contender), (x, r.size / 1e6), fontsize=7, xytext=(3, 2), textcoords="offset points",
-                        color=GROUP_COLORS[r.group])
+            above = r.size > cap
+            y = cap if above else r.size
+            star = r.contender.startswith("bufpng default")
+            marker = "^" if above else ("*" if star else "o")
+            ax.scatter(x, y / unit, color=GROUP_COLORS[r.group], s=90 if star else 24, marker=marker, zorder=3,
+                       clip_on=False)
+            size = f"{r.size / 1e6:.1f} MB" if r.size >= 100_000 else f"{r.size / 1e3:.1f} KB"
+            text = label(r.contender) + (f" ({size})" if above else "")
+            labels.append((x, y / unit, text, GROUP_COLORS[r.group]))
         ax.set_xscale("log")
+        ax.set_ylim((floor - 0.04 * (top - floor)) / unit, top / unit)
+        if any(r.size > cap for r in points):
+            ax.axhline(cap / unit, color="gray", linewidth=0.6, linestyle="--")
         ax.set_xlabel("one-core CPU time per frame, ms (log)" if cpu else "encode wall time, ms (log)")
-        ax.set_ylabel("output, MB")
-        ax.set_title(content.name)
+        ax.set_ylabel(f"output, {unit_name}")
+        h, w = content.frame.shape[:2]
+        ax.set_title(f"{content.name} ({w}x{h}x{content.frame.shape[2]} {content.frame.dtype})")
         ax.grid(True, which="both", alpha=0.3)
+        panels.append((ax, labels))
     for ax in np.ravel(axes)[len(classes):]:
         ax.axis("off")
     groups = sorted({r.group for r in results}, key=list(GROUP_COLORS).index)
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=GROUP_COLORS[g], label=g) for g in groups]
-    fig.legend(handles=handles, loc="lower right", ncol=2)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     if cpu:
-        title = ("Single-frame PNG encode on one core: CPU time vs size (lower-left is better; "
-                 "bufpng's 2-thread default left out, 'b default 1t' is the same file on one core)")
+        title = ("Single-frame PNG encode on one core: CPU time per frame vs file size (lower left is better). "
+                 "b = bufpng level, * = bufpng's default (one thread), ^ = larger than the axis")
     else:
-        title = "Single-frame PNG encode: wall time vs size (one thread, except 'b default'; lower-left is better)"
+        title = ("Single-frame PNG encode: wall time vs file size (one thread except 'b default', which uses "
+                 "every core; lower left is better)")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    for ax, labels in panels:
+        place_labels(ax, labels)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
