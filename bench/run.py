@@ -65,7 +65,11 @@ def speed_block(facts: dict[str, dict[str, Any]], load: float, quick: bool) -> c
     for name, f in encode.items():
         fpng = ("no 16-bit in fpng" if f["cpu1_vs_fpng"] is None
                 else f"{f['cpu1_vs_fpng']:.2f}x, {f['size_vs_fpng']:.2f}x")
-        anchor = "none in this run" if f["anchor"] is None else f"{f['anchor'][0]}: {f['anchor'][1]:.0f}x"
+        if f["anchor"] is None:
+            anchor = "none in this run"
+        else:
+            writer, times = f["anchor"]
+            anchor = f"{writer}: {times:.1f}x" if times < 10 else f"{writer}: {times:.0f}x"
         rows.append([CONTENT_NAMES.get(name, name), f"{f['wall_vs_cv2']:.2f}x ({f['cpu1_vs_cv2']:.2f}x)",
                      f"{f['size_vs_cv2']:.2f}x", fpng, anchor])
     low, high = decode["read_vs_imread"]
