@@ -92,7 +92,7 @@ def speed_block(facts: dict[str, dict[str, Any]], load: float, quick: bool) -> c
          "fastest no-larger writer, x bufpng CPU"], rows)
     figures = (
         f"Decoding: `bufpng.read` takes {low:.2f}-{high:.2f}x the time of `cv2.imread` on the same files, "
-        f"and `bufpng.decode` is the fastest exact decoder (one-core CPU) on {decode['bufpng_fastest']} of "
+        f"and `bufpng.decode` is the fastest exact decoder (on CPU time) on {decode['bufpng_fastest']} of "
         f"{decode['files']} files against OpenCV, Pillow, pyspng, imagecodecs and pyvips. Batches: "
         f"`write_frames` writes 1080p frames {batch['vs_cv2_loop']:.1f}x as fast as a Python loop of "
         f"`cv2.imwrite` on {os.cpu_count()} cores, with memory flat in the number of frames; an APNG of "
