@@ -49,7 +49,7 @@ def test_every_generated_block_has_its_markers_once():
     readme = (ROOT / "README.md").read_text()
     assert readme.count("<!-- bench:speed:begin") == 1 and readme.count("<!-- bench:speed:end -->") == 1
     docs = (ROOT / "docs" / "benchmarks.md").read_text()
-    for key in ("machine", "encode", "batch", "decode", "animation", "read_frames"):
+    for key in ("machine", "encode", "batch", "decode", "animation", "read_frames", "own_files"):
         assert docs.count(f"<!-- bench:{key}:begin") == 1, key
         assert docs.count(f"<!-- bench:{key}:end -->") == 1, key
 
