@@ -268,6 +268,67 @@ fn scan(data: &[u8], symbols: &mut impl Symbols) {
     }
 }
 
+/// Reports `data` as literals and runs. Works eight bytes at a time: XOR of
+/// each byte with the one before it is zero exactly where a run continues.
+/// Only runs that reach a chunk's edge are found; runs of 3-6 bytes inside
+/// a chunk go out as literals, because the eight-literal path is the fast
+/// one (finding them too cost twice the time for 0.3% on 8-bit photos and
+/// 9% on x257 16-bit ones).
+fn scan_edges(data: &[u8], symbols: &mut impl Symbols) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    symbols.literal(first);
+    let mut previous = first;
+    let mut run = 0u32;
+    let mut chunks = rest.chunks_exact(8);
+    for chunk in &mut chunks {
+        let chunk: &[u8; 8] = chunk.try_into().expect("chunks_exact(8)");
+        let word = u64::from_le_bytes(*chunk);
+        let repeats = word ^ ((word << 8) | previous as u64);
+        if repeats == 0 {
+            run += 8;
+            continue;
+        }
+        let head = repeats.trailing_zeros() / 8;
+        let literals_from = if run + head >= MIN_MATCH {
+            symbols.run(previous, run + head);
+            head
+        } else {
+            for _ in 0..run {
+                symbols.literal(previous);
+            }
+            0
+        };
+        let tail = repeats.leading_zeros() / 8;
+        let literals_to = if tail >= MIN_MATCH { 8 - tail } else { 8 };
+        if literals_from == 0 && literals_to == 8 {
+            symbols.eight_literals(chunk);
+        } else {
+            for &byte in &chunk[literals_from as usize..literals_to as usize] {
+                symbols.literal(byte);
+            }
+        }
+        run = 8 - literals_to;
+        previous = chunk[7];
+    }
+    for &byte in chunks.remainder() {
+        if byte == previous {
+            run += 1;
+        } else {
+            if run > 0 {
+                symbols.run(previous, run);
+                run = 0;
+            }
+            symbols.literal(byte);
+            previous = byte;
+        }
+    }
+    if run > 0 {
+        symbols.run(previous, run);
+    }
+}
+
 /// Splits a run into matches of at most 258 bytes; what is left under the
 /// 3-byte minimum goes out as literals.
 #[inline(always)]
@@ -594,23 +655,77 @@ fn canonical_codes(lengths: &[u8]) -> Vec<Code> {
         .collect()
 }
 
-/// Counts the symbols of a sample of `data` (every symbol at least once);
-/// returns the counter and how many bytes of `data` were scanned.
-fn sample_counts(data: &[u8]) -> (Counter, usize) {
+/// How a block is cut into literals and runs: `scan` or `scan_edges`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Scanner {
+    Chunks,
+    Edges,
+}
+
+impl Scanner {
+    fn run(self, data: &[u8], symbols: &mut impl Symbols) {
+        match self {
+            Scanner::Chunks => scan(data, symbols),
+            Scanner::Edges => scan_edges(data, symbols),
+        }
+    }
+}
+
+/// The sampled stretches of `data`: all of it when it is small.
+fn sample(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let (stride, len) = match data.len() <= 2 * SAMPLE_STRIDE {
+        true => (data.len().max(1), data.len()),
+        false => (SAMPLE_STRIDE, SAMPLE_LEN),
+    };
+    (0..data.len())
+        .step_by(stride)
+        .map(move |start| &data[start..(start + len).min(data.len())])
+}
+
+/// Counts the symbols `scanner` finds in a sample of `data` (every symbol
+/// at least once); returns the counter and how many bytes were scanned.
+fn sample_counts(data: &[u8], scanner: Scanner) -> (Counter, usize) {
     let mut counter = Counter {
         counts: [1; LITERAL_SYMBOLS],
     };
-    if data.len() <= 2 * SAMPLE_STRIDE {
-        scan(data, &mut counter);
-        return (counter, data.len());
-    }
     let mut sampled = 0;
-    for start in (0..data.len()).step_by(SAMPLE_STRIDE) {
-        let piece = &data[start..(start + SAMPLE_LEN).min(data.len())];
-        scan(piece, &mut counter);
+    for piece in sample(data) {
+        scanner.run(piece, &mut counter);
         sampled += piece.len();
     }
     (counter, sampled)
+}
+
+/// Which share of the sample's bytes equal the byte before them: 0.43 on
+/// Paeth residuals of 1080p photos, 0.72 on their x257 16-bit form, 0.9 on
+/// screens.
+fn equal_share(data: &[u8]) -> f64 {
+    let (mut equal, mut total) = (0u64, 0u64);
+    for piece in sample(data) {
+        let next = piece.get(1..).unwrap_or_default();
+        equal += piece.iter().zip(next).filter(|(a, b)| a == b).count() as u64;
+        total += piece.len() as u64;
+    }
+    equal as f64 / total.max(1) as f64
+}
+
+/// Above this share of equal neighbours, both scanners are tried on the
+/// sample and the one predicting the smaller block is used.
+const EDGES_WORTH_TRYING: f64 = 0.55;
+
+/// Code lengths for a sample's counts, and the bits the sample takes.
+fn lengths_and_bits(counter: &Counter) -> (Vec<u8>, u64) {
+    let lengths = code_lengths(&counter.counts, MAX_LITERAL_BITS);
+    let bits = (counter.counts.iter().zip(&lengths).enumerate())
+        .map(|(symbol, (&count, &len))| {
+            let extra = match symbol.checked_sub(257) {
+                Some(length) => LENGTH_EXTRA[length] as u64 + 1,
+                None => 0,
+            };
+            count as u64 * (len as u64 + extra)
+        })
+        .sum();
+    (lengths, bits)
 }
 
 /// Appends `data` as one or more deflate blocks to `out`; `last` marks the
@@ -649,17 +764,16 @@ fn write_block(data: &[u8], last: bool, out: &mut BitWriter) {
 /// bytes (rows filtered with None, which decoders only copy).
 pub fn write_coded(data: &[u8], last: bool, out: &mut BitWriter) -> bool {
     debug_assert!(!data.is_empty() && data.len() <= BLOCK_BYTES);
-    let (counter, sampled) = sample_counts(data);
-    let lengths = code_lengths(&counter.counts, MAX_LITERAL_BITS);
-    let sample_bits: u64 = (counter.counts.iter().zip(&lengths).enumerate())
-        .map(|(symbol, (&count, &len))| {
-            let extra = match symbol.checked_sub(257) {
-                Some(length) => LENGTH_EXTRA[length] as u64 + 1,
-                None => 0,
-            };
-            count as u64 * (len as u64 + extra)
-        })
-        .sum();
+    let (counter, sampled) = sample_counts(data, Scanner::Chunks);
+    let (mut lengths, mut sample_bits) = lengths_and_bits(&counter);
+    let mut scanner = Scanner::Chunks;
+    if equal_share(data) > EDGES_WORTH_TRYING {
+        let (edges, _) = sample_counts(data, Scanner::Edges);
+        let (edge_lengths, edge_bits) = lengths_and_bits(&edges);
+        if edge_bits < sample_bits {
+            (lengths, sample_bits, scanner) = (edge_lengths, edge_bits, Scanner::Edges);
+        }
+    }
     let estimate = sample_bits as f64 / 8.0 * data.len() as f64 / sampled as f64;
     if estimate > data.len() as f64 * (1.0 - MIN_SAVING) {
         return false;
@@ -693,7 +807,7 @@ pub fn write_coded(data: &[u8], last: bool, out: &mut BitWriter) -> bool {
             pairs,
             matches,
         };
-        scan(data, &mut emitter);
+        scanner.run(data, &mut emitter);
         let end = codes[END_OF_BLOCK];
         emitter.out.put(end.bits as u64, end.len as u32);
         let state = emitter.out.state();
