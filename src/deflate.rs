@@ -162,6 +162,16 @@ struct Cursor<'a> {
 }
 
 impl Cursor<'_> {
+    /// A placeholder while a cursor is moved out and back.
+    fn empty() -> Cursor<'static> {
+        Cursor {
+            bytes: &mut [],
+            len: 0,
+            pending: 0,
+            pending_bits: 0,
+        }
+    }
+
     /// Writes the low `count` bits of `bits` (`count` <= 56; bits above
     /// `count` must be zero). The caller reserved room.
     #[inline(always)]
@@ -179,6 +189,52 @@ impl Cursor<'_> {
 
     fn state(&self) -> (usize, u64, u32) {
         (self.len, self.pending, self.pending_bits)
+    }
+
+    /// Back to bit `bit` of the output, which must not be before the last
+    /// whole byte written: the bits before it in its byte are still in the
+    /// buffer (every write stores the pending bits).
+    fn rewind_to_bit(&mut self, bit: usize) {
+        let (len, pending_bits) = (bit / 8, (bit % 8) as u32);
+        self.len = len;
+        self.pending = (self.bytes[len] & ((1u16 << pending_bits) - 1) as u8) as u64;
+        self.pending_bits = pending_bits;
+    }
+
+    /// One literal, from codes packed as `bits | len << 16`.
+    #[inline(always)]
+    fn literal(&mut self, literals: &[u32; 256], byte: u8) {
+        let code = literals[byte as usize];
+        self.put((code & 0xffff) as u64, code >> 16);
+    }
+
+    /// `len` more copies of `byte`, the last byte written: matches of
+    /// distance 1, and literals for what is left under the 3-byte minimum.
+    #[inline(always)]
+    fn run(
+        &mut self,
+        literals: &[u32; 256],
+        matches: &[(u32, u8); MAX_MATCH as usize + 1],
+        byte: u8,
+        len: u32,
+    ) {
+        // Most runs fit one match.
+        if (MIN_MATCH..=MAX_MATCH).contains(&len) {
+            let (bits, count) = matches[len as usize];
+            return self.put(bits as u64, count as u32);
+        }
+        let mut literal_count = 0;
+        split_run(
+            len,
+            |take| {
+                let (bits, count) = matches[take as usize];
+                self.put(bits as u64, count as u32);
+            },
+            || literal_count += 1,
+        );
+        for _ in 0..literal_count {
+            self.literal(literals, byte);
+        }
     }
 }
 
@@ -460,17 +516,11 @@ struct Emitter<'w> {
 impl Symbols for Emitter<'_> {
     #[inline(always)]
     fn literal(&mut self, byte: u8) {
-        let code = self.literals[byte as usize];
-        self.out.put((code & 0xffff) as u64, code >> 16);
+        self.out.literal(&self.literals, byte);
     }
 
     fn take_back(&mut self, bytes: &[u8; 8], keep: usize) {
-        // Back to that bit: the bits before it in its byte are still in the
-        // buffer (every write stores the pending bits).
-        let (len, pending_bits) = (self.before_eight / 8, (self.before_eight % 8) as u32);
-        self.out.len = len;
-        self.out.pending = (self.out.bytes[len] & ((1u16 << pending_bits) - 1) as u8) as u64;
-        self.out.pending_bits = pending_bits;
+        self.out.rewind_to_bit(self.before_eight);
         for &byte in &bytes[..keep] {
             self.literal(byte);
         }
@@ -490,44 +540,171 @@ impl Symbols for Emitter<'_> {
         };
         let (low, low_count) = four(0);
         let (high, high_count) = four(32);
-        // Photo residuals take ~2-4 bits a byte: eight usually fit one
-        // write. A pair marked TOO_LONG makes its half's count over 56.
+        // Photo residuals take ~2-4 bits a byte: eight usually fit one write.
         if low_count + high_count <= 56 {
             self.out
                 .put(low | high << low_count, low_count + high_count);
-        } else if low_count <= 56 && high_count <= 56 {
-            self.out.put(low, low_count);
-            self.out.put(high, high_count);
         } else {
-            for &byte in bytes {
-                self.literal(byte);
-            }
+            let out = std::mem::replace(&mut self.out, Cursor::empty());
+            self.out = long_chunk(
+                out,
+                &self.literals,
+                word,
+                (low, low_count),
+                (high, high_count),
+            );
         }
     }
 
     #[inline(always)]
     fn run(&mut self, byte: u8, len: u32) {
-        // Most runs fit one match.
-        if (MIN_MATCH..=MAX_MATCH).contains(&len) {
-            let (bits, count) = self.matches[len as usize];
-            return self.out.put(bits as u64, count as u32);
+        self.out.run(&self.literals, &self.matches, byte, len);
+    }
+}
+
+/// `scan(data, emitter)` written out as one loop, with the writer's state
+/// in locals the compiler keeps in registers (through the trait it lived
+/// in memory, stored and reloaded around every chunk: a third of the
+/// instructions). Rare steps (a run starting or ending) are out-of-line
+/// functions that take the writer and hand it back. The symbols are
+/// exactly `scan`'s, which the counter sees: a test checks the bits match.
+#[inline(never)]
+fn emit_chunks(data: &[u8], emitter: &mut Emitter) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    emitter.literal(first);
+    let (pairs, literals, matches) = (emitter.pairs, &emitter.literals, &*emitter.matches);
+    let mut out = Cursor {
+        bytes: &mut *emitter.out.bytes,
+        len: emitter.out.len,
+        pending: emitter.out.pending,
+        pending_bits: emitter.out.pending_bits,
+    };
+    let mut previous = first;
+    let mut run = 0u32;
+    // The last chunk, when it went out as eight literals.
+    let mut literal_chunk: Option<u64> = None;
+    let mut before_eight = 0;
+    let mut chunks = rest.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
+        if word == previous as u64 * 0x0101_0101_0101_0101 {
+            if let Some(last) = literal_chunk.take() {
+                let equal;
+                (out, equal) = take_back_tail(out, before_eight, literals, last);
+                run += equal;
+            }
+            run += 8;
+            continue;
         }
-        let literal = self.literals[byte as usize];
-        let out = &mut self.out;
-        let matches = &self.matches;
-        let mut literals = 0;
-        split_run(
-            len,
-            |take| {
-                let (bits, count) = matches[take as usize];
-                out.put(bits as u64, count as u32);
-            },
-            || literals += 1,
-        );
-        for _ in 0..literals {
-            out.put((literal & 0xffff) as u64, literal >> 16);
+        if run > 0 {
+            out = end_run(out, literals, matches, previous, run, word);
+            run = 0;
+            literal_chunk = None;
+        } else {
+            before_eight = out.len * 8 + out.pending_bits as usize;
+            let pair = |at: u32| pairs[(word >> at) as u16 as usize];
+            let four = |first: u32| {
+                let (a, b) = (pair(first), pair(first + 16));
+                let count = a >> PAIR_BITS;
+                let mask = (1 << PAIR_BITS) - 1;
+                let bits = (a & mask) as u64 | ((b & mask) as u64) << count;
+                (bits, count + (b >> PAIR_BITS))
+            };
+            let (low, low_count) = four(0);
+            let (high, high_count) = four(32);
+            if low_count + high_count <= 56 {
+                out.put(low | high << low_count, low_count + high_count);
+            } else {
+                out = long_chunk(out, literals, word, (low, low_count), (high, high_count));
+            }
+            literal_chunk = Some(word);
+        }
+        previous = (word >> 56) as u8;
+    }
+    emitter.out.len = out.len;
+    emitter.out.pending = out.pending;
+    emitter.out.pending_bits = out.pending_bits;
+    emitter.before_eight = before_eight;
+    for &byte in chunks.remainder() {
+        if byte == previous {
+            run += 1;
+        } else {
+            if run > 0 {
+                emitter.run(previous, run);
+                run = 0;
+            }
+            emitter.literal(byte);
+            previous = byte;
         }
     }
+    if run > 0 {
+        emitter.run(previous, run);
+    }
+}
+
+/// `emit_chunks`: a run starts after the literal chunk `last`, which began
+/// at bit `before`: its equal tail bytes are taken back to join the run.
+/// Returns the writer and how many bytes joined.
+#[cold]
+#[inline(never)]
+fn take_back_tail<'w>(
+    mut out: Cursor<'w>,
+    before: usize,
+    literals: &[u32; 256],
+    last: u64,
+) -> (Cursor<'w>, u32) {
+    let equal = ((last ^ (last << 8)) | 0xff).leading_zeros() / 8;
+    if equal > 0 {
+        out.rewind_to_bit(before);
+        for &byte in &last.to_le_bytes()[..8 - equal as usize] {
+            out.literal(literals, byte);
+        }
+    }
+    (out, equal)
+}
+
+/// `emit_chunks`: the run of `run` copies of `previous` goes on over the
+/// first bytes of `chunk`; the rest of the chunk are literals.
+#[cold]
+#[inline(never)]
+fn end_run<'w>(
+    mut out: Cursor<'w>,
+    literals: &[u32; 256],
+    matches: &[(u32, u8); MAX_MATCH as usize + 1],
+    previous: u8,
+    run: u32,
+    word: u64,
+) -> Cursor<'w> {
+    let head = (word ^ ((word << 8) | previous as u64)).trailing_zeros() / 8;
+    out.run(literals, matches, previous, run + head);
+    for &byte in &word.to_le_bytes()[head as usize..] {
+        out.literal(literals, byte);
+    }
+    out
+}
+
+/// `emit_chunks`: a chunk whose codes take over 56 bits.
+#[cold]
+#[inline(never)]
+fn long_chunk<'w>(
+    mut out: Cursor<'w>,
+    literals: &[u32; 256],
+    word: u64,
+    (low, low_count): (u64, u32),
+    (high, high_count): (u64, u32),
+) -> Cursor<'w> {
+    // A pair marked TOO_LONG makes its half's count over 56.
+    if low_count <= 56 && high_count <= 56 {
+        out.put(low, low_count);
+        out.put(high, high_count);
+    } else {
+        for byte in word.to_le_bytes() {
+            out.literal(literals, byte);
+        }
+    }
+    out
 }
 
 /// Huffman code lengths for `counts`, none longer than `limit`. Zero counts
@@ -783,8 +960,22 @@ pub fn write_coded(data: &[u8], last: bool, out: &mut BitWriter) -> bool {
     let start = out.position();
     out.reserve(data.len() * MAX_LITERAL_BITS as usize / 8 + 1024);
     write_dynamic_header(&lengths, last, out);
+    emit(&codes, out, |emitter| match scanner {
+        Scanner::Chunks => emit_chunks(data, emitter),
+        Scanner::Edges => scan_edges(data, emitter),
+    });
+    if out.position().0 - start.0 > stored_size(data.len()) {
+        out.rewind(start);
+        return false;
+    }
+    true
+}
+
+/// Writes a block's symbols with `codes` (literal/length codes) through
+/// `scan_with` and an emitter, then the end of block.
+fn emit(codes: &[Code], out: &mut BitWriter, scan_with: impl FnOnce(&mut Emitter)) {
     let mut literals = [0u32; 256];
-    for (packed, code) in literals.iter_mut().zip(&codes) {
+    for (packed, code) in literals.iter_mut().zip(codes) {
         *packed = code.bits as u32 | (code.len as u32) << 16;
     }
     let mut matches = Box::new([(0u32, 0u8); MAX_MATCH as usize + 1]);
@@ -807,17 +998,12 @@ pub fn write_coded(data: &[u8], last: bool, out: &mut BitWriter) -> bool {
             pairs,
             matches,
         };
-        scanner.run(data, &mut emitter);
+        scan_with(&mut emitter);
         let end = codes[END_OF_BLOCK];
         emitter.out.put(end.bits as u64, end.len as u32);
         let state = emitter.out.state();
         out.rewind(state);
     });
-    if out.position().0 - start.0 > stored_size(data.len()) {
-        out.rewind(start);
-        return false;
-    }
-    true
 }
 
 /// Block header of a dynamic-Huffman block: 286 literal/length codes and two
@@ -1049,6 +1235,33 @@ mod tests {
         out.push_bytes(&adler.to_be_bytes());
         assert_eq!(adler, adler32(1, &whole));
         assert_eq!(inflate(&out.into_bytes(), whole.len()), whole);
+    }
+
+    /// `emit_chunks` is `scan` with the emitter, written out: same bits,
+    /// on data with runs starting and ending at every offset in a chunk,
+    /// long codes (noise) and chunks over 56 bits.
+    #[test]
+    fn the_written_out_emitter_writes_what_scan_reports() {
+        let mut data = Vec::new();
+        for i in 0..3000usize {
+            data.extend(noise(i % 23, i as u32));
+            data.extend(std::iter::repeat_n((i % 3) as u8, i % 41));
+            data.extend(std::iter::repeat_n(0u8, i % 7));
+        }
+        for piece in [&data[..], &data[1..], &data[5..40_000], &noise(9000, 3)[..]] {
+            let (counter, _) = sample_counts(piece, Scanner::Chunks);
+            let codes = canonical_codes(&lengths_and_bits(&counter).0);
+            let written = |emit_with: &dyn Fn(&mut Emitter)| {
+                let mut out = BitWriter::new(piece.len() * 2);
+                out.reserve(piece.len() * 2);
+                emit(&codes, &mut out, emit_with);
+                out.align();
+                out.into_bytes()
+            };
+            let by_scan = written(&|emitter| scan(piece, emitter));
+            let written_out = written(&|emitter| emit_chunks(piece, emitter));
+            assert!(by_scan == written_out, "{} bytes", piece.len());
+        }
     }
 
     #[test]
