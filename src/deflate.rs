@@ -22,12 +22,15 @@ const MAX_MATCH: u32 = 258;
 const MAX_STORED: usize = 65535;
 const MIN_MATCH: u32 = 3;
 /// Input per Huffman block: big enough that the ~150-byte code header is
-/// noise, small enough for codes to follow the content down a frame.
-pub const BLOCK_BYTES: usize = 256 * 1024;
+/// noise, small enough for codes to follow the content down a frame. Half
+/// a MiB: against a quarter, the pair table is built half as often and a
+/// sample of 1/16 predicts the codes as well as 1/8 did (1080p photo:
+/// +0.01% in size, -9% in instructions).
+pub const BLOCK_BYTES: usize = 512 * 1024;
 /// One sampled stretch of SAMPLE_LEN bytes out of every SAMPLE_STRIDE is
 /// counted to build a block's codes; every symbol also gets a count of one,
 /// so bytes the sample missed still have a code.
-const SAMPLE_LEN: usize = 4096;
+const SAMPLE_LEN: usize = 2048;
 const SAMPLE_STRIDE: usize = 32768;
 
 const LENGTH_BASE: [u16; 29] = [

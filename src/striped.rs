@@ -30,7 +30,7 @@ const MAX_CHUNK: usize = i32::MAX as usize;
 
 /// Frames smaller than twice this are one strip: cutting them would cost
 /// more (a thread start, block restarts) than it can save. Strips of half
-/// a MiB (two coder blocks) keep the threads evenly loaded: workers take
+/// a MiB (about one coder block) keep the threads evenly loaded: workers take
 /// the next strip as they finish one.
 const STRIP_BYTES: usize = 512 << 10;
 /// At most this many strips, and never fewer rows than MIN_STRIP_ROWS in one.
