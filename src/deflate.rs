@@ -211,6 +211,22 @@ impl Cursor<'_> {
         self.put((code & 0xffff) as u64, code >> 16);
     }
 
+    /// Literals for `bytes`, gathered into writes of up to 56 bits.
+    fn literals(&mut self, literals: &[u32; 256], bytes: &[u8]) {
+        let (mut bits, mut count) = (0u64, 0u32);
+        for &byte in bytes {
+            let code = literals[byte as usize];
+            let len = code >> 16;
+            if count + len > 56 {
+                self.put(bits, count);
+                (bits, count) = (0, 0);
+            }
+            bits |= ((code & 0xffff) as u64) << count;
+            count += len;
+        }
+        self.put(bits, count);
+    }
+
     /// `len` more copies of `byte`, the last byte written: matches of
     /// distance 1, and literals for what is left under the 3-byte minimum.
     #[inline(always)]
@@ -588,14 +604,13 @@ fn emit_chunks(data: &[u8], emitter: &mut Emitter) {
     let mut run = 0u32;
     // The last chunk, when it went out as eight literals.
     let mut literal_chunk: Option<u64> = None;
-    let mut before_eight = 0;
     let mut chunks = rest.chunks_exact(8);
     for chunk in &mut chunks {
         let word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
         if word == previous as u64 * 0x0101_0101_0101_0101 {
             if let Some(last) = literal_chunk.take() {
                 let equal;
-                (out, equal) = take_back_tail(out, before_eight, literals, last);
+                (out, equal) = take_back_tail(out, literals, last);
                 run += equal;
             }
             run += 8;
@@ -606,7 +621,6 @@ fn emit_chunks(data: &[u8], emitter: &mut Emitter) {
             run = 0;
             literal_chunk = None;
         } else {
-            before_eight = out.len * 8 + out.pending_bits as usize;
             let pair = |at: u32| pairs[(word >> at) as u16 as usize];
             let four = |first: u32| {
                 let (a, b) = (pair(first), pair(first + 16));
@@ -629,7 +643,6 @@ fn emit_chunks(data: &[u8], emitter: &mut Emitter) {
     emitter.out.len = out.len;
     emitter.out.pending = out.pending;
     emitter.out.pending_bits = out.pending_bits;
-    emitter.before_eight = before_eight;
     for &byte in chunks.remainder() {
         if byte == previous {
             run += 1;
@@ -647,23 +660,23 @@ fn emit_chunks(data: &[u8], emitter: &mut Emitter) {
     }
 }
 
-/// `emit_chunks`: a run starts after the literal chunk `last`, which began
-/// at bit `before`: its equal tail bytes are taken back to join the run.
+/// `emit_chunks`: a run starts after the literal chunk `last`, the last
+/// thing written: its equal tail bytes are taken back to join the run.
 /// Returns the writer and how many bytes joined.
 #[cold]
 #[inline(never)]
-fn take_back_tail<'w>(
-    mut out: Cursor<'w>,
-    before: usize,
-    literals: &[u32; 256],
-    last: u64,
-) -> (Cursor<'w>, u32) {
+fn take_back_tail<'w>(mut out: Cursor<'w>, literals: &[u32; 256], last: u64) -> (Cursor<'w>, u32) {
     let equal = ((last ^ (last << 8)) | 0xff).leading_zeros() / 8;
     if equal > 0 {
-        out.rewind_to_bit(before);
-        for &byte in &last.to_le_bytes()[..8 - equal as usize] {
-            out.literal(literals, byte);
-        }
+        // Where the chunk started: its codes' lengths back (the pair
+        // table holds the same codes).
+        let bytes = last.to_le_bytes();
+        let written: usize = bytes
+            .iter()
+            .map(|&b| (literals[b as usize] >> 16) as usize)
+            .sum();
+        out.rewind_to_bit(out.len * 8 + out.pending_bits as usize - written);
+        out.literals(literals, &bytes[..8 - equal as usize]);
     }
     (out, equal)
 }
@@ -682,9 +695,7 @@ fn end_run<'w>(
 ) -> Cursor<'w> {
     let head = (word ^ ((word << 8) | previous as u64)).trailing_zeros() / 8;
     out.run(literals, matches, previous, run + head);
-    for &byte in &word.to_le_bytes()[head as usize..] {
-        out.literal(literals, byte);
-    }
+    out.literals(literals, &word.to_le_bytes()[head as usize..]);
     out
 }
 
@@ -703,9 +714,7 @@ fn long_chunk<'w>(
         out.put(low, low_count);
         out.put(high, high_count);
     } else {
-        for byte in word.to_le_bytes() {
-            out.literal(literals, byte);
-        }
+        out.literals(literals, &word.to_le_bytes());
     }
     out
 }
