@@ -13,7 +13,7 @@
 /// the common ones: 13 bits cost 1.4% on photos).
 const MAX_LITERAL_BITS: u8 = 15;
 /// Deflate's limit for the code-length alphabet.
-const MAX_CODE_LENGTH_BITS: u8 = 7;
+pub(crate) const MAX_CODE_LENGTH_BITS: u8 = 7;
 /// Literal/length alphabet in use: 256 literals, end of block, 29 lengths.
 const LITERAL_SYMBOLS: usize = 286;
 const END_OF_BLOCK: usize = 256;
@@ -33,15 +33,15 @@ pub const BLOCK_BYTES: usize = 512 * 1024;
 const SAMPLE_LEN: usize = 2048;
 const SAMPLE_STRIDE: usize = 32768;
 
-const LENGTH_BASE: [u16; 29] = [
+pub(crate) const LENGTH_BASE: [u16; 29] = [
     3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
     163, 195, 227, 258,
 ];
-const LENGTH_EXTRA: [u8; 29] = [
+pub(crate) const LENGTH_EXTRA: [u8; 29] = [
     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
 ];
 /// Order in which the code-length code's lengths are sent (RFC 1951 3.2.7).
-const CODE_LENGTH_ORDER: [usize; 19] = [
+pub(crate) const CODE_LENGTH_ORDER: [usize; 19] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
 
@@ -62,7 +62,7 @@ const LENGTH_SYMBOLS: [u8; MAX_MATCH as usize + 1] = {
 
 /// The length symbol (0-based, add 257) for a match of `len` bytes.
 #[inline(always)]
-fn length_symbol(len: u32) -> usize {
+pub(crate) fn length_symbol(len: u32) -> usize {
     LENGTH_SYMBOLS[len as usize] as usize
 }
 
@@ -105,7 +105,7 @@ impl BitWriter {
     }
 
     /// Makes room for `more` bytes of output plus the eight-byte store.
-    fn reserve(&mut self, more: usize) {
+    pub(crate) fn reserve(&mut self, more: usize) {
         let needed = self.len + more + 64;
         if self.bytes.len() < needed {
             self.bytes.resize(needed.max(self.bytes.len() * 3 / 2), 0);
@@ -114,7 +114,7 @@ impl BitWriter {
 
     /// Writes the low `count` bits of `bits` (`count` <= 56; bits above
     /// `count` must be zero).
-    fn put(&mut self, bits: u64, count: u32) {
+    pub(crate) fn put(&mut self, bits: u64, count: u32) {
         let mut cursor = self.cursor();
         cursor.put(bits, count);
         let state = cursor.state();
@@ -123,7 +123,7 @@ impl BitWriter {
 
     /// The writer's state detached from its Vec, for hot loops: its fields
     /// stay in registers. Hand back with `rewind(cursor.state())`.
-    fn cursor(&mut self) -> Cursor<'_> {
+    pub(crate) fn cursor(&mut self) -> Cursor<'_> {
         Cursor {
             bytes: &mut self.bytes,
             len: self.len,
@@ -146,18 +146,18 @@ impl BitWriter {
         self.bytes
     }
 
-    fn position(&self) -> (usize, u64, u32) {
+    pub(crate) fn position(&self) -> (usize, u64, u32) {
         (self.len, self.pending, self.pending_bits)
     }
 
-    fn rewind(&mut self, (len, pending, pending_bits): (usize, u64, u32)) {
+    pub(crate) fn rewind(&mut self, (len, pending, pending_bits): (usize, u64, u32)) {
         self.len = len;
         self.pending = pending;
         self.pending_bits = pending_bits;
     }
 }
 
-struct Cursor<'a> {
+pub(crate) struct Cursor<'a> {
     bytes: &'a mut [u8],
     len: usize,
     pending: u64,
@@ -178,7 +178,7 @@ impl Cursor<'_> {
     /// Writes the low `count` bits of `bits` (`count` <= 56; bits above
     /// `count` must be zero). The caller reserved room.
     #[inline(always)]
-    fn put(&mut self, bits: u64, count: u32) {
+    pub(crate) fn put(&mut self, bits: u64, count: u32) {
         self.pending |= bits << self.pending_bits;
         self.pending_bits += count;
         self.bytes[self.len..self.len + 8].copy_from_slice(&self.pending.to_le_bytes());
@@ -190,7 +190,7 @@ impl Cursor<'_> {
         self.pending_bits -= whole * 8;
     }
 
-    fn state(&self) -> (usize, u64, u32) {
+    pub(crate) fn state(&self) -> (usize, u64, u32) {
         (self.len, self.pending, self.pending_bits)
     }
 
@@ -465,9 +465,9 @@ impl Symbols for Counter {
 
 /// Canonical Huffman code for one symbol, bits reversed for LSB-first output.
 #[derive(Clone, Copy, Default)]
-struct Code {
-    bits: u16,
-    len: u8,
+pub(crate) struct Code {
+    pub(crate) bits: u16,
+    pub(crate) len: u8,
 }
 
 /// Codes for every pair of literal bytes, indexed by the two bytes as a
@@ -726,7 +726,7 @@ fn long_chunk<'w>(
 /// lengths are dealt out again from the most frequent symbol: close to
 /// optimal, where halving every count until the code fits cost 1.4% on
 /// photos at a 13-bit limit.
-fn code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
+pub(crate) fn code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
     let weights: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
     let mut lengths = unlimited_code_lengths(&weights);
     if lengths.iter().all(|&len| len <= limit) {
@@ -816,7 +816,7 @@ fn unlimited_code_lengths(weights: &[u64]) -> Vec<u8> {
 }
 
 /// Canonical codes for `lengths` (RFC 1951 3.2.2), bit-reversed.
-fn canonical_codes(lengths: &[u8]) -> Vec<Code> {
+pub(crate) fn canonical_codes(lengths: &[u8]) -> Vec<Code> {
     let mut per_length = [0u16; 16];
     for &len in lengths {
         per_length[len as usize] += 1;
@@ -933,7 +933,7 @@ pub fn write_blocks(data: &[u8], last: bool, out: &mut BitWriter) {
 
 /// Bytes a stored encoding of `len` bytes takes, headers included (an upper
 /// bound: up to one byte of alignment padding).
-fn stored_size(len: usize) -> usize {
+pub(crate) fn stored_size(len: usize) -> usize {
     len + 5 * len.div_ceil(MAX_STORED).max(1) + 1
 }
 

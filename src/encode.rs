@@ -69,17 +69,24 @@ const fn zlib(level: u8, filter: RowFilter) -> Coder {
 }
 
 /// Levels 3-8: zlib at that level after Paeth, or Runs where Runs is
-/// smaller (8-bit photos, where zlib's levels up to 7 lose to it), strip
-/// by strip: never larger than level 2, and as zlib's sizes fall with its
-/// level, so do these.
+/// smaller (8-bit photos, where zlib's levels up to 7 lose to it), or the
+/// default's screen coder where it is (screens), strip by strip: never
+/// larger than level 2, and as zlib's sizes fall with its level, so do
+/// these.
 const MIDDLE_LEVELS: [&[Coder]; 6] = [
-    &[Coder::RUNS, zlib(3, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(4, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(5, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(6, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(7, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(8, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(3, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(4, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(5, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(6, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(7, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(8, RowFilter::Paeth)],
 ];
+
+/// The default's coder for 8-bit screens, and a candidate of levels 3-9
+/// (on screens smaller than zlib-rs up to level 8 after one filter):
+/// bufpng's own LZ77 (`lz77.rs`) after each row's own choice of None, Sub
+/// or Up (`adaptive.rs`).
+const SCREENS: Coder = Coder::Lz77 { filter: None };
 
 /// Level 9: every coder of the levels below and of the default, and zlib 9
 /// after Paeth and after Up (Up wins on some photos), strip by strip: never
@@ -90,6 +97,7 @@ const SMALLEST: &[Coder] = &[
     Coder::RUNS,
     zlib(2, RowFilter::Up),
     zlib(2, RowFilter::Paeth),
+    SCREENS,
     zlib(3, RowFilter::Paeth),
     zlib(4, RowFilter::Paeth),
     zlib(5, RowFilter::Paeth),
@@ -100,24 +108,27 @@ const SMALLEST: &[Coder] = &[
     zlib(9, RowFilter::Up),
 ];
 
-/// Several times Runs' time, but several times smaller on flat screen
-/// content with repeated shapes (text, UI), which only string matching
-/// finds. Paeth for 16-bit samples (18% smaller than Up there), Up for
-/// 8-bit (the same size on screens, and cheaper).
+/// Slower than Runs, but several times smaller on flat screen content with
+/// repeated shapes (text, UI), which only string matching finds. For 8-bit
+/// frames bufpng's own LZ77 after a per-row filter choice (SCREENS: on
+/// the benchmark's screenshot 24% smaller than zlib-rs 2 after Up, in
+/// fewer instructions); for 16-bit zlib-rs 2 after Paeth (18% smaller than
+/// Up there; sharp native 16-bit photos).
 fn dense(depth: Depth) -> Coder {
-    let filter = match depth {
-        Depth::Eight => RowFilter::Up,
-        Depth::Sixteen => RowFilter::Paeth,
-    };
-    zlib(2, filter)
+    match depth {
+        Depth::Eight => SCREENS,
+        Depth::Sixteen => zlib(2, RowFilter::Paeth),
+    }
 }
 
 /// Rows per sampled band, and how many bands (spread evenly down the frame).
-/// Two bands of 8 rows pick as two of 16 did on every benchmark frame and
+/// Two bands of 8 rows picked as two of 16 did on every benchmark frame and
 /// test photo, at half the cost (the sample is serial work before the
-/// strips start).
+/// strips start), but both landed between text blocks on a synthetic UI
+/// (bench/dense_bench.py), which then went to Runs at twice zlib's size;
+/// three bands see its text. Four tipped the x257 16-bit photo to zlib.
 const BAND_ROWS: u32 = 8;
-const BANDS: u32 = 2;
+const BANDS: u32 = 3;
 /// Frames with fewer rows are not sampled: there the choice costs more than
 /// it can save.
 const MIN_SAMPLED_ROWS: u32 = 64;
