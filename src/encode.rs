@@ -38,15 +38,24 @@ impl Compression {
     /// (same strip cuts, on several threads), so a level that keeps, strip
     /// by strip, the smallest of other levels' codings is never larger
     /// than any of them. Why each level: docs/benchmarks.md, "Levels".
-    fn coder(self, frame: &Frame) -> Coder {
-        match self {
-            Compression::Default => choose_for_content(frame),
+    ///
+    /// Also whether a second thread pays for itself on `frame` (see
+    /// `Sample::Incompressible`), decided from the sample before any strip
+    /// is coded; the striped writer also keeps to one thread for frames of
+    /// one strip and for stored ones. None of this changes the bytes.
+    fn plan(self, frame: &Frame) -> (Coder, bool) {
+        let coder = match self {
+            Compression::Default => {
+                let (coder, sample) = sample_content(frame);
+                return (coder, sample != Sample::Incompressible);
+            }
             Compression::Level(0) => Coder::Stored,
             Compression::Level(1) => FASTEST,
             Compression::Level(2) => Coder::RUNS,
             Compression::Level(n @ 3..=8) => Coder::Smallest(MIDDLE_LEVELS[n as usize - 3]),
             Compression::Level(_) => Coder::Smallest(SMALLEST),
-        }
+        };
+        (coder, true)
     }
 }
 
@@ -127,14 +136,35 @@ const MIN_SAMPLED_ROWS: u32 = 64;
 /// 3-5x time: screens save 60-70%, upscaled (video-like) photos 0-15%.
 const DENSE_MIN_SAVING: f64 = 0.2;
 
+/// The coder `sample_content` picks.
+#[cfg(test)]
+fn choose_for_content(frame: &Frame) -> Coder {
+    sample_content(frame).0
+}
+
+/// What the sample of `sample_content` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sample {
+    /// Too few rows to sample.
+    NotSampled,
+    /// Runs could not shrink the sample by 10% (noise): Runs will store
+    /// most blocks, and then the work is copying (the frame out of Python,
+    /// the stored blocks, the CRC, the bytes object), most of it on the
+    /// calling thread: a second thread bought 1.02x (CPU time of the
+    /// critical path, 1080p noise) for +35% CPU, so it is not started.
+    Incompressible,
+    Compressible,
+}
+
 /// Picks Runs or DENSE for this frame by encoding a sample of its rows both
 /// ways and comparing sizes: 1.5% of a 1080p frame, in bands of 8 rows
 /// rather than single rows because each band starts without its previous
 /// row, which penalises the sample. Frames too small to sample get Runs.
-fn choose_for_content(frame: &Frame) -> Coder {
+/// Also returns what the sample found.
+fn sample_content(frame: &Frame) -> (Coder, Sample) {
     let layout = frame.layout;
     if layout.height < MIN_SAMPLED_ROWS {
-        return Coder::RUNS;
+        return (Coder::RUNS, Sample::NotSampled);
     }
     let row_bytes = layout.row_bytes();
     let step = layout.height / BANDS;
@@ -159,13 +189,13 @@ fn choose_for_content(frame: &Frame) -> Coder {
     // fast as the png crate's stored mode (measured), so noise needs no
     // case of its own.
     if runs as f64 > raw as f64 * 0.9 {
-        return Coder::RUNS;
+        return (Coder::RUNS, Sample::Incompressible);
     }
     let dense = dense(layout.depth);
     if (size(dense) as f64) < runs as f64 * (1.0 - DENSE_MIN_SAVING) {
-        dense
+        (dense, Sample::Compressible)
     } else {
-        Coder::RUNS
+        (Coder::RUNS, Sample::Compressible)
     }
 }
 
@@ -188,7 +218,9 @@ pub fn encode_png_with(
         return encode_png_with(&converted, compression, threads, metadata);
     }
     let chunks = metadata.chunks()?;
-    encode_with(frame, compression.coder(frame), threads, &chunks)
+    let (coder, threads_pay) = compression.plan(frame);
+    let threads = if threads_pay { threads } else { 1 };
+    encode_with(frame, coder, threads, &chunks)
 }
 
 /// Encodes a frame already in PNG's sample layout with one coder, with
@@ -319,6 +351,11 @@ mod tests {
         assert!(choose_for_content(&photo) == Coder::RUNS);
         let tiny = rgb_frame(32, 32, |x, _| [(x % 2) as u8 * 255; 3]);
         assert!(choose_for_content(&tiny) == Coder::RUNS);
+        // A second thread is started for the photo, not for noise, where
+        // the copies on the calling thread are most of the time.
+        assert!(Compression::Default.plan(&photo).1);
+        assert!(!Compression::Default.plan(&noise).1);
+        assert!(Compression::Level(6).plan(&noise).1);
     }
 
     #[test]

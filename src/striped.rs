@@ -32,7 +32,7 @@ const MAX_CHUNK: usize = i32::MAX as usize;
 
 /// Frames smaller than twice this are one strip: cutting them would cost
 /// more (a thread start, block restarts) than it can save. Strips of half
-/// a MiB (two coder blocks) keep the threads evenly loaded: workers take
+/// a MiB (about one coder block) keep the threads evenly loaded: workers take
 /// the next strip as they finish one.
 const STRIP_BYTES: usize = 512 << 10;
 /// At most this many strips, and never fewer rows than MIN_STRIP_ROWS in one.
@@ -161,7 +161,10 @@ pub fn encode_in_strips(
     // mARK right before the first IDAT, after any metadata.
     let mut idat = Segments::start(&mut out, strips.segments);
     out.push_bytes(&ZLIB_HEADER);
-    let adler = if threads <= 1 || strips.count() == 1 {
+    // Stored strips are copies: memory-bound, and most of a stored file's
+    // time is the serial copy out of Python and the CRC; a second thread
+    // bought 0.98x (CPU of the critical path, 1080p photo, level 0).
+    let adler = if threads <= 1 || strips.count() == 1 || coder == Coder::Stored {
         strips.code_here(&mut out, &mut idat)?
     } else {
         strips.code_on_threads(threads, &mut out, &mut idat)?
