@@ -17,13 +17,39 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Optional
 
-import numpy as np
+# One core for every contender that would otherwise spread itself: numpy's
+# OpenBLAS keeps busy-waiting workers (no contender uses BLAS), libvips
+# (pyvips) starts a thread pool per operation, oxipng a rayon pool. Set
+# before any of them is imported; a caller's own setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "VIPS_CONCURRENCY", "RAYON_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 BENCH_MD = DOCS / "benchmarks.md"
+README = ROOT / "README.md"
+
+
+def optional(module: str) -> Optional[Any]:
+    """The module, or None with the reason printed: a contender whose package
+    is missing or broken is skipped, never a crash (the `bench` extra
+    installs them all; a run without one still gives the other figures)."""
+    try:
+        found = __import__(module)
+        for part in module.split(".")[1:]:
+            found = getattr(found, part)
+    except Exception as error:  # ImportError, or OSError from a missing shared library
+        print(f"bench: skipping {module}: {type(error).__name__}: {error}", file=sys.stderr)
+        return None
+    if module == "pyvips":
+        # libvips caches operations by their arguments: decoding the same
+        # bytes again would return the cached image, not decode it.
+        found.cache_set_max(0)
+    return found
 
 
 def testdata() -> Path:
@@ -84,17 +110,22 @@ class Timing:
     output: object
 
 
-def measure(fn: Callable[[], object], budget_s: float = 0.6, min_runs: int = 5, max_runs: int = 41) -> Timing:
+def measure(fn: Callable[[], object], budget_s: float = 0.6, min_runs: int = 5, max_runs: int = 41,
+            quick: bool = False) -> Timing:
     """Median wall (and process CPU) time of ``fn()`` after one warm-up call.
 
     Runs at least ``min_runs`` times and keeps going (up to ``max_runs``)
     while the total stays under ``budget_s``; very slow contenders (over a
-    second a call) get three runs, over three seconds two. Returns the last
-    call's output too.
+    second a call) get three runs, over three seconds two. With ``quick``
+    a call over 0.3 s is timed once, the warm-up being the measurement (a
+    smoke test places it; it does not rank it). Returns the last call's
+    output too.
     """
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     output = fn()
     first = time.perf_counter() - start
+    if quick and first > 0.3:
+        return Timing(first, time.process_time() - start_cpu, 1, output)
     if first > 3.0:
         wanted = 2
     elif first > 1.0:
@@ -138,10 +169,23 @@ def versions(modules: list[str]) -> str:
     for name in modules:
         try:
             module = __import__(name)
-        except ImportError:
+        except Exception:  # ImportError, or OSError from a missing shared library
             found.append(f"{name} (not installed)")
             continue
         found.append(f"{name} {getattr(module, '__version__', getattr(module, 'VERSION', '?'))}")
+    return ", ".join(found)
+
+
+def dist_versions(dists: list[str]) -> str:
+    """`distribution version` for each installed distribution, comma separated."""
+    from importlib import metadata
+
+    found = []
+    for name in dists:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} (not installed)")
     return ", ".join(found)
 
 
@@ -171,6 +215,9 @@ class Section:
     key: str
     markdown: str
     extra_files: list[Path] = field(default_factory=list)
+    # Figures other blocks quote (README's speed table, bench/run.py), by
+    # name; each section documents its own keys where it fills them.
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def splice(section: Section, path: Path = BENCH_MD) -> None:

@@ -1,6 +1,10 @@
 """bufpng's own files (issue 14, items 3-5): figures only, no pass/fail.
 
     python bench/own_files_bench.py [--quick] [--only noise|levels|segments]
+    python bench/run.py --only own_files_bench [--own-files-part levels]
+
+Standalone it prints Markdown; from bench/run.py it is a section that
+rewrites its own marked block of docs/benchmarks.md.
 
 - noise: decoding bufpng's file of 1080p noise against a memcpy + CRC
   floor, and against the same pixels stored with Paeth on every row (what
@@ -95,10 +99,12 @@ def noise_section(budget: float) -> str:
         ["call", "ms", "cpu ms", "x floor (cpu)", "file bytes"], rows)
 
 
-def levels_section(budget: float) -> str:
+def levels_section(budget: float, quick: bool = False) -> str:
     import bufpng
 
-    frames = {c.name: c.frame for c in common.content_classes() if c.name != "tiny"}
+    # --quick: the test photos only (768x512; levels 8-9 on 1080p frames
+    # take 2-12 s a call).
+    frames = {} if quick else {c.name: c.frame for c in common.content_classes() if c.name != "tiny"}
     photos = common.testdata() / "photos"
     import cv2
 
@@ -165,19 +171,47 @@ def segments_section(budget: float) -> str:
         rows)
 
 
+PARTS = ("noise", "segments", "levels")
+
+
+def run_parts(quick: bool, only: list[str] | None) -> list[str]:
+    budget = 0.3 if quick else 1.0
+    parts = {"noise": lambda: noise_section(budget), "segments": lambda: segments_section(budget),
+             "levels": lambda: levels_section(budget, quick)}
+    out = []
+    for name, part in parts.items():
+        if only and name not in only:
+            continue
+        started = time.perf_counter()
+        out.append(part())
+        print(f"({name}: {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """As a bench/run.py section: which parts to run (all by default)."""
+    parser.add_argument("--own-files-part", action="append", choices=PARTS,
+                        help="own_files_bench: run only this part (repeatable)")
+
+
+def run(args: argparse.Namespace) -> common.Section:
+    """The section bench/run.py runs: every part under one heading."""
+    parts = run_parts(args.quick, args.own_files_part)
+    intro = ("Figures only, no pass/fail (issue 14, items 3-5): decoding bufpng's noise file against a "
+             "memcpy + CRC floor; the sizes and one-core CPU time of `compression=` 0-9; bufpng's own files "
+             "(restart markers) decoded with 1 and 2 threads. *cpu ms* is the process's CPU time (all threads); "
+             "wall-time ratios only mean something side by side in one run.")
+    return common.Section("own_files", "\n\n".join(["## bufpng's own files: noise floor, levels, segments", intro,
+                                                     *parts]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter timing budgets")
-    parser.add_argument("--only", action="append", choices=["noise", "levels", "segments"], help="run only this part (repeatable)")
+    parser.add_argument("--only", action="append", choices=PARTS, help="run only this part (repeatable)")
     args = parser.parse_args()
-    budget = 0.3 if args.quick else 1.0
-    parts = {"noise": noise_section, "segments": segments_section, "levels": levels_section}
-    for name, part in parts.items():
-        if args.only and name not in args.only:
-            continue
-        started = time.perf_counter()
-        print(part(budget), end="\n\n")
-        print(f"({name}: {time.perf_counter() - started:.0f} s)\n", file=sys.stderr)
+    for part in run_parts(args.quick, args.only):
+        print(part, end="\n\n")
 
 
 if __name__ == "__main__":

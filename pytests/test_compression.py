@@ -142,3 +142,26 @@ def test_default_keeps_16_bit_within_opencvs_size(content: dict[str, np.ndarray]
         assert np.array_equal(cv2_decode(mine), frame)
         assert len(mine) <= len(cv2.imencode(".png", frame)[1])
         assert len(mine) < len(bufpng.encode(frame, compression=2)) * 0.9
+
+
+def test_default_on_screens_within_a_tenth_of_pillows_size() -> None:
+    """Issue 14: on screen content the default stays within 10% of Pillow's
+    default (zlib level 6, libpng's adaptive filters); bufpng's own LZ77
+    after a per-row filter choice gets under it. The real screenshot and the
+    benchmark's 1080p tiling of it (repeats beyond zlib's window, and a
+    frame cut into restart segments); times are bench/dense_bench.py's."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    shot = cv2.imread(str(PHOTOS / "lorem_ipsum_screenshot.png"), cv2.IMREAD_COLOR)
+    tiled = np.ascontiguousarray(np.tile(shot, (3, 3, 1))[:1080, :1920])
+    for frame in (shot, tiled):
+        out = io.BytesIO()
+        Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)).save(out, format="PNG")
+        mine = bufpng.encode(frame)
+        assert np.array_equal(cv2_decode(mine), frame)
+        assert np.array_equal(pil_decode(mine), cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        assert len(mine) <= len(out.getvalue()) * 1.1, (len(mine), len(out.getvalue()))
+        assert bufpng.encode(frame, threads=1) == mine

@@ -38,15 +38,24 @@ impl Compression {
     /// (same strip cuts, on several threads), so a level that keeps, strip
     /// by strip, the smallest of other levels' codings is never larger
     /// than any of them. Why each level: docs/benchmarks.md, "Levels".
-    fn coder(self, frame: &Frame) -> Coder {
-        match self {
-            Compression::Default => choose_for_content(frame),
+    ///
+    /// Also whether a second thread pays for itself on `frame` (see
+    /// `Sample::Incompressible`), decided from the sample before any strip
+    /// is coded; the striped writer also keeps to one thread for frames of
+    /// one strip and for stored ones. None of this changes the bytes.
+    fn plan(self, frame: &Frame) -> (Coder, bool) {
+        let coder = match self {
+            Compression::Default => {
+                let (coder, sample) = sample_content(frame);
+                return (coder, sample != Sample::Incompressible);
+            }
             Compression::Level(0) => Coder::Stored,
             Compression::Level(1) => FASTEST,
             Compression::Level(2) => Coder::RUNS,
             Compression::Level(n @ 3..=8) => Coder::Smallest(MIDDLE_LEVELS[n as usize - 3]),
             Compression::Level(_) => Coder::Smallest(SMALLEST),
-        }
+        };
+        (coder, true)
     }
 }
 
@@ -60,17 +69,24 @@ const fn zlib(level: u8, filter: RowFilter) -> Coder {
 }
 
 /// Levels 3-8: zlib at that level after Paeth, or Runs where Runs is
-/// smaller (8-bit photos, where zlib's levels up to 7 lose to it), strip
-/// by strip: never larger than level 2, and as zlib's sizes fall with its
-/// level, so do these.
+/// smaller (8-bit photos, where zlib's levels up to 7 lose to it), or the
+/// default's screen coder where it is (screens), strip by strip: never
+/// larger than level 2, and as zlib's sizes fall with its level, so do
+/// these.
 const MIDDLE_LEVELS: [&[Coder]; 6] = [
-    &[Coder::RUNS, zlib(3, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(4, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(5, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(6, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(7, RowFilter::Paeth)],
-    &[Coder::RUNS, zlib(8, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(3, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(4, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(5, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(6, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(7, RowFilter::Paeth)],
+    &[Coder::RUNS, SCREENS, zlib(8, RowFilter::Paeth)],
 ];
+
+/// The default's coder for 8-bit screens, and a candidate of levels 3-9
+/// (on screens smaller than zlib-rs up to level 8 after one filter):
+/// bufpng's own LZ77 (`lz77.rs`) after each row's own choice of None, Sub
+/// or Up (`adaptive.rs`).
+const SCREENS: Coder = Coder::Lz77 { filter: None };
 
 /// Level 9: every coder of the levels below and of the default, and zlib 9
 /// after Paeth and after Up (Up wins on some photos), strip by strip: never
@@ -81,6 +97,7 @@ const SMALLEST: &[Coder] = &[
     Coder::RUNS,
     zlib(2, RowFilter::Up),
     zlib(2, RowFilter::Paeth),
+    SCREENS,
     zlib(3, RowFilter::Paeth),
     zlib(4, RowFilter::Paeth),
     zlib(5, RowFilter::Paeth),
@@ -91,24 +108,27 @@ const SMALLEST: &[Coder] = &[
     zlib(9, RowFilter::Up),
 ];
 
-/// Several times Runs' time, but several times smaller on flat screen
-/// content with repeated shapes (text, UI), which only string matching
-/// finds. Paeth for 16-bit samples (18% smaller than Up there), Up for
-/// 8-bit (the same size on screens, and cheaper).
+/// Slower than Runs, but several times smaller on flat screen content with
+/// repeated shapes (text, UI), which only string matching finds. For 8-bit
+/// frames bufpng's own LZ77 after a per-row filter choice (SCREENS: on
+/// the benchmark's screenshot 24% smaller than zlib-rs 2 after Up, in
+/// fewer instructions); for 16-bit zlib-rs 2 after Paeth (18% smaller than
+/// Up there; sharp native 16-bit photos).
 fn dense(depth: Depth) -> Coder {
-    let filter = match depth {
-        Depth::Eight => RowFilter::Up,
-        Depth::Sixteen => RowFilter::Paeth,
-    };
-    zlib(2, filter)
+    match depth {
+        Depth::Eight => SCREENS,
+        Depth::Sixteen => zlib(2, RowFilter::Paeth),
+    }
 }
 
 /// Rows per sampled band, and how many bands (spread evenly down the frame).
-/// Two bands of 8 rows pick as two of 16 did on every benchmark frame and
+/// Two bands of 8 rows picked as two of 16 did on every benchmark frame and
 /// test photo, at half the cost (the sample is serial work before the
-/// strips start).
+/// strips start), but both landed between text blocks on a synthetic UI
+/// (bench/dense_bench.py), which then went to Runs at twice zlib's size;
+/// three bands see its text. Four tipped the x257 16-bit photo to zlib.
 const BAND_ROWS: u32 = 8;
-const BANDS: u32 = 2;
+const BANDS: u32 = 3;
 /// Frames with fewer rows are not sampled: there the choice costs more than
 /// it can save.
 const MIN_SAMPLED_ROWS: u32 = 64;
@@ -116,14 +136,35 @@ const MIN_SAMPLED_ROWS: u32 = 64;
 /// 3-5x time: screens save 60-70%, upscaled (video-like) photos 0-15%.
 const DENSE_MIN_SAVING: f64 = 0.2;
 
+/// The coder `sample_content` picks.
+#[cfg(test)]
+fn choose_for_content(frame: &Frame) -> Coder {
+    sample_content(frame).0
+}
+
+/// What the sample of `sample_content` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sample {
+    /// Too few rows to sample.
+    NotSampled,
+    /// Runs could not shrink the sample by 10% (noise): Runs will store
+    /// most blocks, and then the work is copying (the frame out of Python,
+    /// the stored blocks, the CRC, the bytes object), most of it on the
+    /// calling thread: a second thread bought 1.02x (CPU time of the
+    /// critical path, 1080p noise) for +35% CPU, so it is not started.
+    Incompressible,
+    Compressible,
+}
+
 /// Picks Runs or DENSE for this frame by encoding a sample of its rows both
 /// ways and comparing sizes: 1.5% of a 1080p frame, in bands of 8 rows
 /// rather than single rows because each band starts without its previous
 /// row, which penalises the sample. Frames too small to sample get Runs.
-fn choose_for_content(frame: &Frame) -> Coder {
+/// Also returns what the sample found.
+fn sample_content(frame: &Frame) -> (Coder, Sample) {
     let layout = frame.layout;
     if layout.height < MIN_SAMPLED_ROWS {
-        return Coder::RUNS;
+        return (Coder::RUNS, Sample::NotSampled);
     }
     let row_bytes = layout.row_bytes();
     let step = layout.height / BANDS;
@@ -148,13 +189,13 @@ fn choose_for_content(frame: &Frame) -> Coder {
     // fast as the png crate's stored mode (measured), so noise needs no
     // case of its own.
     if runs as f64 > raw as f64 * 0.9 {
-        return Coder::RUNS;
+        return (Coder::RUNS, Sample::Incompressible);
     }
     let dense = dense(layout.depth);
     if (size(dense) as f64) < runs as f64 * (1.0 - DENSE_MIN_SAVING) {
-        dense
+        (dense, Sample::Compressible)
     } else {
-        Coder::RUNS
+        (Coder::RUNS, Sample::Compressible)
     }
 }
 
@@ -177,7 +218,9 @@ pub fn encode_png_with(
         return encode_png_with(&converted, compression, threads, metadata);
     }
     let chunks = metadata.chunks()?;
-    encode_with(frame, compression.coder(frame), threads, &chunks)
+    let (coder, threads_pay) = compression.plan(frame);
+    let threads = if threads_pay { threads } else { 1 };
+    encode_with(frame, coder, threads, &chunks)
 }
 
 /// Encodes a frame already in PNG's sample layout with one coder, with
@@ -308,6 +351,11 @@ mod tests {
         assert!(choose_for_content(&photo) == Coder::RUNS);
         let tiny = rgb_frame(32, 32, |x, _| [(x % 2) as u8 * 255; 3]);
         assert!(choose_for_content(&tiny) == Coder::RUNS);
+        // A second thread is started for the photo, not for noise, where
+        // the copies on the calling thread are most of the time.
+        assert!(Compression::Default.plan(&photo).1);
+        assert!(!Compression::Default.plan(&noise).1);
+        assert!(Compression::Level(6).plan(&noise).1);
     }
 
     #[test]

@@ -95,14 +95,25 @@ fn paeth_row(row: &[u8], above: &[u8], bpp: usize, out: &mut [u8]) {
     }
 }
 
-/// PNG's Paeth predictor, written without branches on the data so loops
-/// over it vectorise.
+/// PNG's Paeth predictor, written without branches on the data and in u8
+/// arithmetic only (saturating subtractions and additions, min-based
+/// compares), so loops over it vectorise 16 bytes to an SSE2 register
+/// rather than 8 i16 lanes: about half the instructions.
+///
+/// With d1 = b - c and d2 = a - c split into positive and negative parts
+/// (each |d| = pos | neg, one of them zero): pa = |d1|, pb = |d2| and
+/// pc = |d1 + d2| = |(pos1 + pos2) - (neg1 + neg2)|. The sums saturate only
+/// when d1 and d2 have the same sign, and then the true pc = pa + pb is at
+/// least pa and pb anyway, as the saturated 255 is: every comparison the
+/// predictor makes comes out the same.
 #[inline(always)]
 fn paeth_predictor(a: u8, b: u8, c: u8) -> u8 {
-    let (ai, bi, ci) = (a as i16, b as i16, c as i16);
-    let pa = (bi - ci).abs();
-    let pb = (ai - ci).abs();
-    let pc = (ai + bi - 2 * ci).abs();
+    let (pos1, neg1) = (b.saturating_sub(c), c.saturating_sub(b));
+    let (pos2, neg2) = (a.saturating_sub(c), c.saturating_sub(a));
+    let pa = pos1 | neg1;
+    let pb = pos2 | neg2;
+    let (pos, neg) = (pos1.saturating_add(pos2), neg1.saturating_add(neg2));
+    let pc = pos.saturating_sub(neg) | neg.saturating_sub(pos);
     let b_or_c = if pb <= pc { b } else { c };
     if pa <= pb && pa <= pc {
         a
@@ -222,6 +233,17 @@ mod tests {
             b
         } else {
             c
+        }
+    }
+
+    #[test]
+    fn the_u8_paeth_predictor_matches_the_specification_for_every_input() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for c in 0..=255u8 {
+                    assert_eq!(paeth_predictor(a, b, c), predictor(a, b, c), "{a} {b} {c}");
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@
 //! the plain descriptions this crate accepts and maps its errors back.
 #![forbid(unsafe_code)]
 
+pub mod adaptive;
 pub mod apng;
 pub mod atomic;
 pub mod batch;
@@ -17,6 +18,7 @@ pub mod encode;
 pub mod error;
 pub mod filter;
 pub mod layout;
+pub mod lz77;
 pub mod metadata;
 pub mod pattern;
 pub mod pixels;

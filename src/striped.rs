@@ -13,9 +13,11 @@
 //! threads. The cuts depend only on the frame's size, never on the thread
 //! count: the file is byte-identical however many threads made it.
 
+use crate::adaptive;
 use crate::deflate::{self, BitWriter};
 use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
+use crate::lz77::LzStrip;
 use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
@@ -30,7 +32,7 @@ const MAX_CHUNK: usize = i32::MAX as usize;
 
 /// Frames smaller than twice this are one strip: cutting them would cost
 /// more (a thread start, block restarts) than it can save. Strips of half
-/// a MiB (two coder blocks) keep the threads evenly loaded: workers take
+/// a MiB (about one coder block) keep the threads evenly loaded: workers take
 /// the next strip as they finish one.
 const STRIP_BYTES: usize = 512 << 10;
 /// At most this many strips, and never fewer rows than MIN_STRIP_ROWS in one.
@@ -74,6 +76,9 @@ pub enum Coder {
     Runs { filter: RowFilter },
     /// zlib (zlib-rs) at this level, after `filter`.
     Zlib { level: u8, filter: RowFilter },
+    /// bufpng's own LZ77 coder (`lz77.rs`), after `filter`, or with `None`
+    /// after each row's own choice of None, Sub or Up (`adaptive.rs`).
+    Lz77 { filter: Option<RowFilter> },
     /// Each strip coded with each of these, the smallest kept: the file is
     /// never larger than any of them would have made (same cuts, same
     /// framing), at the sum of their times.
@@ -89,6 +94,11 @@ impl Coder {
     fn filter(self) -> RowFilter {
         match self {
             Coder::Stored | Coder::Smallest(_) => RowFilter::None,
+            // Not used: code_rows chooses per row.
+            Coder::Lz77 { filter: None } => RowFilter::Up,
+            Coder::Lz77 {
+                filter: Some(filter),
+            } => filter,
             Coder::Runs { filter } | Coder::Zlib { filter, .. } => filter,
         }
     }
@@ -151,7 +161,10 @@ pub fn encode_in_strips(
     // mARK right before the first IDAT, after any metadata.
     let mut idat = Segments::start(&mut out, strips.segments);
     out.push_bytes(&ZLIB_HEADER);
-    let adler = if threads <= 1 || strips.count() == 1 {
+    // Stored strips are copies: memory-bound, and most of a stored file's
+    // time is the serial copy out of Python and the CRC; a second thread
+    // bought 0.98x (CPU of the critical path, 1080p photo, level 0).
+    let adler = if threads <= 1 || strips.count() == 1 || coder == Coder::Stored {
         strips.code_here(&mut out, &mut idat)?
     } else {
         strips.code_on_threads(threads, &mut out, &mut idat)?
@@ -417,6 +430,7 @@ impl Strips<'_> {
             Coder::Zlib { level, .. } => Some(ZlibStrip::new(level)),
             _ => None,
         };
+        let mut lz = matches!(self.coder, Coder::Lz77 { .. }).then(LzStrip::new);
         let mut adler = 1;
         let mut first = rows.start;
         loop {
@@ -428,11 +442,20 @@ impl Strips<'_> {
             let filter = |filter, filtered: &mut [u8]| {
                 filter_rows(filter, band, above, row_bytes, self.bpp, filtered)
             };
-            filter(self.coder.filter(), filtered);
+            if let Coder::Lz77 { filter: None } = self.coder {
+                adaptive::filter_rows_least_sum(band, above, row_bytes, self.bpp, filtered);
+            } else {
+                filter(self.coder.filter(), filtered);
+            }
             first += count;
             let strip_done = first == rows.end;
             let final_block = last && strip_done;
             match &mut zlib {
+                None if lz.is_some() => {
+                    if let Some(lz) = &mut lz {
+                        lz.code(filtered, final_block, out);
+                    }
+                }
                 None if self.coder == Coder::Stored => {
                     deflate::write_stored(filtered, final_block, out)
                 }
