@@ -70,16 +70,44 @@ pub unsafe extern "C" fn decode(
             ..parse_options(order, max_bytes, strict)?
         };
         reject_path(data)?;
-        let data = if file::is_readable(data)? {
-            file::read_all(data)?
-        } else {
-            // Copied under the GIL: a bytearray could change while we decode.
-            BufferView::acquire(data)?.copy_bytes()?
+        let copy;
+        let data = match immutable_bytes(data) {
+            Some(bytes) => bytes,
+            None if file::is_readable(data)? => {
+                copy = file::read_all(data)?;
+                &copy[..]
+            }
+            None => {
+                // Copied under the GIL: a bytearray could change while we decode.
+                copy = BufferView::acquire(data)?.copy_bytes()?;
+                &copy[..]
+            }
         };
         let target = Target::acquire(out, frame_type)?;
-        let (image, metadata) = without_gil(gil, || decode_with_metadata(&data, options))?;
+        let (image, metadata) = without_gil(gil, || decode_with_metadata(data, options))?;
         target.deliver(image, metadata, "the data")
     })
+}
+
+/// The contents of an exact `bytes` object, borrowed: bytes cannot change,
+/// and the caller's reference keeps them alive for the whole call, so
+/// decode reads them in place with the GIL released instead of copying
+/// them first (a 6 MB copy, and as many fresh pages, for a 1080p stored
+/// file). Subclasses and other buffers are copied (`copy_bytes`).
+fn immutable_bytes(data: Obj<'_>) -> Option<&[u8]> {
+    let object = data.as_ptr();
+    // SAFETY: live object, GIL held; an exact type check, then the bytes'
+    // own storage, which lives and stays unchanged while `data` is
+    // referenced (for the call: the lifetime of the borrow).
+    unsafe {
+        if PyBytes_CheckExact(object) == 0 {
+            return None;
+        }
+        Some(std::slice::from_raw_parts(
+            PyBytes_AsString(object).cast::<u8>().cast_const(),
+            PyBytes_Size(object) as usize,
+        ))
+    }
 }
 
 /// decode("photo.png") would try to decode the file name's characters.

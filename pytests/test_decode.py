@@ -193,3 +193,59 @@ def test_tolerates_what_opencv_tolerates() -> None:
     for variant in (data[:33] + bad_text_crc + data[33:], data + b"trailing bytes"):
         expected = cv2.imdecode(np.frombuffer(variant, np.uint8), cv2.IMREAD_UNCHANGED)
         np.testing.assert_array_equal(np.asarray(bufpng.decode(variant)), expected)
+
+
+def with_bad_adler32(data: bytes) -> bytes:
+    """`data` with the zlib stream's Adler-32 (the last IDAT's last 4 bytes)
+    flipped and that chunk's CRC fixed: damage only the Adler-32 can see."""
+    at, last = 8, None
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        if data[at + 4 : at + 8] == b"IDAT":
+            last = (at, length)
+        at += length + 12
+    assert last is not None
+    at, length = last
+    body = bytearray(data[at + 8 : at + 8 + length])
+    body[-1] ^= 1
+    return data[:at] + chunk(b"IDAT", bytes(body)) + data[at + 12 + length :]
+
+
+def test_a_wrong_adler32_is_refused_as_opencv_refuses_it(photo: np.ndarray) -> None:
+    """The png crate skips the zlib checksum unless asked; bufpng asks, as
+    libpng (OpenCV) and libspng check it, on the ordinary path and on the
+    restart-marker path (which fell back to the unchecked ordinary decoder)."""
+    import cv2
+
+    stripes = np.ascontiguousarray(np.tile(photo, (3, 2, 1)))  # over 1 MiB: mARK, 2+ segments
+    files = {
+        "cv2": cv2.imencode(".png", photo)[1].tobytes(),
+        "bufpng stored": bufpng.encode(photo, compression=0),
+        "bufpng mARK": bufpng.encode(stripes),
+    }
+    assert b"mARK" in files["bufpng mARK"]
+    for name, data in files.items():
+        bad = with_bad_adler32(data)
+        assert cv2.imdecode(np.frombuffer(bad, np.uint8), cv2.IMREAD_UNCHANGED) is None, name
+        for threads in (1, 2):
+            for order in ("bgr", "rgb"):
+                bufpng.decode(data, threads=threads, order=order)
+                with pytest.raises(ValueError, match="cannot decode PNG"):
+                    bufpng.decode(bad, threads=threads, order=order)
+
+
+def test_bytes_decode_in_place_as_other_buffers_decode(photo: np.ndarray) -> None:
+    """Exact bytes are read where they are (no copy); a bytes subclass, which
+    could hold anything, and a bytearray are copied first: all decode alike,
+    into a new Frame or into out=."""
+
+    class Subclass(bytes):
+        pass
+
+    data = bufpng.encode(photo, threads=1)
+    expected = bufpng.decode(bytearray(data))
+    for source in (data, Subclass(data), memoryview(data)):
+        assert bufpng.decode(source) == expected
+        out = np.zeros_like(photo)
+        assert bufpng.decode(source, out=out) is out
+        np.testing.assert_array_equal(out, photo)

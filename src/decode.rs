@@ -8,10 +8,10 @@
 //! - 16-bit stays 16-bit, stored in native byte order;
 //! - interlaced images are de-interlaced.
 
-use crate::error::value_error;
+use crate::error::{memory_error, value_error};
 use crate::layout::{Depth, Endian, ImageLayout};
 use crate::metadata::{self, Metadata};
-use crate::pixels::{zeroed_bytes, ChannelOrder, Frame, PixelFormat};
+use crate::pixels::{convert_packed, zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::restart;
 use crate::FileError;
 use anyhow::{Context, Result};
@@ -83,6 +83,11 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     // metadata::read has the text; strict also refuses bad ancillary CRCs.
     png_options.set_ignore_text_chunk(true);
     png_options.set_skip_ancillary_crc_failures(!options.strict);
+    // The png crate skips the zlib stream's Adler-32 unless told; libpng
+    // (OpenCV), libspng and the restart-marker path check it, so a stream
+    // damaged under an intact CRC (an encoder bug, a bad re-chunking) fails
+    // here too, not only there.
+    png_options.set_ignore_adler32(false);
     let decoder = png::Decoder::new_with_options(Cursor::new(data), png_options);
     let (mut reader, depth) = start_decoding(decoder, data.len(), options)?;
     let (width, height) = reader.info().size();
@@ -107,18 +112,62 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         .ok_or_else(|| fail(DecodingError::LimitsExceeded))?;
     // A bomb within max_bytes can still exceed the memory there is: that is a
     // MemoryError, not an abort of the whole process.
-    let mut decoded = zeroed_bytes(decoded_len, || {
+    let no_memory = || {
         format!("cannot allocate {decoded_len} bytes to decode a {width}x{height} PNG: not enough memory (lower max_bytes to refuse such files with a ValueError)")
-    })?;
-    reader.next_frame(&mut decoded).map_err(fail)?;
-    // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
+    };
+    if decoded_color == ColorType::GrayscaleAlpha || reader.info().interlaced {
+        let mut decoded = zeroed_bytes(decoded_len, no_memory)?;
+        reader.next_frame(&mut decoded).map_err(fail)?;
+        // Reads and checks everything up to IEND, so a truncated or corrupt tail fails.
+        reader.finish().map_err(fail)?;
+        return Ok(to_opencv_layout(
+            decoded,
+            decoded_color,
+            layout,
+            options.order,
+        ));
+    }
+    // Everything else decodes row by row, each row appended to the output
+    // and converted there while it is in cache: no zeroed buffer first, and
+    // one pass over the output instead of three (zeroing, the png crate's
+    // copy, the in-place BGR swap).
+    let target = PixelFormat {
+        order: options.order,
+        endian: Endian::NATIVE,
+    };
+    let convert = (channels >= 3 && target.order != PixelFormat::PNG.order)
+        || (depth == Depth::Sixteen && target.endian != PixelFormat::PNG.endian);
+    let mut data = Vec::new();
+    data.try_reserve_exact(decoded_len)
+        .map_err(|_| memory_error(no_memory()))?;
+    // One row, converted: stays in L1 between the two copies.
+    let row_bytes = layout.row_bytes();
+    let mut converted = vec![0; if convert { row_bytes } else { 0 }];
+    // The png crate's rows have OpenCV's layout for these colour types, and
+    // it gives every row or an error; checked all the same, as an error
+    // rather than a panic or a wrong picture.
+    let short = || value_error("cannot decode PNG: the decoder gave rows of the wrong size");
+    while let Some(row) = reader.next_row().map_err(fail)? {
+        let row = row.data();
+        if row.len() != row_bytes || data.len() + row_bytes > decoded_len {
+            return Err(short());
+        }
+        if convert {
+            convert_packed(&layout, PixelFormat::PNG, target, row, &mut converted);
+            data.extend_from_slice(&converted);
+        } else {
+            data.extend_from_slice(row);
+        }
+    }
     reader.finish().map_err(fail)?;
-    Ok(to_opencv_layout(
-        decoded,
-        decoded_color,
+    if data.len() != layout.byte_len() {
+        return Err(short());
+    }
+    Ok(Frame {
         layout,
-        options.order,
-    ))
+        format: target,
+        data,
+    })
 }
 
 /// The chunks only an animation needs: a still decode reads the default
@@ -213,6 +262,17 @@ pub(crate) fn start_decoding(
         file_len,
     )?;
     let reader = decoder.read_info().map_err(fail)?;
+    // A PLTE of other than whole RGB entries is invalid (libpng and libspng
+    // refuse it), and the png crate's palette expansion panics on one
+    // (png 0.18.1, found by the decode fuzz target).
+    if let Some(palette) = &reader.info().palette {
+        if palette.len() % 3 != 0 {
+            return Err(value_error(format!(
+                "cannot decode PNG: its PLTE chunk is {} bytes long, not a whole number of 3-byte entries",
+                palette.len()
+            )));
+        }
+    }
     Ok((reader, depth))
 }
 
@@ -574,6 +634,41 @@ pub(crate) mod tests {
         let crc = crc32(&forged[12..29]);
         forged[29..33].copy_from_slice(&crc.to_be_bytes());
         forged
+    }
+
+    /// Regression (decode fuzz target): a PLTE of 38 bytes, CRC intact, made
+    /// the png crate's palette expansion panic; it is a ValueError, as in
+    /// libpng and libspng.
+    #[test]
+    fn a_palette_of_partial_entries_is_refused_not_a_panic() {
+        let png = png_of(
+            2,
+            1,
+            ColorType::Indexed,
+            BitDepth::Eight,
+            Some(&[7]),
+            Some(&[1; 6]),
+            &[1, 0],
+        );
+        // PLTE (6 bytes) follows IHDR: lengthen it to 8 bytes, CRC fixed.
+        let at = 33;
+        assert_eq!(&png[at + 4..at + 8], b"PLTE");
+        let mut forged = png[..at].to_vec();
+        let mut chunk = b"PLTE".to_vec();
+        chunk.extend_from_slice(&[1; 8]);
+        forged.extend_from_slice(&8u32.to_be_bytes());
+        forged.extend_from_slice(&chunk);
+        forged.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        forged.extend_from_slice(&png[at + 18..]);
+        for threads in [1, 2] {
+            let options = DecodeOptions {
+                threads,
+                ..DecodeOptions::default()
+            };
+            let err = decode_png(&forged, options).unwrap_err();
+            assert!(err.to_string().contains("PLTE chunk is 8 bytes"), "{err}");
+            assert!(err.downcast_ref::<crate::InputError>().is_some());
+        }
     }
 
     #[test]
