@@ -421,7 +421,16 @@ impl Strips<'_> {
         // segment decodes on its own (PNG Restart Markers).
         let restart = self.starts_segment(strip).then_some(rows.start);
         let last = rows.end * row_bytes == data.len();
-        let rows_per_band = (deflate::BLOCK_BYTES / (row_bytes + 1)).max(1);
+        let rows_per_band = match self.coder {
+            // A strip a little over one block is one block: cut at
+            // BLOCK_BYTES, a 1080p BGRA strip (72 rows, 553 KB) left a
+            // 4-row tail block that paid for its own codes, header and
+            // pair table (~3% of the frame's instructions) for nothing.
+            Coder::Runs { .. } if rows.len() * (row_bytes + 1) <= deflate::MAX_CODED_BYTES => {
+                rows.len().max(1)
+            }
+            _ => (deflate::BLOCK_BYTES / (row_bytes + 1)).max(1),
+        };
         let band_bytes = rows.len().min(rows_per_band) * (row_bytes + 1);
         if scratch.len() < band_bytes {
             scratch.resize(band_bytes, 0);
@@ -462,7 +471,7 @@ impl Strips<'_> {
                 // A band the coder declines (noise) is stored, and stored
                 // rows are filtered with None: a decoder only copies them,
                 // where Paeth costs it 3x the time and saves nothing.
-                None if filtered.len() <= deflate::BLOCK_BYTES => {
+                None if filtered.len() <= deflate::MAX_CODED_BYTES => {
                     if !deflate::write_coded(filtered, final_block, out) {
                         filter(RowFilter::None, filtered);
                         deflate::write_stored(filtered, final_block, out);
