@@ -67,7 +67,7 @@ fn magnitude(byte: u8) -> u8 {
 
 /// Bytes per step of the sums: fixed-size arrays, so the loop vectorises.
 const LANES: usize = 16;
-const STRIDE: usize = 2 * LANES;
+const STRIDE: usize = 4 * LANES;
 
 /// The sum of 16 bytes, widened: a reduction the compiler turns into one
 /// PSADBW against zero on x86.
@@ -81,8 +81,8 @@ fn byte_sum(bytes: [u8; LANES]) -> u64 {
 fn sum_abs(xs: &[u8], lefts: &[u8], ups: &[u8]) -> [u64; 3] {
     let mut total = [0u64; 3];
     // The first LANES bytes of every STRIDE: the choice is rarely close,
-    // and part of the row decides it as well (0.1% larger files on screens
-    // with half of it).
+    // and a quarter of the row decides it as well (screens +0.4% to -0.3%
+    // against half of it, 4-5% fewer instructions for the whole encode).
     for ((x, a), b) in (xs.chunks_exact(STRIDE))
         .zip(lefts.chunks_exact(STRIDE))
         .zip(ups.chunks_exact(STRIDE))
