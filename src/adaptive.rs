@@ -61,49 +61,48 @@ fn least_sum_filter(row: &[u8], above: Option<&[u8]>, bpp: usize) -> RowFilter {
 /// |byte as i8|, as min(byte, -byte): a byte-wide min the compiler
 /// vectorises with plain SSE2 (which has no byte abs).
 #[inline(always)]
-fn magnitude(byte: u8) -> u16 {
-    byte.min(byte.wrapping_neg()) as u16
+fn magnitude(byte: u8) -> u8 {
+    byte.min(byte.wrapping_neg())
 }
 
 /// Bytes per step of the sums: fixed-size arrays, so the loop vectorises.
 const LANES: usize = 16;
-/// Steps before the u16 lanes are emptied: 256 * 128 fits in a u16.
-const STEPS: usize = 256;
+const STRIDE: usize = 4 * LANES;
+
+/// The sum of 16 bytes, widened: a reduction the compiler turns into one
+/// PSADBW against zero on x86.
+#[inline(always)]
+fn byte_sum(bytes: [u8; LANES]) -> u64 {
+    bytes.iter().map(|&b| b as u64).sum()
+}
 
 /// In one pass: the sums of |x|, |x - left| and |x - up| (as i8) over
 /// `xs` and its `lefts` and `ups` (all as long as `xs`).
 fn sum_abs(xs: &[u8], lefts: &[u8], ups: &[u8]) -> [u64; 3] {
     let mut total = [0u64; 3];
-    let mut add = |lanes: &[[u16; LANES]; 3]| {
-        for (total, lanes) in total.iter_mut().zip(lanes) {
-            *total += lanes.iter().map(|&lane| lane as u64).sum::<u64>();
+    // The first LANES bytes of every STRIDE: the choice is rarely close,
+    // and a quarter of the row decides it as well (screens +0.4% to -0.3%
+    // against half of it, 4-5% fewer instructions for the whole encode).
+    for ((x, a), b) in (xs.chunks_exact(STRIDE))
+        .zip(lefts.chunks_exact(STRIDE))
+        .zip(ups.chunks_exact(STRIDE))
+    {
+        let (mut m0, mut m1, mut m2) = ([0u8; LANES], [0u8; LANES], [0u8; LANES]);
+        for i in 0..LANES {
+            m0[i] = magnitude(x[i]);
+            m1[i] = magnitude(x[i].wrapping_sub(a[i]));
+            m2[i] = magnitude(x[i].wrapping_sub(b[i]));
         }
-    };
-    let whole = xs.len() / LANES * LANES;
-    for start in (0..whole).step_by(LANES * STEPS) {
-        let end = (start + LANES * STEPS).min(whole);
-        let mut lanes = [[0u16; LANES]; 3];
-        // Every other piece of LANES bytes: the choice is rarely close, and
-        // half the row decides it as well (0.1% larger files on screens).
-        for ((x, a), b) in (xs[start..end].chunks_exact(LANES).step_by(2))
-            .zip(lefts[start..end].chunks_exact(LANES).step_by(2))
-            .zip(ups[start..end].chunks_exact(LANES).step_by(2))
-        {
-            for i in 0..LANES {
-                lanes[0][i] += magnitude(x[i]);
-                lanes[1][i] += magnitude(x[i].wrapping_sub(a[i]));
-                lanes[2][i] += magnitude(x[i].wrapping_sub(b[i]));
-            }
-        }
-        add(&lanes);
+        total[0] += byte_sum(m0);
+        total[1] += byte_sum(m1);
+        total[2] += byte_sum(m2);
     }
-    let mut lanes = [[0u16; LANES]; 3];
+    let whole = xs.len() / STRIDE * STRIDE;
     for i in whole..xs.len() {
-        lanes[0][0] += magnitude(xs[i]);
-        lanes[1][0] += magnitude(xs[i].wrapping_sub(lefts[i]));
-        lanes[2][0] += magnitude(xs[i].wrapping_sub(ups[i]));
+        total[0] += magnitude(xs[i]) as u64;
+        total[1] += magnitude(xs[i].wrapping_sub(lefts[i])) as u64;
+        total[2] += magnitude(xs[i].wrapping_sub(ups[i])) as u64;
     }
-    add(&lanes);
     total
 }
 

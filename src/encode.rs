@@ -111,7 +111,7 @@ const SMALLEST: &[Coder] = &[
 /// Slower than Runs, but several times smaller on flat screen content with
 /// repeated shapes (text, UI), which only string matching finds. For 8-bit
 /// frames bufpng's own LZ77 after a per-row filter choice (SCREENS: on
-/// the benchmark's screenshot 24% smaller than zlib-rs 2 after Up, in
+/// the benchmark's screenshot 17% smaller than zlib-rs 2 after Up, in
 /// fewer instructions); for 16-bit zlib-rs 2 after Paeth (18% smaller than
 /// Up there; sharp native 16-bit photos).
 fn dense(depth: Depth) -> Coder {

@@ -1,10 +1,10 @@
 //! bufpng's own LZ77 coder for filtered rows that repeat at a distance
 //! (screens: glyphs, UI; 16-bit photos: byte pairs): a greedy parse from a
-//! hash table of 3-byte prefixes with two entries a bucket (the two most
-//! recent positions; the longer match wins), then one dynamic-Huffman block
+//! hash table of 3-byte prefixes with one entry a bucket (the most recent
+//! position), then one dynamic-Huffman block
 //! per band with codes from the block's own counts, written with
 //! `deflate.rs`'s bit writer and code builder. No chains and no lazy
-//! evaluation: one probe of two candidates a position.
+//! evaluation: one probe of one candidate a position.
 //!
 //! A strip is coded band by band (`striped.rs`); the last 32 KiB of the
 //! strip so far stay in the window, so matches reach back across bands
@@ -20,10 +20,12 @@ use crate::deflate::{
 const WINDOW: usize = 32 * 1024;
 const MIN_MATCH: usize = 3;
 const MAX_MATCH: usize = 258;
-/// Buckets of the hash table (per way), and entries per bucket (the
-/// parse below is written for two).
+/// Buckets of the hash table, one position each. Two a bucket (the longer
+/// match of the two most recent) made screens 2-9% smaller but the parse
+/// 15-25% dearer (instructions, callgrind), and a 1080p screen went over
+/// fpng's CPU time (docs/benchmarks.md, "Screens and 16-bit"); 2^16
+/// buckets of one were no smaller than 2^15.
 const HASH_BITS: u32 = 15;
-const WAYS: usize = 2;
 /// After a match, the positions this close to its end are entered in the
 /// table too. On screens two are as good as sixteen (0.1% smaller) and
 /// save a fifth of the parse; entering every position costs more still.
@@ -47,7 +49,7 @@ pub struct LzStrip {
     window: Vec<u8>,
     /// Stream offset (from the strip's start) of `window[0]`.
     base: usize,
-    /// WAYS entries a bucket, most recent first: stream offsets (wrapping).
+    /// The last position entered in each bucket: stream offsets (wrapping).
     table: Vec<u32>,
     tokens: Vec<u32>,
 }
@@ -63,7 +65,7 @@ impl LzStrip {
         LzStrip {
             window: Vec::new(),
             base: 0,
-            table: vec![EMPTY; WAYS << HASH_BITS],
+            table: vec![EMPTY; 1 << HASH_BITS],
             tokens: Vec::new(),
         }
     }
@@ -101,48 +103,32 @@ impl LzStrip {
         let hashable = end.saturating_sub(3);
         while at < hashable {
             let word = read_u32(data, at);
-            let bucket = hash(word) * WAYS;
+            let bucket = hash(word);
             let position = (base + at) as u32;
-            let (mut best_len, mut best_dist) = (0, 0);
-            let max = (end - at).min(MAX_MATCH);
-            for &candidate in &table[bucket..bucket + WAYS] {
-                if best_len == max {
-                    break;
-                }
-                let dist = position.wrapping_sub(candidate) as usize;
-                if dist == 0 || dist > WINDOW || dist > at {
-                    continue;
-                }
-                let from = at - dist;
-                // Only a longer match counts: check the byte that would
-                // make it longer first (zlib's test), then the prefix.
-                if best_len > 0 && data[from + best_len] != data[at + best_len] {
-                    continue;
-                }
-                if (read_u32(data, from) ^ word) & 0xff_ffff != 0 {
-                    continue;
-                }
-                let len = match_len(data, from, at, max);
-                if len > best_len {
-                    (best_len, best_dist) = (len, dist);
-                }
+            let candidate = std::mem::replace(&mut table[bucket], position);
+            let dist = position.wrapping_sub(candidate) as usize;
+            let mut len = 0;
+            // A candidate out of the window (or before the strip) is skipped;
+            // one that is in it is checked byte by byte (buckets collide).
+            if dist != 0
+                && dist <= WINDOW
+                && dist <= at
+                && (read_u32(data, at - dist) ^ word) & 0xff_ffff == 0
+            {
+                len = match_len(data, at - dist, at, (end - at).min(MAX_MATCH));
             }
-            table[bucket + 1] = table[bucket];
-            table[bucket] = position;
-            if best_len < MIN_MATCH {
+            if len < MIN_MATCH {
                 tokens.push(data[at] as u32);
                 counts.literals[data[at] as usize] += 1;
                 at += 1;
                 continue;
             }
-            tokens.push(MATCH | (best_len as u32) << 16 | best_dist as u32);
-            counts.literals[257 + length_symbol(best_len as u32)] += 1;
-            counts.distances[distance_symbol(best_dist as u32)] += 1;
-            let next = at + best_len;
+            tokens.push(MATCH | (len as u32) << 16 | dist as u32);
+            counts.literals[257 + length_symbol(len as u32)] += 1;
+            counts.distances[distance_symbol(dist as u32)] += 1;
+            let next = at + len;
             for inside in (at + 1).max(next.saturating_sub(INSERT_TAIL))..next.min(hashable) {
-                let bucket = hash(read_u32(data, inside)) * WAYS;
-                table[bucket + 1] = table[bucket];
-                table[bucket] = (base + inside) as u32;
+                table[hash(read_u32(data, inside))] = (base + inside) as u32;
             }
             at = next;
         }
