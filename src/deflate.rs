@@ -329,7 +329,13 @@ fn scan(data: &[u8], symbols: &mut impl Symbols) {
         }
         previous = chunk[7];
     }
-    for &byte in chunks.remainder() {
+    scan_tail(chunks.remainder(), previous, run, symbols);
+}
+
+/// The bytes after a scanner's last whole chunk, one at a time, continuing
+/// a run of `previous` that is `run` bytes long.
+fn scan_tail(tail: &[u8], mut previous: u8, mut run: u32, symbols: &mut impl Symbols) {
+    for &byte in tail {
         if byte == previous {
             run += 1;
         } else {
@@ -390,21 +396,7 @@ fn scan_edges(data: &[u8], symbols: &mut impl Symbols) {
         run = 8 - literals_to;
         previous = chunk[7];
     }
-    for &byte in chunks.remainder() {
-        if byte == previous {
-            run += 1;
-        } else {
-            if run > 0 {
-                symbols.run(previous, run);
-                run = 0;
-            }
-            symbols.literal(byte);
-            previous = byte;
-        }
-    }
-    if run > 0 {
-        symbols.run(previous, run);
-    }
+    scan_tail(chunks.remainder(), previous, run, symbols);
 }
 
 /// Splits a run into matches of at most 258 bytes; what is left under the
@@ -646,21 +638,7 @@ fn emit_chunks(data: &[u8], emitter: &mut Emitter) {
     emitter.out.len = out.len;
     emitter.out.pending = out.pending;
     emitter.out.pending_bits = out.pending_bits;
-    for &byte in chunks.remainder() {
-        if byte == previous {
-            run += 1;
-        } else {
-            if run > 0 {
-                emitter.run(previous, run);
-                run = 0;
-            }
-            emitter.literal(byte);
-            previous = byte;
-        }
-    }
-    if run > 0 {
-        emitter.run(previous, run);
-    }
+    scan_tail(chunks.remainder(), previous, run, emitter);
 }
 
 /// `emit_chunks`: a run starts after the literal chunk `last`, the last
