@@ -521,7 +521,8 @@ struct Emitter<'w> {
     before_eight: usize,
     /// Literal codes packed as `bits | len << 16`: one load per byte.
     literals: [u32; 256],
-    pairs: &'w PairTable,
+    /// None for small blocks (`PAIRS_MIN_BYTES`): one byte at a time.
+    pairs: Option<&'w PairTable>,
     /// Bits for a whole match of each length 3..=258: length code, extra
     /// bits and the one-bit distance code, packed; and their count.
     matches: Box<[(u32, u8); MAX_MATCH as usize + 1]>,
@@ -543,8 +544,14 @@ impl Symbols for Emitter<'_> {
     #[inline(always)]
     fn eight_literals(&mut self, bytes: &[u8; 8]) {
         self.before_eight = self.out.len * 8 + self.out.pending_bits as usize;
+        let Some(pairs) = self.pairs else {
+            for &byte in bytes {
+                self.literal(byte);
+            }
+            return;
+        };
         let word = u64::from_le_bytes(*bytes);
-        let pair = |at: u32| self.pairs[(word >> at) as u16 as usize];
+        let pair = |at: u32| pairs[(word >> at) as u16 as usize];
         let four = |first: u32| {
             let (a, b) = (pair(first), pair(first + 16));
             let count = a >> PAIR_BITS;
@@ -583,12 +590,12 @@ impl Symbols for Emitter<'_> {
 /// functions that take the writer and hand it back. The symbols are
 /// exactly `scan`'s, which the counter sees: a test checks the bits match.
 #[inline(never)]
-fn emit_chunks(data: &[u8], emitter: &mut Emitter) {
+fn emit_chunks(data: &[u8], emitter: &mut Emitter, pairs: &PairTable) {
     let Some((&first, rest)) = data.split_first() else {
         return;
     };
     emitter.literal(first);
-    let (pairs, literals, matches) = (emitter.pairs, &emitter.literals, &*emitter.matches);
+    let (literals, matches) = (&emitter.literals, &*emitter.matches);
     let mut out = Cursor {
         bytes: &mut *emitter.out.bytes,
         len: emitter.out.len,
@@ -953,10 +960,18 @@ pub fn write_coded(data: &[u8], last: bool, out: &mut BitWriter) -> bool {
     let start = out.position();
     out.reserve(data.len() * MAX_LITERAL_BITS as usize / 8 + 1024);
     write_dynamic_header(&lengths, last, out);
-    emit(&codes, out, |emitter| match scanner {
-        Scanner::Chunks => emit_chunks(data, emitter),
-        Scanner::Edges => scan_edges(data, emitter),
-    });
+    emit(
+        &codes,
+        out,
+        data.len() >= PAIRS_MIN_BYTES,
+        |emitter| match scanner {
+            Scanner::Chunks => match emitter.pairs {
+                Some(pairs) => emit_chunks(data, emitter, pairs),
+                None => scan(data, emitter),
+            },
+            Scanner::Edges => scan_edges(data, emitter),
+        },
+    );
     if out.position().0 - start.0 > stored_size(data.len()) {
         out.rewind(start);
         return false;
@@ -964,9 +979,20 @@ pub fn write_coded(data: &[u8], last: bool, out: &mut BitWriter) -> bool {
     true
 }
 
+/// Blocks smaller than this code a byte at a time: filling the 64 Ki-entry
+/// pair table costs about what pairs save on 64 KiB, and on a 32x32 frame
+/// it was most of the call (1.4x OpenCV's time per call with it).
+const PAIRS_MIN_BYTES: usize = 64 << 10;
+
 /// Writes a block's symbols with `codes` (literal/length codes) through
-/// `scan_with` and an emitter, then the end of block.
-fn emit(codes: &[Code], out: &mut BitWriter, scan_with: impl FnOnce(&mut Emitter)) {
+/// `scan_with` and an emitter (with the pair table when `with_pairs`), then
+/// the end of block.
+fn emit(
+    codes: &[Code],
+    out: &mut BitWriter,
+    with_pairs: bool,
+    scan_with: impl FnOnce(&mut Emitter),
+) {
     let mut literals = [0u32; 256];
     for (packed, code) in literals.iter_mut().zip(codes) {
         *packed = code.bits as u32 | (code.len as u32) << 16;
@@ -982,8 +1008,7 @@ fn emit(codes: &[Code], out: &mut BitWriter, scan_with: impl FnOnce(&mut Emitter
             code.len + LENGTH_EXTRA[symbol] + 1,
         );
     }
-    PAIRS.with_borrow_mut(|pairs| {
-        fill_pairs(&literals, pairs);
+    let run = |pairs: Option<&PairTable>, out: &mut BitWriter| {
         let mut emitter = Emitter {
             before_eight: 0,
             out: out.cursor(),
@@ -996,7 +1021,15 @@ fn emit(codes: &[Code], out: &mut BitWriter, scan_with: impl FnOnce(&mut Emitter
         emitter.out.put(end.bits as u64, end.len as u32);
         let state = emitter.out.state();
         out.rewind(state);
-    });
+    };
+    if with_pairs {
+        PAIRS.with_borrow_mut(|pairs| {
+            fill_pairs(&literals, pairs);
+            run(Some(pairs), out);
+        });
+    } else {
+        run(None, out);
+    }
 }
 
 /// Block header of a dynamic-Huffman block: 286 literal/length codes and two
@@ -1244,16 +1277,21 @@ mod tests {
         for piece in [&data[..], &data[1..], &data[5..40_000], &noise(9000, 3)[..]] {
             let (counter, _) = sample_counts(piece, Scanner::Chunks);
             let codes = canonical_codes(&lengths_and_bits(&counter).0);
-            let written = |emit_with: &dyn Fn(&mut Emitter)| {
+            let written = |with_pairs: bool, emit_with: &dyn Fn(&mut Emitter)| {
                 let mut out = BitWriter::new(piece.len() * 2);
                 out.reserve(piece.len() * 2);
-                emit(&codes, &mut out, emit_with);
+                emit(&codes, &mut out, with_pairs, emit_with);
                 out.align();
                 out.into_bytes()
             };
-            let by_scan = written(&|emitter| scan(piece, emitter));
-            let written_out = written(&|emitter| emit_chunks(piece, emitter));
+            let by_scan = written(true, &|emitter| scan(piece, emitter));
+            let written_out = written(true, &|emitter| {
+                emit_chunks(piece, emitter, emitter.pairs.expect("with pairs"))
+            });
             assert!(by_scan == written_out, "{} bytes", piece.len());
+            // Small blocks' byte-at-a-time path writes the same bits.
+            let byte_by_byte = written(false, &|emitter| scan(piece, emitter));
+            assert!(by_scan == byte_by_byte, "{} bytes", piece.len());
         }
     }
 
