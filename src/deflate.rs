@@ -515,6 +515,23 @@ fn fill_pairs(literals: &[u32; 256], pairs: &mut PairTable) {
     }
 }
 
+/// The codes of a chunk's eight literal bytes (`word`, little-endian) from
+/// four pair lookups: the first four bytes' bits and count, then the last
+/// four's. Totals over 56 bits (long codes, or a pair `TOO_LONG`) go to
+/// `long_chunk`.
+#[inline(always)]
+fn chunk_codes(pairs: &PairTable, word: u64) -> ((u64, u32), (u64, u32)) {
+    let pair = |at: u32| pairs[(word >> at) as u16 as usize];
+    let four = |first: u32| {
+        let (a, b) = (pair(first), pair(first + 16));
+        let count = a >> PAIR_BITS;
+        let mask = (1 << PAIR_BITS) - 1;
+        let bits = (a & mask) as u64 | ((b & mask) as u64) << count;
+        (bits, count + (b >> PAIR_BITS))
+    };
+    (four(0), four(32))
+}
+
 struct Emitter<'w> {
     out: Cursor<'w>,
     /// Where the last `eight_literals` started, in bits, for `take_back`.
@@ -551,16 +568,7 @@ impl Symbols for Emitter<'_> {
             return;
         };
         let word = u64::from_le_bytes(*bytes);
-        let pair = |at: u32| pairs[(word >> at) as u16 as usize];
-        let four = |first: u32| {
-            let (a, b) = (pair(first), pair(first + 16));
-            let count = a >> PAIR_BITS;
-            let mask = (1 << PAIR_BITS) - 1;
-            let bits = (a & mask) as u64 | ((b & mask) as u64) << count;
-            (bits, count + (b >> PAIR_BITS))
-        };
-        let (low, low_count) = four(0);
-        let (high, high_count) = four(32);
+        let ((low, low_count), (high, high_count)) = chunk_codes(pairs, word);
         // Photo residuals take ~2-4 bits a byte: eight usually fit one write.
         if low_count + high_count <= 56 {
             self.out
@@ -623,16 +631,7 @@ fn emit_chunks(data: &[u8], emitter: &mut Emitter, pairs: &PairTable) {
             run = 0;
             literal_chunk = None;
         } else {
-            let pair = |at: u32| pairs[(word >> at) as u16 as usize];
-            let four = |first: u32| {
-                let (a, b) = (pair(first), pair(first + 16));
-                let count = a >> PAIR_BITS;
-                let mask = (1 << PAIR_BITS) - 1;
-                let bits = (a & mask) as u64 | ((b & mask) as u64) << count;
-                (bits, count + (b >> PAIR_BITS))
-            };
-            let (low, low_count) = four(0);
-            let (high, high_count) = four(32);
+            let ((low, low_count), (high, high_count)) = chunk_codes(pairs, word);
             if low_count + high_count <= 56 {
                 out.put(low | high << low_count, low_count + high_count);
             } else {
