@@ -10,7 +10,7 @@
 //! fourth candidate changed the first and last by 0.1% at 1.5x the cost of
 //! the choice (docs/benchmarks.md, "Screens").
 
-use crate::filter::{filter_rows, RowFilter};
+use crate::filter::{filter_rows_by, RowFilter};
 
 /// Filters `rows` (whole rows of `row_bytes`) into `out` as
 /// `filter::filter_rows` does, each row with the filter of least cost.
@@ -24,15 +24,9 @@ pub fn filter_rows_least_sum(
     bpp: usize,
     out: &mut [u8],
 ) {
-    let mut previous = above;
-    for (row, filtered) in rows
-        .chunks_exact(row_bytes)
-        .zip(out.chunks_exact_mut(row_bytes + 1))
-    {
-        let filter = least_sum_filter(row, previous, bpp);
-        filter_rows(filter, row, previous, row_bytes, bpp, filtered);
-        previous = Some(row);
-    }
+    filter_rows_by(rows, above, row_bytes, bpp, out, |row, previous| {
+        least_sum_filter(row, previous, bpp)
+    });
 }
 
 /// The filter among None, Sub and Up (Up only with a row above) whose

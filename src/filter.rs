@@ -41,15 +41,35 @@ pub fn filter_rows(
     bpp: usize,
     out: &mut [u8],
 ) {
+    filter_rows_by(
+        rows,
+        above,
+        row_bytes,
+        bpp,
+        out,
+        |_, previous| match previous {
+            Some(_) => filter,
+            None => filter.without_above(),
+        },
+    );
+}
+
+/// `filter_rows` with each row's filter picked by `choose(row, above)`,
+/// which must not pick Up or Paeth where `above` is `None`.
+pub fn filter_rows_by(
+    rows: &[u8],
+    above: Option<&[u8]>,
+    row_bytes: usize,
+    bpp: usize,
+    out: &mut [u8],
+    mut choose: impl FnMut(&[u8], Option<&[u8]>) -> RowFilter,
+) {
     let mut previous = above;
     for (row, filtered) in rows
         .chunks_exact(row_bytes)
         .zip(out.chunks_exact_mut(row_bytes + 1))
     {
-        let filter = match previous {
-            Some(_) => filter,
-            None => filter.without_above(),
-        };
+        let filter = choose(row, previous);
         filtered[0] = filter as u8;
         let residuals = &mut filtered[1..];
         match (filter, previous) {
