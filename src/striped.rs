@@ -459,26 +459,22 @@ impl Strips<'_> {
             first += count;
             let strip_done = first == rows.end;
             let final_block = last && strip_done;
-            match &mut zlib {
-                None if lz.is_some() => {
-                    if let Some(lz) = &mut lz {
-                        lz.code(filtered, final_block, out);
-                    }
-                }
-                None if self.coder == Coder::Stored => {
+            match (&mut zlib, &mut lz) {
+                (Some(zlib), _) => zlib.code(filtered, strip_done, last, out)?,
+                (None, Some(lz)) => lz.code(filtered, final_block, out),
+                (None, None) if self.coder == Coder::Stored => {
                     deflate::write_stored(filtered, final_block, out)
                 }
                 // A band the coder declines (noise) is stored, and stored
                 // rows are filtered with None: a decoder only copies them,
                 // where Paeth costs it 3x the time and saves nothing.
-                None if filtered.len() <= deflate::MAX_CODED_BYTES => {
+                (None, None) if filtered.len() <= deflate::MAX_CODED_BYTES => {
                     if !deflate::write_coded(filtered, final_block, out) {
                         filter(RowFilter::None, filtered);
                         deflate::write_stored(filtered, final_block, out);
                     }
                 }
-                None => deflate::write_blocks(filtered, final_block, out),
-                Some(zlib) => zlib.code(filtered, strip_done, last, out)?,
+                (None, None) => deflate::write_blocks(filtered, final_block, out),
             }
             adler = deflate::adler32(adler, filtered);
             if strip_done {
