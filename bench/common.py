@@ -141,6 +141,20 @@ def measure(fn: Callable[[], object], budget_s: float = 0.6, min_runs: int = 5, 
     return Timing(statistics.median(walls), statistics.median(cpus), wanted, output)
 
 
+def medians_wall_cpu_own(fn: Callable[[], object], runs: int) -> list[float]:
+    """Medians over `runs` calls of wall, process CPU and calling-thread CPU
+    time (s): with several threads, process CPU over the calling thread's
+    tells how much ran elsewhere."""
+    walls, cpus, own = [], [], []
+    for _ in range(runs):
+        wall, cpu, mine = time.perf_counter(), time.process_time(), time.thread_time()
+        fn()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+        own.append(time.thread_time() - mine)
+    return [sorted(v)[len(v) // 2] for v in (walls, cpus, own)]
+
+
 def output_size(output: object) -> int:
     if isinstance(output, np.ndarray):
         return output.nbytes

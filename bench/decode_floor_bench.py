@@ -200,14 +200,7 @@ def big_section(bufpng, rounds: int, per_round: int, other_path: str | None = No
         for _ in range(rounds):
             for name, module in builds:
                 for threads in (1, 2):
-                    walls, cpus, mine = [], [], []
-                    for _ in range(n):
-                        wall, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
-                        module.decode(png, threads=threads)
-                        walls.append(time.perf_counter() - wall)
-                        cpus.append(time.process_time() - cpu)
-                        mine.append(time.thread_time() - own)
-                    medians = [sorted(v)[len(v) // 2] for v in (walls, cpus, mine)]
+                    medians = common.medians_wall_cpu_own(lambda: module.decode(png, threads=threads), n)
                     kept = best.setdefault((name, threads), medians)
                     best[name, threads] = [min(a, b) for a, b in zip(kept, medians)]
         for name, _ in builds:

@@ -152,14 +152,9 @@ def segments_section(budget: float) -> str:
         best: dict[int, list[float]] = {}
         for _ in range(5):
             for threads in (1, 2):
-                walls, cpus, mine = [], [], []
-                for _ in range(max(3, int(budget * 10))):
-                    wall, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
-                    bufpng.decode(png, threads=threads)
-                    walls.append(time.perf_counter() - wall)
-                    cpus.append(time.process_time() - cpu)
-                    mine.append(time.thread_time() - own)
-                medians = [sorted(v)[len(v) // 2] for v in (walls, cpus, mine)]
+                medians = common.medians_wall_cpu_own(
+                    lambda: bufpng.decode(png, threads=threads), max(3, int(budget * 10))
+                )
                 kept = best.setdefault(threads, medians)
                 best[threads] = [min(a, b) for a, b in zip(kept, medians)]
         (wall1, cpu1, _), (wall2, cpu2, own2) = best[1], best[2]
