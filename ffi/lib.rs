@@ -279,7 +279,8 @@ file's slot is untouched.",
     method(
         c"_frame_from_pickle",
         frame::frame_from_pickle,
-        c"_frame_from_pickle($module, pixels, width, height, channels, depth, order, byteorder, /)
+        c"_frame_from_pickle($module, pixels, width, height, channels, depth, order, byteorder,
+                   metadata=None, /)
 --
 
 Rebuild a pickled bufpng.Frame (pickle calls this; see Frame.__reduce_ex__).",
