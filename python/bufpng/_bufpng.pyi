@@ -284,6 +284,7 @@ def read_frames(
     progress: bool | _Progress | None = None,
     order: _Order = "bgr",
     max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> list[Frame]: ...
 @overload
 def read_frames(
@@ -294,6 +295,7 @@ def read_frames(
     progress: bool | _Progress | None = None,
     order: _Order = "bgr",
     max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> _Out: ...
 def describe(obj: _Image, request: _Request | int = "records_ro") -> _BufferInfo: ...
 
