@@ -35,7 +35,8 @@ const MAX_CODE_BITS: u8 = 15;
 const LITERAL_SYMBOLS: usize = 286;
 const DISTANCE_SYMBOLS: usize = 30;
 const END_OF_BLOCK: usize = 256;
-/// A token with this bit is a match: length in bits 16-24, distance in 0-15.
+/// A token with this bit is a match: length - 3 in bits 23-30, the
+/// distance symbol in bits 18-22 and its extra bits in 0-12.
 const MATCH: u32 = 1 << 31;
 /// An empty table entry: its distance from any position under 2 GiB is
 /// over the window, so it is never tried (and a candidate is checked
@@ -93,28 +94,70 @@ impl LzStrip {
     /// Greedy parse of `window[start..]` into `tokens`, counting symbols.
     fn parse(&mut self, start: usize, counts: &mut Counts) {
         let data = &self.window[..];
-        let table = &mut self.table[..];
+        let table: &mut [u32; 1 << HASH_BITS] = (&mut self.table[..])
+            .try_into()
+            .expect("a full table");
         let tokens = &mut self.tokens;
         tokens.clear();
+        tokens.reserve(data.len() - start);
         let end = data.len();
         let base = self.base;
         let mut at = start;
-        // Positions with four bytes to read (the hash reads a u32).
-        let hashable = end.saturating_sub(3);
-        while at < hashable {
-            let word = read_u32(data, at);
-            let bucket = hash(word);
+        // Positions with eight bytes to read: the candidate's first three
+        // bytes and the match's first word are one compare.
+        let wide = end.saturating_sub(7);
+        while at < wide {
+            let word = read_u64(data, at);
+            let bucket = hash(word as u32);
             let position = (base + at) as u32;
             let candidate = std::mem::replace(&mut table[bucket], position);
             let dist = position.wrapping_sub(candidate) as usize;
+            // In the window and in the strip (0 and EMPTY wrap past both);
+            // buckets collide, so the bytes decide.
+            let differ = if dist.wrapping_sub(1) < WINDOW.min(at) {
+                read_u64(data, at - dist) ^ word
+            } else {
+                1
+            };
+            if differ & 0xff_ffff != 0 {
+                let byte = data[at];
+                tokens.push(byte as u32);
+                counts.literals[byte as usize] += 1;
+                at += 1;
+                continue;
+            }
+            let len = if differ != 0 {
+                (differ.trailing_zeros() / 8) as usize
+            } else {
+                8 + match_len(data, at - dist + 8, at + 8, (end - at).min(MAX_MATCH) - 8)
+            };
+            let (symbol, extra) = distance_code(dist as u32);
+            tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 23 | symbol << 18 | extra);
+            counts.literals[257 + length_symbol(len as u32)] += 1;
+            counts.distances[symbol as usize] += 1;
+            let next = at + len;
+            // The last INSERT_TAIL positions of the match (it is at least 3
+            // long, so they are inside it), from one read when it can.
+            if next + 6 <= end {
+                let tail = read_u64(data, next - 2);
+                table[hash(tail as u32)] = (base + next - 2) as u32;
+                table[hash((tail >> 8) as u32)] = (base + next - 1) as u32;
+            } else {
+                for inside in next - INSERT_TAIL..next.min(end.saturating_sub(3)) {
+                    table[hash(read_u32(data, inside))] = (base + inside) as u32;
+                }
+            }
+            at = next;
+        }
+        // The last bytes, too close to the end for the wide reads.
+        let hashable = end.saturating_sub(3);
+        while at < hashable {
+            let word = read_u32(data, at);
+            let position = (base + at) as u32;
+            let candidate = std::mem::replace(&mut table[hash(word)], position);
+            let dist = position.wrapping_sub(candidate) as usize;
             let mut len = 0;
-            // A candidate out of the window (or before the strip) is skipped;
-            // one that is in it is checked byte by byte (buckets collide).
-            if dist != 0
-                && dist <= WINDOW
-                && dist <= at
-                && (read_u32(data, at - dist) ^ word) & 0xff_ffff == 0
-            {
+            if dist.wrapping_sub(1) < WINDOW.min(at) && (read_u32(data, at - dist) ^ word) & 0xff_ffff == 0 {
                 len = match_len(data, at - dist, at, (end - at).min(MAX_MATCH));
             }
             if len < MIN_MATCH {
@@ -123,11 +166,12 @@ impl LzStrip {
                 at += 1;
                 continue;
             }
-            tokens.push(MATCH | (len as u32) << 16 | dist as u32);
+            let (symbol, extra) = distance_code(dist as u32);
+            tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 23 | symbol << 18 | extra);
             counts.literals[257 + length_symbol(len as u32)] += 1;
-            counts.distances[distance_symbol(dist as u32)] += 1;
+            counts.distances[symbol as usize] += 1;
             let next = at + len;
-            for inside in (at + 1).max(next.saturating_sub(INSERT_TAIL))..next.min(hashable) {
+            for inside in next - INSERT_TAIL..next.min(hashable) {
                 table[hash(read_u32(data, inside))] = (base + inside) as u32;
             }
             at = next;
@@ -137,6 +181,11 @@ impl LzStrip {
             counts.literals[byte as usize] += 1;
         }
     }
+}
+
+#[inline(always)]
+fn read_u64(data: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"))
 }
 
 #[inline(always)]
@@ -170,26 +219,26 @@ fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
         .count()
 }
 
-/// Deflate's distance symbol for `dist` (1..=32768).
+/// Deflate's distance symbol for `dist` (1..=32768) and the value of its
+/// extra bits, without branches.
 #[inline(always)]
-fn distance_symbol(dist: u32) -> usize {
+fn distance_code(dist: u32) -> (u32, u32) {
     let d = dist - 1;
+    let bits = 31 - (d | 1).leading_zeros();
+    let symbol = 2 * bits + (d.wrapping_shr(bits.wrapping_sub(1)) & 1);
+    let extra_count = bits.saturating_sub(1);
+    let extra = d & ((1 << extra_count) - 1);
     if d < 4 {
-        return d as usize;
+        (d, 0)
+    } else {
+        (symbol, extra)
     }
-    let bits = 31 - d.leading_zeros();
-    (2 * bits + ((d >> (bits - 1)) & 1)) as usize
 }
 
-/// Extra bits of a distance: (value, count).
+/// How many extra bits follow a distance symbol's code.
 #[inline(always)]
-fn distance_extra(dist: u32) -> (u32, u32) {
-    let d = dist - 1;
-    if d < 4 {
-        return (0, 0);
-    }
-    let count = 31 - d.leading_zeros() - 1;
-    (d & ((1 << count) - 1), count)
+fn distance_extra_bits(symbol: u32) -> u32 {
+    (symbol / 2).saturating_sub(1)
 }
 
 struct Counts {
@@ -230,15 +279,26 @@ fn write_block(
     let start = out.position();
     out.reserve(tokens.len() * 6 + 1024);
     write_header(&literal_lengths, &distance_lengths, last, out);
-    // Length code and extra bits for each match length, packed.
-    let mut lengths = [(0u32, 0u32); MAX_MATCH + 1];
-    for (len, packed) in lengths.iter_mut().enumerate().skip(MIN_MATCH) {
+    // Length code and extra bits for each match length - 3, packed.
+    let mut lengths = [(0u32, 0u32); MAX_MATCH - MIN_MATCH + 1];
+    for (len, packed) in (MIN_MATCH..).zip(lengths.iter_mut()) {
         let symbol = length_symbol(len as u32);
         let code = literal_codes[257 + symbol];
         let extra = len as u32 - LENGTH_BASE[symbol] as u32;
         *packed = (
             code.bits as u32 | extra << code.len,
             code.len as u32 + LENGTH_EXTRA[symbol] as u32,
+        );
+    }
+    // Each distance symbol's code, its length, and that plus its extra bits.
+    let mut distances = [(0u32, 0u32, 0u32); DISTANCE_SYMBOLS];
+    for (symbol, packed) in distances.iter_mut().enumerate() {
+        let code = distance_codes[symbol];
+        let extra_count = distance_extra_bits(symbol as u32);
+        *packed = (
+            code.bits as u32,
+            code.len as u32,
+            code.len as u32 + extra_count,
         );
     }
     let mut cursor = out.cursor();
@@ -248,18 +308,12 @@ fn write_block(
             cursor.put(code.bits as u64, code.len as u32);
             continue;
         }
-        let len = (token >> 16 & 0x1ff) as usize;
-        let dist = token & 0xffff;
-        let (len_bits, len_count) = lengths[len];
-        let Code {
-            bits,
-            len: code_len,
-        } = distance_codes[distance_symbol(dist)];
-        let (extra, extra_count) = distance_extra(dist);
-        let dist_bits = bits as u64 | (extra as u64) << code_len;
+        let (len_bits, len_count) = lengths[(token >> 23 & 0xff) as usize];
+        let (code, code_len, dist_count) = distances[(token >> 18 & 0x1f) as usize];
+        let dist_bits = code as u64 | ((token & 0x1fff) as u64) << code_len;
         cursor.put(
             len_bits as u64 | dist_bits << len_count,
-            len_count + code_len as u32 + extra_count,
+            len_count + dist_count,
         );
     }
     let end = literal_codes[END_OF_BLOCK];
@@ -375,10 +429,21 @@ mod tests {
             (24577, 29, 13),
             (32768, 29, 13),
         ] {
-            assert_eq!(distance_symbol(dist), symbol, "{dist}");
-            assert_eq!(distance_extra(dist).1, extra, "{dist}");
+            assert_eq!(distance_code(dist).0, symbol, "{dist}");
+            assert_eq!(distance_extra_bits(symbol), extra, "{dist}");
         }
-        assert_eq!(distance_extra(32768).0, 8191);
+        assert_eq!(distance_code(32768).1, 8191);
+        // Every distance: its symbol's base (the smallest distance with
+        // that symbol) plus the extra bits' value, which fits in them.
+        let mut base = [0u32; DISTANCE_SYMBOLS];
+        for dist in (1..=32768u32).rev() {
+            base[distance_code(dist).0 as usize] = dist;
+        }
+        for dist in 1..=32768u32 {
+            let (symbol, extra) = distance_code(dist);
+            assert_eq!(base[symbol as usize] + extra, dist, "{dist}");
+            assert!(extra < 1 << distance_extra_bits(symbol), "{dist}");
+        }
     }
 
     #[test]
