@@ -12,8 +12,8 @@
 //! Why and the measurements: docs/benchmarks.md, "Screens and 16-bit".
 
 use crate::deflate::{
-    self, canonical_codes, code_lengths, length_symbol, BitWriter, Code, CODE_LENGTH_ORDER,
-    LENGTH_BASE, LENGTH_EXTRA, MAX_CODE_LENGTH_BITS,
+    self, canonical_codes, code_lengths, length_symbol, BitWriter, CODE_LENGTH_ORDER, LENGTH_BASE,
+    LENGTH_EXTRA, MAX_CODE_LENGTH_BITS,
 };
 
 /// Deflate's window and match limits.
@@ -45,13 +45,15 @@ const EMPTY: u32 = 1 << 31;
 
 /// One strip's coder state: the window and the hash table.
 pub struct LzStrip {
-    /// The last bytes of the strip so far (up to WINDOW), then the band
-    /// being coded.
+    /// `window[..len]`: the last bytes of the strip so far (up to WINDOW),
+    /// then the band being coded. The rest of the buffer is room for the
+    /// next band, kept from band to band and strip to strip (never read).
     window: Vec<u8>,
+    len: usize,
     /// Stream offset (from the strip's start) of `window[0]`.
     base: usize,
     /// The last position entered in each bucket: stream offsets (wrapping).
-    table: Vec<u32>,
+    table: Box<[u32; 1 << HASH_BITS]>,
     tokens: Vec<u32>,
 }
 
@@ -65,38 +67,68 @@ impl LzStrip {
     pub fn new() -> LzStrip {
         LzStrip {
             window: Vec::new(),
+            len: 0,
             base: 0,
-            table: vec![EMPTY; 1 << HASH_BITS],
+            table: vec![EMPTY; 1 << HASH_BITS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("the table's size"),
             tokens: Vec::new(),
         }
     }
 
-    /// Codes `band` (the next filtered rows of the strip) as one block,
-    /// the stream's final block when `last`; stored when coding would not
-    /// be smaller.
-    pub fn code(&mut self, band: &[u8], last: bool, out: &mut BitWriter) {
-        if band.is_empty() {
-            return deflate::write_stored(band, last, out);
+    /// Starts a new strip: nothing before it is matched, so a strip's
+    /// bytes do not depend on which strips the coder saw before (threads).
+    pub fn restart(&mut self) {
+        self.len = 0;
+        self.base = 0;
+        self.table.fill(EMPTY);
+    }
+
+    /// Room for the next `len` filtered bytes of the strip, right after
+    /// the window: the rows are filtered straight into it (no copy), then
+    /// coded with `code_band`.
+    pub fn band(&mut self, len: usize) -> &mut [u8] {
+        if self.len > WINDOW {
+            let drop = self.len - WINDOW;
+            self.window.copy_within(drop..self.len, 0);
+            self.base += drop;
+            self.len = WINDOW;
         }
-        let keep = self.window.len().min(WINDOW);
-        let drop = self.window.len() - keep;
-        self.window.drain(..drop);
-        self.base += drop;
-        let start = self.window.len();
-        self.window.extend_from_slice(band);
+        let end = self.len + len;
+        if self.window.len() < end {
+            self.window.resize(end, 0);
+        }
+        &mut self.window[self.len..end]
+    }
+
+    /// Codes the `len` bytes `band` returned, filled in, as one block, the
+    /// stream's final block when `last`; stored when coding would not be
+    /// smaller.
+    pub fn code_band(&mut self, len: usize, last: bool, out: &mut BitWriter) {
+        let start = self.len;
+        self.len += len;
+        if len == 0 {
+            return deflate::write_stored(&[], last, out);
+        }
         let mut counts = Counts::new();
         self.parse(start, &mut counts);
-        if !write_block(&self.tokens, &counts, last, band.len(), out) {
-            deflate::write_stored(band, last, out);
+        if !write_block(&self.tokens, &counts, last, len, out) {
+            deflate::write_stored(&self.window[start..self.len], last, out);
         }
     }
 
-    /// Greedy parse of `window[start..]` into `tokens`, counting symbols.
+    /// Codes `band` (the next filtered rows of the strip): `band` and
+    /// `code_band` with a copy.
+    pub fn code(&mut self, band: &[u8], last: bool, out: &mut BitWriter) {
+        self.band(band.len()).copy_from_slice(band);
+        self.code_band(band.len(), last, out);
+    }
+
+    /// Greedy parse of `window[start..len]` into `tokens`, counting symbols.
     fn parse(&mut self, start: usize, counts: &mut Counts) {
-        let data = &self.window[..];
-        let table: &mut [u32; 1 << HASH_BITS] = (&mut self.table[..])
-            .try_into()
-            .expect("a full table");
+        let data = &self.window[..self.len];
+        let table = &mut *self.table;
         let tokens = &mut self.tokens;
         tokens.clear();
         tokens.reserve(data.len() - start);
@@ -157,7 +189,9 @@ impl LzStrip {
             let candidate = std::mem::replace(&mut table[hash(word)], position);
             let dist = position.wrapping_sub(candidate) as usize;
             let mut len = 0;
-            if dist.wrapping_sub(1) < WINDOW.min(at) && (read_u32(data, at - dist) ^ word) & 0xff_ffff == 0 {
+            if dist.wrapping_sub(1) < WINDOW.min(at)
+                && (read_u32(data, at - dist) ^ word) & 0xff_ffff == 0
+            {
                 len = match_len(data, at - dist, at, (end - at).min(MAX_MATCH));
             }
             if len < MIN_MATCH {
