@@ -712,7 +712,7 @@ mod tests {
         filter: RowFilter::Up,
     };
 
-    const CODERS: [Coder; 6] = [
+    const CODERS: [Coder; 8] = [
         Coder::RUNS,
         Coder::Runs {
             filter: RowFilter::Up,
@@ -724,6 +724,12 @@ mod tests {
         },
         Coder::Stored,
         Coder::Smallest(&[Coder::Stored, Coder::RUNS, ZLIB_UP]),
+        // The screen coder keeps its window and table from strip to strip
+        // on a thread: the strips' bytes must not depend on that.
+        Coder::Lz77 { filter: None },
+        Coder::Lz77 {
+            filter: Some(RowFilter::Paeth),
+        },
     ];
 
     #[test]
