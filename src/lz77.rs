@@ -152,7 +152,7 @@ impl LzStrip {
                 1
             };
             if differ & 0xff_ffff != 0 {
-                let byte = data[at];
+                let byte = word as u8;
                 tokens.push(byte as u32);
                 counts.literals[byte as usize] += 1;
                 at += 1;
