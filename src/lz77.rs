@@ -254,19 +254,16 @@ fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
 }
 
 /// Deflate's distance symbol for `dist` (1..=32768) and the value of its
-/// extra bits, without branches.
+/// extra bits, in one formula: with d = dist - 1 of `bits` significant
+/// bits, the symbol is 2 (bits - 1) plus the bit below the top one, and
+/// the bits below that are the extra bits; `saturating_sub` makes the
+/// same formula right for d < 4 (no branch for them).
 #[inline(always)]
 fn distance_code(dist: u32) -> (u32, u32) {
     let d = dist - 1;
     let bits = 31 - (d | 1).leading_zeros();
-    let symbol = 2 * bits + (d.wrapping_shr(bits.wrapping_sub(1)) & 1);
-    let extra_count = bits.saturating_sub(1);
-    let extra = d & ((1 << extra_count) - 1);
-    if d < 4 {
-        (d, 0)
-    } else {
-        (symbol, extra)
-    }
+    let shift = bits.saturating_sub(1);
+    (2 * bits + (d >> shift & 1), d & ((1 << shift) - 1))
 }
 
 /// How many extra bits follow a distance symbol's code.
