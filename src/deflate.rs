@@ -904,6 +904,14 @@ fn lengths_and_bits(counter: &Counter) -> (Vec<u8>, u64) {
     (lengths, bits)
 }
 
+/// The bytes `write_coded` would take for `data` (filtered rows), as it
+/// predicts them from a sample's symbol counts, without coding anything.
+pub fn estimated_size(data: &[u8]) -> usize {
+    let (counter, sampled) = sample_counts(data, Scanner::Chunks);
+    let (_, bits) = lengths_and_bits(&counter);
+    (bits as f64 / 8.0 * data.len() as f64 / sampled.max(1) as f64) as usize
+}
+
 /// Appends `data` as one or more deflate blocks to `out`; `last` marks the
 /// final block of the stream. Stored blocks are used when the sample
 /// predicts no saving, or when coding turned out larger than storing.

@@ -1,8 +1,9 @@
 //! PNG encoding: picks a coder — the striped writer's (`striped.rs`: bufpng's
 //! own or zlib, on several threads) or the png crate's — and runs it.
 
+use crate::deflate;
 use crate::error::value_error;
-use crate::filter::RowFilter;
+use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
 use crate::metadata::Metadata;
 use crate::pixels::{Frame, PixelFormat};
@@ -182,20 +183,36 @@ fn sample_content(frame: &Frame) -> (Coder, Sample) {
         format: frame.format,
         data,
     };
+    let raw = sample.data.len();
+    let incompressible = |runs: usize| runs as f64 > raw as f64 * 0.9;
+    if layout.depth == Depth::Eight && !worth_a_dense_trial(&sample.data, row_bytes, layout) {
+        // Runs either way; whether it compresses at all (it decides the
+        // threads, not the bytes) needs no trial encode: the Runs coder's
+        // own estimate from the Paeth residuals' counts will do.
+        let mut filtered = vec![0; raw + sample.layout.height as usize];
+        filter_rows(
+            RowFilter::Paeth,
+            &sample.data,
+            None,
+            row_bytes,
+            layout.pixel_bytes(),
+            &mut filtered,
+        );
+        return match incompressible(deflate::estimated_size(&filtered)) {
+            true => (Coder::RUNS, Sample::Incompressible),
+            false => (Coder::RUNS, Sample::Compressible),
+        };
+    }
     let size = |coder| encode_with(&sample, coder, 1, &[]).map_or(usize::MAX, |png| png.len());
     let runs = size(Coder::RUNS);
-    let raw = sample.data.len();
     // Barely compressible (noise): zlib would only burn time finding
     // little. Runs stores blocks its own sample finds incompressible, as
     // fast as the png crate's stored mode (measured), so noise needs no
     // case of its own.
-    if runs as f64 > raw as f64 * 0.9 {
+    if incompressible(runs) {
         return (Coder::RUNS, Sample::Incompressible);
     }
     let dense = dense(layout.depth);
-    if layout.depth == Depth::Eight && !worth_a_dense_trial(&sample.data, row_bytes, layout) {
-        return (Coder::RUNS, Sample::Compressible);
-    }
     if (size(dense) as f64) < runs as f64 * (1.0 - DENSE_MIN_SAVING) {
         (dense, Sample::Compressible)
     } else {
@@ -214,8 +231,7 @@ fn sample_content(frame: &Frame) -> (Coder, Sample) {
 /// charts, pixel art) get the trial: it is cheap there, and LZ77 wins on
 /// some of them.
 fn worth_a_dense_trial(sample: &[u8], row_bytes: usize, layout: ImageLayout) -> bool {
-    let found = repeats::measure(sample, row_bytes, layout.pixel_bytes());
-    found.other * 2 < sample.len() || found.repeated * 10 >= found.other
+    !repeats::photo_like(sample, row_bytes, layout.pixel_bytes())
 }
 
 /// Encodes a frame as a complete PNG file in memory. `threads` (at least 1)

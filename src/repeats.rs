@@ -13,29 +13,58 @@ const MIN_REPEAT: usize = 16;
 const HASH_BITS: u32 = 12;
 const EMPTY: u32 = u32::MAX;
 
-/// What `measure` found in a sample.
+/// What `scan` found in a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Repeats {
+struct Repeats {
     /// Bytes that repeat neither the pixel before nor the row above.
-    pub other: usize,
+    other: usize,
     /// Of those, bytes in repeats of at least `MIN_REPEAT` bytes found
     /// (one probe of the most recent position with the same next 8 bytes,
     /// at pixel steps).
-    pub repeated: usize,
+    repeated: usize,
+}
+
+/// Whether `data` (whole rows of `row_bytes`, unfiltered, `bpp` bytes a
+/// pixel) looks like a photo to string matching: at least half its bytes
+/// repeat neither the pixel before nor the row above, and under a tenth
+/// of those repeat a string of `MIN_REPEAT` or more. The scan stops as
+/// soon as either can no longer hold (on screens, half way).
+pub fn photo_like(data: &[u8], row_bytes: usize, bpp: usize) -> bool {
+    let found = scan(data, row_bytes, bpp, data.len() / 2, data.len() / 10);
+    found.other * 2 >= data.len() && found.repeated * 10 < found.other
 }
 
 /// Measures `data`, whole rows of `row_bytes` (the unfiltered sample) with
 /// `bpp` bytes a pixel.
-pub fn measure(data: &[u8], row_bytes: usize, bpp: usize) -> Repeats {
+#[cfg(test)]
+fn measure(data: &[u8], row_bytes: usize, bpp: usize) -> Repeats {
+    scan(data, row_bytes, bpp, usize::MAX, usize::MAX)
+}
+
+/// `measure`, stopped once over `max_trivial` bytes repeat the pixel
+/// before or the row above, or `max_repeated` bytes repeat a string: the
+/// counts then are what was found by that point, but for `other`, which
+/// counts the bytes not scanned.
+fn scan(
+    data: &[u8],
+    row_bytes: usize,
+    bpp: usize,
+    max_trivial: usize,
+    max_repeated: usize,
+) -> Repeats {
     let mut table = [EMPTY; 1 << HASH_BITS];
     let word = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
     let (mut at, mut trivial, mut repeated) = (0, 0, 0);
     while at + 8 <= data.len() {
         let next = word(at);
-        if (at >= bpp && next == word(at - bpp)) || (at >= row_bytes && next == word(at - row_bytes))
+        if (at >= bpp && next == word(at - bpp))
+            || (at >= row_bytes && next == word(at - row_bytes))
         {
             trivial += bpp;
             at += bpp;
+            if trivial > max_trivial {
+                break;
+            }
             continue;
         }
         let bucket = (next.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - HASH_BITS)) as usize;
@@ -51,6 +80,9 @@ pub fn measure(data: &[u8], row_bytes: usize, bpp: usize) -> Repeats {
             if len >= MIN_REPEAT {
                 repeated += len;
                 at += len;
+                if repeated >= max_repeated {
+                    break;
+                }
                 continue;
             }
         }
