@@ -421,6 +421,29 @@ fn split_run(mut len: u32, mut matched: impl FnMut(u32), mut literal: impl FnMut
 
 struct Counter {
     counts: [u32; LITERAL_SYMBOLS],
+    /// `eight_literals` counts byte i of a chunk in lane i % 4, added into
+    /// `counts` by `fold`: with one table, runs of equal residuals made each
+    /// increment wait for the last one's store (the sample's counting took
+    /// 5% of a BGRA photo's encode time, measured with perf).
+    lanes: [[u32; 256]; 4],
+}
+
+impl Counter {
+    fn new() -> Counter {
+        Counter {
+            counts: [1; LITERAL_SYMBOLS],
+            lanes: [[0; 256]; 4],
+        }
+    }
+
+    /// Adds the lanes into `counts`.
+    fn fold(&mut self) {
+        for lane in &mut self.lanes {
+            for (count, lane) in self.counts.iter_mut().zip(lane.iter_mut()) {
+                *count += std::mem::take(lane);
+            }
+        }
+    }
 }
 
 impl Symbols for Counter {
@@ -431,14 +454,14 @@ impl Symbols for Counter {
 
     #[inline(always)]
     fn eight_literals(&mut self, bytes: &[u8; 8]) {
-        for &byte in bytes {
-            self.counts[byte as usize] += 1;
+        for (i, &byte) in bytes.iter().enumerate() {
+            self.lanes[i % 4][byte as usize] += 1;
         }
     }
 
     fn take_back(&mut self, bytes: &[u8; 8], keep: usize) {
-        for &byte in &bytes[keep..] {
-            self.counts[byte as usize] -= 1;
+        for (i, &byte) in bytes.iter().enumerate().skip(keep) {
+            self.lanes[i % 4][byte as usize] -= 1;
         }
     }
 
@@ -861,14 +884,13 @@ fn sample(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// Counts the symbols `scanner` finds in a sample of `data` (every symbol
 /// at least once); returns the counter and how many bytes were scanned.
 fn sample_counts(data: &[u8], scanner: Scanner) -> (Counter, usize) {
-    let mut counter = Counter {
-        counts: [1; LITERAL_SYMBOLS],
-    };
+    let mut counter = Counter::new();
     let mut sampled = 0;
     for piece in sample(data) {
         scanner.run(piece, &mut counter);
         sampled += piece.len();
     }
+    counter.fold();
     (counter, sampled)
 }
 
