@@ -650,7 +650,7 @@ fn emit_chunks(data: &[u8], emitter: &mut Emitter, pairs: &PairTable) {
             continue;
         }
         if run > 0 {
-            out = end_run(out, literals, matches, previous, run, word);
+            out = end_run(out, literals, matches, pairs, previous, run, word);
             run = 0;
             literal_chunk = None;
         } else {
@@ -678,15 +678,15 @@ fn emit_chunks(data: &[u8], emitter: &mut Emitter, pairs: &PairTable) {
 fn take_back_tail<'w>(mut out: Cursor<'w>, literals: &[u32; 256], last: u64) -> (Cursor<'w>, u32) {
     let equal = ((last ^ (last << 8)) | 0xff).leading_zeros() / 8;
     if equal > 0 {
-        // Where the chunk started: its codes' lengths back (the pair
-        // table holds the same codes).
+        // The chunk's codes are the last bits written, byte by byte (the
+        // pair table holds the same codes): back over the last `equal`
+        // bytes' codes, and the ones before them stay as written.
         let bytes = last.to_le_bytes();
-        let written: usize = bytes
+        let tail: usize = bytes[8 - equal as usize..]
             .iter()
             .map(|&b| (literals[b as usize] >> 16) as usize)
             .sum();
-        out.rewind_to_bit(out.len * 8 + out.pending_bits as usize - written);
-        out.literals(literals, &bytes[..8 - equal as usize]);
+        out.rewind_to_bit(out.len * 8 + out.pending_bits as usize - tail);
     }
     (out, equal)
 }
@@ -699,13 +699,26 @@ fn end_run<'w>(
     mut out: Cursor<'w>,
     literals: &[u32; 256],
     matches: &[(u32, u8); MAX_MATCH as usize + 1],
+    pairs: &PairTable,
     previous: u8,
     run: u32,
     word: u64,
 ) -> Cursor<'w> {
     let head = (word ^ ((word << 8) | previous as u64)).trailing_zeros() / 8;
     out.run(literals, matches, previous, run + head);
-    out.literals(literals, &word.to_le_bytes()[head as usize..]);
+    // The chunk's codes from the pair table, less its first `head` bytes'
+    // (copies of `previous`), which the run took: one write, where a byte
+    // at a time cost a third of a run's instructions.
+    let ((low, low_count), (high, high_count)) = chunk_codes(pairs, word);
+    if low_count + high_count <= 56 {
+        let skip = head * (literals[previous as usize] >> 16);
+        out.put(
+            (low | high << low_count) >> skip,
+            low_count + high_count - skip,
+        );
+    } else {
+        out.literals(literals, &word.to_le_bytes()[head as usize..]);
+    }
     out
 }
 
