@@ -1,11 +1,13 @@
 //! PNG encoding: picks a coder — the striped writer's (`striped.rs`: bufpng's
 //! own or zlib, on several threads) or the png crate's — and runs it.
 
+use crate::deflate;
 use crate::error::value_error;
-use crate::filter::RowFilter;
+use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
 use crate::metadata::Metadata;
 use crate::pixels::{Frame, PixelFormat};
+use crate::repeats;
 use crate::striped::{self, Coder};
 use anyhow::Result;
 use std::path::Path;
@@ -159,8 +161,9 @@ enum Sample {
 /// Picks Runs or DENSE for this frame by encoding a sample of its rows both
 /// ways and comparing sizes: 1.5% of a 1080p frame, in bands of 8 rows
 /// rather than single rows because each band starts without its previous
-/// row, which penalises the sample. Frames too small to sample get Runs.
-/// Also returns what the sample found.
+/// row, which penalises the sample. 8-bit samples that a repeat count
+/// shows photo-like get Runs without the trials. Frames too small to
+/// sample get Runs. Also returns what the sample found.
 fn sample_content(frame: &Frame) -> (Coder, Sample) {
     let layout = frame.layout;
     if layout.height < MIN_SAMPLED_ROWS {
@@ -181,14 +184,44 @@ fn sample_content(frame: &Frame) -> (Coder, Sample) {
         format: frame.format,
         data,
     };
+    let raw = sample.data.len();
+    let incompressible = |runs: usize| runs as f64 > raw as f64 * 0.9;
+    // 8-bit photos skip both trial encodes (the LZ77 one cost 13 M
+    // instructions on a 1080p BGRA photo, 8% of its encode): string
+    // matching cannot win where under a tenth of the bytes that repeat
+    // neither the pixel before nor the row above repeat a string of 16 or
+    // more (`repeats.rs`). Measured on the sample: 8-bit photos (kodim,
+    // native, upscaled, 4K, gray, BGRA) 0.1-5%; every frame the LZ77 trial
+    // won 25% or more (screens, text over a gradient, a page with a photo
+    // in it, dithering). Frames mostly of runs (terminals, charts, pixel
+    // art) are not judged by it and get the trials, which are cheap there.
+    if layout.depth == Depth::Eight
+        && repeats::photo_like(&sample.data, row_bytes, layout.pixel_bytes())
+    {
+        // Runs either way; whether it compresses at all (it decides the
+        // threads, not the bytes) needs no trial encode: the Runs coder's
+        // own estimate from the Paeth residuals' counts will do.
+        let mut filtered = vec![0; raw + sample.layout.height as usize];
+        filter_rows(
+            RowFilter::Paeth,
+            &sample.data,
+            None,
+            row_bytes,
+            layout.pixel_bytes(),
+            &mut filtered,
+        );
+        return match incompressible(deflate::estimated_size(&filtered)) {
+            true => (Coder::RUNS, Sample::Incompressible),
+            false => (Coder::RUNS, Sample::Compressible),
+        };
+    }
     let size = |coder| encode_with(&sample, coder, 1, &[]).map_or(usize::MAX, |png| png.len());
     let runs = size(Coder::RUNS);
-    let raw = sample.data.len();
     // Barely compressible (noise): zlib would only burn time finding
     // little. Runs stores blocks its own sample finds incompressible, as
     // fast as the png crate's stored mode (measured), so noise needs no
     // case of its own.
-    if runs as f64 > raw as f64 * 0.9 {
+    if incompressible(runs) {
         return (Coder::RUNS, Sample::Incompressible);
     }
     let dense = dense(layout.depth);
@@ -328,6 +361,8 @@ mod tests {
         });
         let dense = dense(Depth::Eight);
         assert_eq!(choose_for_content(&screen), dense);
+        // The LZ77 trial ran: the repeat count did not rule it out.
+        assert!(!repeats::photo_like(&screen.data, 640 * 3, 3));
         let dense = encode_with(&screen, dense, 1, &[]).unwrap().len();
         let runs = encode_with(&screen, Coder::RUNS, 1, &[]).unwrap().len();
         assert!(encode_png(&screen, Compression::Default, 1).unwrap().len() == dense);
@@ -349,6 +384,14 @@ mod tests {
             [(x / 3) as u8 + n, (y / 2) as u8, ((x + y) / 4) as u8 + n]
         });
         assert!(choose_for_content(&photo) == Coder::RUNS);
+        // Without an LZ77 trial: the repeat count rules it out (and the
+        // trial, run anyway, agrees).
+        assert!(repeats::photo_like(&photo.data, 640 * 3, 3));
+        let runs = encode_with(&photo, Coder::RUNS, 1, &[]).unwrap().len();
+        let dense = encode_with(&photo, dense(Depth::Eight), 1, &[])
+            .unwrap()
+            .len();
+        assert!(dense as f64 > runs as f64 * (1.0 - DENSE_MIN_SAVING));
         let tiny = rgb_frame(32, 32, |x, _| [(x % 2) as u8 * 255; 3]);
         assert!(choose_for_content(&tiny) == Coder::RUNS);
         // A second thread is started for the photo, not for noise, where

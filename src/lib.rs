@@ -22,6 +22,7 @@ pub mod lz77;
 pub mod metadata;
 pub mod pattern;
 pub mod pixels;
+mod repeats;
 pub mod restart;
 #[cfg(test)]
 mod scratch;
