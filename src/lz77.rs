@@ -153,7 +153,7 @@ fn hash(word: u32) -> usize {
 /// How many bytes from `at` repeat those from `from` (< `at`), up to `max`
 /// (the copy may overlap: deflate allows it).
 #[inline(always)]
-fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
+pub(crate) fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
     let (earlier, later) = (&data[from..from + max], &data[at..at + max]);
     let mut len = 0;
     for (a, b) in earlier.chunks_exact(8).zip(later.chunks_exact(8)) {
@@ -172,7 +172,7 @@ fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
 
 /// Deflate's distance symbol for `dist` (1..=32768).
 #[inline(always)]
-fn distance_symbol(dist: u32) -> usize {
+pub(crate) fn distance_symbol(dist: u32) -> usize {
     let d = dist - 1;
     if d < 4 {
         return d as usize;
@@ -183,7 +183,7 @@ fn distance_symbol(dist: u32) -> usize {
 
 /// Extra bits of a distance: (value, count).
 #[inline(always)]
-fn distance_extra(dist: u32) -> (u32, u32) {
+pub(crate) fn distance_extra(dist: u32) -> (u32, u32) {
     let d = dist - 1;
     if d < 4 {
         return (0, 0);
@@ -276,7 +276,12 @@ fn write_block(
 /// A dynamic block's header: all 286 literal/length and 30 distance code
 /// lengths, run-length coded (RFC 1951 3.2.7: 16 repeats the previous
 /// length 3-6 times, 17 and 18 give 3-10 and 11-138 zeros).
-fn write_header(literal_lengths: &[u8], distance_lengths: &[u8], last: bool, out: &mut BitWriter) {
+pub(crate) fn write_header(
+    literal_lengths: &[u8],
+    distance_lengths: &[u8],
+    last: bool,
+    out: &mut BitWriter,
+) {
     let all: Vec<u8> = literal_lengths
         .iter()
         .chain(distance_lengths)

@@ -18,6 +18,7 @@ use crate::deflate::{self, BitWriter};
 use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
 use crate::lz77::LzStrip;
+use crate::pairs16::{self, PairStrip};
 use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
@@ -79,6 +80,10 @@ pub enum Coder {
     /// bufpng's own LZ77 coder (`lz77.rs`), after `filter`, or with `None`
     /// after each row's own choice of None, Sub or Up (`adaptive.rs`).
     Lz77 { filter: Option<RowFilter> },
+    /// For 16-bit rows: bufpng's pair coder (`pairs16.rs`) after Paeth on
+    /// bands whose samples all repeat their high byte in the low byte
+    /// (x257), Runs after Paeth on any other band.
+    Pairs16,
     /// Each strip coded with each of these, the smallest kept: the file is
     /// never larger than any of them would have made (same cuts, same
     /// framing), at the sum of their times.
@@ -100,6 +105,7 @@ impl Coder {
                 filter: Some(filter),
             } => filter,
             Coder::Runs { filter } | Coder::Zlib { filter, .. } => filter,
+            Coder::Pairs16 => RowFilter::Paeth,
         }
     }
 }
@@ -440,6 +446,7 @@ impl Strips<'_> {
             _ => None,
         };
         let mut lz = matches!(self.coder, Coder::Lz77 { .. }).then(LzStrip::new);
+        let mut pairs = (self.coder == Coder::Pairs16).then(|| PairStrip::new(row_bytes + 1));
         let mut adler = 1;
         let mut first = rows.start;
         loop {
@@ -459,7 +466,21 @@ impl Strips<'_> {
             first += count;
             let strip_done = first == rows.end;
             let final_block = last && strip_done;
+            // A band that is not x257 goes to Runs, and the pair coder's
+            // next band must not refer back over it.
+            let paired = match &mut pairs {
+                Some(pairs) if pairs16::is_x257(band) => {
+                    pairs.code(filtered, final_block, out);
+                    true
+                }
+                Some(pairs) => {
+                    pairs.forget();
+                    false
+                }
+                None => false,
+            };
             match (&mut zlib, &mut lz) {
+                _ if paired => {}
                 (Some(zlib), _) => zlib.code(filtered, strip_done, last, out)?,
                 (None, Some(lz)) => lz.code(filtered, final_block, out),
                 (None, None) if self.coder == Coder::Stored => {
@@ -673,7 +694,7 @@ mod tests {
         filter: RowFilter::Up,
     };
 
-    const CODERS: [Coder; 6] = [
+    const CODERS: [Coder; 7] = [
         Coder::RUNS,
         Coder::Runs {
             filter: RowFilter::Up,
@@ -685,6 +706,7 @@ mod tests {
         },
         Coder::Stored,
         Coder::Smallest(&[Coder::Stored, Coder::RUNS, ZLIB_UP]),
+        Coder::Pairs16,
     ];
 
     #[test]
@@ -765,6 +787,46 @@ mod tests {
             smallest.len() < sizes[0] && smallest.len() < sizes[4],
             "{sizes:?}"
         );
+    }
+
+    #[test]
+    fn the_pair_coder_takes_x257_bands_and_leaves_the_others_to_runs() {
+        // 16-bit RGBA and gray+alpha, large enough for strips; the low byte
+        // repeats the high byte (x257) except in a few rows of some strips
+        // and in the whole lower third.
+        for channels in [4, 2, 1] {
+            let layout = layout(900, 600, channels, Depth::Sixteen);
+            let row = layout.row_bytes();
+            let mut state = 0x2545_f491u32;
+            let mut data = vec![0; layout.byte_len()];
+            for (i, pair) in data.chunks_exact_mut(2).enumerate() {
+                let (x, y) = (i * 2 % row, i * 2 / row);
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                // A photo-like high byte: a gradient and a little noise.
+                pair[0] = ((x / 9 + y / 3) as u8).wrapping_add((state >> 30) as u8);
+                pair[1] = match y % 97 != 5 && y < 400 {
+                    true => pair[0],
+                    false => (state >> 8) as u8,
+                };
+            }
+            let strips = strip_count(data.len(), 600);
+            assert!(strips >= 2, "{strips}");
+            let png = encode(&layout, &data, Coder::Pairs16, 1, &[]).unwrap();
+            assert_eq!(decode(&png).1, data, "{channels} channels");
+            for threads in [2, 5] {
+                let other = encode(&layout, &data, Coder::Pairs16, threads, &[]).unwrap();
+                assert!(other == png, "{threads} threads changed the bytes");
+            }
+            // Smaller than Runs (the x257 bands: sample pairs matched),
+            // Paeth on every row but a segment's first.
+            let runs = encode(&layout, &data, Coder::RUNS, 1, &[]).unwrap();
+            assert!(png.len() < runs.len(), "{} {}", png.len(), runs.len());
+            let types = filtered_rows(&png);
+            let paeth = (types.chunks(row + 1)).filter(|r| r[0] == RowFilter::Paeth as u8);
+            assert!(paeth.count() >= 600 - 8);
+        }
     }
 
     #[test]
