@@ -136,8 +136,8 @@ const MIN_SAMPLED_ROWS: u32 = 64;
 /// DENSE must save at least this fraction of Runs' size to be worth its
 /// 3-5x time: screens save 60-70%, upscaled (video-like) photos 0-15%.
 const DENSE_MIN_SAVING: f64 = 0.2;
-/// The same for the pair coder on x257 16-bit frames (sampled rows all
-/// x257): about twice Runs' time for 20-25% smaller files.
+/// The same for the pair coder on x257 16-bit frames (most sampled rows
+/// x257): about twice Runs' time for 20-30% smaller files.
 const PAIRS_MIN_SAVING: f64 = 0.1;
 
 /// The coder `sample_content` picks.
@@ -196,7 +196,9 @@ fn sample_content(frame: &Frame) -> (Coder, Sample) {
         return (Coder::RUNS, Sample::Incompressible);
     }
     let (dense, min_saving) = match layout.depth {
-        Depth::Sixteen if pairs16::is_x257(&sample.data) => (Coder::Pairs16, PAIRS_MIN_SAVING),
+        Depth::Sixteen if pairs16::mostly_x257(&sample.data, row_bytes) => {
+            (Coder::Pairs16, PAIRS_MIN_SAVING)
+        }
         depth => (dense(depth), DENSE_MIN_SAVING),
     };
     if (size(dense) as f64) < runs as f64 * (1.0 - min_saving) {

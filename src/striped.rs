@@ -81,8 +81,8 @@ pub enum Coder {
     /// after each row's own choice of None, Sub or Up (`adaptive.rs`).
     Lz77 { filter: Option<RowFilter> },
     /// For 16-bit rows: bufpng's pair coder (`pairs16.rs`) after Paeth on
-    /// bands whose samples all repeat their high byte in the low byte
-    /// (x257), Runs after Paeth on any other band.
+    /// bands where most rows' samples repeat their high byte in the low
+    /// byte (x257), Runs after Paeth on any other band.
     Pairs16,
     /// Each strip coded with each of these, the smallest kept: the file is
     /// never larger than any of them would have made (same cuts, same
@@ -466,10 +466,10 @@ impl Strips<'_> {
             first += count;
             let strip_done = first == rows.end;
             let final_block = last && strip_done;
-            // A band that is not x257 goes to Runs, and the pair coder's
+            // A band mostly not x257 goes to Runs, and the pair coder's
             // next band must not refer back over it.
             let paired = match &mut pairs {
-                Some(pairs) if pairs16::is_x257(band) => {
+                Some(pairs) if pairs16::mostly_x257(band, row_bytes) => {
                     pairs.code(filtered, final_block, out);
                     true
                 }
