@@ -218,19 +218,24 @@ fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (
     let word = read_u32(data, at);
     let position = (base + at) as u32;
     let max = (end - at).min(MAX_MATCH) & !1;
-    let (mut best_len, mut best_dist) = (0, 0);
     let (short, long) = keys(data, at);
-    for key in [short, long] {
-        let candidate = std::mem::replace(&mut table[key], position);
+    let near = std::mem::replace(&mut table[short], position);
+    let far = std::mem::replace(&mut table[long], position);
+    let mut best = (0, 0);
+    // Often both tables name the same position: it is checked once.
+    for candidate in [near, far] {
         let dist = position.wrapping_sub(candidate) as usize;
         if dist <= WINDOW && dist <= at && read_u32(data, at - dist) == word {
             let len = match_len(data, at - dist, at, max) & !1;
-            if len > best_len {
-                (best_len, best_dist) = (len, dist);
+            if len > best.0 {
+                best = (len, dist);
             }
         }
+        if far == near {
+            break;
+        }
     }
-    (best_len, best_dist)
+    best
 }
 
 /// The table entries of the pair start `at`: the two samples' high bytes,
