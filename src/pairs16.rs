@@ -12,8 +12,8 @@
 //! next two samples (no hash), one by a hash of the next three samples'
 //! high bytes, which finds the longer matches the first one's most recent
 //! entry misses. The longer of the two candidates' matches is taken. Every
-//! pair start inside a match is entered too (leaving them out, or entering
-//! them in one table only, cost 3-9% in size). Every candidate is checked
+//! pair start inside a match is entered too (in one table only: 2.6-8.8%
+//! larger files; all but the last: 10%). Every candidate is checked
 //! byte by byte, so the output is valid deflate for any content; on rows
 //! that are not x257 it finds little (the 16-bit photo resized with
 //! INTER_CUBIC: 0.1% smaller than Runs at three times its time), so
@@ -22,7 +22,8 @@
 //! A strip is coded band by band (`striped.rs`); the last 32 KiB of the
 //! strip so far stay in the window, so matches reach back across bands
 //! (never across strips: each strip starts with an empty window).
-//! Why and the measurements: docs/benchmarks.md, "Screens and 16-bit".
+//! Why and the measurements: docs/benchmarks.md, "16-bit x257: the pair
+//! coder".
 
 use crate::deflate::{
     self, canonical_codes, code_lengths, length_symbol, BitWriter, Code, LENGTH_BASE, LENGTH_EXTRA,
@@ -80,8 +81,9 @@ pub fn mostly_x257(rows: &[u8], row_bytes: usize) -> bool {
 
 /// One strip's coder state: the window and the tables.
 pub struct PairStrip {
-    /// The last bytes of the strip so far (up to WINDOW), then the band
-    /// being coded.
+    /// The last bytes of the strip so far (up to WINDOW), and while a band
+    /// is parsed, that band after them (a strip's first band is parsed in
+    /// place).
     window: Vec<u8>,
     /// Stream offset (from the strip's start) of `window[0]`.
     base: usize,
