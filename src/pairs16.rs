@@ -217,7 +217,6 @@ fn parse(
 /// and enters `at` in the tables.
 #[inline(always)]
 fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (usize, usize) {
-    let word = read_u32(data, at);
     let position = (base + at) as u32;
     let max = (end - at).min(MAX_MATCH) & !1;
     let (short, long) = keys(data, at);
@@ -227,8 +226,8 @@ fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (
     // Often both tables name the same position: it is checked once.
     for candidate in [near, far] {
         let dist = position.wrapping_sub(candidate) as usize;
-        if dist <= WINDOW && dist <= at && read_u32(data, at - dist) == word {
-            let len = match_len(data, at - dist, at, max) & !1;
+        if dist <= WINDOW && dist <= at {
+            let len = candidate_len(data, at - dist, at, max);
             if len > best.0 {
                 best = (len, dist);
             }
@@ -240,17 +239,40 @@ fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (
     best
 }
 
+/// How many bytes from `at` repeat those from `from`, in whole pairs, up to
+/// `max`; 0 unless the first four do. Most matches here are under 8 bytes:
+/// one comparison of eight checks the candidate and measures the match.
+#[inline(always)]
+fn candidate_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
+    if let (Some(earlier), Some(later)) = (data.get(from..from + 8), data.get(at..at + 8)) {
+        let earlier = u64::from_le_bytes(earlier.try_into().expect("8 bytes"));
+        let later = u64::from_le_bytes(later.try_into().expect("8 bytes"));
+        let differ = earlier ^ later;
+        if differ as u32 != 0 {
+            return 0;
+        }
+        if differ != 0 {
+            return ((differ.trailing_zeros() / 8) as usize).min(max) & !1;
+        }
+    } else if read_u32(data, from) != read_u32(data, at) {
+        return 0;
+    }
+    match_len(data, from, at, max) & !1
+}
+
 /// The table entries of the pair start `at`: the two samples' high bytes,
 /// and a hash of three samples' (of two near the end of `data`).
 #[inline(always)]
 fn keys(data: &[u8], at: usize) -> (usize, usize) {
-    let word = read_u32(data, at);
-    let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
     let Some(bytes) = data.get(at..at + 8) else {
+        let word = read_u32(data, at);
+        let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
         return (short, (1 << 16) + short);
     };
+    let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+    let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
     // The three high bytes in place (bytes 0, 2 and 4), hashed.
-    let long = u64::from_le_bytes(bytes.try_into().expect("8 bytes")) & 0xff_00ff_00ff;
+    let long = word & 0xff_00ff_00ff;
     let hash = (long.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
     (short, (1 << 16) + hash)
 }
