@@ -137,7 +137,7 @@ const MIN_SAMPLED_ROWS: u32 = 64;
 /// 3-5x time: screens save 60-70%, upscaled (video-like) photos 0-15%.
 const DENSE_MIN_SAVING: f64 = 0.2;
 /// The same for the pair coder on x257 16-bit frames (most sampled rows
-/// x257): 1.6-1.7x Runs' CPU time for 25-30% smaller files.
+/// x257): 1.5-1.7x Runs' CPU time for 25-30% smaller files.
 const PAIRS_MIN_SAVING: f64 = 0.1;
 
 /// The coder `sample_content` picks.
