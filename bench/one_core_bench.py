@@ -1,8 +1,8 @@
 """One core: bufpng's default (`threads=1`) against fpng, CPU time and size.
 
-    python bench/one_core_bench.py [--rounds N] [--so path/to/_bufpng.abi3.so ...]
+    python bench/one_core_bench.py [--rounds N] [--only screenshot,photo] [--so path/to/_bufpng.abi3.so ...]
 
-Issue 14, item 1: on photos and BGRA frames, bufpng's default on one thread
+Issue 14, item 1: on photos, BGRA frames and screens, bufpng's default on one thread
 must cost no more CPU than fpng at a file at most 0.8x fpng's. Every
 contender runs in this process, interleaved call by call (so load on a
 shared machine hits both alike); the figure is the median of the per-round
@@ -28,14 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import content_classes, testdata  # noqa: E402
 
 
-def frames() -> list[tuple[str, np.ndarray]]:
+def frames(only: set[str] | None = None) -> list[tuple[str, np.ndarray]]:
     import cv2
 
-    found = [(c.name, c.frame) for c in content_classes() if c.name in ("photo", "bgra")]
+    found = [(c.name, c.frame) for c in content_classes() if c.name in ("photo", "bgra", "screenshot")]
     for path in sorted((testdata() / "photos").glob("kodim*.png")):
         photo = cv2.imread(str(path), cv2.IMREAD_COLOR)
         found.append((path.stem, cv2.resize(photo, (1920, 1080), interpolation=cv2.INTER_CUBIC)))
-    return found
+    return [f for f in found if only is None or f[0] in only]
 
 
 def load_so(path: str):
@@ -49,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--so", action="append", default=[], help="another _bufpng build to compare")
+    parser.add_argument("--only", help="comma-separated frame names (photo, bgra, screenshot, kodim02, ...)")
     args = parser.parse_args()
 
     import bufpng
@@ -65,7 +66,7 @@ def main() -> None:
     encoders["fpng+cvt"] = lambda f: fpng.fpng_ext.encode_ndarray(cv2.cvtColor(f, rgb[f.shape[2]]))
 
     print(f"{'frame':10} {'encoder':9} {'cpu ms':>7} {'bytes':>10} {'x fpng cpu':>10} {'x fpng size':>11}")
-    for name, frame in frames():
+    for name, frame in frames(set(args.only.split(",")) if args.only else None):
         sizes, cpus = {}, {k: [] for k in encoders}
         for key, encode in encoders.items():
             png = encode(frame)  # warm-up

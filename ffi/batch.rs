@@ -27,9 +27,9 @@ use bufpng_core::error::type_error;
 use bufpng_core::layout::check_stack;
 use bufpng_core::pattern::FilePattern;
 use bufpng_core::target::{plan_target, BatchTarget};
-use bufpng_core::{Frame, Geometry, ImageLayout};
+use bufpng_core::{Frame, Geometry, ImageLayout, Metadata};
 use pyo3_ffi::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::ptr;
 use std::time::Duration;
 
@@ -524,7 +524,15 @@ fn path_list(gil: Gil<'_>, paths: &[PathBuf]) -> PyResult<Owned> {
 
 static READ_FRAMES: Signature = Signature {
     function: "read_frames",
-    params: &["paths", "out", "threads", "progress", "order", "max_bytes"],
+    params: &[
+        "paths",
+        "out",
+        "threads",
+        "progress",
+        "order",
+        "max_bytes",
+        "strict",
+    ],
     positional: 1,
     required: 1,
 };
@@ -539,14 +547,14 @@ pub unsafe extern "C" fn read_frames(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([paths, out, threads, progress, order, max_bytes], frame_type) = unsafe {
+        let ([paths, out, threads, progress, order, max_bytes, strict], frame_type) = unsafe {
             (
                 READ_FRAMES.parse(gil, args, nargs, kwnames)?,
                 module::frame_type(gil, module),
             )
         };
         let paths = path_vec(required(paths))?;
-        let options = parse_options(order, max_bytes, None)?;
+        let options = parse_options(order, max_bytes, strict)?;
         let threads = parse_threads(threads)?.min(paths.len().max(1));
         let mut places = Places::new(out, frame_type, paths.len())?;
         let progress = Progress::parse(progress)?;
@@ -593,9 +601,9 @@ fn read_all(
             read.result
                 .map_err(|e| Failure::from(e.context(format!("paths[{index}]"))))?;
         }
-        for (index, frame) in pipeline.sink().take() {
+        for (index, read) in pipeline.sink().take() {
             places
-                .put(index, frame, &paths[index])
+                .put(index, read, &paths[index])
                 .map_err(|f| with_context(gil, f, || format!("paths[{index}]")))?;
             done += 1;
             report(done)?;
@@ -637,10 +645,13 @@ impl<'py> Places<'py> {
         })
     }
 
-    fn put(&mut self, index: usize, frame: Frame, path: &std::path::Path) -> PyResult<()> {
+    /// Puts file `index`'s frame in its place; its metadata goes into the
+    /// Frame's `info` (a batch array has nowhere to keep it).
+    fn put(&mut self, index: usize, read: (Frame, Metadata), path: &Path) -> PyResult<()> {
+        let (frame, metadata) = read;
         match self {
             Places::Frames(frame_type, frames) => {
-                frames[index] = Some(frame::new_object(*frame_type, frame)?);
+                frames[index] = Some(frame::new_object_with(*frame_type, frame, metadata)?);
             }
             Places::Out { view, batch, .. } => {
                 let what = path.display().to_string();

@@ -9,7 +9,7 @@
 
 use crate::args::{required, Signature};
 use crate::buffer::BufferView;
-use crate::convert;
+use crate::convert::{self, given};
 use crate::errors::{call_guarded, set_error};
 use crate::file::Destination;
 use crate::image::{copy_image, parse_durable, parse_geometry, EncodeOptions};
@@ -17,7 +17,9 @@ use crate::metadata::with_metadata;
 use crate::object::{bytes_from, c, none, Failure, Gil, Obj, Owned, PyResult};
 use crate::ForCpython;
 use bufpng_core::target::dtype_name;
-use bufpng_core::{ChannelOrder, Depth, Endian, ImageLayout, Metadata, PixelFormat};
+use bufpng_core::{
+    ChannelOrder, Depth, Endian, ImageLayout, Metadata, PixelFormat, DEFAULT_MAX_BYTES,
+};
 use pyo3_ffi::*;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::{self, addr_of_mut};
@@ -634,10 +636,12 @@ static REDUCE_EX: Signature = Signature {
 };
 
 /// Pickling: `(bufpng._bufpng._frame_from_pickle, (pixels, width, height,
-/// channels, depth, order, byteorder))`. With protocol 5 the pixels are a
-/// pickle.PickleBuffer over the Frame's own (read-only, C-contiguous) export,
-/// which a pickler with a buffer_callback sends out of band without copying
-/// them; older protocols get a bytes copy.
+/// channels, depth, order, byteorder[, metadata]))`. With protocol 5 the
+/// pixels are a pickle.PickleBuffer over the Frame's own (read-only,
+/// C-contiguous) export, which a pickler with a buffer_callback sends out of
+/// band without copying them; older protocols get a bytes copy. A Frame
+/// with `info` adds its metadata as PNG chunk bytes (lossless, and checked
+/// on the way back as a file's are); one without keeps the 7-item form.
 unsafe extern "C" fn frame_reduce_ex(
     object: *mut PyObject,
     args: *const *mut PyObject,
@@ -683,6 +687,12 @@ unsafe extern "C" fn frame_reduce_ex(
             ))?;
             (pixels, constructor)
         };
+        // SAFETY: `object` is the live Frame `this` checked above.
+        let metadata = unsafe { metadata_of(gil, object) };
+        let metadata = match metadata.is_empty() {
+            true => None,
+            false => Some(bytes_from(gil, &metadata.to_chunk_bytes()?)?),
+        };
         let l = frame.layout;
         let byteorder = match frame.format.endian {
             Endian::Little => c"little",
@@ -692,21 +702,38 @@ unsafe extern "C" fn frame_reduce_ex(
             ChannelOrder::Bgr => c"bgr",
             ChannelOrder::Rgb => c"rgb",
         };
-        // SAFETY: GIL held; "N" steals the two references handed over with
+        let [width, height, channels, depth] =
+            [l.width, l.height, l.channels.into(), l.depth.bits().into()]
+                .map(std::ffi::c_uint::from);
+        // SAFETY: GIL held; "N" steals the references handed over with
         // into_raw (Py_BuildValue releases them on failure too); the
         // integers are passed as the C unsigned ints "I" reads.
         unsafe {
-            Owned::new(Py_BuildValue(
-                c"(N(NIIIIss))".as_ptr(),
-                constructor.into_raw(),
-                pixels.into_raw(),
-                std::ffi::c_uint::from(l.width),
-                std::ffi::c_uint::from(l.height),
-                std::ffi::c_uint::from(l.channels),
-                std::ffi::c_uint::from(l.depth.bits()),
-                order.as_ptr(),
-                byteorder.as_ptr(),
-            ))
+            Owned::new(match metadata {
+                None => Py_BuildValue(
+                    c"(N(NIIIIss))".as_ptr(),
+                    constructor.into_raw(),
+                    pixels.into_raw(),
+                    width,
+                    height,
+                    channels,
+                    depth,
+                    order.as_ptr(),
+                    byteorder.as_ptr(),
+                ),
+                Some(metadata) => Py_BuildValue(
+                    c"(N(NIIIIssN))".as_ptr(),
+                    constructor.into_raw(),
+                    pixels.into_raw(),
+                    width,
+                    height,
+                    channels,
+                    depth,
+                    order.as_ptr(),
+                    byteorder.as_ptr(),
+                    metadata.into_raw(),
+                ),
+            })
         }
     })
 }
@@ -721,13 +748,15 @@ static FROM_PICKLE: Signature = Signature {
         "depth",
         "order",
         "byteorder",
+        "metadata",
     ],
-    positional: 7,
+    positional: 8,
     required: 7,
 };
 
 /// The other half of `__reduce_ex__`: a new Frame holding a copy of
-/// `pixels` (bytes, or the out-of-band buffer the unpickler was given).
+/// `pixels` (bytes, or the out-of-band buffer the unpickler was given) and
+/// the metadata, when the pickle has it.
 pub unsafe extern "C" fn frame_from_pickle(
     module: *mut PyObject,
     args: *const *mut PyObject,
@@ -738,7 +767,7 @@ pub unsafe extern "C" fn frame_from_pickle(
     let gil = unsafe { Gil::assume() };
     call_guarded(gil, |gil| {
         // SAFETY: CPython's fastcall arguments and module for this call.
-        let ([pixels, width, height, channels, depth, order, byteorder], frame_type) = unsafe {
+        let ([pixels, width, height, channels, depth, order, byteorder, metadata], frame_type) = unsafe {
             (
                 FROM_PICKLE.parse(gil, args, nargs, kwnames)?,
                 crate::module::frame_type(gil, module),
@@ -776,9 +805,18 @@ pub unsafe extern "C" fn frame_from_pickle(
             Some("big") => Endian::Big,
             _ => return Err(bad("bad byteorder").into()),
         };
+        let metadata = match given(metadata) {
+            None => Metadata::default(),
+            Some(chunks) if crate::file::is_bytes_like(chunks) => {
+                let chunks = BufferView::acquire(chunks)?.copy_bytes()?;
+                Metadata::from_chunk_bytes(&chunks, DEFAULT_MAX_BYTES)
+                    .map_err(|e| bad(&e.to_string()))?
+            }
+            Some(_) => return Err(bad("its metadata is not bytes").into()),
+        };
         let view = BufferView::acquire(required(pixels))?;
         let frame = view.copy_packed(layout, endian, order, storage(order))?;
-        new_object(frame_type, frame)
+        new_object_with(frame_type, frame, metadata)
     })
 }
 

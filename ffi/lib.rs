@@ -258,7 +258,8 @@ raises ValueError naming the file. path may also be a binary file object
     method(
         c"read_frames",
         batch::read_frames,
-        c"read_frames($module, /, paths, *, out=None, threads=None, progress=None, order='bgr', max_bytes=1073741824)
+        c"read_frames($module, /, paths, *, out=None, threads=None, progress=None, order='bgr', max_bytes=1073741824,
+            strict=False)
 --
 
 Read and decode many PNG files in parallel; the mirror of write_frames.
@@ -269,7 +270,8 @@ Frames in the paths' order, or, with out (a writable buffer of shape
 file i and returns out. Files are read and decoded on a bounded pool with
 the GIL released (threads: None = one per CPU core, 1 = the calling thread);
 at most about 2 x threads decoded frames wait in memory (with out; the
-returned list holds them all otherwise). order and max_bytes as in read().
+returned list holds them all otherwise). order, max_bytes and strict as in
+read(); each returned Frame's info is its file's metadata.
 progress: None, True (a bar on stderr) or progress(done, total).
 The first file that fails raises: OSError with .filename for I/O, ValueError
 naming the file when it does not decode, both noting paths[i]; Ctrl-C stops
@@ -279,7 +281,8 @@ file's slot is untouched.",
     method(
         c"_frame_from_pickle",
         frame::frame_from_pickle,
-        c"_frame_from_pickle($module, pixels, width, height, channels, depth, order, byteorder, /)
+        c"_frame_from_pickle($module, pixels, width, height, channels, depth, order, byteorder,
+                   metadata=None, /)
 --
 
 Rebuild a pickled bufpng.Frame (pickle calls this; see Frame.__reduce_ex__).",

@@ -382,6 +382,41 @@ def test_unpickling_checks_its_input() -> None:
         constructor(args[0], 2, 2, 3, 12, "bgr", "little")
 
 
+def test_pickle_and_copy_keep_info() -> None:
+    png = bufpng.encode(
+        image((4, 5, 3)),
+        text={"Title": "kept", "Comment": "é and 漢字"},
+        dpi=(300, 150),
+        cicp="display-p3",
+        icc_profile=(132).to_bytes(4, "big") + bytes(128),
+        content_light_level=(1000, 400),
+    )
+    frame = bufpng.decode(png)
+    assert set(frame.info) >= {"text", "dpi", "cicp", "icc_profile", "content_light_level"}
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        back = pickle.loads(pickle.dumps(frame, protocol=protocol))
+        assert back == frame and dict(back.info) == dict(frame.info), protocol
+    for duplicate in (copy.copy(frame), copy.deepcopy(frame)):
+        assert dict(duplicate.info) == dict(frame.info)
+    # Re-encoded from the unpickled Frame, the file has the same metadata.
+    assert dict(bufpng.decode(back.encode(metadata=back.info)).info) == dict(frame.info)
+    # A Frame without metadata keeps the short, older form (old pickles load).
+    assert len(bufpng.Frame(image((2, 2, 3))).__reduce_ex__(4)[1]) == 7
+
+
+def test_unpickling_refuses_damaged_metadata() -> None:
+    frame = bufpng.decode(bufpng.encode(image((2, 2, 3)), text={"Title": "x"}))
+    constructor, args = frame.__reduce_ex__(4)
+    chunks = args[7]
+    assert isinstance(chunks, bytes) and chunks[4:8] == b"tEXt"
+    with pytest.raises(ValueError, match="cannot unpickle a bufpng.Frame: its metadata is damaged .*cut short"):
+        constructor(*args[:7], chunks[:-1])
+    with pytest.raises(ValueError, match="cannot unpickle a bufpng.Frame: its metadata is damaged .*CRC"):
+        constructor(*args[:7], chunks[:-1] + bytes([chunks[-1] ^ 1]))
+    with pytest.raises(ValueError, match="its metadata is not bytes"):
+        constructor(*args[:7], "tEXt")
+
+
 def test_copy_and_deepcopy() -> None:
     frame = bufpng.Frame(image((3, 4, 3)), order="rgb")
     for duplicate in (copy.copy(frame), copy.deepcopy(frame)):

@@ -286,6 +286,21 @@ def test_corrupt_metadata_is_skipped_unless_strict() -> None:
         bufpng.decode(png, strict=1)
 
 
+def test_read_frames_gives_info_and_takes_strict(tmp_path: Path) -> None:
+    png = bufpng.encode(image(8), text={"kept": "yes"}, dpi=96)
+    good, damaged = tmp_path / "good.png", tmp_path / "damaged.png"
+    good.write_bytes(png)
+    damaged.write_bytes(with_chunk(png, b"gAMA", b"\0\0\xb1\x8f", 0))  # bad CRC
+    for threads in (1, 2):
+        frames = bufpng.read_frames([good, damaged], threads=threads)
+        assert [dict(f.info) for f in frames] == [dict(bufpng.read(good).info)] * 2
+        assert dict(frames[0].info)["text"] == {"kept": "yes"}
+        with pytest.raises(ValueError, match=r"paths\[1\].*gAMA chunk is corrupt.*strict=False"):
+            bufpng.read_frames([good, damaged], threads=threads, strict=True)
+    with pytest.raises(TypeError, match="strict must be True or False"):
+        bufpng.read_frames([good], strict="yes")
+
+
 def test_write_and_read_file_objects(tmp_path: Path) -> None:
     buffer = io.BytesIO()
     assert bufpng.write(buffer, image(16), text={"a": "b"}) is None

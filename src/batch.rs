@@ -15,7 +15,7 @@
 //! queued) plus the results a sink holds back, so a long generator of frames
 //! never piles up in memory.
 
-use crate::decode::{read_png, DecodeOptions};
+use crate::decode::{read_with_metadata, DecodeOptions};
 use crate::encode::{write_png_with, Compression};
 use crate::error::FileError;
 use crate::layout::ImageLayout;
@@ -164,12 +164,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The sink of read_frames: workers read and decode one path each; decoded
-/// frames wait here, tagged with their index, until the caller `take`s them
+/// frames (with their file's metadata) wait here, tagged with their index,
+/// until the caller `take`s them
 /// (to build the list in the paths' order, or to copy each into `out[i]`).
 /// Frames waiting count against the memory bound like queued ones.
 pub struct Decoded {
     options: DecodeOptions,
-    ready: Vec<(usize, Frame)>,
+    ready: Vec<(usize, (Frame, Metadata))>,
 }
 
 impl Decoded {
@@ -181,21 +182,21 @@ impl Decoded {
     }
 
     /// The frames decoded since the last call, in completion order.
-    pub fn take(&mut self) -> Vec<(usize, Frame)> {
+    pub fn take(&mut self) -> Vec<(usize, (Frame, Metadata))> {
         std::mem::take(&mut self.ready)
     }
 }
 
 impl Sink<PathBuf> for Decoded {
-    type Encoded = Frame;
+    type Encoded = (Frame, Metadata);
 
-    fn work(&self) -> Work<Frame, PathBuf> {
+    fn work(&self) -> Work<(Frame, Metadata), PathBuf> {
         let options = self.options;
-        Arc::new(move |_, path| read_png(path, options))
+        Arc::new(move |_, path| read_with_metadata(path, options))
     }
 
-    fn accept(&mut self, index: usize, frame: Frame) -> Result<()> {
-        self.ready.push((index, frame));
+    fn accept(&mut self, index: usize, read: (Frame, Metadata)) -> Result<()> {
+        self.ready.push((index, read));
         Ok(())
     }
 
@@ -663,7 +664,7 @@ mod tests {
             for done in pipeline.collect(Some(Duration::from_millis(20)))? {
                 done.result?;
             }
-            for (index, frame) in pipeline.sink().take() {
+            for (index, (frame, _)) in pipeline.sink().take() {
                 frames[index] = Some(frame);
             }
         }

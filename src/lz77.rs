@@ -12,8 +12,8 @@
 //! Why and the measurements: docs/benchmarks.md, "Screens and 16-bit".
 
 use crate::deflate::{
-    self, canonical_codes, code_lengths, length_symbol, BitWriter, Code, CODE_LENGTH_ORDER,
-    LENGTH_BASE, LENGTH_EXTRA, MAX_CODE_LENGTH_BITS,
+    self, canonical_codes, code_lengths, length_symbol, BitWriter, CODE_LENGTH_ORDER, LENGTH_BASE,
+    LENGTH_EXTRA, MAX_CODE_LENGTH_BITS,
 };
 
 /// Deflate's window and match limits.
@@ -35,7 +35,8 @@ const MAX_CODE_BITS: u8 = 15;
 const LITERAL_SYMBOLS: usize = 286;
 const DISTANCE_SYMBOLS: usize = 30;
 const END_OF_BLOCK: usize = 256;
-/// A token with this bit is a match: length in bits 16-24, distance in 0-15.
+/// A token with this bit is a match: length - 3 in bits 23-30, the
+/// distance symbol in bits 18-22 and its extra bits in 0-12.
 const MATCH: u32 = 1 << 31;
 /// An empty table entry: its distance from any position under 2 GiB is
 /// over the window, so it is never tried (and a candidate is checked
@@ -44,13 +45,15 @@ const EMPTY: u32 = 1 << 31;
 
 /// One strip's coder state: the window and the hash table.
 pub struct LzStrip {
-    /// The last bytes of the strip so far (up to WINDOW), then the band
-    /// being coded.
+    /// `window[..len]`: the last bytes of the strip so far (up to WINDOW),
+    /// then the band being coded. The rest of the buffer is room for the
+    /// next band, kept from band to band and strip to strip (never read).
     window: Vec<u8>,
+    len: usize,
     /// Stream offset (from the strip's start) of `window[0]`.
     base: usize,
     /// The last position entered in each bucket: stream offsets (wrapping).
-    table: Vec<u32>,
+    table: Box<[u32; 1 << HASH_BITS]>,
     tokens: Vec<u32>,
 }
 
@@ -64,55 +67,129 @@ impl LzStrip {
     pub fn new() -> LzStrip {
         LzStrip {
             window: Vec::new(),
+            len: 0,
             base: 0,
-            table: vec![EMPTY; 1 << HASH_BITS],
+            table: vec![EMPTY; 1 << HASH_BITS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("the table's size"),
             tokens: Vec::new(),
         }
     }
 
-    /// Codes `band` (the next filtered rows of the strip) as one block,
-    /// the stream's final block when `last`; stored when coding would not
-    /// be smaller.
-    pub fn code(&mut self, band: &[u8], last: bool, out: &mut BitWriter) {
-        if band.is_empty() {
-            return deflate::write_stored(band, last, out);
+    /// Starts a new strip: nothing before it is matched, so a strip's
+    /// bytes do not depend on which strips the coder saw before (threads).
+    pub fn restart(&mut self) {
+        self.len = 0;
+        self.base = 0;
+        self.table.fill(EMPTY);
+    }
+
+    /// Room for the next `len` filtered bytes of the strip, right after
+    /// the window: the rows are filtered straight into it (no copy), then
+    /// coded with `code_band`.
+    pub fn band(&mut self, len: usize) -> &mut [u8] {
+        if self.len > WINDOW {
+            let drop = self.len - WINDOW;
+            self.window.copy_within(drop..self.len, 0);
+            self.base += drop;
+            self.len = WINDOW;
         }
-        let keep = self.window.len().min(WINDOW);
-        let drop = self.window.len() - keep;
-        self.window.drain(..drop);
-        self.base += drop;
-        let start = self.window.len();
-        self.window.extend_from_slice(band);
+        let end = self.len + len;
+        if self.window.len() < end {
+            self.window.resize(end, 0);
+        }
+        &mut self.window[self.len..end]
+    }
+
+    /// Codes the `len` bytes `band` returned, filled in, as one block, the
+    /// stream's final block when `last`; stored when coding would not be
+    /// smaller.
+    pub fn code_band(&mut self, len: usize, last: bool, out: &mut BitWriter) {
+        let start = self.len;
+        self.len += len;
+        if len == 0 {
+            return deflate::write_stored(&[], last, out);
+        }
         let mut counts = Counts::new();
         self.parse(start, &mut counts);
-        if !write_block(&self.tokens, &counts, last, band.len(), out) {
-            deflate::write_stored(band, last, out);
+        if !write_block(&self.tokens, &counts, last, len, out) {
+            deflate::write_stored(&self.window[start..self.len], last, out);
         }
     }
 
-    /// Greedy parse of `window[start..]` into `tokens`, counting symbols.
+    /// Codes `band` (the next filtered rows of the strip): `band` and
+    /// `code_band` with a copy.
+    pub fn code(&mut self, band: &[u8], last: bool, out: &mut BitWriter) {
+        self.band(band.len()).copy_from_slice(band);
+        self.code_band(band.len(), last, out);
+    }
+
+    /// Greedy parse of `window[start..len]` into `tokens`, counting symbols.
     fn parse(&mut self, start: usize, counts: &mut Counts) {
-        let data = &self.window[..];
-        let table = &mut self.table[..];
+        let data = &self.window[..self.len];
+        let table = &mut *self.table;
         let tokens = &mut self.tokens;
         tokens.clear();
+        tokens.reserve(data.len() - start);
         let end = data.len();
         let base = self.base;
         let mut at = start;
-        // Positions with four bytes to read (the hash reads a u32).
-        let hashable = end.saturating_sub(3);
-        while at < hashable {
-            let word = read_u32(data, at);
-            let bucket = hash(word);
+        // Positions with eight bytes to read: the candidate's first three
+        // bytes and the match's first word are one compare.
+        let wide = end.saturating_sub(7);
+        while at < wide {
+            let word = read_u64(data, at);
+            let bucket = hash(word as u32);
             let position = (base + at) as u32;
             let candidate = std::mem::replace(&mut table[bucket], position);
             let dist = position.wrapping_sub(candidate) as usize;
+            // In the window and in the strip (0 and EMPTY wrap past both);
+            // buckets collide, so the bytes decide.
+            let differ = if dist.wrapping_sub(1) < WINDOW.min(at) {
+                read_u64(data, at - dist) ^ word
+            } else {
+                1
+            };
+            if differ & 0xff_ffff != 0 {
+                let byte = word as u8;
+                tokens.push(byte as u32);
+                counts.literals[byte as usize] += 1;
+                at += 1;
+                continue;
+            }
+            let len = if differ != 0 {
+                (differ.trailing_zeros() / 8) as usize
+            } else {
+                8 + match_len(data, at - dist + 8, at + 8, (end - at).min(MAX_MATCH) - 8)
+            };
+            let (symbol, extra) = distance_code(dist as u32);
+            tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 23 | symbol << 18 | extra);
+            counts.literals[257 + length_symbol(len as u32)] += 1;
+            counts.distances[symbol as usize] += 1;
+            let next = at + len;
+            // The last INSERT_TAIL positions of the match (it is at least 3
+            // long, so they are inside it), from one read when it can.
+            if next + 6 <= end {
+                let tail = read_u64(data, next - 2);
+                table[hash(tail as u32)] = (base + next - 2) as u32;
+                table[hash((tail >> 8) as u32)] = (base + next - 1) as u32;
+            } else {
+                for inside in next - INSERT_TAIL..next.min(end.saturating_sub(3)) {
+                    table[hash(read_u32(data, inside))] = (base + inside) as u32;
+                }
+            }
+            at = next;
+        }
+        // The last bytes, too close to the end for the wide reads.
+        let hashable = end.saturating_sub(3);
+        while at < hashable {
+            let word = read_u32(data, at);
+            let position = (base + at) as u32;
+            let candidate = std::mem::replace(&mut table[hash(word)], position);
+            let dist = position.wrapping_sub(candidate) as usize;
             let mut len = 0;
-            // A candidate out of the window (or before the strip) is skipped;
-            // one that is in it is checked byte by byte (buckets collide).
-            if dist != 0
-                && dist <= WINDOW
-                && dist <= at
+            if dist.wrapping_sub(1) < WINDOW.min(at)
                 && (read_u32(data, at - dist) ^ word) & 0xff_ffff == 0
             {
                 len = match_len(data, at - dist, at, (end - at).min(MAX_MATCH));
@@ -123,11 +200,12 @@ impl LzStrip {
                 at += 1;
                 continue;
             }
-            tokens.push(MATCH | (len as u32) << 16 | dist as u32);
+            let (symbol, extra) = distance_code(dist as u32);
+            tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 23 | symbol << 18 | extra);
             counts.literals[257 + length_symbol(len as u32)] += 1;
-            counts.distances[distance_symbol(dist as u32)] += 1;
+            counts.distances[symbol as usize] += 1;
             let next = at + len;
-            for inside in (at + 1).max(next.saturating_sub(INSERT_TAIL))..next.min(hashable) {
+            for inside in next - INSERT_TAIL..next.min(hashable) {
                 table[hash(read_u32(data, inside))] = (base + inside) as u32;
             }
             at = next;
@@ -137,6 +215,11 @@ impl LzStrip {
             counts.literals[byte as usize] += 1;
         }
     }
+}
+
+#[inline(always)]
+fn read_u64(data: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"))
 }
 
 #[inline(always)]
@@ -170,26 +253,23 @@ pub(crate) fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usiz
         .count()
 }
 
-/// Deflate's distance symbol for `dist` (1..=32768).
+/// Deflate's distance symbol for `dist` (1..=32768) and the value of its
+/// extra bits, in one formula: with d = dist - 1 of `bits` significant
+/// bits, the symbol is 2 (bits - 1) plus the bit below the top one, and
+/// the bits below that are the extra bits; `saturating_sub` makes the
+/// same formula right for d < 4 (no branch for them).
 #[inline(always)]
-pub(crate) fn distance_symbol(dist: u32) -> usize {
+pub(crate) fn distance_code(dist: u32) -> (u32, u32) {
     let d = dist - 1;
-    if d < 4 {
-        return d as usize;
-    }
-    let bits = 31 - d.leading_zeros();
-    (2 * bits + ((d >> (bits - 1)) & 1)) as usize
+    let bits = 31 - (d | 1).leading_zeros();
+    let shift = bits.saturating_sub(1);
+    (2 * bits + (d >> shift & 1), d & ((1 << shift) - 1))
 }
 
-/// Extra bits of a distance: (value, count).
+/// How many extra bits follow a distance symbol's code.
 #[inline(always)]
-pub(crate) fn distance_extra(dist: u32) -> (u32, u32) {
-    let d = dist - 1;
-    if d < 4 {
-        return (0, 0);
-    }
-    let count = 31 - d.leading_zeros() - 1;
-    (d & ((1 << count) - 1), count)
+pub(crate) fn distance_extra_bits(symbol: u32) -> u32 {
+    (symbol / 2).saturating_sub(1)
 }
 
 struct Counts {
@@ -230,15 +310,26 @@ fn write_block(
     let start = out.position();
     out.reserve(tokens.len() * 6 + 1024);
     write_header(&literal_lengths, &distance_lengths, last, out);
-    // Length code and extra bits for each match length, packed.
-    let mut lengths = [(0u32, 0u32); MAX_MATCH + 1];
-    for (len, packed) in lengths.iter_mut().enumerate().skip(MIN_MATCH) {
+    // Length code and extra bits for each match length - 3, packed.
+    let mut lengths = [(0u32, 0u32); MAX_MATCH - MIN_MATCH + 1];
+    for (len, packed) in (MIN_MATCH..).zip(lengths.iter_mut()) {
         let symbol = length_symbol(len as u32);
         let code = literal_codes[257 + symbol];
         let extra = len as u32 - LENGTH_BASE[symbol] as u32;
         *packed = (
             code.bits as u32 | extra << code.len,
             code.len as u32 + LENGTH_EXTRA[symbol] as u32,
+        );
+    }
+    // Each distance symbol's code, its length, and that plus its extra bits.
+    let mut distances = [(0u32, 0u32, 0u32); DISTANCE_SYMBOLS];
+    for (symbol, packed) in distances.iter_mut().enumerate() {
+        let code = distance_codes[symbol];
+        let extra_count = distance_extra_bits(symbol as u32);
+        *packed = (
+            code.bits as u32,
+            code.len as u32,
+            code.len as u32 + extra_count,
         );
     }
     let mut cursor = out.cursor();
@@ -248,18 +339,12 @@ fn write_block(
             cursor.put(code.bits as u64, code.len as u32);
             continue;
         }
-        let len = (token >> 16 & 0x1ff) as usize;
-        let dist = token & 0xffff;
-        let (len_bits, len_count) = lengths[len];
-        let Code {
-            bits,
-            len: code_len,
-        } = distance_codes[distance_symbol(dist)];
-        let (extra, extra_count) = distance_extra(dist);
-        let dist_bits = bits as u64 | (extra as u64) << code_len;
+        let (len_bits, len_count) = lengths[(token >> 23 & 0xff) as usize];
+        let (code, code_len, dist_count) = distances[(token >> 18 & 0x1f) as usize];
+        let dist_bits = code as u64 | ((token & 0x1fff) as u64) << code_len;
         cursor.put(
             len_bits as u64 | dist_bits << len_count,
-            len_count + code_len as u32 + extra_count,
+            len_count + dist_count,
         );
     }
     let end = literal_codes[END_OF_BLOCK];
@@ -357,8 +442,11 @@ mod tests {
 
     /// Codes `data` in bands of `band` bytes as one stream.
     fn code(data: &[u8], band: usize) -> Vec<u8> {
+        code_with(&mut LzStrip::new(), data, band)
+    }
+
+    fn code_with(lz: &mut LzStrip, data: &[u8], band: usize) -> Vec<u8> {
         let mut out = BitWriter::new(16);
-        let mut lz = LzStrip::new();
         let bands: Vec<&[u8]> = data.chunks(band).collect();
         for (i, piece) in bands.iter().enumerate() {
             lz.code(piece, i + 1 == bands.len(), &mut out);
@@ -380,10 +468,46 @@ mod tests {
             (24577, 29, 13),
             (32768, 29, 13),
         ] {
-            assert_eq!(distance_symbol(dist), symbol, "{dist}");
-            assert_eq!(distance_extra(dist).1, extra, "{dist}");
+            assert_eq!(distance_code(dist).0, symbol, "{dist}");
+            assert_eq!(distance_extra_bits(symbol), extra, "{dist}");
         }
-        assert_eq!(distance_extra(32768).0, 8191);
+        assert_eq!(distance_code(32768).1, 8191);
+        // Every distance: its symbol's base (the smallest distance with
+        // that symbol) plus the extra bits' value, which fits in them.
+        let mut base = [0u32; DISTANCE_SYMBOLS];
+        for dist in (1..=32768u32).rev() {
+            base[distance_code(dist).0 as usize] = dist;
+        }
+        for dist in 1..=32768u32 {
+            let (symbol, extra) = distance_code(dist);
+            assert_eq!(base[symbol as usize] + extra, dist, "{dist}");
+            assert!(extra < 1 << distance_extra_bits(symbol), "{dist}");
+        }
+    }
+
+    #[test]
+    fn a_restarted_coder_codes_a_strip_as_a_new_one_would() {
+        // A band's last three positions are not entered in the table (the
+        // hash reads four bytes), so a string first seen across a band's
+        // end is not found later in the strip. A table left from another
+        // strip can have it: there, bytes 999-1001 (across the first
+        // band's end) seen in a single band; here repeated at 1500.
+        let mut state = 0x2545_f491u32;
+        let mut data: Vec<u8> = (0..2000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            })
+            .collect();
+        data.copy_within(999..1011, 1500);
+        // Zeros, so the second band is coded, not stored.
+        data[1600..].fill(0);
+        let mut lz = LzStrip::new();
+        code_with(&mut lz, &data[..1100], 2000);
+        lz.restart();
+        assert!(code_with(&mut lz, &data, 1000) == code(&data, 1000));
     }
 
     #[test]

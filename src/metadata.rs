@@ -375,6 +375,41 @@ impl Metadata {
         }
         Ok(chunks)
     }
+
+    /// The chunks back to back as a file holds them (length, type, data,
+    /// CRC), with no signature or image: how a pickled Frame carries its
+    /// `info`, so nothing is lost (repeated text keys, the profile's name)
+    /// and `from_chunk_bytes` reads it with the file reader's own checks.
+    pub fn to_chunk_bytes(&self) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        for (kind, data) in self.chunks()? {
+            bytes.extend_from_slice(&crate::striped::chunk(&kind, &data));
+        }
+        Ok(bytes)
+    }
+
+    /// Reads what `to_chunk_bytes` wrote. Damage of any kind (a chunk cut
+    /// short, a CRC, a value out of range) is an error, never a partial
+    /// result; decompressed text and profiles may use at most `max_bytes`.
+    pub fn from_chunk_bytes(bytes: &[u8], max_bytes: usize) -> Result<Metadata> {
+        let damaged = |why: &str| value_error(format!("its metadata is damaged ({why})"));
+        let mut at = 0;
+        while at < bytes.len() {
+            let length = bytes
+                .get(at..at + 4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+            match length.and_then(|length| (at + 12).checked_add(length)) {
+                Some(end) if end <= bytes.len() => at = end,
+                _ => return Err(damaged("a chunk is cut short")),
+            }
+        }
+        let mut png = PNG_SIGNATURE.to_vec();
+        png.extend_from_slice(bytes);
+        match read(&png, true, max_bytes) {
+            Ok(found) => Ok(found.metadata),
+            Err(e) => Err(damaged(&e.to_string())),
+        }
+    }
 }
 
 /// Checks text entries: keys by the spec's keyword rule, no NUL in values.
@@ -840,6 +875,29 @@ mod tests {
             .unwrap(),
         );
         metadata
+    }
+
+    #[test]
+    fn chunk_bytes_round_trip_and_refuse_damage() {
+        let mut metadata = everything();
+        metadata
+            .text
+            .push(("Comment".into(), "a key may repeat".into()));
+        metadata
+            .text
+            .push(("Comment".into(), "and both stay".into()));
+        let bytes = metadata.to_chunk_bytes().unwrap();
+        assert_eq!(
+            Metadata::from_chunk_bytes(&bytes, 1 << 20).unwrap(),
+            metadata
+        );
+        assert!(Metadata::from_chunk_bytes(&[], 1 << 20).unwrap().is_empty());
+        let cut = Metadata::from_chunk_bytes(&bytes[..bytes.len() - 1], 1 << 20);
+        assert!(cut.unwrap_err().to_string().contains("cut short"));
+        let mut flipped = bytes.clone();
+        flipped[10] ^= 1; // inside the first chunk's data: its CRC fails
+        let error = Metadata::from_chunk_bytes(&flipped, 1 << 20).unwrap_err();
+        assert!(error.to_string().contains("CRC"), "{error}");
     }
 
     #[test]

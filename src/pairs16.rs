@@ -28,7 +28,7 @@
 use crate::deflate::{
     self, canonical_codes, code_lengths, length_symbol, BitWriter, Code, LENGTH_BASE, LENGTH_EXTRA,
 };
-use crate::lz77::{distance_extra, distance_symbol, match_len, write_header};
+use crate::lz77::{distance_code, distance_extra_bits, match_len, write_header};
 
 /// Deflate's window and match limits.
 const WINDOW: usize = 32 * 1024;
@@ -105,6 +105,14 @@ impl PairStrip {
             tokens: Vec::new(),
             row_len,
         }
+    }
+
+    /// Starts a new strip: nothing before it is matched, so a strip's bytes
+    /// do not depend on which strips the coder saw before (threads).
+    pub fn restart(&mut self) {
+        self.window.clear();
+        self.base = 0;
+        self.table.fill(EMPTY);
     }
 
     /// Forgets the window: the bytes coded next are not preceded by the
@@ -190,7 +198,7 @@ fn parse(
                 at += 2;
                 continue;
             }
-            let symbol = distance_symbol(dist as u32);
+            let symbol = distance_code(dist as u32).0 as usize;
             tokens.push(MATCH | (symbol as u32) << 24 | (len as u32 - 3) << 15 | (dist as u32 - 1));
             counts.literals[257 + length_symbol(len as u32)] += 1;
             counts.distances[symbol] += 1;
@@ -369,13 +377,15 @@ fn write_block(
             continue;
         }
         let len = (token >> 15 & 0x1ff) as usize + 3;
-        let dist = (token & 0x7fff) + 1;
+        let symbol = token >> 24 & 0x1f;
         let (len_bits, len_count) = lengths[len];
         let Code {
             bits,
             len: code_len,
-        } = distance_codes[(token >> 24 & 0x1f) as usize];
-        let (extra, extra_count) = distance_extra(dist);
+        } = distance_codes[symbol as usize];
+        // The extra bits are the low bits of distance - 1.
+        let extra_count = distance_extra_bits(symbol);
+        let extra = token & 0x7fff & ((1 << extra_count) - 1);
         let dist_bits = bits as u64 | (extra as u64) << code_len;
         cursor.put(
             len_bits as u64 | dist_bits << len_count,

@@ -96,6 +96,17 @@ impl Coder {
         filter: RowFilter::Paeth,
     };
 
+    /// Room to allocate (zeroed) for the coded form of `bytes` bytes; the
+    /// writer grows past it if needed. The screen coder's output is 2-10%
+    /// of its input: zeroing half the frame for it (3 MB at 1080p) was 3-5%
+    /// of a 1080p screen's encode.
+    fn output_guess(self, bytes: usize) -> usize {
+        match self {
+            Coder::Lz77 { .. } => bytes / 8 + 1024,
+            _ => bytes / 2 + 1024,
+        }
+    }
+
     fn filter(self) -> RowFilter {
         match self {
             Coder::Stored | Coder::Smallest(_) => RowFilter::None,
@@ -158,7 +169,7 @@ pub fn encode_in_strips(
         segments,
         per_segment,
     };
-    let mut out = BitWriter::new(data.len() / 2 + 1024);
+    let mut out = BitWriter::new(coder.output_guess(data.len()));
     out.push_bytes(&SIGNATURE);
     push_chunk(&mut out, b"IHDR", &header(layout));
     for (kind, data) in chunks {
@@ -320,23 +331,23 @@ impl Strips<'_> {
     }
 
     /// Codes `strip` into `out`; returns the Adler-32 of its filtered bytes
-    /// and how many there are. `scratch` holds a band of filtered rows; one
+    /// and how many there are. `work` holds the buffers; one
     /// per thread, reused from strip to strip.
     fn code(
         &self,
         strip: usize,
-        scratch: &mut Vec<u8>,
+        work: &mut Workspace,
         out: &mut BitWriter,
     ) -> Result<(u32, usize)> {
         let range = self.range(strip);
         let filtered_len = range.len() * (self.row_bytes + 1);
         let Coder::Smallest(candidates) = self.coder else {
-            return Ok((self.code_rows(strip, scratch, out)?, filtered_len));
+            return Ok((self.code_rows(strip, work, out)?, filtered_len));
         };
         let mut best: Option<(BitWriter, u32)> = None;
         for &coder in candidates {
-            let mut piece = BitWriter::new(filtered_len / 2 + 1024);
-            let adler = Strips { coder, ..*self }.code_rows(strip, scratch, &mut piece)?;
+            let mut piece = BitWriter::new(coder.output_guess(filtered_len));
+            let adler = Strips { coder, ..*self }.code_rows(strip, work, &mut piece)?;
             // Strips end byte-aligned (a sync flush), the last one is
             // aligned before the Adler-32: whole bytes either way.
             piece.align();
@@ -355,12 +366,12 @@ impl Strips<'_> {
     /// Every strip in order on the calling thread, straight into `out`.
     fn code_here(&self, out: &mut BitWriter, idat: &mut Segments) -> Result<u32> {
         let mut adler = 1;
-        let mut scratch = Vec::new();
+        let mut work = Workspace::default();
         for strip in 0..self.count() {
             if strip > 0 && self.starts_segment(strip) {
                 idat.next(out);
             }
-            let (strip_adler, len) = self.code(strip, &mut scratch, out)?;
+            let (strip_adler, len) = self.code(strip, &mut work, out)?;
             adler = deflate::adler32_combine(adler, strip_adler, len);
         }
         Ok(adler)
@@ -380,15 +391,15 @@ impl Strips<'_> {
         let next = AtomicUsize::new(0);
         let work = || -> Result<Vec<CodedStrip>> {
             let mut done = Vec::new();
-            let mut scratch = Vec::new();
+            let mut work = Workspace::default();
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 if index >= count {
                     return Ok(done);
                 }
-                let bound = self.range(index).len() * self.row_bytes / 2 + 1024;
-                let mut piece = BitWriter::new(bound);
-                let coded = self.code(index, &mut scratch, &mut piece);
+                let guess = (self.coder).output_guess(self.range(index).len() * self.row_bytes);
+                let mut piece = BitWriter::new(guess);
+                let coded = self.code(index, &mut work, &mut piece);
                 // A failed strip fails the frame: the other workers stop too.
                 let (adler, filtered_len) =
                     coded.inspect_err(|_| next.store(count, Ordering::Relaxed))?;
@@ -420,7 +431,7 @@ impl Strips<'_> {
     /// Filters and codes the rows of `strip` as deflate blocks, the final
     /// one if they reach the frame's end, else ending on a byte boundary;
     /// returns the Adler-32 of the filtered bytes.
-    fn code_rows(&self, strip: usize, scratch: &mut Vec<u8>, out: &mut BitWriter) -> Result<u32> {
+    fn code_rows(&self, strip: usize, work: &mut Workspace, out: &mut BitWriter) -> Result<u32> {
         let (data, row_bytes) = (self.data, self.row_bytes);
         let rows = self.range(strip);
         // A segment's first row is filtered without the row above, so the
@@ -437,16 +448,34 @@ impl Strips<'_> {
             }
             _ => (deflate::BLOCK_BYTES / (row_bytes + 1)).max(1),
         };
-        let band_bytes = rows.len().min(rows_per_band) * (row_bytes + 1);
-        if scratch.len() < band_bytes {
-            scratch.resize(band_bytes, 0);
-        }
         let mut zlib = match self.coder {
             Coder::Zlib { level, .. } => Some(ZlibStrip::new(level)),
             _ => None,
         };
-        let mut lz = matches!(self.coder, Coder::Lz77 { .. }).then(LzStrip::new);
-        let mut pairs = (self.coder == Coder::Pairs16).then(|| PairStrip::new(row_bytes + 1));
+        // The LZ77 coder filters into its own window (no copy into it), the
+        // others into `scratch`.
+        let mut lz = match self.coder {
+            Coder::Lz77 { .. } => {
+                let lz = work.lz.get_or_insert_with(LzStrip::new);
+                lz.restart();
+                Some(lz)
+            }
+            _ => {
+                let band_bytes = rows.len().min(rows_per_band) * (row_bytes + 1);
+                if work.scratch.len() < band_bytes {
+                    work.scratch.resize(band_bytes, 0);
+                }
+                None
+            }
+        };
+        let mut pairs = match self.coder {
+            Coder::Pairs16 => {
+                let pairs = (work.pairs).get_or_insert_with(|| PairStrip::new(row_bytes + 1));
+                pairs.restart();
+                Some(pairs)
+            }
+            _ => None,
+        };
         let mut adler = 1;
         let mut first = rows.start;
         loop {
@@ -454,50 +483,58 @@ impl Strips<'_> {
             let band = &data[first * row_bytes..(first + count) * row_bytes];
             let above = (Some(first) != restart && first > 0)
                 .then(|| &data[(first - 1) * row_bytes..first * row_bytes]);
-            let filtered = &mut scratch[..count * (row_bytes + 1)];
+            let filtered_len = count * (row_bytes + 1);
             let filter = |filter, filtered: &mut [u8]| {
                 filter_rows(filter, band, above, row_bytes, self.bpp, filtered)
             };
-            if let Coder::Lz77 { filter: None } = self.coder {
-                adaptive::filter_rows_least_sum(band, above, row_bytes, self.bpp, filtered);
-            } else {
-                filter(self.coder.filter(), filtered);
-            }
             first += count;
             let strip_done = first == rows.end;
             let final_block = last && strip_done;
-            // A band mostly not x257 goes to Runs, and the pair coder's
-            // next band must not refer back over it.
-            let paired = match &mut pairs {
-                Some(pairs) if pairs16::mostly_x257(band, row_bytes) => {
-                    pairs.code(filtered, final_block, out);
-                    true
-                }
-                Some(pairs) => {
-                    pairs.forget();
-                    false
-                }
-                None => false,
-            };
-            match (&mut zlib, &mut lz) {
-                _ if paired => {}
-                (Some(zlib), _) => zlib.code(filtered, strip_done, last, out)?,
-                (None, Some(lz)) => lz.code(filtered, final_block, out),
-                (None, None) if self.coder == Coder::Stored => {
-                    deflate::write_stored(filtered, final_block, out)
-                }
-                // A band the coder declines (noise) is stored, and stored
-                // rows are filtered with None: a decoder only copies them,
-                // where Paeth costs it 3x the time and saves nothing.
-                (None, None) if filtered.len() <= deflate::MAX_CODED_BYTES => {
-                    if !deflate::write_coded(filtered, final_block, out) {
-                        filter(RowFilter::None, filtered);
-                        deflate::write_stored(filtered, final_block, out);
+            if let Some(lz) = lz.as_deref_mut() {
+                let filtered = lz.band(filtered_len);
+                match self.coder {
+                    Coder::Lz77 { filter: None } => {
+                        adaptive::filter_rows_least_sum(band, above, row_bytes, self.bpp, filtered)
                     }
+                    coder => filter(coder.filter(), filtered),
                 }
-                (None, None) => deflate::write_blocks(filtered, final_block, out),
+                adler = deflate::adler32(adler, filtered);
+                lz.code_band(filtered_len, final_block, out);
+            } else {
+                let filtered = &mut work.scratch[..filtered_len];
+                filter(self.coder.filter(), filtered);
+                // A band mostly not x257 goes to Runs, and the pair coder's
+                // next band must not refer back over it.
+                let paired = match pairs.as_deref_mut() {
+                    Some(pairs) if pairs16::mostly_x257(band, row_bytes) => {
+                        pairs.code(filtered, final_block, out);
+                        true
+                    }
+                    Some(pairs) => {
+                        pairs.forget();
+                        false
+                    }
+                    None => false,
+                };
+                match &mut zlib {
+                    _ if paired => {}
+                    Some(zlib) => zlib.code(filtered, strip_done, last, out)?,
+                    None if self.coder == Coder::Stored => {
+                        deflate::write_stored(filtered, final_block, out)
+                    }
+                    // A band the coder declines (noise) is stored, and stored
+                    // rows are filtered with None: a decoder only copies them,
+                    // where Paeth costs it 3x the time and saves nothing.
+                    None if filtered.len() <= deflate::MAX_CODED_BYTES => {
+                        if !deflate::write_coded(filtered, final_block, out) {
+                            filter(RowFilter::None, filtered);
+                            deflate::write_stored(filtered, final_block, out);
+                        }
+                    }
+                    None => deflate::write_blocks(filtered, final_block, out),
+                }
+                adler = deflate::adler32(adler, filtered);
             }
-            adler = deflate::adler32(adler, filtered);
             if strip_done {
                 break;
             }
@@ -507,6 +544,16 @@ impl Strips<'_> {
         }
         Ok(adler)
     }
+}
+
+/// One thread's buffers, reused from strip to strip: a band of filtered
+/// rows, and the LZ77 and pair coders' windows and tables (allocated once,
+/// not once a strip).
+#[derive(Default)]
+struct Workspace {
+    scratch: Vec<u8>,
+    lz: Option<LzStrip>,
+    pairs: Option<PairStrip>,
 }
 
 /// One strip's raw deflate stream from zlib: bands are fed in; the strip
@@ -694,7 +741,7 @@ mod tests {
         filter: RowFilter::Up,
     };
 
-    const CODERS: [Coder; 7] = [
+    const CODERS: [Coder; 9] = [
         Coder::RUNS,
         Coder::Runs {
             filter: RowFilter::Up,
@@ -706,6 +753,13 @@ mod tests {
         },
         Coder::Stored,
         Coder::Smallest(&[Coder::Stored, Coder::RUNS, ZLIB_UP]),
+        // The screen and pair coders keep their windows and tables from
+        // strip to strip on a thread: the strips' bytes must not depend on
+        // that.
+        Coder::Lz77 { filter: None },
+        Coder::Lz77 {
+            filter: Some(RowFilter::Paeth),
+        },
         Coder::Pairs16,
     ];
 

@@ -178,7 +178,8 @@ class Frame:
         **metadata: Unpack[_Metadata],
     ) -> None: ...
     def tobytes(self) -> bytes: ...
-    # pickle: (_frame_from_pickle, (pixels, ...)); a PickleBuffer from protocol 5.
+    # pickle: (_frame_from_pickle, (pixels, ..., [metadata])); a PickleBuffer from
+    # protocol 5; `info` travels as PNG chunk bytes.
     def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]: ...
     # The Py_bf_getbuffer slot. Python 3.12+ shows it as __buffer__ (PEP 688);
     # on 3.11 the slot exists without the Python-level method, but declaring
@@ -283,6 +284,7 @@ def read_frames(
     progress: bool | _Progress | None = None,
     order: _Order = "bgr",
     max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> list[Frame]: ...
 @overload
 def read_frames(
@@ -293,6 +295,7 @@ def read_frames(
     progress: bool | _Progress | None = None,
     order: _Order = "bgr",
     max_bytes: int = 1073741824,
+    strict: bool = False,
 ) -> _Out: ...
 def describe(obj: _Image, request: _Request | int = "records_ro") -> _BufferInfo: ...
 
@@ -340,6 +343,7 @@ def _frame_from_pickle(
     depth: int,
     order: _Order,
     byteorder: Literal["little", "big"],
+    metadata: bytes | None = None,
     /,
 ) -> Frame: ...
 
