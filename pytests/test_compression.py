@@ -112,6 +112,34 @@ def test_default_adapts_to_screen_content(content: dict[str, np.ndarray]) -> Non
         assert bufpng.encode(frame) == bufpng.encode(frame, compression=2), name
 
 
+def test_default_pairs_x257_16_bit_frames(photo: np.ndarray) -> None:
+    """A 16-bit frame whose low bytes repeat the high bytes (an 8-bit photo
+    x257) gets the pair coder (src/pairs16.rs): far smaller than level 2
+    (Runs), exact in cv2 and Pillow, the same bytes on any thread count;
+    in RGB, BGRA and gray, and with rows that are not x257 among them
+    (those go to Runs)."""
+    import cv2
+
+    big = cv2_resize(photo, 2)  # 1536x1024: strips, restart segments
+    frames = {
+        "rgb": big.astype(np.uint16) * 257,
+        "bgra": cv2.cvtColor(big, cv2.COLOR_BGR2BGRA).astype(np.uint16) * 257,
+        "gray": cv2.cvtColor(big, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257,
+    }
+    mixed = frames["rgb"].copy()
+    mixed[300:320] += 1  # low byte no longer equal to the high byte (not sampled rows)
+    mixed[::97] ^= 0x55
+    frames["mixed"] = mixed
+    for name, frame in frames.items():
+        png = bufpng.encode(frame, threads=1)
+        assert bufpng.encode(frame, threads=2) == png, name
+        assert np.array_equal(cv2_decode(png), frame), name
+        if name == "gray":
+            assert np.array_equal(pil_decode(png).astype(np.uint16), frame)
+        runs = bufpng.encode(frame, compression=2)
+        assert len(png) < len(runs) * 0.85, (name, len(png), len(runs))
+
+
 def test_level_9_beats_pillow_default(content: dict[str, np.ndarray], photo: np.ndarray) -> None:
     """On the benchmark's kinds of content: screens, and photos upscaled to
     video size (smooth). On a native-resolution photo zlib-rs's level 9 can

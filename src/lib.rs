@@ -20,6 +20,7 @@ pub mod filter;
 pub mod layout;
 pub mod lz77;
 pub mod metadata;
+pub mod pairs16;
 pub mod pattern;
 pub mod pixels;
 mod repeats;

@@ -236,7 +236,7 @@ fn hash(word: u32) -> usize {
 /// How many bytes from `at` repeat those from `from` (< `at`), up to `max`
 /// (the copy may overlap: deflate allows it).
 #[inline(always)]
-fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
+pub(crate) fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
     let (earlier, later) = (&data[from..from + max], &data[at..at + max]);
     let mut len = 0;
     for (a, b) in earlier.chunks_exact(8).zip(later.chunks_exact(8)) {
@@ -259,7 +259,7 @@ fn match_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
 /// the bits below that are the extra bits; `saturating_sub` makes the
 /// same formula right for d < 4 (no branch for them).
 #[inline(always)]
-fn distance_code(dist: u32) -> (u32, u32) {
+pub(crate) fn distance_code(dist: u32) -> (u32, u32) {
     let d = dist - 1;
     let bits = 31 - (d | 1).leading_zeros();
     let shift = bits.saturating_sub(1);
@@ -268,7 +268,7 @@ fn distance_code(dist: u32) -> (u32, u32) {
 
 /// How many extra bits follow a distance symbol's code.
 #[inline(always)]
-fn distance_extra_bits(symbol: u32) -> u32 {
+pub(crate) fn distance_extra_bits(symbol: u32) -> u32 {
     (symbol / 2).saturating_sub(1)
 }
 
@@ -361,7 +361,12 @@ fn write_block(
 /// A dynamic block's header: all 286 literal/length and 30 distance code
 /// lengths, run-length coded (RFC 1951 3.2.7: 16 repeats the previous
 /// length 3-6 times, 17 and 18 give 3-10 and 11-138 zeros).
-fn write_header(literal_lengths: &[u8], distance_lengths: &[u8], last: bool, out: &mut BitWriter) {
+pub(crate) fn write_header(
+    literal_lengths: &[u8],
+    distance_lengths: &[u8],
+    last: bool,
+    out: &mut BitWriter,
+) {
     let all: Vec<u8> = literal_lengths
         .iter()
         .chain(distance_lengths)

@@ -18,6 +18,7 @@ use crate::deflate::{self, BitWriter};
 use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
 use crate::lz77::LzStrip;
+use crate::pairs16::{self, PairStrip};
 use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
@@ -79,6 +80,10 @@ pub enum Coder {
     /// bufpng's own LZ77 coder (`lz77.rs`), after `filter`, or with `None`
     /// after each row's own choice of None, Sub or Up (`adaptive.rs`).
     Lz77 { filter: Option<RowFilter> },
+    /// For 16-bit rows: bufpng's pair coder (`pairs16.rs`) after Paeth on
+    /// bands where most rows' samples repeat their high byte in the low
+    /// byte (x257), Runs after Paeth on any other band.
+    Pairs16,
     /// Each strip coded with each of these, the smallest kept: the file is
     /// never larger than any of them would have made (same cuts, same
     /// framing), at the sum of their times.
@@ -111,6 +116,7 @@ impl Coder {
                 filter: Some(filter),
             } => filter,
             Coder::Runs { filter } | Coder::Zlib { filter, .. } => filter,
+            Coder::Pairs16 => RowFilter::Paeth,
         }
     }
 }
@@ -462,6 +468,14 @@ impl Strips<'_> {
                 None
             }
         };
+        let mut pairs = match self.coder {
+            Coder::Pairs16 => {
+                let pairs = (work.pairs).get_or_insert_with(|| PairStrip::new(row_bytes + 1));
+                pairs.restart();
+                Some(pairs)
+            }
+            _ => None,
+        };
         let mut adler = 1;
         let mut first = rows.start;
         loop {
@@ -489,7 +503,21 @@ impl Strips<'_> {
             } else {
                 let filtered = &mut work.scratch[..filtered_len];
                 filter(self.coder.filter(), filtered);
+                // A band mostly not x257 goes to Runs, and the pair coder's
+                // next band must not refer back over it.
+                let paired = match pairs.as_deref_mut() {
+                    Some(pairs) if pairs16::mostly_x257(band, row_bytes) => {
+                        pairs.code(filtered, final_block, out);
+                        true
+                    }
+                    Some(pairs) => {
+                        pairs.forget();
+                        false
+                    }
+                    None => false,
+                };
                 match &mut zlib {
+                    _ if paired => {}
                     Some(zlib) => zlib.code(filtered, strip_done, last, out)?,
                     None if self.coder == Coder::Stored => {
                         deflate::write_stored(filtered, final_block, out)
@@ -519,12 +547,13 @@ impl Strips<'_> {
 }
 
 /// One thread's buffers, reused from strip to strip: a band of filtered
-/// rows, and the LZ77 coder's window and tables (allocated once, not once
-/// a strip).
+/// rows, and the LZ77 and pair coders' windows and tables (allocated once,
+/// not once a strip).
 #[derive(Default)]
 struct Workspace {
     scratch: Vec<u8>,
     lz: Option<LzStrip>,
+    pairs: Option<PairStrip>,
 }
 
 /// One strip's raw deflate stream from zlib: bands are fed in; the strip
@@ -712,7 +741,7 @@ mod tests {
         filter: RowFilter::Up,
     };
 
-    const CODERS: [Coder; 8] = [
+    const CODERS: [Coder; 9] = [
         Coder::RUNS,
         Coder::Runs {
             filter: RowFilter::Up,
@@ -724,12 +753,14 @@ mod tests {
         },
         Coder::Stored,
         Coder::Smallest(&[Coder::Stored, Coder::RUNS, ZLIB_UP]),
-        // The screen coder keeps its window and table from strip to strip
-        // on a thread: the strips' bytes must not depend on that.
+        // The screen and pair coders keep their windows and tables from
+        // strip to strip on a thread: the strips' bytes must not depend on
+        // that.
         Coder::Lz77 { filter: None },
         Coder::Lz77 {
             filter: Some(RowFilter::Paeth),
         },
+        Coder::Pairs16,
     ];
 
     #[test]
@@ -810,6 +841,46 @@ mod tests {
             smallest.len() < sizes[0] && smallest.len() < sizes[4],
             "{sizes:?}"
         );
+    }
+
+    #[test]
+    fn the_pair_coder_takes_x257_bands_and_leaves_the_others_to_runs() {
+        // 16-bit RGBA and gray+alpha, large enough for strips; the low byte
+        // repeats the high byte (x257) except in a few rows of some strips
+        // and in the whole lower third.
+        for channels in [4, 2, 1] {
+            let layout = layout(900, 600, channels, Depth::Sixteen);
+            let row = layout.row_bytes();
+            let mut state = 0x2545_f491u32;
+            let mut data = vec![0; layout.byte_len()];
+            for (i, pair) in data.chunks_exact_mut(2).enumerate() {
+                let (x, y) = (i * 2 % row, i * 2 / row);
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                // A photo-like high byte: a gradient and a little noise.
+                pair[0] = ((x / 9 + y / 3) as u8).wrapping_add((state >> 30) as u8);
+                pair[1] = match y % 97 != 5 && y < 400 {
+                    true => pair[0],
+                    false => (state >> 8) as u8,
+                };
+            }
+            let strips = strip_count(data.len(), 600);
+            assert!(strips >= 2, "{strips}");
+            let png = encode(&layout, &data, Coder::Pairs16, 1, &[]).unwrap();
+            assert_eq!(decode(&png).1, data, "{channels} channels");
+            for threads in [2, 5] {
+                let other = encode(&layout, &data, Coder::Pairs16, threads, &[]).unwrap();
+                assert!(other == png, "{threads} threads changed the bytes");
+            }
+            // Smaller than Runs (the x257 bands: sample pairs matched),
+            // Paeth on every row but a segment's first.
+            let runs = encode(&layout, &data, Coder::RUNS, 1, &[]).unwrap();
+            assert!(png.len() < runs.len(), "{} {}", png.len(), runs.len());
+            let types = filtered_rows(&png);
+            let paeth = (types.chunks(row + 1)).filter(|r| r[0] == RowFilter::Paeth as u8);
+            assert!(paeth.count() >= 600 - 8);
+        }
     }
 
     #[test]

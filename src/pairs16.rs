@@ -1,0 +1,522 @@
+//! bufpng's coder for 16-bit rows whose samples repeat their high byte in
+//! the low byte (an 8-bit source scaled by 257, `x257`: 8-bit photos saved
+//! as 16-bit). After any PNG filter such rows are pairs of equal bytes
+//! (the filters are byte-wise, and the low byte's neighbours equal the high
+//! byte's), so a repeat of two 8-bit residuals is a 4-byte 16-bit match:
+//! the short matches libpng finds there and Runs (one byte at a time)
+//! cannot.
+//!
+//! A greedy LZ77 parse over the filtered 16-bit bytes that looks up only
+//! pair starts (half the positions) in two tables of one entry a key (the
+//! most recent position): one indexed directly by the high bytes of the
+//! next two samples (no hash), one by a hash of the next three samples'
+//! high bytes, which finds the longer matches the first one's most recent
+//! entry misses. The longer of the two candidates' matches is taken. Every
+//! pair start inside a match is entered too (in one table only: 2.6-8.8%
+//! larger files; all but the last: 10%). Every candidate is checked
+//! byte by byte, so the output is valid deflate for any content; on rows
+//! that are not x257 it finds little (the 16-bit photo resized with
+//! INTER_CUBIC: 0.1% smaller than Runs at three times its time), so
+//! `striped.rs` gives bands that are mostly not x257 to Runs.
+//!
+//! A strip is coded band by band (`striped.rs`); the last 32 KiB of the
+//! strip so far stay in the window, so matches reach back across bands
+//! (never across strips: each strip starts with an empty window).
+//! Why and the measurements: docs/benchmarks.md, "16-bit x257: the pair
+//! coder".
+
+use crate::deflate::{
+    self, canonical_codes, code_lengths, length_symbol, BitWriter, Code, LENGTH_BASE, LENGTH_EXTRA,
+};
+use crate::lz77::{distance_code, distance_extra_bits, match_len, write_header};
+
+/// Deflate's window and match limits.
+const WINDOW: usize = 32 * 1024;
+const MAX_MATCH: usize = 258;
+/// The shortest match taken: two samples' bytes (two 8-bit residuals).
+const MIN_MATCH: usize = 4;
+const MAX_CODE_BITS: u8 = 15;
+const LITERAL_SYMBOLS: usize = 286;
+const DISTANCE_SYMBOLS: usize = 30;
+const END_OF_BLOCK: usize = 256;
+/// Tokens: a match (distance symbol in bits 24-28, length - 3 in 15-23,
+/// distance - 1 in 0-14), two literal bytes (bits 0-15, first byte low),
+/// or one literal byte.
+const MATCH: u32 = 1 << 31;
+const PAIR: u32 = 1 << 30;
+/// An empty table entry: its distance from any position under 2 GiB is
+/// over the window, so it is never tried.
+const EMPTY: u32 = 1 << 31;
+
+/// Whether every 16-bit sample of `rows` (big-endian, as PNG stores them)
+/// has equal high and low bytes.
+pub fn is_x257(rows: &[u8]) -> bool {
+    let (body, tail) = rows.split_at(rows.len() / 8 * 8);
+    // Eight bytes at a time, without an early exit per word: a branch-free
+    // fold over a chunk of words vectorises.
+    for block in body.chunks(64 * 8) {
+        let mut differ = 0u64;
+        for word in block.chunks_exact(8) {
+            let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+            differ |= (word ^ (word >> 8)) & 0x00ff_00ff_00ff_00ff;
+        }
+        if differ != 0 {
+            return false;
+        }
+    }
+    tail.chunks_exact(2).all(|pair| pair[0] == pair[1])
+}
+
+/// Whether at least half the rows of `rows` (of `row_bytes` bytes each)
+/// are x257: the pair coder's matches make up for the few rows that are
+/// not (on such rows it is about as small as Runs, only slower).
+pub fn mostly_x257(rows: &[u8], row_bytes: usize) -> bool {
+    let count = rows.len() / row_bytes.max(1);
+    let x257 = rows
+        .chunks_exact(row_bytes.max(1))
+        .filter(|row| is_x257(row))
+        .count();
+    count > 0 && x257 * 2 >= count
+}
+
+/// One strip's coder state: the window and the tables.
+pub struct PairStrip {
+    /// The last bytes of the strip so far (up to WINDOW), and while a band
+    /// is parsed, that band after them (a strip's first band is parsed in
+    /// place).
+    window: Vec<u8>,
+    /// Stream offset (from the strip's start) of `window[0]`.
+    base: usize,
+    /// The last pair start entered under each key, as stream offsets: the
+    /// two-sample table, then the three-sample one (2^16 entries each).
+    table: Vec<u32>,
+    tokens: Vec<u32>,
+    /// A filtered row's length (filter type byte and an even number of
+    /// sample bytes).
+    row_len: usize,
+}
+
+impl PairStrip {
+    pub fn new(row_len: usize) -> PairStrip {
+        PairStrip {
+            window: Vec::new(),
+            base: 0,
+            table: vec![EMPTY; 2 << 16],
+            tokens: Vec::new(),
+            row_len,
+        }
+    }
+
+    /// Starts a new strip: nothing before it is matched, so a strip's bytes
+    /// do not depend on which strips the coder saw before (threads).
+    pub fn restart(&mut self) {
+        self.window.clear();
+        self.base = 0;
+        self.table.fill(EMPTY);
+    }
+
+    /// Forgets the window: the bytes coded next are not preceded by the
+    /// ones before in the stream (another coder wrote those), so nothing
+    /// may refer back to them. Table entries from before fall out of reach.
+    pub fn forget(&mut self) {
+        self.base += self.window.len();
+        self.window.clear();
+    }
+
+    /// Codes `band` (the next filtered rows of the strip, whole rows) as
+    /// one block, the stream's final block when `last`; stored when coding
+    /// would not be smaller.
+    pub fn code(&mut self, band: &[u8], last: bool, out: &mut BitWriter) {
+        if band.is_empty() {
+            return deflate::write_stored(band, last, out);
+        }
+        let mut counts = Counts::new();
+        let row_len = self.row_len;
+        if self.window.is_empty() {
+            // A strip's first band (a 1080p frame's strips are one band
+            // each) is parsed where it is, without a copy.
+            parse(
+                band,
+                0,
+                self.base,
+                row_len,
+                &mut self.table,
+                &mut self.tokens,
+                &mut counts,
+            );
+            let tail = band.len().min(WINDOW);
+            self.window.extend_from_slice(&band[band.len() - tail..]);
+            self.base += band.len() - tail;
+        } else {
+            let start = self.window.len();
+            self.window.extend_from_slice(band);
+            let (table, tokens) = (&mut self.table, &mut self.tokens);
+            parse(
+                &self.window,
+                start,
+                self.base,
+                row_len,
+                table,
+                tokens,
+                &mut counts,
+            );
+            let drop = self.window.len() - self.window.len().min(WINDOW);
+            self.window.drain(..drop);
+            self.base += drop;
+        }
+        if !write_block(&self.tokens, &counts, last, band.len(), out) {
+            deflate::write_stored(band, last, out);
+        }
+    }
+}
+
+/// Greedy parse of `data[start..]` (whole rows of `row_len` bytes; the
+/// bytes before are the window, `data[0]` at stream offset `base`) into
+/// `tokens`, counting symbols. Row by row: the filter type byte is a
+/// literal, then each sample pair is looked up and starts a match or goes
+/// out as two literals. Matches stay in their row and are cut to whole
+/// pairs, so every lookup is at a pair start.
+fn parse(
+    data: &[u8],
+    start: usize,
+    base: usize,
+    row_len: usize,
+    table: &mut [u32],
+    tokens: &mut Vec<u32>,
+    counts: &mut Counts,
+) {
+    tokens.clear();
+    for row in (start..data.len()).step_by(row_len) {
+        let row_end = (row + row_len).min(data.len());
+        tokens.push(data[row] as u32);
+        counts.literals[data[row] as usize] += 1;
+        let mut at = row + 1;
+        while at + MIN_MATCH <= row_end {
+            let (len, dist) = find(data, table, base, at, row_end);
+            if len < MIN_MATCH {
+                push_pair(tokens, counts, data, at);
+                at += 2;
+                continue;
+            }
+            let symbol = distance_code(dist as u32).0 as usize;
+            tokens.push(MATCH | (symbol as u32) << 24 | (len as u32 - 3) << 15 | (dist as u32 - 1));
+            counts.literals[257 + length_symbol(len as u32)] += 1;
+            counts.distances[symbol] += 1;
+            // The pair starts inside the match are entered too.
+            let next = at + len;
+            at += 2;
+            while at < next && at + 4 <= row_end {
+                enter(data, table, base, at);
+                at += 2;
+            }
+            at = next;
+        }
+        // The last pair (or, in rows of an odd length, which 16-bit rows
+        // never have, the last bytes).
+        for &byte in &data[at..row_end] {
+            tokens.push(byte as u32);
+            counts.literals[byte as usize] += 1;
+        }
+    }
+}
+
+/// The longest match for the pair start `at` among the tables' candidates,
+/// in whole pairs and before `end` (a length under MIN_MATCH when none),
+/// and enters `at` in the tables.
+#[inline(always)]
+fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (usize, usize) {
+    let position = (base + at) as u32;
+    let max = (end - at).min(MAX_MATCH) & !1;
+    let (short, long) = keys(data, at);
+    let near = std::mem::replace(&mut table[short], position);
+    let far = std::mem::replace(&mut table[long], position);
+    let mut best = (0, 0);
+    // Often both tables name the same position: it is checked once.
+    for candidate in [near, far] {
+        let dist = position.wrapping_sub(candidate) as usize;
+        if dist <= WINDOW && dist <= at {
+            let len = candidate_len(data, at - dist, at, max);
+            if len > best.0 {
+                best = (len, dist);
+            }
+        }
+        if far == near {
+            break;
+        }
+    }
+    best
+}
+
+/// How many bytes from `at` repeat those from `from`, in whole pairs, up to
+/// `max`; 0 unless the first four do. Most matches here are under 8 bytes:
+/// one comparison of eight checks the candidate and measures the match.
+#[inline(always)]
+fn candidate_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
+    if let (Some(earlier), Some(later)) = (data.get(from..from + 8), data.get(at..at + 8)) {
+        let earlier = u64::from_le_bytes(earlier.try_into().expect("8 bytes"));
+        let later = u64::from_le_bytes(later.try_into().expect("8 bytes"));
+        let differ = earlier ^ later;
+        if differ as u32 != 0 {
+            return 0;
+        }
+        if differ != 0 {
+            return ((differ.trailing_zeros() / 8) as usize).min(max) & !1;
+        }
+    } else if read_u32(data, from) != read_u32(data, at) {
+        return 0;
+    }
+    match_len(data, from, at, max) & !1
+}
+
+/// The table entries of the pair start `at`: the two samples' high bytes,
+/// and a hash of three samples' (of two near the end of `data`).
+#[inline(always)]
+fn keys(data: &[u8], at: usize) -> (usize, usize) {
+    let Some(bytes) = data.get(at..at + 8) else {
+        let word = read_u32(data, at);
+        let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
+        return (short, (1 << 16) + short);
+    };
+    let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+    let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
+    // The three high bytes in place (bytes 0, 2 and 4), hashed.
+    let long = word & 0xff_00ff_00ff;
+    let hash = (long.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
+    (short, (1 << 16) + hash)
+}
+
+/// Enters the pair start `at` in both tables.
+#[inline(always)]
+fn enter(data: &[u8], table: &mut [u32], base: usize, at: usize) {
+    let (short, long) = keys(data, at);
+    table[short] = (base + at) as u32;
+    table[long] = (base + at) as u32;
+}
+
+/// The two bytes at `at` as literals.
+#[inline(always)]
+fn push_pair(tokens: &mut Vec<u32>, counts: &mut Counts, data: &[u8], at: usize) {
+    let (first, second) = (data[at] as u32, data[at + 1] as u32);
+    tokens.push(PAIR | first | second << 8);
+    counts.literals[first as usize] += 1;
+    counts.literals[second as usize] += 1;
+}
+
+#[inline(always)]
+fn read_u32(data: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(data[at..at + 4].try_into().expect("4 bytes"))
+}
+
+struct Counts {
+    literals: [u32; LITERAL_SYMBOLS],
+    distances: [u32; DISTANCE_SYMBOLS],
+}
+
+impl Counts {
+    fn new() -> Counts {
+        let mut literals = [0; LITERAL_SYMBOLS];
+        literals[END_OF_BLOCK] = 1;
+        Counts {
+            literals,
+            distances: [0; DISTANCE_SYMBOLS],
+        }
+    }
+}
+
+/// Writes `tokens` as one dynamic-Huffman block; false (nothing written)
+/// when it came out larger than storing the `raw_len` bytes would.
+fn write_block(
+    tokens: &[u32],
+    counts: &Counts,
+    last: bool,
+    raw_len: usize,
+    out: &mut BitWriter,
+) -> bool {
+    let literal_lengths = code_lengths(&counts.literals, MAX_CODE_BITS);
+    // At least two distance codes, so the code is complete (some decoders
+    // refuse an incomplete one) even in a block without matches.
+    let mut distances = counts.distances;
+    for count in &mut distances[..2] {
+        *count = (*count).max(1);
+    }
+    let distance_lengths = code_lengths(&distances, MAX_CODE_BITS);
+    let literal_codes = canonical_codes(&literal_lengths);
+    let distance_codes = canonical_codes(&distance_lengths);
+    // Literal codes packed as `bits | len << 16`.
+    let mut literals = [0u32; 256];
+    for (packed, code) in literals.iter_mut().zip(&literal_codes) {
+        *packed = code.bits as u32 | (code.len as u32) << 16;
+    }
+    let start = out.position();
+    out.reserve(tokens.len() * 6 + 1024);
+    write_header(&literal_lengths, &distance_lengths, last, out);
+    // Length code and extra bits for each match length, packed.
+    let mut lengths = [(0u32, 0u32); MAX_MATCH + 1];
+    for (len, packed) in lengths.iter_mut().enumerate().skip(3) {
+        let symbol = length_symbol(len as u32);
+        let code = literal_codes[257 + symbol];
+        let extra = len as u32 - LENGTH_BASE[symbol] as u32;
+        *packed = (
+            code.bits as u32 | extra << code.len,
+            code.len as u32 + LENGTH_EXTRA[symbol] as u32,
+        );
+    }
+    let mut cursor = out.cursor();
+    for &token in tokens {
+        if token & MATCH == 0 {
+            let first = literals[(token & 0xff) as usize];
+            if token & PAIR == 0 {
+                cursor.put((first & 0xffff) as u64, first >> 16);
+                continue;
+            }
+            let second = literals[(token >> 8 & 0xff) as usize];
+            cursor.put(
+                (first & 0xffff) as u64 | ((second & 0xffff) as u64) << (first >> 16),
+                (first >> 16) + (second >> 16),
+            );
+            continue;
+        }
+        let len = (token >> 15 & 0x1ff) as usize + 3;
+        let symbol = token >> 24 & 0x1f;
+        let (len_bits, len_count) = lengths[len];
+        let Code {
+            bits,
+            len: code_len,
+        } = distance_codes[symbol as usize];
+        // The extra bits are the low bits of distance - 1.
+        let extra_count = distance_extra_bits(symbol);
+        let extra = token & 0x7fff & ((1 << extra_count) - 1);
+        let dist_bits = bits as u64 | (extra as u64) << code_len;
+        cursor.put(
+            len_bits as u64 | dist_bits << len_count,
+            len_count + code_len as u32 + extra_count,
+        );
+    }
+    let end = literal_codes[END_OF_BLOCK];
+    cursor.put(end.bits as u64, end.len as u32);
+    let state = cursor.state();
+    out.rewind(state);
+    if out.position().0 - start.0 > deflate::stored_size(raw_len) {
+        out.rewind(start);
+        return false;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::{filter_rows, RowFilter};
+
+    fn inflate(stream: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(stream), &mut out)
+            .unwrap();
+        out
+    }
+
+    /// Codes whole rows of `row_len` bytes in bands of `band_rows` rows as
+    /// one stream; `forget_at` forgets the window before that band.
+    fn code(data: &[u8], row_len: usize, band_rows: usize, forget_at: Option<usize>) -> Vec<u8> {
+        let mut out = BitWriter::new(16);
+        let mut pairs = PairStrip::new(row_len);
+        let bands: Vec<&[u8]> = data.chunks(row_len * band_rows).collect();
+        for (i, band) in bands.iter().enumerate() {
+            if forget_at == Some(i) {
+                pairs.forget();
+            }
+            pairs.code(band, i + 1 == bands.len(), &mut out);
+        }
+        out.align();
+        out.into_bytes()
+    }
+
+    fn noise(state: &mut u32) -> u8 {
+        *state ^= *state << 13;
+        *state ^= *state >> 17;
+        *state ^= *state << 5;
+        (*state >> 24) as u8
+    }
+
+    /// A photo-like 8-bit frame (smooth, with some noise and flat areas),
+    /// `width` x `height` RGB, as 16-bit samples x257 (big-endian).
+    fn x257_frame(width: usize, height: usize) -> Vec<u8> {
+        let mut state = 0x2545_f491u32;
+        let mut data = Vec::with_capacity(width * height * 6);
+        for y in 0..height {
+            for x in 0..width * 3 {
+                let value = match (x / 97 + y / 13) % 4 {
+                    0 => 200,
+                    _ => ((x / 5 + y * 3) as u8).wrapping_add(noise(&mut state) % 6),
+                };
+                data.extend_from_slice(&[value, value]);
+            }
+        }
+        data
+    }
+
+    fn paeth(raw: &[u8], row_bytes: usize) -> Vec<u8> {
+        let rows = raw.len() / row_bytes;
+        let mut filtered = vec![0; rows * (row_bytes + 1)];
+        filter_rows(RowFilter::Paeth, raw, None, row_bytes, 6, &mut filtered);
+        filtered
+    }
+
+    #[test]
+    fn x257_is_every_sample_and_nothing_else() {
+        assert!(is_x257(&[]));
+        let frame = x257_frame(300, 7);
+        assert!(is_x257(&frame));
+        // One low byte off, anywhere (in the eight-byte words or the tail).
+        for at in [1, 2 * 517 + 1, frame.len() - 1] {
+            let mut off = frame.clone();
+            off[at] ^= 1;
+            assert!(!is_x257(&off), "{at}");
+        }
+        assert!(is_x257(&frame[..frame.len() - 2]));
+    }
+
+    #[test]
+    fn round_trips_x257_and_other_rows_in_any_bands() {
+        let (width, height) = (211, 40);
+        let row_bytes = width * 6;
+        let mut raw = x257_frame(width, height);
+        let filtered = paeth(&raw, row_bytes);
+        for band_rows in [1, 3, 40] {
+            let stream = code(&filtered, row_bytes + 1, band_rows, None);
+            assert_eq!(inflate(&stream), filtered, "bands of {band_rows} rows");
+        }
+        // Pairs of equal bytes make matches that Runs cannot: well under
+        // the two literals a sample costs.
+        let stream = code(&filtered, row_bytes + 1, 40, None);
+        assert!(stream.len() < filtered.len() / 4, "{}", stream.len());
+        // Rows that are not x257 (noise in the low bytes of the lower half)
+        // still round-trip, with or without the window forgotten.
+        let mut state = 7;
+        let half = raw.len() / 2;
+        for pair in raw[half..].chunks_exact_mut(2) {
+            pair[1] = noise(&mut state);
+        }
+        let filtered = paeth(&raw, row_bytes);
+        for forget_at in [None, Some(2)] {
+            let stream = code(&filtered, row_bytes + 1, 10, forget_at);
+            assert_eq!(inflate(&stream), filtered, "{forget_at:?}");
+        }
+    }
+
+    #[test]
+    fn rows_of_odd_length_and_incompressible_bands_round_trip() {
+        let mut state = 99;
+        // 8-bit rows of an odd length: not what the coder is for, still
+        // valid (the last byte of each row is a literal of its own).
+        for row_len in [2, 6, 9, 1001] {
+            let data: Vec<u8> = (0..row_len * 30).map(|i| (i % 7) as u8).collect();
+            assert_eq!(inflate(&code(&data, row_len, 4, None)), data, "{row_len}");
+        }
+        // Noise: stored, a few bytes a block over the input.
+        let data: Vec<u8> = (0..1001 * 300).map(|_| noise(&mut state)).collect();
+        let stream = code(&data, 1001, 100, None);
+        assert_eq!(inflate(&stream), data);
+        assert!(stream.len() < data.len() + 100);
+    }
+}
