@@ -53,13 +53,24 @@ def _by_name(catalogue: list[cases.Case], name: str) -> cases.Case:
     return next(case for case in catalogue if case.name == name)
 
 
+def _refcount(obj: object) -> int | str:
+    """sys.getrefcount, or "immortal" for an immortal object (PEP 683,
+    Python 3.12+: None, small ints...), whose count means nothing: the
+    interpreter skips it, while abi3 code built for 3.11 (bufpng, and any
+    other such extension in the process) still counts it up and down
+    inline, so it drifts with whatever else runs (seen on 3.13 in the full
+    suite: None 2 lower after the loop, never in this test alone)."""
+    count = sys.getrefcount(obj)
+    return "immortal" if sys.version_info >= (3, 12) and count >= 2**30 else count
+
+
 @pytest.mark.parametrize("name", _case_names())
 def test_every_path_keeps_refcounts_and_python_memory(catalogue: list[cases.Case], name: str) -> None:
     """LOOPS calls: reference counts of the inputs unchanged, no Python object kept per call."""
     case = _by_name(catalogue, name)
     cases.run(case)  # warm up caches (interned strings, exception types)
     gc.collect()
-    before = [sys.getrefcount(obj) for obj in case.inputs]
+    before = [_refcount(obj) for obj in case.inputs]
     limit = max(LOOPS * 16, 2048)
     growth = []
     tracemalloc.start()
@@ -80,7 +91,7 @@ def test_every_path_keeps_refcounts_and_python_memory(catalogue: list[cases.Case
                 break
     finally:
         tracemalloc.stop()
-    assert [sys.getrefcount(obj) for obj in case.inputs] == before
+    assert [_refcount(obj) for obj in case.inputs] == before
     # One leaked bytes object or exception per call would be LOOPS * 40+ bytes.
     assert growth[-1] < limit, f"{name}: Python memory grew by {growth} bytes in successive windows of {LOOPS} calls"
 
