@@ -48,6 +48,9 @@ const PAIR: u32 = 1 << 30;
 /// over the window, so it is never tried.
 const EMPTY: u32 = 1 << 31;
 
+/// A table of the last pair start entered under each 16-bit key.
+type Table = [u32; 1 << 16];
+
 /// Whether every 16-bit sample of `rows` (big-endian, as PNG stores them)
 /// has equal high and low bytes.
 pub fn is_x257(rows: &[u8]) -> bool {
@@ -79,6 +82,13 @@ pub fn mostly_x257(rows: &[u8], row_bytes: usize) -> bool {
     count > 0 && x257 * 2 >= count
 }
 
+fn empty_table() -> Box<Table> {
+    vec![EMPTY; 1 << 16]
+        .into_boxed_slice()
+        .try_into()
+        .expect("2^16 entries")
+}
+
 /// One strip's coder state: the window and the tables.
 pub struct PairStrip {
     /// The last bytes of the strip so far (up to WINDOW), and while a band
@@ -88,8 +98,10 @@ pub struct PairStrip {
     /// Stream offset (from the strip's start) of `window[0]`.
     base: usize,
     /// The last pair start entered under each key, as stream offsets: the
-    /// two-sample table, then the three-sample one (2^16 entries each).
-    table: Vec<u32>,
+    /// two-sample table and the three-sample one (fixed-size, so a key
+    /// of 16 bits indexes them without a bounds check).
+    near: Box<Table>,
+    far: Box<Table>,
     tokens: Vec<u32>,
     /// A filtered row's length (filter type byte and an even number of
     /// sample bytes).
@@ -101,7 +113,8 @@ impl PairStrip {
         PairStrip {
             window: Vec::new(),
             base: 0,
-            table: vec![EMPTY; 2 << 16],
+            near: empty_table(),
+            far: empty_table(),
             tokens: Vec::new(),
             row_len,
         }
@@ -112,7 +125,8 @@ impl PairStrip {
     pub fn restart(&mut self) {
         self.window.clear();
         self.base = 0;
-        self.table.fill(EMPTY);
+        self.near.fill(EMPTY);
+        self.far.fill(EMPTY);
     }
 
     /// Forgets the window: the bytes coded next are not preceded by the
@@ -140,7 +154,7 @@ impl PairStrip {
                 0,
                 self.base,
                 row_len,
-                &mut self.table,
+                (&mut *self.near, &mut *self.far),
                 &mut self.tokens,
                 &mut counts,
             );
@@ -150,14 +164,13 @@ impl PairStrip {
         } else {
             let start = self.window.len();
             self.window.extend_from_slice(band);
-            let (table, tokens) = (&mut self.table, &mut self.tokens);
             parse(
                 &self.window,
                 start,
                 self.base,
                 row_len,
-                table,
-                tokens,
+                (&mut *self.near, &mut *self.far),
+                &mut self.tokens,
                 &mut counts,
             );
             let drop = self.window.len() - self.window.len().min(WINDOW);
@@ -181,7 +194,7 @@ fn parse(
     start: usize,
     base: usize,
     row_len: usize,
-    table: &mut [u32],
+    (near, far): (&mut Table, &mut Table),
     tokens: &mut Vec<u32>,
     counts: &mut Counts,
 ) {
@@ -192,7 +205,7 @@ fn parse(
         counts.literals[data[row] as usize] += 1;
         let mut at = row + 1;
         while at + MIN_MATCH <= row_end {
-            let (len, dist) = find(data, table, base, at, row_end);
+            let (len, dist) = find(data, near, far, base, at, row_end);
             if len < MIN_MATCH {
                 push_pair(tokens, counts, data, at);
                 at += 2;
@@ -202,12 +215,14 @@ fn parse(
             tokens.push(MATCH | (symbol as u32) << 24 | (len as u32 - 3) << 15 | (dist as u32 - 1));
             counts.literals[257 + length_symbol(len as u32)] += 1;
             counts.distances[symbol] += 1;
-            // The pair starts inside the match are entered too.
+            // The pair starts inside the match are entered too (those with
+            // two samples left in the row), in order.
             let next = at + len;
-            at += 2;
-            while at < next && at + 4 <= row_end {
-                enter(data, table, base, at);
-                at += 2;
+            let limit = next.min(row_end - 3);
+            let mut inside = at + 2;
+            while inside < limit {
+                enter(data, near, far, base, inside);
+                inside += 2;
             }
             at = next;
         }
@@ -224,24 +239,35 @@ fn parse(
 /// in whole pairs and before `end` (a length under MIN_MATCH when none),
 /// and enters `at` in the tables.
 #[inline(always)]
-fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (usize, usize) {
+fn find(
+    data: &[u8],
+    near_table: &mut Table,
+    far_table: &mut Table,
+    base: usize,
+    at: usize,
+    end: usize,
+) -> (usize, usize) {
     let position = (base + at) as u32;
     let max = (end - at).min(MAX_MATCH) & !1;
     let (short, long) = keys(data, at);
-    let near = std::mem::replace(&mut table[short], position);
-    let far = std::mem::replace(&mut table[long], position);
+    let near = std::mem::replace(&mut near_table[short], position);
+    let far = std::mem::replace(&mut far_table[long], position);
+    // A candidate is in reach when within the window and not before
+    // `data` (an empty entry's distance is over the window).
+    let reach = at.min(WINDOW);
     let mut best = (0, 0);
+    let dist = position.wrapping_sub(near) as usize;
+    if dist <= reach {
+        best = (candidate_len(data, at - dist, at, max), dist);
+    }
     // Often both tables name the same position: it is checked once.
-    for candidate in [near, far] {
-        let dist = position.wrapping_sub(candidate) as usize;
-        if dist <= WINDOW && dist <= at {
+    if far != near {
+        let dist = position.wrapping_sub(far) as usize;
+        if dist <= reach {
             let len = candidate_len(data, at - dist, at, max);
             if len > best.0 {
                 best = (len, dist);
             }
-        }
-        if far == near {
-            break;
         }
     }
     best
@@ -252,8 +278,9 @@ fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (
 /// one comparison of eight checks the candidate and measures the match.
 #[inline(always)]
 fn candidate_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
-    if let (Some(earlier), Some(later)) = (data.get(from..from + 8), data.get(at..at + 8)) {
-        let earlier = u64::from_le_bytes(earlier.try_into().expect("8 bytes"));
+    // `from` is before `at`: the bytes at `at` bound both reads.
+    if let Some(later) = data.get(at..at + 8) {
+        let earlier = u64::from_le_bytes(data[from..from + 8].try_into().expect("8 bytes"));
         let later = u64::from_le_bytes(later.try_into().expect("8 bytes"));
         let differ = earlier ^ later;
         if differ as u32 != 0 {
@@ -275,22 +302,22 @@ fn keys(data: &[u8], at: usize) -> (usize, usize) {
     let Some(bytes) = data.get(at..at + 8) else {
         let word = read_u32(data, at);
         let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
-        return (short, (1 << 16) + short);
+        return (short, short);
     };
     let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
     let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
     // The three high bytes in place (bytes 0, 2 and 4), hashed.
     let long = word & 0xff_00ff_00ff;
     let hash = (long.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
-    (short, (1 << 16) + hash)
+    (short, hash)
 }
 
 /// Enters the pair start `at` in both tables.
 #[inline(always)]
-fn enter(data: &[u8], table: &mut [u32], base: usize, at: usize) {
+fn enter(data: &[u8], near: &mut Table, far: &mut Table, base: usize, at: usize) {
     let (short, long) = keys(data, at);
-    table[short] = (base + at) as u32;
-    table[long] = (base + at) as u32;
+    near[short] = (base + at) as u32;
+    far[long] = (base + at) as u32;
 }
 
 /// The two bytes at `at` as literals.
