@@ -26,7 +26,7 @@
 //! coder".
 
 use crate::deflate::{
-    self, canonical_codes, code_lengths, length_symbol, BitWriter, Code, LENGTH_BASE, LENGTH_EXTRA,
+    self, canonical_codes, code_lengths, length_symbol, BitWriter, LENGTH_BASE, LENGTH_EXTRA,
 };
 use crate::lz77::{distance_code, distance_extra_bits, match_len, write_header};
 
@@ -39,9 +39,10 @@ const MAX_CODE_BITS: u8 = 15;
 const LITERAL_SYMBOLS: usize = 286;
 const DISTANCE_SYMBOLS: usize = 30;
 const END_OF_BLOCK: usize = 256;
-/// Tokens: a match (distance symbol in bits 24-28, length - 3 in 15-23,
-/// distance - 1 in 0-14), two literal bytes (bits 0-15, first byte low),
-/// or one literal byte.
+/// Tokens: a match (the distance's extra bits in bits 13-25, its symbol
+/// in 8-12, length - 3 in 0-7: what writing it needs, each field indexing
+/// a table of its own without a bounds check), two literal bytes (bits
+/// 0-15, first byte low), or one literal byte.
 const MATCH: u32 = 1 << 31;
 const PAIR: u32 = 1 << 30;
 /// An empty table entry: its distance from any position under 2 GiB is
@@ -211,10 +212,11 @@ fn parse(
                 at += 2;
                 continue;
             }
-            let symbol = distance_code(dist as u32).0 as usize;
-            tokens.push(MATCH | (symbol as u32) << 24 | (len as u32 - 3) << 15 | (dist as u32 - 1));
-            counts.literals[257 + length_symbol(len as u32)] += 1;
-            counts.distances[symbol] += 1;
+            let (symbol, extra) = distance_code(dist as u32);
+            tokens.push(MATCH | extra << 13 | symbol << 8 | (len as u32 - 3));
+            // Counted by length, folded into length symbols once a block.
+            counts.lengths[(len - 3) & 0xff] += 1;
+            counts.distances[(symbol & 0x1f) as usize] += 1;
             // The pair starts inside the match are entered too (those with
             // two samples left in the row), in order.
             let next = at + len;
@@ -336,7 +338,10 @@ fn read_u32(data: &[u8], at: usize) -> u32 {
 
 struct Counts {
     literals: [u32; LITERAL_SYMBOLS],
-    distances: [u32; DISTANCE_SYMBOLS],
+    /// Matches by length - 3 (the length symbols are counted from them).
+    lengths: [u32; 256],
+    /// By distance symbol (the last two never occur).
+    distances: [u32; 32],
 }
 
 impl Counts {
@@ -345,7 +350,8 @@ impl Counts {
         literals[END_OF_BLOCK] = 1;
         Counts {
             literals,
-            distances: [0; DISTANCE_SYMBOLS],
+            lengths: [0; 256],
+            distances: [0; 32],
         }
     }
 }
@@ -359,14 +365,18 @@ fn write_block(
     raw_len: usize,
     out: &mut BitWriter,
 ) -> bool {
-    let literal_lengths = code_lengths(&counts.literals, MAX_CODE_BITS);
+    let mut literal_counts = counts.literals;
+    for (len, &count) in counts.lengths.iter().enumerate() {
+        literal_counts[257 + length_symbol(len as u32 + 3)] += count;
+    }
+    let literal_lengths = code_lengths(&literal_counts, MAX_CODE_BITS);
     // At least two distance codes, so the code is complete (some decoders
     // refuse an incomplete one) even in a block without matches.
     let mut distances = counts.distances;
     for count in &mut distances[..2] {
         *count = (*count).max(1);
     }
-    let distance_lengths = code_lengths(&distances, MAX_CODE_BITS);
+    let distance_lengths = code_lengths(&distances[..DISTANCE_SYMBOLS], MAX_CODE_BITS);
     let literal_codes = canonical_codes(&literal_lengths);
     let distance_codes = canonical_codes(&distance_lengths);
     // Literal codes packed as `bits | len << 16`.
@@ -374,12 +384,19 @@ fn write_block(
     for (packed, code) in literals.iter_mut().zip(&literal_codes) {
         *packed = code.bits as u32 | (code.len as u32) << 16;
     }
+    // Each distance symbol's code, its length (bits 16-23) and that plus
+    // its extra bits' count (24-31).
+    let mut distance_table = [0u32; 32];
+    for (symbol, (packed, code)) in distance_table.iter_mut().zip(&distance_codes).enumerate() {
+        let len = code.len as u32;
+        *packed = code.bits as u32 | len << 16 | (len + distance_extra_bits(symbol as u32)) << 24;
+    }
     let start = out.position();
     out.reserve(tokens.len() * 6 + 1024);
     write_header(&literal_lengths, &distance_lengths, last, out);
-    // Length code and extra bits for each match length, packed.
-    let mut lengths = [(0u32, 0u32); MAX_MATCH + 1];
-    for (len, packed) in lengths.iter_mut().enumerate().skip(3) {
+    // Length code and extra bits for each match length - 3, packed.
+    let mut lengths = [(0u32, 0u32); 256];
+    for (len, packed) in lengths.iter_mut().enumerate().map(|(i, p)| (i + 3, p)) {
         let symbol = length_symbol(len as u32);
         let code = literal_codes[257 + symbol];
         let extra = len as u32 - LENGTH_BASE[symbol] as u32;
@@ -403,20 +420,13 @@ fn write_block(
             );
             continue;
         }
-        let len = (token >> 15 & 0x1ff) as usize + 3;
-        let symbol = token >> 24 & 0x1f;
-        let (len_bits, len_count) = lengths[len];
-        let Code {
-            bits,
-            len: code_len,
-        } = distance_codes[symbol as usize];
-        // The extra bits are the low bits of distance - 1.
-        let extra_count = distance_extra_bits(symbol);
-        let extra = token & 0x7fff & ((1 << extra_count) - 1);
-        let dist_bits = bits as u64 | (extra as u64) << code_len;
+        let (len_bits, len_count) = lengths[(token & 0xff) as usize];
+        let code = distance_table[(token >> 8 & 0x1f) as usize];
+        let extra = token >> 13 & 0x1fff;
+        let dist_bits = (code & 0xffff) as u64 | (extra as u64) << (code >> 16 & 0xff);
         cursor.put(
             len_bits as u64 | dist_bits << len_count,
-            len_count + code_len as u32 + extra_count,
+            len_count + (code >> 24),
         );
     }
     let end = literal_codes[END_OF_BLOCK];
