@@ -297,17 +297,20 @@ fn candidate_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
     match_len(data, from, at, max) & !1
 }
 
-/// The table entries of the pair start `at`: the two samples' high bytes,
-/// and a hash of three samples' (of two near the end of `data`).
+/// The table entries of the pair start `at`: the two samples' high bytes
+/// (in x257 rows; bytes 1 and 2 in any), and a hash of three samples' high
+/// bytes (of two near the end of `data`).
 #[inline(always)]
 fn keys(data: &[u8], at: usize) -> (usize, usize) {
     let Some(bytes) = data.get(at..at + 8) else {
         let word = read_u32(data, at);
-        let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
+        let short = (word >> 8 & 0xffff) as usize;
         return (short, short);
     };
     let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
-    let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
+    // Bytes 1 and 2: the first sample's low byte, which in x257 rows is
+    // its high byte, and the second's high byte (one shift, no assembly).
+    let short = (word >> 8 & 0xffff) as usize;
     // The three high bytes in place (bytes 0, 2 and 4), hashed.
     let long = word & 0xff_00ff_00ff;
     let hash = (long.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
