@@ -26,7 +26,7 @@
 //! coder".
 
 use crate::deflate::{
-    self, canonical_codes, code_lengths, length_symbol, BitWriter, Code, LENGTH_BASE, LENGTH_EXTRA,
+    self, canonical_codes, code_lengths, length_symbol, BitWriter, LENGTH_BASE, LENGTH_EXTRA,
 };
 use crate::lz77::{distance_code, distance_extra_bits, match_len, write_header};
 
@@ -39,14 +39,18 @@ const MAX_CODE_BITS: u8 = 15;
 const LITERAL_SYMBOLS: usize = 286;
 const DISTANCE_SYMBOLS: usize = 30;
 const END_OF_BLOCK: usize = 256;
-/// Tokens: a match (distance symbol in bits 24-28, length - 3 in 15-23,
-/// distance - 1 in 0-14), two literal bytes (bits 0-15, first byte low),
-/// or one literal byte.
+/// Tokens: a match (the distance's extra bits in bits 13-25, its symbol
+/// in 8-12, length - 3 in 0-7: what writing it needs, each field indexing
+/// a table of its own without a bounds check), two literal bytes (bits
+/// 0-15, first byte low), or one literal byte.
 const MATCH: u32 = 1 << 31;
 const PAIR: u32 = 1 << 30;
 /// An empty table entry: its distance from any position under 2 GiB is
 /// over the window, so it is never tried.
 const EMPTY: u32 = 1 << 31;
+
+/// A table of the last pair start entered under each 16-bit key.
+type Table = [u32; 1 << 16];
 
 /// Whether every 16-bit sample of `rows` (big-endian, as PNG stores them)
 /// has equal high and low bytes.
@@ -79,6 +83,13 @@ pub fn mostly_x257(rows: &[u8], row_bytes: usize) -> bool {
     count > 0 && x257 * 2 >= count
 }
 
+fn empty_table() -> Box<Table> {
+    vec![EMPTY; 1 << 16]
+        .into_boxed_slice()
+        .try_into()
+        .expect("2^16 entries")
+}
+
 /// One strip's coder state: the window and the tables.
 pub struct PairStrip {
     /// The last bytes of the strip so far (up to WINDOW), and while a band
@@ -88,8 +99,10 @@ pub struct PairStrip {
     /// Stream offset (from the strip's start) of `window[0]`.
     base: usize,
     /// The last pair start entered under each key, as stream offsets: the
-    /// two-sample table, then the three-sample one (2^16 entries each).
-    table: Vec<u32>,
+    /// two-sample table and the three-sample one (fixed-size, so a key
+    /// of 16 bits indexes them without a bounds check).
+    near: Box<Table>,
+    far: Box<Table>,
     tokens: Vec<u32>,
     /// A filtered row's length (filter type byte and an even number of
     /// sample bytes).
@@ -101,7 +114,8 @@ impl PairStrip {
         PairStrip {
             window: Vec::new(),
             base: 0,
-            table: vec![EMPTY; 2 << 16],
+            near: empty_table(),
+            far: empty_table(),
             tokens: Vec::new(),
             row_len,
         }
@@ -112,7 +126,8 @@ impl PairStrip {
     pub fn restart(&mut self) {
         self.window.clear();
         self.base = 0;
-        self.table.fill(EMPTY);
+        self.near.fill(EMPTY);
+        self.far.fill(EMPTY);
     }
 
     /// Forgets the window: the bytes coded next are not preceded by the
@@ -140,7 +155,7 @@ impl PairStrip {
                 0,
                 self.base,
                 row_len,
-                &mut self.table,
+                (&mut *self.near, &mut *self.far),
                 &mut self.tokens,
                 &mut counts,
             );
@@ -150,14 +165,13 @@ impl PairStrip {
         } else {
             let start = self.window.len();
             self.window.extend_from_slice(band);
-            let (table, tokens) = (&mut self.table, &mut self.tokens);
             parse(
                 &self.window,
                 start,
                 self.base,
                 row_len,
-                table,
-                tokens,
+                (&mut *self.near, &mut *self.far),
+                &mut self.tokens,
                 &mut counts,
             );
             let drop = self.window.len() - self.window.len().min(WINDOW);
@@ -181,7 +195,7 @@ fn parse(
     start: usize,
     base: usize,
     row_len: usize,
-    table: &mut [u32],
+    (near, far): (&mut Table, &mut Table),
     tokens: &mut Vec<u32>,
     counts: &mut Counts,
 ) {
@@ -192,22 +206,25 @@ fn parse(
         counts.literals[data[row] as usize] += 1;
         let mut at = row + 1;
         while at + MIN_MATCH <= row_end {
-            let (len, dist) = find(data, table, base, at, row_end);
+            let (len, dist) = find(data, near, far, base, at, row_end);
             if len < MIN_MATCH {
                 push_pair(tokens, counts, data, at);
                 at += 2;
                 continue;
             }
-            let symbol = distance_code(dist as u32).0 as usize;
-            tokens.push(MATCH | (symbol as u32) << 24 | (len as u32 - 3) << 15 | (dist as u32 - 1));
-            counts.literals[257 + length_symbol(len as u32)] += 1;
-            counts.distances[symbol] += 1;
-            // The pair starts inside the match are entered too.
+            let (symbol, extra) = distance_code(dist as u32);
+            tokens.push(MATCH | extra << 13 | symbol << 8 | (len as u32 - 3));
+            // Counted by length, folded into length symbols once a block.
+            counts.lengths[(len - 3) & 0xff] += 1;
+            counts.distances[(symbol & 0x1f) as usize] += 1;
+            // The pair starts inside the match are entered too (those with
+            // two samples left in the row), in order.
             let next = at + len;
-            at += 2;
-            while at < next && at + 4 <= row_end {
-                enter(data, table, base, at);
-                at += 2;
+            let limit = next.min(row_end - 3);
+            let mut inside = at + 2;
+            while inside < limit {
+                enter(data, near, far, base, inside);
+                inside += 2;
             }
             at = next;
         }
@@ -224,24 +241,35 @@ fn parse(
 /// in whole pairs and before `end` (a length under MIN_MATCH when none),
 /// and enters `at` in the tables.
 #[inline(always)]
-fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (usize, usize) {
+fn find(
+    data: &[u8],
+    near_table: &mut Table,
+    far_table: &mut Table,
+    base: usize,
+    at: usize,
+    end: usize,
+) -> (usize, usize) {
     let position = (base + at) as u32;
     let max = (end - at).min(MAX_MATCH) & !1;
     let (short, long) = keys(data, at);
-    let near = std::mem::replace(&mut table[short], position);
-    let far = std::mem::replace(&mut table[long], position);
+    let near = std::mem::replace(&mut near_table[short], position);
+    let far = std::mem::replace(&mut far_table[long], position);
+    // A candidate is in reach when within the window and not before
+    // `data` (an empty entry's distance is over the window).
+    let reach = at.min(WINDOW);
     let mut best = (0, 0);
+    let dist = position.wrapping_sub(near) as usize;
+    if dist <= reach {
+        best = (candidate_len(data, at - dist, at, max), dist);
+    }
     // Often both tables name the same position: it is checked once.
-    for candidate in [near, far] {
-        let dist = position.wrapping_sub(candidate) as usize;
-        if dist <= WINDOW && dist <= at {
+    if far != near {
+        let dist = position.wrapping_sub(far) as usize;
+        if dist <= reach {
             let len = candidate_len(data, at - dist, at, max);
             if len > best.0 {
                 best = (len, dist);
             }
-        }
-        if far == near {
-            break;
         }
     }
     best
@@ -252,8 +280,9 @@ fn find(data: &[u8], table: &mut [u32], base: usize, at: usize, end: usize) -> (
 /// one comparison of eight checks the candidate and measures the match.
 #[inline(always)]
 fn candidate_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
-    if let (Some(earlier), Some(later)) = (data.get(from..from + 8), data.get(at..at + 8)) {
-        let earlier = u64::from_le_bytes(earlier.try_into().expect("8 bytes"));
+    // `from` is before `at`: the bytes at `at` bound both reads.
+    if let Some(later) = data.get(at..at + 8) {
+        let earlier = u64::from_le_bytes(data[from..from + 8].try_into().expect("8 bytes"));
         let later = u64::from_le_bytes(later.try_into().expect("8 bytes"));
         let differ = earlier ^ later;
         if differ as u32 != 0 {
@@ -268,29 +297,32 @@ fn candidate_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
     match_len(data, from, at, max) & !1
 }
 
-/// The table entries of the pair start `at`: the two samples' high bytes,
-/// and a hash of three samples' (of two near the end of `data`).
+/// The table entries of the pair start `at`: the two samples' high bytes
+/// (in x257 rows; bytes 1 and 2 in any), and a hash of three samples' high
+/// bytes (of two near the end of `data`).
 #[inline(always)]
 fn keys(data: &[u8], at: usize) -> (usize, usize) {
     let Some(bytes) = data.get(at..at + 8) else {
         let word = read_u32(data, at);
-        let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
-        return (short, (1 << 16) + short);
+        let short = (word >> 8 & 0xffff) as usize;
+        return (short, short);
     };
     let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
-    let short = ((word & 0xff) | ((word >> 8) & 0xff00)) as usize;
+    // Bytes 1 and 2: the first sample's low byte, which in x257 rows is
+    // its high byte, and the second's high byte (one shift, no assembly).
+    let short = (word >> 8 & 0xffff) as usize;
     // The three high bytes in place (bytes 0, 2 and 4), hashed.
     let long = word & 0xff_00ff_00ff;
     let hash = (long.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
-    (short, (1 << 16) + hash)
+    (short, hash)
 }
 
 /// Enters the pair start `at` in both tables.
 #[inline(always)]
-fn enter(data: &[u8], table: &mut [u32], base: usize, at: usize) {
+fn enter(data: &[u8], near: &mut Table, far: &mut Table, base: usize, at: usize) {
     let (short, long) = keys(data, at);
-    table[short] = (base + at) as u32;
-    table[long] = (base + at) as u32;
+    near[short] = (base + at) as u32;
+    far[long] = (base + at) as u32;
 }
 
 /// The two bytes at `at` as literals.
@@ -309,7 +341,10 @@ fn read_u32(data: &[u8], at: usize) -> u32 {
 
 struct Counts {
     literals: [u32; LITERAL_SYMBOLS],
-    distances: [u32; DISTANCE_SYMBOLS],
+    /// Matches by length - 3 (the length symbols are counted from them).
+    lengths: [u32; 256],
+    /// By distance symbol (the last two never occur).
+    distances: [u32; 32],
 }
 
 impl Counts {
@@ -318,7 +353,8 @@ impl Counts {
         literals[END_OF_BLOCK] = 1;
         Counts {
             literals,
-            distances: [0; DISTANCE_SYMBOLS],
+            lengths: [0; 256],
+            distances: [0; 32],
         }
     }
 }
@@ -332,14 +368,18 @@ fn write_block(
     raw_len: usize,
     out: &mut BitWriter,
 ) -> bool {
-    let literal_lengths = code_lengths(&counts.literals, MAX_CODE_BITS);
+    let mut literal_counts = counts.literals;
+    for (len, &count) in counts.lengths.iter().enumerate() {
+        literal_counts[257 + length_symbol(len as u32 + 3)] += count;
+    }
+    let literal_lengths = code_lengths(&literal_counts, MAX_CODE_BITS);
     // At least two distance codes, so the code is complete (some decoders
     // refuse an incomplete one) even in a block without matches.
     let mut distances = counts.distances;
     for count in &mut distances[..2] {
         *count = (*count).max(1);
     }
-    let distance_lengths = code_lengths(&distances, MAX_CODE_BITS);
+    let distance_lengths = code_lengths(&distances[..DISTANCE_SYMBOLS], MAX_CODE_BITS);
     let literal_codes = canonical_codes(&literal_lengths);
     let distance_codes = canonical_codes(&distance_lengths);
     // Literal codes packed as `bits | len << 16`.
@@ -347,12 +387,19 @@ fn write_block(
     for (packed, code) in literals.iter_mut().zip(&literal_codes) {
         *packed = code.bits as u32 | (code.len as u32) << 16;
     }
+    // Each distance symbol's code, its length (bits 16-23) and that plus
+    // its extra bits' count (24-31).
+    let mut distance_table = [0u32; 32];
+    for (symbol, (packed, code)) in distance_table.iter_mut().zip(&distance_codes).enumerate() {
+        let len = code.len as u32;
+        *packed = code.bits as u32 | len << 16 | (len + distance_extra_bits(symbol as u32)) << 24;
+    }
     let start = out.position();
     out.reserve(tokens.len() * 6 + 1024);
     write_header(&literal_lengths, &distance_lengths, last, out);
-    // Length code and extra bits for each match length, packed.
-    let mut lengths = [(0u32, 0u32); MAX_MATCH + 1];
-    for (len, packed) in lengths.iter_mut().enumerate().skip(3) {
+    // Length code and extra bits for each match length - 3, packed.
+    let mut lengths = [(0u32, 0u32); 256];
+    for (len, packed) in lengths.iter_mut().enumerate().map(|(i, p)| (i + 3, p)) {
         let symbol = length_symbol(len as u32);
         let code = literal_codes[257 + symbol];
         let extra = len as u32 - LENGTH_BASE[symbol] as u32;
@@ -376,20 +423,13 @@ fn write_block(
             );
             continue;
         }
-        let len = (token >> 15 & 0x1ff) as usize + 3;
-        let symbol = token >> 24 & 0x1f;
-        let (len_bits, len_count) = lengths[len];
-        let Code {
-            bits,
-            len: code_len,
-        } = distance_codes[symbol as usize];
-        // The extra bits are the low bits of distance - 1.
-        let extra_count = distance_extra_bits(symbol);
-        let extra = token & 0x7fff & ((1 << extra_count) - 1);
-        let dist_bits = bits as u64 | (extra as u64) << code_len;
+        let (len_bits, len_count) = lengths[(token & 0xff) as usize];
+        let code = distance_table[(token >> 8 & 0x1f) as usize];
+        let extra = token >> 13 & 0x1fff;
+        let dist_bits = (code & 0xffff) as u64 | (extra as u64) << (code >> 16 & 0xff);
         cursor.put(
             len_bits as u64 | dist_bits << len_count,
-            len_count + code_len as u32 + extra_count,
+            len_count + (code >> 24),
         );
     }
     let end = literal_codes[END_OF_BLOCK];
