@@ -707,33 +707,29 @@ unsafe extern "C" fn frame_reduce_ex(
                 .map(std::ffi::c_uint::from);
         // SAFETY: GIL held; "N" steals the references handed over with
         // into_raw (Py_BuildValue releases them on failure too); the
-        // integers are passed as the C unsigned ints "I" reads.
+        // integers are passed as the C unsigned ints "I" reads;
+        // PySequence_Concat returns a new tuple or NULL, each Owned drops
+        // its own reference.
         unsafe {
-            Owned::new(match metadata {
-                None => Py_BuildValue(
-                    c"(N(NIIIIss))".as_ptr(),
-                    constructor.into_raw(),
-                    pixels.into_raw(),
-                    width,
-                    height,
-                    channels,
-                    depth,
-                    order.as_ptr(),
-                    byteorder.as_ptr(),
-                ),
-                Some(metadata) => Py_BuildValue(
-                    c"(N(NIIIIssN))".as_ptr(),
-                    constructor.into_raw(),
-                    pixels.into_raw(),
-                    width,
-                    height,
-                    channels,
-                    depth,
-                    order.as_ptr(),
-                    byteorder.as_ptr(),
-                    metadata.into_raw(),
-                ),
-            })
+            let mut args = Owned::new(Py_BuildValue(
+                c"(NIIIIss)".as_ptr(),
+                pixels.into_raw(),
+                width,
+                height,
+                channels,
+                depth,
+                order.as_ptr(),
+                byteorder.as_ptr(),
+            ))?;
+            if let Some(metadata) = metadata {
+                let tail = Owned::new(Py_BuildValue(c"(N)".as_ptr(), metadata.into_raw()))?;
+                args = Owned::new(PySequence_Concat(args.as_ptr(), tail.as_ptr()))?;
+            }
+            Owned::new(Py_BuildValue(
+                c"(NN)".as_ptr(),
+                constructor.into_raw(),
+                args.into_raw(),
+            ))
         }
     })
 }

@@ -1188,9 +1188,7 @@ mod tests {
         let mut state = seed.wrapping_mul(2654435761).wrapping_add(1);
         (0..len)
             .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
+                crate::xorshift(&mut state);
                 (state >> 24) as u8
             })
             .collect()

@@ -40,3 +40,23 @@ pub use error::{ErrorKind, FileError, InputError};
 pub use layout::{plan_source, BufferDesc, Depth, Endian, Geometry, ImageLayout, SourcePlan};
 pub use metadata::Metadata;
 pub use pixels::{ChannelOrder, Frame, PixelFormat};
+
+/// Test data without a random-number dependency: the next value of a
+/// xorshift32 generator (`state` must not start at 0).
+#[cfg(test)]
+pub(crate) fn xorshift(state: &mut u32) -> u32 {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    *state
+}
+
+/// A raw deflate stream inflated by zlib-rs (not by bufpng's own code), for
+/// the coders' round-trip tests.
+#[cfg(test)]
+pub(crate) fn inflate(stream: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(stream), &mut out)
+        .expect("a valid deflate stream");
+    out
+}

@@ -12,14 +12,14 @@
 //! Why and the measurements: docs/benchmarks.md, "Screens and 16-bit".
 
 use crate::deflate::{
-    self, canonical_codes, code_lengths, length_symbol, BitWriter, CODE_LENGTH_ORDER, LENGTH_BASE,
-    LENGTH_EXTRA, MAX_CODE_LENGTH_BITS,
+    self, canonical_codes, code_lengths, length_symbol, BitWriter, Code, CODE_LENGTH_ORDER,
+    LENGTH_BASE, LENGTH_EXTRA, MAX_CODE_LENGTH_BITS,
 };
 
-/// Deflate's window and match limits.
-const WINDOW: usize = 32 * 1024;
+/// Deflate's window and match limits (pairs16.rs shares these).
+pub(crate) const WINDOW: usize = 32 * 1024;
 const MIN_MATCH: usize = 3;
-const MAX_MATCH: usize = 258;
+pub(crate) const MAX_MATCH: usize = 258;
 /// Buckets of the hash table, one position each. Two a bucket (the longer
 /// match of the two most recent) made screens 2-9% smaller but the parse
 /// 15-25% dearer (instructions, callgrind), and a 1080p screen went over
@@ -31,17 +31,17 @@ const HASH_BITS: u32 = 15;
 /// save a fifth of the parse; entering every position costs more still.
 const INSERT_TAIL: usize = 2;
 /// Deflate's limit on code lengths, and its alphabets.
-const MAX_CODE_BITS: u8 = 15;
-const LITERAL_SYMBOLS: usize = 286;
-const DISTANCE_SYMBOLS: usize = 30;
-const END_OF_BLOCK: usize = 256;
+pub(crate) const MAX_CODE_BITS: u8 = 15;
+pub(crate) const LITERAL_SYMBOLS: usize = 286;
+pub(crate) const DISTANCE_SYMBOLS: usize = 30;
+pub(crate) const END_OF_BLOCK: usize = 256;
 /// A token with this bit is a match: length - 3 in bits 23-30, the
 /// distance symbol in bits 18-22 and its extra bits in 0-12.
 const MATCH: u32 = 1 << 31;
 /// An empty table entry: its distance from any position under 2 GiB is
 /// over the window, so it is never tried (and a candidate is checked
 /// byte by byte anyway).
-const EMPTY: u32 = 1 << 31;
+pub(crate) const EMPTY: u32 = 1 << 31;
 
 /// One strip's coder state: the window and the hash table.
 pub struct LzStrip {
@@ -297,30 +297,9 @@ fn write_block(
     raw_len: usize,
     out: &mut BitWriter,
 ) -> bool {
-    let literal_lengths = code_lengths(&counts.literals, MAX_CODE_BITS);
-    // At least two distance codes, so the code is complete (some decoders
-    // refuse an incomplete one) even in a block without matches.
-    let mut distances = counts.distances;
-    for count in &mut distances[..2] {
-        *count = (*count).max(1);
-    }
-    let distance_lengths = code_lengths(&distances, MAX_CODE_BITS);
-    let literal_codes = canonical_codes(&literal_lengths);
-    let distance_codes = canonical_codes(&distance_lengths);
-    let start = out.position();
-    out.reserve(tokens.len() * 6 + 1024);
-    write_header(&literal_lengths, &distance_lengths, last, out);
-    // Length code and extra bits for each match length - 3, packed.
-    let mut lengths = [(0u32, 0u32); MAX_MATCH - MIN_MATCH + 1];
-    for (len, packed) in (MIN_MATCH..).zip(lengths.iter_mut()) {
-        let symbol = length_symbol(len as u32);
-        let code = literal_codes[257 + symbol];
-        let extra = len as u32 - LENGTH_BASE[symbol] as u32;
-        *packed = (
-            code.bits as u32 | extra << code.len,
-            code.len as u32 + LENGTH_EXTRA[symbol] as u32,
-        );
-    }
+    let (literal_codes, distance_codes, start) =
+        start_block(&counts.literals, &counts.distances, last, tokens.len(), out);
+    let lengths = length_table(&literal_codes);
     // Each distance symbol's code, its length, and that plus its extra bits.
     let mut distances = [(0u32, 0u32, 0u32); DISTANCE_SYMBOLS];
     for (symbol, packed) in distances.iter_mut().enumerate() {
@@ -349,8 +328,65 @@ fn write_block(
     }
     let end = literal_codes[END_OF_BLOCK];
     cursor.put(end.bits as u64, end.len as u32);
-    let state = cursor.state();
-    out.rewind(state);
+    let written = cursor.state();
+    keep_block(out, written, start, raw_len)
+}
+
+/// Starts a dynamic-Huffman block: its codes from the symbol counts, its
+/// header written to `out` with room reserved for `tokens` tokens. Returns
+/// the literal/length and distance codes and where the block began.
+pub(crate) fn start_block(
+    literal_counts: &[u32; LITERAL_SYMBOLS],
+    distance_counts: &[u32; DISTANCE_SYMBOLS],
+    last: bool,
+    tokens: usize,
+    out: &mut BitWriter,
+) -> (Vec<Code>, Vec<Code>, (usize, u64, u32)) {
+    let literal_lengths = code_lengths(literal_counts, MAX_CODE_BITS);
+    // At least two distance codes, so the code is complete (some decoders
+    // refuse an incomplete one) even in a block without matches.
+    let mut distances = *distance_counts;
+    for count in &mut distances[..2] {
+        *count = (*count).max(1);
+    }
+    let distance_lengths = code_lengths(&distances, MAX_CODE_BITS);
+    let start = out.position();
+    out.reserve(tokens * 6 + 1024);
+    write_header(&literal_lengths, &distance_lengths, last, out);
+    let codes = (
+        canonical_codes(&literal_lengths),
+        canonical_codes(&distance_lengths),
+    );
+    (codes.0, codes.1, start)
+}
+
+/// Length code and extra bits for each match length - 3, packed as
+/// (bits, count).
+pub(crate) fn length_table(literal_codes: &[Code]) -> [(u32, u32); MAX_MATCH - MIN_MATCH + 1] {
+    let mut lengths = [(0u32, 0u32); MAX_MATCH - MIN_MATCH + 1];
+    for (len, packed) in (MIN_MATCH..).zip(lengths.iter_mut()) {
+        let symbol = length_symbol(len as u32);
+        let code = literal_codes[257 + symbol];
+        let extra = len as u32 - LENGTH_BASE[symbol] as u32;
+        *packed = (
+            code.bits as u32 | extra << code.len,
+            code.len as u32 + LENGTH_EXTRA[symbol] as u32,
+        );
+    }
+    lengths
+}
+
+/// Hands `out` the state a block's cursor ended in (`written`) and keeps
+/// the block when it is no larger than storing its `raw_len` bytes; else
+/// rewinds `out` to `start`, where the block began, and returns false (the
+/// caller stores the bytes instead).
+pub(crate) fn keep_block(
+    out: &mut BitWriter,
+    written: (usize, u64, u32),
+    start: (usize, u64, u32),
+    raw_len: usize,
+) -> bool {
+    out.rewind(written);
     if out.position().0 - start.0 > deflate::stored_size(raw_len) {
         out.rewind(start);
         return false;
@@ -432,13 +468,7 @@ pub(crate) fn write_header(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn inflate(stream: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(stream), &mut out)
-            .unwrap();
-        out
-    }
+    use crate::inflate;
 
     /// Codes `data` in bands of `band` bytes as one stream.
     fn code(data: &[u8], band: usize) -> Vec<u8> {
@@ -495,9 +525,7 @@ mod tests {
         let mut state = 0x2545_f491u32;
         let mut data: Vec<u8> = (0..2000)
             .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
+                crate::xorshift(&mut state);
                 (state >> 24) as u8
             })
             .collect();
@@ -514,9 +542,7 @@ mod tests {
     fn round_trips_repeats_runs_and_noise_across_bands() {
         let mut state = 0x2545_f491u32;
         let mut noise = || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
+            crate::xorshift(&mut state);
             (state >> 24) as u8
         };
         let glyph: Vec<u8> = (0..37).map(|_| noise()).collect();

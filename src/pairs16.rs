@@ -25,29 +25,20 @@
 //! Why and the measurements: docs/benchmarks.md, "16-bit x257: the pair
 //! coder".
 
-use crate::deflate::{
-    self, canonical_codes, code_lengths, length_symbol, BitWriter, LENGTH_BASE, LENGTH_EXTRA,
+use crate::deflate::{self, length_symbol, BitWriter};
+use crate::lz77::{
+    distance_code, distance_extra_bits, keep_block, length_table, match_len, start_block,
+    DISTANCE_SYMBOLS, EMPTY, END_OF_BLOCK, LITERAL_SYMBOLS, MAX_MATCH, WINDOW,
 };
-use crate::lz77::{distance_code, distance_extra_bits, match_len, write_header};
 
-/// Deflate's window and match limits.
-const WINDOW: usize = 32 * 1024;
-const MAX_MATCH: usize = 258;
 /// The shortest match taken: two samples' bytes (two 8-bit residuals).
 const MIN_MATCH: usize = 4;
-const MAX_CODE_BITS: u8 = 15;
-const LITERAL_SYMBOLS: usize = 286;
-const DISTANCE_SYMBOLS: usize = 30;
-const END_OF_BLOCK: usize = 256;
 /// Tokens: a match (the distance's extra bits in bits 13-25, its symbol
 /// in 8-12, length - 3 in 0-7: what writing it needs, each field indexing
 /// a table of its own without a bounds check), two literal bytes (bits
 /// 0-15, first byte low), or one literal byte.
 const MATCH: u32 = 1 << 31;
 const PAIR: u32 = 1 << 30;
-/// An empty table entry: its distance from any position under 2 GiB is
-/// over the window, so it is never tried.
-const EMPTY: u32 = 1 << 31;
 
 /// A table of the last pair start entered under each 16-bit key.
 type Table = [u32; 1 << 16];
@@ -372,16 +363,11 @@ fn write_block(
     for (len, &count) in counts.lengths.iter().enumerate() {
         literal_counts[257 + length_symbol(len as u32 + 3)] += count;
     }
-    let literal_lengths = code_lengths(&literal_counts, MAX_CODE_BITS);
-    // At least two distance codes, so the code is complete (some decoders
-    // refuse an incomplete one) even in a block without matches.
-    let mut distances = counts.distances;
-    for count in &mut distances[..2] {
-        *count = (*count).max(1);
-    }
-    let distance_lengths = code_lengths(&distances[..DISTANCE_SYMBOLS], MAX_CODE_BITS);
-    let literal_codes = canonical_codes(&literal_lengths);
-    let distance_codes = canonical_codes(&distance_lengths);
+    let distance_counts: &[u32; DISTANCE_SYMBOLS] = (&counts.distances[..DISTANCE_SYMBOLS])
+        .try_into()
+        .expect("30 symbols");
+    let (literal_codes, distance_codes, start) =
+        start_block(&literal_counts, distance_counts, last, tokens.len(), out);
     // Literal codes packed as `bits | len << 16`.
     let mut literals = [0u32; 256];
     for (packed, code) in literals.iter_mut().zip(&literal_codes) {
@@ -394,20 +380,7 @@ fn write_block(
         let len = code.len as u32;
         *packed = code.bits as u32 | len << 16 | (len + distance_extra_bits(symbol as u32)) << 24;
     }
-    let start = out.position();
-    out.reserve(tokens.len() * 6 + 1024);
-    write_header(&literal_lengths, &distance_lengths, last, out);
-    // Length code and extra bits for each match length - 3, packed.
-    let mut lengths = [(0u32, 0u32); 256];
-    for (len, packed) in lengths.iter_mut().enumerate().map(|(i, p)| (i + 3, p)) {
-        let symbol = length_symbol(len as u32);
-        let code = literal_codes[257 + symbol];
-        let extra = len as u32 - LENGTH_BASE[symbol] as u32;
-        *packed = (
-            code.bits as u32 | extra << code.len,
-            code.len as u32 + LENGTH_EXTRA[symbol] as u32,
-        );
-    }
+    let lengths = length_table(&literal_codes);
     let mut cursor = out.cursor();
     for &token in tokens {
         if token & MATCH == 0 {
@@ -434,26 +407,15 @@ fn write_block(
     }
     let end = literal_codes[END_OF_BLOCK];
     cursor.put(end.bits as u64, end.len as u32);
-    let state = cursor.state();
-    out.rewind(state);
-    if out.position().0 - start.0 > deflate::stored_size(raw_len) {
-        out.rewind(start);
-        return false;
-    }
-    true
+    let written = cursor.state();
+    keep_block(out, written, start, raw_len)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::filter::{filter_rows, RowFilter};
-
-    fn inflate(stream: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::DeflateDecoder::new(stream), &mut out)
-            .unwrap();
-        out
-    }
+    use crate::inflate;
 
     /// Codes whole rows of `row_len` bytes in bands of `band_rows` rows as
     /// one stream; `forget_at` forgets the window before that band.
@@ -472,10 +434,7 @@ mod tests {
     }
 
     fn noise(state: &mut u32) -> u8 {
-        *state ^= *state << 13;
-        *state ^= *state >> 17;
-        *state ^= *state << 5;
-        (*state >> 24) as u8
+        (crate::xorshift(state) >> 24) as u8
     }
 
     /// A photo-like 8-bit frame (smooth, with some noise and flat areas),

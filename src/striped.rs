@@ -792,9 +792,7 @@ mod tests {
         let mut state = 0x2545_f491u32;
         let noise: Vec<u8> = (0..layout.byte_len())
             .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
+                crate::xorshift(&mut state);
                 (state >> 24) as u8
             })
             .collect();
@@ -855,9 +853,7 @@ mod tests {
             let mut data = vec![0; layout.byte_len()];
             for (i, pair) in data.chunks_exact_mut(2).enumerate() {
                 let (x, y) = (i * 2 % row, i * 2 / row);
-                state ^= state << 13;
-                state ^= state >> 17;
-                state ^= state << 5;
+                crate::xorshift(&mut state);
                 // A photo-like high byte: a gradient and a little noise.
                 pair[0] = ((x / 9 + y / 3) as u8).wrapping_add((state >> 30) as u8);
                 pair[1] = match y % 97 != 5 && y < 400 {
