@@ -6,10 +6,10 @@ use crate::convert::{optional_bool, optional_int, optional_str};
 use crate::file::{self, Destination};
 use crate::gil::without_gil;
 use crate::metadata;
-use crate::object::{bytes_from, Failure, Gil, Obj, Owned, PyResult};
+use crate::object::{bytes_from_parts, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::{
-    encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Geometry, Metadata,
-    PixelFormat,
+    encode_png_parts, encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Geometry,
+    Metadata, PixelFormat,
 };
 use std::sync::OnceLock;
 
@@ -60,9 +60,9 @@ impl EncodeOptions {
     pub fn encode(&self, gil: Gil<'_>, frame: &Frame) -> PyResult<Owned> {
         let (compression, threads, metadata) = (self.compression, self.threads, &self.metadata);
         let png = without_gil(gil, || {
-            encode_png_with(frame, compression, threads, metadata)
+            encode_png_parts(frame, compression, threads, metadata)
         })?;
-        bytes_from(gil, &png)
+        bytes_from_parts(gil, &png)
     }
 
     /// Encodes `frame` and writes it to `destination`: a path atomically

@@ -9,7 +9,7 @@ use crate::metadata::Metadata;
 use crate::pairs16;
 use crate::pixels::{Frame, PixelFormat};
 use crate::repeats;
-use crate::striped::{self, Coder};
+use crate::striped::{self, Coder, PngParts};
 use anyhow::Result;
 use std::path::Path;
 
@@ -274,14 +274,26 @@ pub fn encode_png_with(
     threads: usize,
     metadata: &Metadata,
 ) -> Result<Vec<u8>> {
+    Ok(encode_png_parts(frame, compression, threads, metadata)?.into_vec())
+}
+
+/// `encode_png_with`, the file in the pieces its strips were coded in, for
+/// a caller that copies it anyway (into a Python `bytes`): one copy, not
+/// a gather and then a copy.
+pub fn encode_png_parts(
+    frame: &Frame,
+    compression: Compression,
+    threads: usize,
+    metadata: &Metadata,
+) -> Result<PngParts> {
     if !frame.is_stored_as(PixelFormat::PNG) {
         let converted = frame.to_format(PixelFormat::PNG);
-        return encode_png_with(&converted, compression, threads, metadata);
+        return encode_png_parts(&converted, compression, threads, metadata);
     }
     let chunks = metadata.chunks()?;
     let (coder, threads_pay) = compression.plan(frame);
     let threads = if threads_pay { threads } else { 1 };
-    encode_with(frame, coder, threads, &chunks)
+    striped::encode_parts(&frame.layout, &frame.data, coder, threads, &chunks)
 }
 
 /// Encodes a frame already in PNG's sample layout with one coder, with

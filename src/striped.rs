@@ -132,8 +132,20 @@ pub fn encode(
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<Vec<u8>> {
+    Ok(encode_parts(layout, data, coder, threads, chunks)?.into_vec())
+}
+
+/// `encode`, the file left in the pieces the threads coded it in: a caller
+/// that copies the file anyway (into a Python `bytes`) copies it once.
+pub fn encode_parts(
+    layout: &ImageLayout,
+    data: &[u8],
+    coder: Coder,
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<PngParts> {
     let strips = strip_count(data.len(), layout.height as usize);
-    encode_in_strips(layout, data, coder, strips, threads, chunks)
+    encode_strips(layout, data, coder, strips, threads, chunks)
 }
 
 /// `encode` with the number of strips chosen by the caller (fewer than the
@@ -147,6 +159,17 @@ pub fn encode_in_strips(
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<Vec<u8>> {
+    Ok(encode_strips(layout, data, coder, strips, threads, chunks)?.into_vec())
+}
+
+fn encode_strips(
+    layout: &ImageLayout,
+    data: &[u8],
+    coder: Coder,
+    strips: usize,
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<PngParts> {
     // Callers pass validated frames; a mismatch here is a bug, not bad input.
     anyhow::ensure!(
         layout.width > 0
@@ -169,7 +192,23 @@ pub fn encode_in_strips(
         segments,
         per_segment,
     };
-    let mut out = BitWriter::new(coder.output_guess(data.len()));
+    // Stored strips are copies: memory-bound, and most of a stored file's
+    // time is the serial copy out of Python and the CRC; a second thread
+    // bought 0.98x (CPU of the critical path, 1080p photo, level 0).
+    let threaded = threads > 1 && strips.count() > 1 && coder != Coder::Stored;
+    // On threads the strips are coded into buffers of their own, and `out`
+    // holds only the chunks before them: no room for the coded frame (a
+    // zeroed buffer of half the frame, written by nobody).
+    let guess = match threaded {
+        true => {
+            1024 + chunks
+                .iter()
+                .map(|(_, data)| data.len() + 12)
+                .sum::<usize>()
+        }
+        false => coder.output_guess(data.len()),
+    };
+    let mut out = BitWriter::new(guess);
     out.push_bytes(&SIGNATURE);
     push_chunk(&mut out, b"IHDR", &header(layout));
     for (kind, data) in chunks {
@@ -178,14 +217,17 @@ pub fn encode_in_strips(
     // mARK right before the first IDAT, after any metadata.
     let mut idat = Segments::start(&mut out, strips.segments);
     out.push_bytes(&ZLIB_HEADER);
-    // Stored strips are copies: memory-bound, and most of a stored file's
-    // time is the serial copy out of Python and the CRC; a second thread
-    // bought 0.98x (CPU of the critical path, 1080p photo, level 0).
-    let adler = if threads <= 1 || strips.count() == 1 || coder == Coder::Stored {
-        strips.code_here(&mut out, &mut idat)?
-    } else {
-        strips.code_on_threads(threads, &mut out, &mut idat)?
-    };
+    if threaded {
+        let coded = strips.code_on_threads(threads)?;
+        return Ok(strips.assemble(out, idat, coded));
+    }
+    let adler = strips.code_here(&mut out, &mut idat)?;
+    Ok(PngParts::whole(finish(out, idat, adler)))
+}
+
+/// Ends the zlib stream in `out` (its Adler-32) and the file (IDAT chunk
+/// headers and CRCs, `mARK`, IEND).
+fn finish(mut out: BitWriter, idat: Segments, adler: u32) -> Vec<u8> {
     out.align();
     out.push_bytes(&adler.to_be_bytes());
     let mut png = out.into_bytes();
@@ -194,7 +236,58 @@ pub fn encode_in_strips(
     // The buffer was sized for the worst case; a PNG kept around (an APNG
     // frame waiting for its turn) should not hold half a raw frame.
     png.shrink_to_fit();
-    Ok(png)
+    png
+}
+
+/// A PNG file as consecutive byte strings: the strips as the threads coded
+/// them, with the chunk framing between them, so that the file is copied
+/// once, into wherever it goes, rather than gathered first.
+#[derive(Debug)]
+pub struct PngParts {
+    parts: Vec<Vec<u8>>,
+    len: usize,
+}
+
+impl PngParts {
+    fn whole(png: Vec<u8>) -> PngParts {
+        PngParts {
+            len: png.len(),
+            parts: vec![png],
+        }
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies the file into `out`, which must be exactly `len()` bytes
+    /// long.
+    pub fn copy_to(&self, out: &mut [u8]) {
+        assert_eq!(out.len(), self.len, "bufpng internal error: output size");
+        let mut rest = out;
+        for part in &self.parts {
+            let (here, after) = rest.split_at_mut(part.len());
+            here.copy_from_slice(part);
+            rest = after;
+        }
+    }
+
+    /// The file in one buffer (no copy when it is one piece already).
+    pub fn into_vec(mut self) -> Vec<u8> {
+        if self.parts.len() == 1 {
+            return self.parts.pop().unwrap_or_default();
+        }
+        let mut png = Vec::with_capacity(self.len);
+        for part in &self.parts {
+            png.extend_from_slice(part);
+        }
+        png
+    }
 }
 
 /// The IDAT chunks of a striped file: one per strip, each strip a PNG
@@ -295,6 +388,10 @@ struct CodedStrip {
     /// Adler-32 of the strip's filtered bytes, and how many there are.
     adler: u32,
     filtered_len: usize,
+    /// CRC-32 state over `bytes`, computed by the thread that coded them
+    /// (a serial pass over the whole output otherwise), combined into the
+    /// IDAT chunks' CRCs.
+    crc: crc32fast::Hasher,
 }
 
 /// A frame's rows, cut into strips coded independently.
@@ -379,14 +476,9 @@ impl Strips<'_> {
 
     /// Strips taken from a shared counter by up to `threads` workers (the
     /// calling thread is one of them, so a thread that cannot be started
-    /// only means fewer workers), each into its own buffer, then appended
-    /// in order.
-    fn code_on_threads(
-        &self,
-        threads: usize,
-        out: &mut BitWriter,
-        idat: &mut Segments,
-    ) -> Result<u32> {
+    /// only means fewer workers), each into its own buffer; returned in
+    /// order.
+    fn code_on_threads(&self, threads: usize) -> Result<Vec<CodedStrip>> {
         let count = self.count();
         let next = AtomicUsize::new(0);
         let work = || -> Result<Vec<CodedStrip>> {
@@ -404,11 +496,15 @@ impl Strips<'_> {
                 let (adler, filtered_len) =
                     coded.inspect_err(|_| next.store(count, Ordering::Relaxed))?;
                 piece.align();
+                let bytes = piece.into_bytes();
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(&bytes);
                 done.push(CodedStrip {
                     index,
-                    bytes: piece.into_bytes(),
+                    bytes,
                     adler,
                     filtered_len,
+                    crc,
                 });
             }
         };
@@ -417,15 +513,90 @@ impl Strips<'_> {
             pieces.extend(theirs?);
         }
         pieces.sort_unstable_by_key(|strip| strip.index);
-        let mut adler = 1;
-        for strip in pieces {
-            if strip.index > 0 && self.starts_segment(strip.index) {
-                idat.next(out);
+        Ok(pieces)
+    }
+
+    /// The file from `out` (everything up to the zlib header, with room
+    /// for the `mARK` chunk and the first IDAT chunk's header) and the coded
+    /// strips, as parts: `out`, then each strip's bytes, with the IDAT
+    /// chunks' ends and starts (CRC, length, type) as small parts between
+    /// segments. The same bytes as `finish` writes from one buffer, which
+    /// it still does when a segment is too long for one chunk.
+    fn assemble(&self, mut out: BitWriter, idat: Segments, coded: Vec<CodedStrip>) -> PngParts {
+        let adler = coded.iter().fold(1, |adler, strip| {
+            deflate::adler32_combine(adler, strip.adler, strip.filtered_len)
+        });
+        let segments: Vec<&[CodedStrip]> = coded.chunks(self.per_segment).collect();
+        let last = segments.len().saturating_sub(1);
+        // Each segment's chunk data: the zlib header before the first, the
+        // Adler-32 after the last.
+        let lengths: Vec<usize> = (segments.iter().enumerate())
+            .map(|(i, strips)| {
+                let coded: usize = strips.iter().map(|strip| strip.bytes.len()).sum();
+                coded + if i == 0 { ZLIB_HEADER.len() } else { 0 } + if i == last { 4 } else { 0 }
+            })
+            .collect();
+        let spans: Vec<usize> = lengths.iter().map(|len| len + 12).collect();
+        let mark = match idat.mark_len {
+            0 => Some(Vec::new()),
+            _ => restart::mark_data(&spans).map(|data| chunk(&restart::MARK, &data)),
+        };
+        let (Some(mark), true) = (mark, spans.iter().all(|&span| span <= MAX_CHUNK)) else {
+            // Gathered into `out` after all; `finish` splits the chunks.
+            let mut idat = idat;
+            for strip in &coded {
+                if strip.index > 0 && self.starts_segment(strip.index) {
+                    idat.next(&mut out);
+                }
+                out.push_bytes(&strip.bytes);
             }
-            out.push_bytes(&strip.bytes);
-            adler = deflate::adler32_combine(adler, strip.adler, strip.filtered_len);
+            return PngParts::whole(finish(out, idat, adler));
+        };
+        let mut head = out.into_bytes();
+        head[idat.mark_at..idat.mark_at + idat.mark_len].copy_from_slice(&mark);
+        let first = idat.data[0].start;
+        head[first - 8..first - 4].copy_from_slice(&(lengths[0] as u32).to_be_bytes());
+        head[first - 4..first].copy_from_slice(b"IDAT");
+        // What goes after each segment's strips: the Adler-32 after the
+        // last, the chunk's CRC, then the next chunk's length and type (or
+        // IEND).
+        let betweens: Vec<Vec<u8>> = (segments.iter().enumerate())
+            .map(|(i, strips)| {
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(b"IDAT");
+                if i == 0 {
+                    crc.update(&ZLIB_HEADER);
+                }
+                for strip in *strips {
+                    crc.combine(&strip.crc);
+                }
+                let mut between = Vec::with_capacity(32);
+                if i == last {
+                    crc.update(&adler.to_be_bytes());
+                    between.extend_from_slice(&adler.to_be_bytes());
+                }
+                between.extend_from_slice(&crc.finalize().to_be_bytes());
+                match lengths.get(i + 1) {
+                    Some(&next) => {
+                        between.extend_from_slice(&(next as u32).to_be_bytes());
+                        between.extend_from_slice(b"IDAT");
+                    }
+                    None => between.extend_from_slice(&chunk(b"IEND", &[])),
+                }
+                between
+            })
+            .collect();
+        let mut parts = Vec::with_capacity(coded.len() + betweens.len() + 1);
+        parts.push(head);
+        let mut betweens = betweens.into_iter();
+        for strip in coded {
+            parts.push(strip.bytes);
+            if (strip.index + 1) % self.per_segment == 0 || strip.index + 1 == self.count() {
+                parts.extend(betweens.next());
+            }
         }
-        Ok(adler)
+        let len = parts.iter().map(Vec::len).sum();
+        PngParts { parts, len }
     }
 
     /// Filters and codes the rows of `strip` as deflate blocks, the final
