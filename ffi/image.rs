@@ -145,16 +145,18 @@ pub fn parse_durable(durable: Option<Obj<'_>>) -> PyResult<bool> {
 }
 
 /// Validates `image`, whose channels are in `order`, and copies it into an
-/// owned frame stored in `target(order)`; the buffer is released before
-/// this returns, on every path. A bufpng.Frame goes through its own buffer
+/// owned frame stored in `target(order)`, on up to `threads` threads (with
+/// the GIL held throughout); the buffer is released before this returns, on
+/// every path. A bufpng.Frame goes through its own buffer
 /// export like any other exporter (its order is the caller's to look up).
 pub fn copy_image(
     image: Obj<'_>,
     size: &Geometry,
     order: ChannelOrder,
     target: impl Fn(ChannelOrder) -> PixelFormat,
+    threads: usize,
 ) -> PyResult<Frame> {
     let view = BufferView::acquire(image)?;
     let plan = view.plan(size)?;
-    Ok(view.copy_frame(&plan, order, target(order))?)
+    Ok(view.copy_frame(&plan, order, target(order), threads)?)
 }
