@@ -100,10 +100,7 @@ impl Frame {
         let len = layout.byte_len();
         let row_bytes = layout.row_bytes();
         let rows = layout.height as usize;
-        let bands = threads
-            .min(len / COPY_BAND_BYTES)
-            .min(rows)
-            .max(1);
+        let bands = threads.min(len / COPY_BAND_BYTES).min(rows).max(1);
         if plan.is_packed() {
             let source = memory.get(origin..origin + len).ok_or_else(fits)?;
             if bands == 1 {

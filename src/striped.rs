@@ -23,7 +23,7 @@ use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 /// zlib header: deflate, 32 KiB window, "fastest" level hint; no dictionary.
@@ -144,8 +144,27 @@ pub fn encode_parts(
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<PngParts> {
+    encode_parts_deciding(layout, data, coder, || (coder, true), threads, chunks)
+}
+
+/// `encode_parts` with the coder decided by `decide` (which also says
+/// whether threads beyond the calling one pay for themselves), run on the
+/// calling thread while the other threads already code strips with
+/// `guess`: the default's trial encodes of a sample (`encode.rs`) were
+/// serial time before any strip started, up to a third of a 16-bit frame's
+/// wall time on two cores. Strips coded with a guess that `decide`
+/// overrules are coded again; the file is the one `decide`'s coder makes,
+/// whatever the guess and the threads.
+pub fn encode_parts_deciding(
+    layout: &ImageLayout,
+    data: &[u8],
+    guess: Coder,
+    decide: impl FnOnce() -> (Coder, bool),
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<PngParts> {
     let strips = strip_count(data.len(), layout.height as usize);
-    encode_strips(layout, data, coder, strips, threads, chunks)
+    encode_strips(layout, data, guess, decide, strips, threads, chunks)
 }
 
 /// `encode` with the number of strips chosen by the caller (fewer than the
@@ -159,13 +178,15 @@ pub fn encode_in_strips(
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<Vec<u8>> {
-    Ok(encode_strips(layout, data, coder, strips, threads, chunks)?.into_vec())
+    let decide = || (coder, true);
+    Ok(encode_strips(layout, data, coder, decide, strips, threads, chunks)?.into_vec())
 }
 
 fn encode_strips(
     layout: &ImageLayout,
     data: &[u8],
-    coder: Coder,
+    guess: Coder,
+    decide: impl FnOnce() -> (Coder, bool),
     strips: usize,
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
@@ -184,9 +205,9 @@ fn encode_strips(
     );
     let row_bytes = layout.row_bytes();
     let (segments, per_segment) = segment_plan(strips, layout.height as usize);
-    let strips = Strips {
+    let mut strips = Strips {
         data,
-        coder,
+        coder: guess,
         row_bytes,
         bpp: layout.pixel_bytes(),
         segments,
@@ -195,20 +216,27 @@ fn encode_strips(
     // Stored strips are copies: memory-bound, and most of a stored file's
     // time is the serial copy out of Python and the CRC; a second thread
     // bought 0.98x (CPU of the critical path, 1080p photo, level 0).
-    let threaded = threads > 1 && strips.count() > 1 && coder != Coder::Stored;
+    let threaded = threads > 1 && strips.count() > 1 && guess != Coder::Stored;
+    let mut decide = Some(decide);
+    if !threaded {
+        let decide = decide
+            .take()
+            .context("bufpng internal error: decided twice")?;
+        strips.coder = decide().0;
+    }
     // On threads the strips are coded into buffers of their own, and `out`
     // holds only the chunks before them: no room for the coded frame (a
     // zeroed buffer of half the frame, written by nobody).
-    let guess = match threaded {
+    let room = match threaded {
         true => {
             1024 + chunks
                 .iter()
                 .map(|(_, data)| data.len() + 12)
                 .sum::<usize>()
         }
-        false => coder.output_guess(data.len()),
+        false => strips.coder.output_guess(data.len()),
     };
-    let mut out = BitWriter::new(guess);
+    let mut out = BitWriter::new(room);
     out.push_bytes(&SIGNATURE);
     push_chunk(&mut out, b"IHDR", &header(layout));
     for (kind, data) in chunks {
@@ -217,8 +245,8 @@ fn encode_strips(
     // mARK right before the first IDAT, after any metadata.
     let mut idat = Segments::start(&mut out, strips.segments);
     out.push_bytes(&ZLIB_HEADER);
-    if threaded {
-        let coded = strips.code_on_threads(threads)?;
+    if let Some(decide) = decide {
+        let coded = strips.code_on_threads(threads, decide)?;
         return Ok(strips.assemble(out, idat, coded));
     }
     let adler = strips.code_here(&mut out, &mut idat)?;
@@ -381,6 +409,18 @@ impl Segments {
     }
 }
 
+/// The strips of a frame being coded on threads.
+struct Progress {
+    /// The coder `decide` chose; until then the strips are coded with the
+    /// guess.
+    decided: Option<Coder>,
+    /// The next strip to take.
+    next: usize,
+    /// Only the calling thread takes more strips.
+    alone: bool,
+    done: Vec<CodedStrip>,
+}
+
 /// One strip coded on a worker thread, waiting to be appended in order.
 struct CodedStrip {
     index: usize,
@@ -477,29 +517,51 @@ impl Strips<'_> {
     /// Strips taken from a shared counter by up to `threads` workers (the
     /// calling thread is one of them, so a thread that cannot be started
     /// only means fewer workers), each into its own buffer; returned in
-    /// order.
-    fn code_on_threads(&self, threads: usize) -> Result<Vec<CodedStrip>> {
+    /// order. The calling thread first runs `decide` while the others code
+    /// strips with `self.coder`, the guess: strips coded with a guess that
+    /// `decide` overrules are thrown away and coded again, and when it says
+    /// further threads do not pay, they stop after their current strip.
+    fn code_on_threads(
+        &self,
+        threads: usize,
+        decide: impl FnOnce() -> (Coder, bool),
+    ) -> Result<Vec<CodedStrip>> {
         let count = self.count();
-        let next = AtomicUsize::new(0);
-        let work = || -> Result<Vec<CodedStrip>> {
-            let mut done = Vec::new();
+        let guess = self.coder;
+        let shared = Mutex::new(Progress {
+            decided: None,
+            next: 0,
+            alone: false,
+            done: Vec::with_capacity(count),
+        });
+        let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let work = |caller: bool| -> Result<()> {
             let mut work = Workspace::default();
             loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= count {
-                    return Ok(done);
+                let (index, coder) = {
+                    let mut progress = lock();
+                    if progress.next >= count || (progress.alone && !caller) {
+                        return Ok(());
+                    }
+                    progress.next += 1;
+                    (progress.next - 1, progress.decided.unwrap_or(guess))
+                };
+                let strips = Strips { coder, ..*self };
+                let room = coder.output_guess(self.range(index).len() * self.row_bytes);
+                let mut piece = BitWriter::new(room);
+                let coded = strips.code(index, &mut work, &mut piece);
+                let mut progress = lock();
+                if progress.decided.unwrap_or(guess) != coder {
+                    continue; // coded with an overruled guess
                 }
-                let guess = (self.coder).output_guess(self.range(index).len() * self.row_bytes);
-                let mut piece = BitWriter::new(guess);
-                let coded = self.code(index, &mut work, &mut piece);
                 // A failed strip fails the frame: the other workers stop too.
-                let (adler, filtered_len) =
-                    coded.inspect_err(|_| next.store(count, Ordering::Relaxed))?;
+                let (adler, filtered_len) = coded.inspect_err(|_| progress.next = count)?;
+                drop(progress);
                 piece.align();
                 let bytes = piece.into_bytes();
                 let mut crc = crc32fast::Hasher::new();
                 crc.update(&bytes);
-                done.push(CodedStrip {
+                lock().done.push(CodedStrip {
                     index,
                     bytes,
                     adler,
@@ -508,11 +570,32 @@ impl Strips<'_> {
                 });
             }
         };
-        let mut pieces = Vec::new();
-        for theirs in on_threads(threads.min(count), "bufpng-strip", work) {
-            pieces.extend(theirs?);
+        let first = || {
+            let (coder, threads_pay) = decide();
+            let mut progress = lock();
+            if coder != guess {
+                progress.next = 0;
+                progress.done.clear();
+            }
+            progress.decided = Some(coder);
+            progress.alone = !threads_pay;
+            drop(progress);
+            work(true)
+        };
+        let results = on_threads_first(threads.min(count), "bufpng-strip", first, || work(false));
+        for result in results {
+            result?;
         }
+        let mut pieces = shared
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .done;
         pieces.sort_unstable_by_key(|strip| strip.index);
+        anyhow::ensure!(
+            pieces.len() == count,
+            "bufpng internal error: {} of {count} strips coded",
+            pieces.len()
+        );
         Ok(pieces)
     }
 
@@ -782,14 +865,26 @@ pub(crate) fn on_threads<T: Send>(
     name: &str,
     work: impl Fn() -> T + Sync,
 ) -> Vec<T> {
+    on_threads_first(threads, name, &work, &work)
+}
+
+/// `on_threads` with `first` on the calling thread and `work` on the
+/// others.
+fn on_threads_first<T: Send>(
+    threads: usize,
+    name: &str,
+    first: impl FnOnce() -> T,
+    work: impl Fn() -> T + Sync,
+) -> Vec<T> {
     std::thread::scope(|scope| {
+        let work = &work;
         let others: Vec<_> = (1..threads)
             .filter_map(|_| {
                 let builder = std::thread::Builder::new().name(name.into());
-                builder.spawn_scoped(scope, &work).ok()
+                builder.spawn_scoped(scope, work).ok()
             })
             .collect();
-        let mut all = vec![work()];
+        let mut all = vec![first()];
         for other in others {
             all.push(
                 other
