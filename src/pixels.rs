@@ -634,6 +634,104 @@ mod tests {
     }
 
     #[test]
+    fn copies_on_threads_match_the_serial_copy_band_for_band() {
+        // 1501x701: over two COPY_BAND_BYTES even in gray 8-bit, so the
+        // bands (351 rows for 2 of them, 234 for 3, 176 for 4) end at odd
+        // rows; packed, with gapped rows, channels reversed (a pixel stride
+        // that is not the pixel's size), upside down.
+        let (width, height) = (1501isize, 701isize);
+        let mut state = 0x2545_f491u32;
+        let memory: Vec<u8> = (0..(width * 4 * 2 + 13) * height)
+            .map(|_| {
+                crate::xorshift(&mut state);
+                (state >> 24) as u8
+            })
+            .collect();
+        for channels in [1, 3, 4] {
+            for (format, item) in [("B", 1), ("<H", 2), (">H", 2)] {
+                let pixel = channels * item;
+                let row = width * pixel;
+                let shape = [height, width, channels];
+                let shape = &shape[..if channels == 1 { 2 } else { 3 }];
+                let plans = [
+                    (
+                        plan(
+                            format,
+                            item as usize,
+                            shape,
+                            &[row, pixel, item][..shape.len()],
+                        ),
+                        0,
+                    ),
+                    (
+                        plan(
+                            format,
+                            item as usize,
+                            shape,
+                            &[row + 13, pixel, item][..shape.len()],
+                        ),
+                        0,
+                    ),
+                    (
+                        plan(
+                            format,
+                            item as usize,
+                            shape,
+                            &[-row, pixel, item][..shape.len()],
+                        ),
+                        (row * (height - 1)) as usize,
+                    ),
+                    (
+                        plan(
+                            format,
+                            item as usize,
+                            shape,
+                            &[row, pixel, -item][..shape.len()],
+                        ),
+                        (pixel - item) as usize,
+                    ),
+                ];
+                for (p, origin) in &plans {
+                    for order in [ChannelOrder::Bgr, ChannelOrder::Rgb] {
+                        let serial =
+                            Frame::copy_from(p, &memory, *origin, order, PixelFormat::PNG).unwrap();
+                        assert!(serial.data.len() > 2 * COPY_BAND_BYTES);
+                        for threads in [2, 3, 4, 64] {
+                            let banded = Frame::copy_from_on_threads(
+                                p,
+                                &memory,
+                                *origin,
+                                order,
+                                PixelFormat::PNG,
+                                threads,
+                            )
+                            .unwrap();
+                            assert!(
+                                banded == serial,
+                                "{channels} channels {format} {:?} {threads} threads",
+                                p.strides
+                            );
+                        }
+                    }
+                }
+                // A plan that leaves the memory in a later band is an error
+                // on threads too, not a short frame.
+                let (p, _) = &plans[1];
+                let short = &memory[..((row + 13) * height / 2) as usize];
+                assert!(Frame::copy_from_on_threads(
+                    p,
+                    short,
+                    0,
+                    ChannelOrder::Bgr,
+                    PixelFormat::PNG,
+                    3
+                )
+                .is_err());
+            }
+        }
+    }
+
+    #[test]
     fn bgr_becomes_rgb_in_the_copy() {
         let p = plan("B", 1, &[1, 2, 3], &[6, 3, 1]);
         let frame = Frame::copy_from(

@@ -1175,6 +1175,71 @@ mod tests {
         }
     }
 
+    /// Fails unless every chunk's CRC is right.
+    fn assert_crcs(png: &[u8]) {
+        for (kind, data) in chunks(png) {
+            let at = data.as_ptr() as usize - png.as_ptr() as usize + data.len();
+            let stored = u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+            assert_eq!(
+                stored,
+                crc(&kind, data),
+                "{}",
+                String::from_utf8_lossy(&kind)
+            );
+        }
+    }
+
+    #[test]
+    fn strips_started_with_an_overruled_guess_are_coded_again() {
+        // Whatever the threads code while `decide` runs, the file is the
+        // decided coder's: strips of a wrong guess are coded again, and
+        // declining further threads only stops them. A slow `decide` lets
+        // the workers code every strip with the guess first.
+        let layout = layout(1100, 700, 3, Depth::Eight);
+        let data = pixels(&layout, 9);
+        let screens = Coder::Lz77 { filter: None };
+        let metadata = [(*b"tEXt", b"k\0v".to_vec())];
+        for decided in [Coder::RUNS, screens, ZLIB_UP] {
+            let one = encode(&layout, &data, decided, 1, &metadata).unwrap();
+            for guess in [Coder::RUNS, screens, ZLIB_UP] {
+                for (threads, pay, wait) in
+                    [(2, true, 0), (3, true, 30), (2, false, 30), (8, true, 0)]
+                {
+                    let decide = || {
+                        std::thread::sleep(std::time::Duration::from_millis(wait));
+                        (decided, pay)
+                    };
+                    let parts =
+                        encode_parts_deciding(&layout, &data, guess, decide, threads, &metadata)
+                            .unwrap();
+                    let mut copied = vec![0; parts.len()];
+                    parts.copy_to(&mut copied);
+                    let png = parts.into_vec();
+                    assert!(
+                        png == one && copied == one,
+                        "{decided:?} after guessing {guess:?} on {threads} threads"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn files_in_parts_have_the_crcs_and_marker_of_the_file_in_one_piece() {
+        // The threaded path's CRCs are combined from the strips' own; the
+        // one-thread path computes them over the whole file.
+        let layout = layout(2100, 1000, 3, Depth::Eight);
+        let data = pixels(&layout, 4);
+        for coder in [Coder::RUNS, Coder::Pairs16, Coder::Stored] {
+            let parts = encode_parts(&layout, &data, coder, 3, &[]).unwrap();
+            let png = parts.into_vec();
+            assert_crcs(&png);
+            assert!(chunks(&png).iter().any(|(kind, _)| kind == b"mARK"));
+            assert_eq!(decode(&png).1, data);
+            assert!(png == encode(&layout, &data, coder, 1, &[]).unwrap());
+        }
+    }
+
     #[test]
     fn inconsistent_frames_are_refused_not_encoded() {
         let gray = layout(4, 4, 1, Depth::Eight);
