@@ -62,7 +62,7 @@ impl EncodeOptions {
         let png = without_gil(gil, || {
             encode_png_parts(frame, compression, threads, metadata)
         })?;
-        bytes_from_parts(gil, &png)
+        bytes_from_parts(gil, &png, threads)
     }
 
     /// Encodes `frame` and writes it to `destination`: a path atomically

@@ -217,13 +217,14 @@ fn encode_strips(
     // time is the serial copy out of Python and the CRC; a second thread
     // bought 0.98x (CPU of the critical path, 1080p photo, level 0).
     let threaded = threads > 1 && strips.count() > 1 && guess != Coder::Stored;
-    let mut decide = Some(decide);
-    if !threaded {
-        let decide = decide
-            .take()
-            .context("bufpng internal error: decided twice")?;
-        strips.coder = decide().0;
-    }
+    // On one thread the coder is decided before the first strip.
+    let decide = match threaded {
+        true => Some(decide),
+        false => {
+            strips.coder = decide().0;
+            None
+        }
+    };
     // On threads the strips are coded into buffers of their own, and `out`
     // holds only the chunks before them: no room for the coded frame (a
     // zeroed buffer of half the frame, written by nobody).
@@ -294,15 +295,27 @@ impl PngParts {
     }
 
     /// Copies the file into `out`, which must be exactly `len()` bytes
-    /// long.
-    pub fn copy_to(&self, out: &mut [u8]) {
+    /// long, on up to `threads` threads (the calling one included) when it
+    /// is over a MiB: the parts are taken in turn, and each thread faults in
+    /// the fresh pages it writes (a 16-bit photo's file is 9 MB).
+    pub fn copy_to(&self, out: &mut [u8], threads: usize) {
         assert_eq!(out.len(), self.len, "bufpng internal error: output size");
+        let mut pieces = Vec::with_capacity(self.parts.len());
         let mut rest = out;
         for part in &self.parts {
             let (here, after) = rest.split_at_mut(part.len());
-            here.copy_from_slice(part);
+            pieces.push((here, &part[..]));
             rest = after;
         }
+        let threads = threads.min(self.len / STRIP_BYTES).max(1);
+        let pieces = Mutex::new(pieces.into_iter());
+        on_threads(threads, "bufpng-copy", || loop {
+            let next = pieces.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((out, part)) = next else {
+                return;
+            };
+            out.copy_from_slice(part);
+        });
     }
 
     /// The file in one buffer (no copy when it is one piece already).
@@ -1213,7 +1226,7 @@ mod tests {
                         encode_parts_deciding(&layout, &data, guess, decide, threads, &metadata)
                             .unwrap();
                     let mut copied = vec![0; parts.len()];
-                    parts.copy_to(&mut copied);
+                    parts.copy_to(&mut copied, threads);
                     let png = parts.into_vec();
                     assert!(
                         png == one && copied == one,
