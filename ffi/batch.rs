@@ -141,7 +141,9 @@ pub fn drive<S: Sink + Send>(
             let index = taken;
             match source.next()? {
                 Some(item) => {
-                    let frame = take_frame(item.get(), size, options.order)
+                    // One thread: the pipeline's workers are busy encoding
+                    // the frames taken before this one.
+                    let frame = take_frame(item.get(), size, options.order, 1)
                         .and_then(|frame| {
                             pipeline.sink().check(index, &frame.layout)?;
                             Ok(frame)

@@ -206,21 +206,26 @@ impl<'py> BufferView<'py> {
         }
     }
 
-    /// Copies the image out of the exporter's memory into an owned frame.
-    /// Runs with the GIL held (the view holds the token), so no Python code
-    /// runs mid-copy; code that released the GIL (numpy's np.copyto) still
-    /// can: docs/design.md, "What the copy guarantees".
+    /// Copies the image out of the exporter's memory into an owned frame,
+    /// on up to `threads` threads (a large frame's bands of rows at once).
+    /// Runs with the GIL held (the view holds the token), and the calling
+    /// thread keeps it until every band is copied, so no Python code runs
+    /// mid-copy; code that released the GIL (numpy's np.copyto) still can:
+    /// docs/design.md, "What the copy guarantees".
     pub fn copy_frame(
         &self,
         plan: &SourcePlan,
         order: ChannelOrder,
         target: PixelFormat,
+        threads: usize,
     ) -> anyhow::Result<Frame> {
         let span = plan.span()?;
         // `plan` was derived from this view's fields, and `span` is exactly
-        // the range they address around `buf`.
+        // the range they address around `buf`. The copy's threads read it
+        // while this borrow of `self` (the held view) lasts: they are joined
+        // before copy_from_on_threads returns.
         let memory = self.memory(span.before, span.len);
-        Frame::copy_from(plan, memory, span.before, order, target)
+        Frame::copy_from_on_threads(plan, memory, span.before, order, target, threads)
     }
 
     /// Copies a packed image of `layout` (samples in `endian`, channels in
@@ -243,7 +248,7 @@ impl<'py> BufferView<'py> {
         }
         // A packed plan over exactly the view's `len` bytes from `buf`: the
         // memory copy_frame hands over is what the exporter described.
-        Ok(self.copy_frame(&SourcePlan::packed(layout, endian), order, target)?)
+        Ok(self.copy_frame(&SourcePlan::packed(layout, endian), order, target, 1)?)
     }
 
     /// Writes `frame` into this (writable) buffer as `plan` says, its first

@@ -12,11 +12,17 @@ use bufpng_core::{ChannelOrder, Frame, Geometry, PixelFormat};
 use pyo3_ffi::*;
 
 /// Validates `image` and copies it, in PNG's sample layout, into an owned
-/// frame; the buffer is released before this returns, on every path.
-/// `order` None means a bufpng.Frame's own order, or bgr for anything else.
-pub fn take_frame(image: Obj<'_>, size: &Geometry, order: Option<ChannelOrder>) -> PyResult<Frame> {
+/// frame on up to `threads` threads; the buffer is released before this
+/// returns, on every path. `order` None means a bufpng.Frame's own order,
+/// or bgr for anything else.
+pub fn take_frame(
+    image: Obj<'_>,
+    size: &Geometry,
+    order: Option<ChannelOrder>,
+    threads: usize,
+) -> PyResult<Frame> {
     let order = order.or_else(|| order_of(image)).unwrap_or_default();
-    copy_image(image, size, order, |_| PixelFormat::PNG)
+    copy_image(image, size, order, |_| PixelFormat::PNG, threads)
 }
 
 static ENCODE: Signature = Signature {
@@ -49,7 +55,7 @@ pub unsafe extern "C" fn encode(
             unsafe { ENCODE.parse::<17>(gil, args, nargs, kwnames)? };
         let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let geometry = parse_geometry(width, height, channels, stride)?;
-        let frame = take_frame(required(image), &geometry, options.order)?;
+        let frame = take_frame(required(image), &geometry, options.order, options.threads)?;
         options.encode(gil, &frame)
     })
 }
@@ -91,7 +97,7 @@ pub unsafe extern "C" fn write(
         let options = EncodeOptions::parse(order, compression, threads, &metadata)?;
         let durable = parse_durable(durable)?;
         let geometry = parse_geometry(width, height, channels, stride)?;
-        let frame = take_frame(required(image), &geometry, options.order)?;
+        let frame = take_frame(required(image), &geometry, options.order, options.threads)?;
         options.write(gil, destination, &frame, durable)?;
         Ok(none(gil))
     })

@@ -170,7 +170,7 @@ unsafe extern "C" fn frame_new(
             .or_else(|| order_of(image))
             .unwrap_or_default();
         let geometry = parse_geometry(width, height, channels, stride)?;
-        let frame = copy_image(image, &geometry, order, storage)?;
+        let frame = copy_image(image, &geometry, order, storage, 1)?;
         new_object(frame_type, frame)
     })
 }

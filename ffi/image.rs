@@ -6,10 +6,10 @@ use crate::convert::{optional_bool, optional_int, optional_str};
 use crate::file::{self, Destination};
 use crate::gil::without_gil;
 use crate::metadata;
-use crate::object::{bytes_from, Failure, Gil, Obj, Owned, PyResult};
+use crate::object::{bytes_from_parts, Failure, Gil, Obj, Owned, PyResult};
 use bufpng_core::{
-    encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Geometry, Metadata,
-    PixelFormat,
+    encode_png_parts, encode_png_with, write_png_with, ChannelOrder, Compression, Frame, Geometry,
+    Metadata, PixelFormat,
 };
 use std::sync::OnceLock;
 
@@ -60,9 +60,9 @@ impl EncodeOptions {
     pub fn encode(&self, gil: Gil<'_>, frame: &Frame) -> PyResult<Owned> {
         let (compression, threads, metadata) = (self.compression, self.threads, &self.metadata);
         let png = without_gil(gil, || {
-            encode_png_with(frame, compression, threads, metadata)
+            encode_png_parts(frame, compression, threads, metadata)
         })?;
-        bytes_from(gil, &png)
+        bytes_from_parts(gil, &png, threads)
     }
 
     /// Encodes `frame` and writes it to `destination`: a path atomically
@@ -145,16 +145,18 @@ pub fn parse_durable(durable: Option<Obj<'_>>) -> PyResult<bool> {
 }
 
 /// Validates `image`, whose channels are in `order`, and copies it into an
-/// owned frame stored in `target(order)`; the buffer is released before
-/// this returns, on every path. A bufpng.Frame goes through its own buffer
+/// owned frame stored in `target(order)`, on up to `threads` threads (with
+/// the GIL held throughout); the buffer is released before this returns, on
+/// every path. A bufpng.Frame goes through its own buffer
 /// export like any other exporter (its order is the caller's to look up).
 pub fn copy_image(
     image: Obj<'_>,
     size: &Geometry,
     order: ChannelOrder,
     target: impl Fn(ChannelOrder) -> PixelFormat,
+    threads: usize,
 ) -> PyResult<Frame> {
     let view = BufferView::acquire(image)?;
     let plan = view.plan(size)?;
-    Ok(view.copy_frame(&plan, order, target(order))?)
+    Ok(view.copy_frame(&plan, order, target(order), threads)?)
 }

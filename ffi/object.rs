@@ -238,6 +238,41 @@ pub fn bytes_from(_: Gil<'_>, data: &[u8]) -> PyResult<Owned> {
     }
 }
 
+/// New `bytes` holding the file `png`, copied straight from its parts into
+/// the object's buffer (`bytes_from` would need them gathered first: a
+/// second copy of the whole file), on up to `threads` threads (native ones
+/// that only copy bytes; the calling thread keeps the GIL and waits).
+pub fn bytes_from_parts(
+    _: Gil<'_>,
+    png: &bufpng_core::PngParts,
+    threads: usize,
+) -> PyResult<Owned> {
+    // SAFETY: GIL held (the token). With a NULL pointer CPython allocates
+    // an uninitialized bytes object of that size (documented C-API usage,
+    // part of the limited API) and returns a new reference or NULL.
+    let bytes = unsafe {
+        Owned::new(PyBytes_FromStringAndSize(
+            std::ptr::null(),
+            png.len() as Py_ssize_t,
+        ))?
+    };
+    // SAFETY: `bytes` is a bytes object, so PyBytes_AsString returns its
+    // buffer of `png.len()` bytes (plus CPython's trailing NUL), never NULL.
+    // The object is new and referenced only here: no other code can see or
+    // hash it before it is filled, which is when the C API allows writing
+    // into a bytes object. The slice ends before `bytes` is returned (the
+    // copy's threads are joined inside copy_to), and the threads touch only
+    // these bytes, never the object.
+    unsafe {
+        let start = PyBytes_AsString(bytes.as_ptr()).cast::<u8>();
+        if start.is_null() {
+            return Err(Failure::Raised);
+        }
+        png.copy_to(std::slice::from_raw_parts_mut(start, png.len()), threads);
+    }
+    Ok(bytes)
+}
+
 /// A C string literal for CPython tables.
 pub const fn c(text: &'static CStr) -> *const c_char {
     text.as_ptr()

@@ -41,6 +41,59 @@ def test_threads_never_change_the_bytes(photo: np.ndarray, kind: str) -> None:
     assert bufpng.Frame(frame).encode(threads=2) == one
 
 
+def _copy_and_strip_cases(photo: np.ndarray) -> dict[str, np.ndarray]:
+    """Frames that take the paths threads change: the copy out of the
+    caller's array on several threads (bands of rows, here split at odd
+    rows: 1081 and 701 rows), straight and strided (a crop with gapped rows,
+    a channel-reversed view), with every conversion (BGR and BGRA swaps,
+    16-bit byte swaps); and the default's trial encodes running while the
+    strips start with a guess, right (x257 16-bit: the pair coder; 16-bit
+    resampled: Runs; bars: the screen coder), overruled (sharp 16-bit bands
+    guessed Runs, which zlib wins) or followed by one thread alone (16-bit
+    noise, too incompressible for a second thread)."""
+    import cv2
+
+    up = cv2.resize(photo, (1920, 1081), interpolation=cv2.INTER_CUBIC)
+    bgra = np.dstack([up, up[..., :1]])
+    cubic16 = cv2.resize(photo.astype(np.uint16) * 257, (1441, 701), interpolation=cv2.INTER_CUBIC)
+    sharp16 = np.zeros((1081, 1000, 3), np.uint16)
+    sharp16[:, :] = (np.arange(1000, dtype=np.uint16) // 50 * 3001)[None, :, None]
+    bars = np.full((1081, 1920, 3), 250, np.uint8)
+    bars[::4, ::5] = 10
+    return {
+        "bgr": up,
+        "bgra": bgra,
+        "photo16 x257": up.astype(np.uint16) * 257,
+        "cubic16 odd rows": cubic16,
+        "big-endian16": cubic16.astype(">u2"),
+        "gray16": up[..., 1].astype(np.uint16) * 251,
+        "sharp16": sharp16,
+        "bars": bars,
+        "noise16": np.random.default_rng(5).integers(0, 65536, (1081, 700, 3), dtype=np.uint16),
+        "crop": bgra[1:, 7:1901, :3],
+        "reversed channels": up[..., ::-1],
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["bgr", "bgra", "photo16 x257", "cubic16 odd rows", "big-endian16", "gray16", "sharp16", "bars", "noise16", "crop", "reversed channels"],
+)
+def test_parallel_copy_and_early_strips_never_change_the_bytes(photo: np.ndarray, kind: str, tmp_path, pngcheck) -> None:  # type: ignore[no-untyped-def]
+    frame = _copy_and_strip_cases(photo)[kind]
+    assert frame.nbytes > 2 << 20, "large enough for the copy's bands and several strips"
+    one = bufpng.encode(frame, threads=1)
+    expected = frame.astype(frame.dtype.newbyteorder("=")) if frame.dtype.byteorder == ">" else frame
+    assert np.array_equal(cv2_decode(one), expected)
+    for threads in (2, 3, 5):
+        assert bufpng.encode(frame, threads=threads) == one, f"threads={threads}"
+    # Every chunk's CRC and the zlib stream, as another reader checks them.
+    path = tmp_path / "frame.png"
+    bufpng.write(path, frame, threads=2)
+    assert path.read_bytes() == one
+    pngcheck(path)
+
+
 def _threads_seen_during(call) -> int:  # type: ignore[no-untyped-def]
     """How many threads this process started while `call` ran (a watcher
     thread polls /proc/self/task while native code runs without the GIL).

@@ -9,7 +9,7 @@ use crate::metadata::Metadata;
 use crate::pairs16;
 use crate::pixels::{Frame, PixelFormat};
 use crate::repeats;
-use crate::striped::{self, Coder};
+use crate::striped::{self, Coder, PngParts};
 use anyhow::Result;
 use std::path::Path;
 
@@ -188,9 +188,70 @@ enum Sample {
 /// shows photo-like get Runs without the trials. Frames too small to
 /// sample get Runs. Also returns what the sample found.
 fn sample_content(frame: &Frame) -> (Coder, Sample) {
+    match take_sample(frame) {
+        Sampled::Known(coder, sample) => (coder, sample),
+        Sampled::Trials(trials) => trials.run(),
+    }
+}
+
+/// The sample's verdict, or the trial encodes still to run for it.
+enum Sampled {
+    Known(Coder, Sample),
+    Trials(Trials),
+}
+
+/// Trial encodes of a sample of rows, with Runs and with the coder that
+/// can beat it on this frame.
+struct Trials {
+    sample: Frame,
+    /// The pair coder (x257 16-bit) or `dense(depth)`, and the saving it
+    /// must make over Runs.
+    dense: Coder,
+    min_saving: f64,
+}
+
+impl Trials {
+    /// The likelier winner, for the threads to start with while the trials
+    /// run: 8-bit frames that reach the trials are not photo-like and most
+    /// are screens; x257 16-bit photos go to the pair coder; other 16-bit
+    /// photos (native, resampled) stay with Runs.
+    fn guess(&self) -> Coder {
+        match self.dense {
+            Coder::Pairs16 | Coder::Lz77 { .. } => self.dense,
+            _ => Coder::RUNS,
+        }
+    }
+
+    /// The coder, and what the sample found.
+    fn run(&self) -> (Coder, Sample) {
+        let sample = &self.sample;
+        let size = |coder| encode_with(sample, coder, 1, &[]).map_or(usize::MAX, |png| png.len());
+        let runs = size(Coder::RUNS);
+        // Barely compressible (noise): zlib would only burn time finding
+        // little. Runs stores blocks its own sample finds incompressible, as
+        // fast as the png crate's stored mode (measured), so noise needs no
+        // case of its own.
+        if incompressible(runs, sample.data.len()) {
+            return (Coder::RUNS, Sample::Incompressible);
+        }
+        if (size(self.dense) as f64) < runs as f64 * (1.0 - self.min_saving) {
+            (self.dense, Sample::Compressible)
+        } else {
+            (Coder::RUNS, Sample::Compressible)
+        }
+    }
+}
+
+/// Runs could not shrink `raw` bytes of sample below 90%.
+fn incompressible(runs: usize, raw: usize) -> bool {
+    runs as f64 > raw as f64 * 0.9
+}
+
+/// `sample_content` up to its trial encodes.
+fn take_sample(frame: &Frame) -> Sampled {
     let layout = frame.layout;
     if layout.height < MIN_SAMPLED_ROWS {
-        return (Coder::RUNS, Sample::NotSampled);
+        return Sampled::Known(Coder::RUNS, Sample::NotSampled);
     }
     let row_bytes = layout.row_bytes();
     let step = layout.height / BANDS;
@@ -208,7 +269,6 @@ fn sample_content(frame: &Frame) -> (Coder, Sample) {
         data,
     };
     let raw = sample.data.len();
-    let incompressible = |runs: usize| runs as f64 > raw as f64 * 0.9;
     // 8-bit photos skip both trial encodes (the LZ77 one cost 13 M
     // instructions on a 1080p BGRA photo, 8% of its encode): string
     // matching cannot win where under a tenth of the bytes that repeat
@@ -233,19 +293,10 @@ fn sample_content(frame: &Frame) -> (Coder, Sample) {
             layout.pixel_bytes(),
             &mut filtered,
         );
-        return match incompressible(deflate::estimated_size(&filtered)) {
-            true => (Coder::RUNS, Sample::Incompressible),
-            false => (Coder::RUNS, Sample::Compressible),
+        return match incompressible(deflate::estimated_size(&filtered), raw) {
+            true => Sampled::Known(Coder::RUNS, Sample::Incompressible),
+            false => Sampled::Known(Coder::RUNS, Sample::Compressible),
         };
-    }
-    let size = |coder| encode_with(&sample, coder, 1, &[]).map_or(usize::MAX, |png| png.len());
-    let runs = size(Coder::RUNS);
-    // Barely compressible (noise): zlib would only burn time finding
-    // little. Runs stores blocks its own sample finds incompressible, as
-    // fast as the png crate's stored mode (measured), so noise needs no
-    // case of its own.
-    if incompressible(runs) {
-        return (Coder::RUNS, Sample::Incompressible);
     }
     let (dense, min_saving) = match layout.depth {
         Depth::Sixteen if pairs16::mostly_x257(&sample.data, row_bytes) => {
@@ -253,11 +304,11 @@ fn sample_content(frame: &Frame) -> (Coder, Sample) {
         }
         depth => (dense(depth), DENSE_MIN_SAVING),
     };
-    if (size(dense) as f64) < runs as f64 * (1.0 - min_saving) {
-        (dense, Sample::Compressible)
-    } else {
-        (Coder::RUNS, Sample::Compressible)
-    }
+    Sampled::Trials(Trials {
+        sample,
+        dense,
+        min_saving,
+    })
 }
 
 /// Encodes a frame as a complete PNG file in memory. `threads` (at least 1)
@@ -274,14 +325,50 @@ pub fn encode_png_with(
     threads: usize,
     metadata: &Metadata,
 ) -> Result<Vec<u8>> {
+    Ok(encode_png_parts(frame, compression, threads, metadata)?.into_vec())
+}
+
+/// `encode_png_with`, the file in the pieces its strips were coded in, for
+/// a caller that copies it anyway (into a Python `bytes`): one copy, not
+/// a gather and then a copy.
+pub fn encode_png_parts(
+    frame: &Frame,
+    compression: Compression,
+    threads: usize,
+    metadata: &Metadata,
+) -> Result<PngParts> {
     if !frame.is_stored_as(PixelFormat::PNG) {
         let converted = frame.to_format(PixelFormat::PNG);
-        return encode_png_with(&converted, compression, threads, metadata);
+        return encode_png_parts(&converted, compression, threads, metadata);
     }
     let chunks = metadata.chunks()?;
+    let (layout, data) = (&frame.layout, &frame.data[..]);
+    if compression == Compression::Default {
+        // The trial encodes run on the calling thread while the others
+        // start on the strips with the likelier coder (`Trials::guess`).
+        let (coder, sample) = match take_sample(frame) {
+            Sampled::Known(coder, sample) => (coder, sample),
+            Sampled::Trials(trials) => {
+                let decide = || {
+                    let (coder, sample) = trials.run();
+                    (coder, sample != Sample::Incompressible)
+                };
+                let guess = trials.guess();
+                return striped::encode_parts_deciding(
+                    layout, data, guess, decide, threads, &chunks,
+                );
+            }
+        };
+        let threads = if sample == Sample::Incompressible {
+            1
+        } else {
+            threads
+        };
+        return striped::encode_parts(layout, data, coder, threads, &chunks);
+    }
     let (coder, threads_pay) = compression.plan(frame);
     let threads = if threads_pay { threads } else { 1 };
-    encode_with(frame, coder, threads, &chunks)
+    striped::encode_parts(layout, data, coder, threads, &chunks)
 }
 
 /// Encodes a frame already in PNG's sample layout with one coder, with

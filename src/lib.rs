@@ -35,11 +35,14 @@ pub use decode::{
     decode_png, decode_with_metadata, read_png, read_with_metadata, DecodeOptions,
     DEFAULT_MAX_BYTES,
 };
-pub use encode::{encode_png, encode_png_with, write_png, write_png_with, Compression};
+pub use encode::{
+    encode_png, encode_png_parts, encode_png_with, write_png, write_png_with, Compression,
+};
 pub use error::{ErrorKind, FileError, InputError};
 pub use layout::{plan_source, BufferDesc, Depth, Endian, Geometry, ImageLayout, SourcePlan};
 pub use metadata::Metadata;
 pub use pixels::{ChannelOrder, Frame, PixelFormat};
+pub use striped::PngParts;
 
 /// Test data without a random-number dependency: the next value of a
 /// xorshift32 generator (`state` must not start at 0).

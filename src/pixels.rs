@@ -6,7 +6,9 @@
 
 use crate::error::{memory_error, value_error};
 use crate::layout::{Depth, Endian, ImageLayout, SourcePlan};
+use crate::striped::on_threads;
 use anyhow::Result;
+use std::sync::{Mutex, PoisonError};
 
 /// Order of the colour channels in 3- and 4-channel images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,36 +77,84 @@ impl Frame {
         source_order: ChannelOrder,
         target: PixelFormat,
     ) -> Result<Frame> {
+        Frame::copy_from_on_threads(plan, memory, origin, source_order, target, 1)
+    }
+
+    /// `copy_from` on up to `threads` threads (the calling one included):
+    /// a frame of over a MiB is cut into bands of rows, each converted by
+    /// one thread straight into its part of the new frame. The calling
+    /// thread returns only when every band is copied, so a caller that holds
+    /// a lock (the GIL) for the copy holds it for all of it. A thread that
+    /// cannot be started only means fewer.
+    pub fn copy_from_on_threads(
+        plan: &SourcePlan,
+        memory: &[u8],
+        origin: usize,
+        source_order: ChannelOrder,
+        target: PixelFormat,
+        threads: usize,
+    ) -> Result<Frame> {
         let layout = plan.layout;
         let convert = Conversion::new(&layout, source_order, plan.endian, target);
         let fits = || value_error("the buffer's shape and strides point outside its memory");
-        if plan.is_packed() {
-            let len = layout.byte_len();
-            let source = memory.get(origin..origin + len).ok_or_else(fits)?;
-            let mut data = Vec::new();
-            data.try_reserve_exact(len)
-                .map_err(|_| memory_error(allocation_message(&layout)))?;
-            convert.packed_into(source, &mut data);
-            return Ok(Frame {
-                layout,
-                format: target,
-                data,
-            });
-        }
-        let mut data = zeroed(&layout)?;
+        let len = layout.byte_len();
         let row_bytes = layout.row_bytes();
-        for (y, out_row) in data.chunks_exact_mut(row_bytes).enumerate() {
-            let row_start = offset(origin, y as isize * plan.strides[0]).ok_or_else(fits)?;
-            if plan.pixels_packed() {
-                let source = memory
-                    .get(row_start..row_start + row_bytes)
-                    .ok_or_else(fits)?;
-                convert.packed(source, out_row);
-            } else {
-                convert
-                    .strided(memory, row_start, plan, out_row)
-                    .ok_or_else(fits)?;
+        let rows = layout.height as usize;
+        let bands = threads.min(len / COPY_BAND_BYTES).min(rows).max(1);
+        if plan.is_packed() {
+            let source = memory.get(origin..origin + len).ok_or_else(fits)?;
+            if bands == 1 {
+                let mut data = Vec::new();
+                data.try_reserve_exact(len)
+                    .map_err(|_| memory_error(allocation_message(&layout)))?;
+                convert.packed_into(source, &mut data);
+                return Ok(Frame {
+                    layout,
+                    format: target,
+                    data,
+                });
             }
+        }
+        // Zeroed by calloc: a large frame's pages come fresh from the kernel
+        // and are faulted in by whichever thread first writes them (each
+        // band's own), not in a serial pass.
+        let mut data = zeroed(&layout)?;
+        let copy_rows = |first: usize, out: &mut [u8]| -> Result<()> {
+            if plan.is_packed() {
+                let start = origin + first * row_bytes;
+                convert.packed(&memory[start..start + out.len()], out);
+                return Ok(());
+            }
+            for (y, out_row) in (first..).zip(out.chunks_exact_mut(row_bytes)) {
+                let row_start = offset(origin, y as isize * plan.strides[0]).ok_or_else(fits)?;
+                if plan.pixels_packed() {
+                    let source = memory
+                        .get(row_start..row_start + row_bytes)
+                        .ok_or_else(fits)?;
+                    convert.packed(source, out_row);
+                } else {
+                    convert
+                        .strided(memory, row_start, plan, out_row)
+                        .ok_or_else(fits)?;
+                }
+            }
+            Ok(())
+        };
+        // Bands taken in turn by the threads (the calling one is one of
+        // them: a thread that cannot be started only means fewer).
+        let band_rows = rows.div_ceil(bands);
+        let left = Mutex::new(data.chunks_mut((band_rows * row_bytes).max(1)).enumerate());
+        let work = || -> Result<()> {
+            loop {
+                let next = left.lock().unwrap_or_else(PoisonError::into_inner).next();
+                let Some((band, out)) = next else {
+                    return Ok(());
+                };
+                copy_rows(band * band_rows, out)?;
+            }
+        };
+        for done in on_threads(bands, "bufpng-copy", work) {
+            done?;
         }
         Ok(Frame {
             layout,
@@ -232,6 +282,10 @@ pub(crate) fn convert_packed(
 ) {
     Conversion::new(layout, from.order, from.endian, to).packed(source, out);
 }
+
+/// Frames are copied on several threads in bands of at least this many
+/// bytes: below it a thread's start costs about what it saves.
+const COPY_BAND_BYTES: usize = 512 << 10;
 
 /// Storage for a frame, or an error when memory cannot hold it: a broadcast
 /// view (all strides 0) can describe terabytes over a single byte, and an
@@ -577,6 +631,104 @@ mod tests {
             &Default::default(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn copies_on_threads_match_the_serial_copy_band_for_band() {
+        // 1501x701: over two COPY_BAND_BYTES even in gray 8-bit, so the
+        // bands (351 rows for 2 of them, 234 for 3, 176 for 4) end at odd
+        // rows; packed, with gapped rows, channels reversed (a pixel stride
+        // that is not the pixel's size), upside down.
+        let (width, height) = (1501isize, 701isize);
+        let mut state = 0x2545_f491u32;
+        let memory: Vec<u8> = (0..(width * 4 * 2 + 13) * height)
+            .map(|_| {
+                crate::xorshift(&mut state);
+                (state >> 24) as u8
+            })
+            .collect();
+        for channels in [1, 3, 4] {
+            for (format, item) in [("B", 1), ("<H", 2), (">H", 2)] {
+                let pixel = channels * item;
+                let row = width * pixel;
+                let shape = [height, width, channels];
+                let shape = &shape[..if channels == 1 { 2 } else { 3 }];
+                let plans = [
+                    (
+                        plan(
+                            format,
+                            item as usize,
+                            shape,
+                            &[row, pixel, item][..shape.len()],
+                        ),
+                        0,
+                    ),
+                    (
+                        plan(
+                            format,
+                            item as usize,
+                            shape,
+                            &[row + 13, pixel, item][..shape.len()],
+                        ),
+                        0,
+                    ),
+                    (
+                        plan(
+                            format,
+                            item as usize,
+                            shape,
+                            &[-row, pixel, item][..shape.len()],
+                        ),
+                        (row * (height - 1)) as usize,
+                    ),
+                    (
+                        plan(
+                            format,
+                            item as usize,
+                            shape,
+                            &[row, pixel, -item][..shape.len()],
+                        ),
+                        (pixel - item) as usize,
+                    ),
+                ];
+                for (p, origin) in &plans {
+                    for order in [ChannelOrder::Bgr, ChannelOrder::Rgb] {
+                        let serial =
+                            Frame::copy_from(p, &memory, *origin, order, PixelFormat::PNG).unwrap();
+                        assert!(serial.data.len() > 2 * COPY_BAND_BYTES);
+                        for threads in [2, 3, 4, 64] {
+                            let banded = Frame::copy_from_on_threads(
+                                p,
+                                &memory,
+                                *origin,
+                                order,
+                                PixelFormat::PNG,
+                                threads,
+                            )
+                            .unwrap();
+                            assert!(
+                                banded == serial,
+                                "{channels} channels {format} {:?} {threads} threads",
+                                p.strides
+                            );
+                        }
+                    }
+                }
+                // A plan that leaves the memory in a later band is an error
+                // on threads too, not a short frame.
+                let (p, _) = &plans[1];
+                let short = &memory[..((row + 13) * height / 2) as usize];
+                assert!(Frame::copy_from_on_threads(
+                    p,
+                    short,
+                    0,
+                    ChannelOrder::Bgr,
+                    PixelFormat::PNG,
+                    3
+                )
+                .is_err());
+            }
+        }
     }
 
     #[test]

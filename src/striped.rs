@@ -23,7 +23,7 @@ use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 const SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 /// zlib header: deflate, 32 KiB window, "fastest" level hint; no dictionary.
@@ -132,8 +132,39 @@ pub fn encode(
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<Vec<u8>> {
+    Ok(encode_parts(layout, data, coder, threads, chunks)?.into_vec())
+}
+
+/// `encode`, the file left in the pieces the threads coded it in: a caller
+/// that copies the file anyway (into a Python `bytes`) copies it once.
+pub fn encode_parts(
+    layout: &ImageLayout,
+    data: &[u8],
+    coder: Coder,
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<PngParts> {
+    encode_parts_deciding(layout, data, coder, || (coder, true), threads, chunks)
+}
+
+/// `encode_parts` with the coder decided by `decide` (which also says
+/// whether threads beyond the calling one pay for themselves), run on the
+/// calling thread while the other threads already code strips with
+/// `guess`: the default's trial encodes of a sample (`encode.rs`) were
+/// serial time before any strip started, up to a third of a 16-bit frame's
+/// wall time on two cores. Strips coded with a guess that `decide`
+/// overrules are coded again; the file is the one `decide`'s coder makes,
+/// whatever the guess and the threads.
+pub fn encode_parts_deciding(
+    layout: &ImageLayout,
+    data: &[u8],
+    guess: Coder,
+    decide: impl FnOnce() -> (Coder, bool),
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<PngParts> {
     let strips = strip_count(data.len(), layout.height as usize);
-    encode_in_strips(layout, data, coder, strips, threads, chunks)
+    encode_strips(layout, data, guess, decide, strips, threads, chunks)
 }
 
 /// `encode` with the number of strips chosen by the caller (fewer than the
@@ -147,6 +178,19 @@ pub fn encode_in_strips(
     threads: usize,
     chunks: &[([u8; 4], Vec<u8>)],
 ) -> Result<Vec<u8>> {
+    let decide = || (coder, true);
+    Ok(encode_strips(layout, data, coder, decide, strips, threads, chunks)?.into_vec())
+}
+
+fn encode_strips(
+    layout: &ImageLayout,
+    data: &[u8],
+    guess: Coder,
+    decide: impl FnOnce() -> (Coder, bool),
+    strips: usize,
+    threads: usize,
+    chunks: &[([u8; 4], Vec<u8>)],
+) -> Result<PngParts> {
     // Callers pass validated frames; a mismatch here is a bug, not bad input.
     anyhow::ensure!(
         layout.width > 0
@@ -161,15 +205,39 @@ pub fn encode_in_strips(
     );
     let row_bytes = layout.row_bytes();
     let (segments, per_segment) = segment_plan(strips, layout.height as usize);
-    let strips = Strips {
+    let mut strips = Strips {
         data,
-        coder,
+        coder: guess,
         row_bytes,
         bpp: layout.pixel_bytes(),
         segments,
         per_segment,
     };
-    let mut out = BitWriter::new(coder.output_guess(data.len()));
+    // Stored strips are copies: memory-bound, and most of a stored file's
+    // time is the serial copy out of Python and the CRC; a second thread
+    // bought 0.98x (CPU of the critical path, 1080p photo, level 0).
+    let threaded = threads > 1 && strips.count() > 1 && guess != Coder::Stored;
+    // On one thread the coder is decided before the first strip.
+    let decide = match threaded {
+        true => Some(decide),
+        false => {
+            strips.coder = decide().0;
+            None
+        }
+    };
+    // On threads the strips are coded into buffers of their own, and `out`
+    // holds only the chunks before them: no room for the coded frame (a
+    // zeroed buffer of half the frame, written by nobody).
+    let room = match threaded {
+        true => {
+            1024 + chunks
+                .iter()
+                .map(|(_, data)| data.len() + 12)
+                .sum::<usize>()
+        }
+        false => strips.coder.output_guess(data.len()),
+    };
+    let mut out = BitWriter::new(room);
     out.push_bytes(&SIGNATURE);
     push_chunk(&mut out, b"IHDR", &header(layout));
     for (kind, data) in chunks {
@@ -178,14 +246,17 @@ pub fn encode_in_strips(
     // mARK right before the first IDAT, after any metadata.
     let mut idat = Segments::start(&mut out, strips.segments);
     out.push_bytes(&ZLIB_HEADER);
-    // Stored strips are copies: memory-bound, and most of a stored file's
-    // time is the serial copy out of Python and the CRC; a second thread
-    // bought 0.98x (CPU of the critical path, 1080p photo, level 0).
-    let adler = if threads <= 1 || strips.count() == 1 || coder == Coder::Stored {
-        strips.code_here(&mut out, &mut idat)?
-    } else {
-        strips.code_on_threads(threads, &mut out, &mut idat)?
-    };
+    if let Some(decide) = decide {
+        let coded = strips.code_on_threads(threads, decide)?;
+        return Ok(strips.assemble(out, idat, coded));
+    }
+    let adler = strips.code_here(&mut out, &mut idat)?;
+    Ok(PngParts::whole(finish(out, idat, adler)))
+}
+
+/// Ends the zlib stream in `out` (its Adler-32) and the file (IDAT chunk
+/// headers and CRCs, `mARK`, IEND).
+fn finish(mut out: BitWriter, idat: Segments, adler: u32) -> Vec<u8> {
     out.align();
     out.push_bytes(&adler.to_be_bytes());
     let mut png = out.into_bytes();
@@ -194,7 +265,70 @@ pub fn encode_in_strips(
     // The buffer was sized for the worst case; a PNG kept around (an APNG
     // frame waiting for its turn) should not hold half a raw frame.
     png.shrink_to_fit();
-    Ok(png)
+    png
+}
+
+/// A PNG file as consecutive byte strings: the strips as the threads coded
+/// them, with the chunk framing between them, so that the file is copied
+/// once, into wherever it goes, rather than gathered first.
+#[derive(Debug)]
+pub struct PngParts {
+    parts: Vec<Vec<u8>>,
+    len: usize,
+}
+
+impl PngParts {
+    fn whole(png: Vec<u8>) -> PngParts {
+        PngParts {
+            len: png.len(),
+            parts: vec![png],
+        }
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies the file into `out`, which must be exactly `len()` bytes
+    /// long, on up to `threads` threads (the calling one included) when it
+    /// is over a MiB: the parts are taken in turn, and each thread faults in
+    /// the fresh pages it writes (a 16-bit photo's file is 9 MB).
+    pub fn copy_to(&self, out: &mut [u8], threads: usize) {
+        assert_eq!(out.len(), self.len, "bufpng internal error: output size");
+        let mut pieces = Vec::with_capacity(self.parts.len());
+        let mut rest = out;
+        for part in &self.parts {
+            let (here, after) = rest.split_at_mut(part.len());
+            pieces.push((here, &part[..]));
+            rest = after;
+        }
+        let threads = threads.min(self.len / STRIP_BYTES).max(1);
+        let pieces = Mutex::new(pieces.into_iter());
+        on_threads(threads, "bufpng-copy", || loop {
+            let next = pieces.lock().unwrap_or_else(PoisonError::into_inner).next();
+            let Some((out, part)) = next else {
+                return;
+            };
+            out.copy_from_slice(part);
+        });
+    }
+
+    /// The file in one buffer (no copy when it is one piece already).
+    pub fn into_vec(mut self) -> Vec<u8> {
+        if self.parts.len() == 1 {
+            return self.parts.pop().unwrap_or_default();
+        }
+        let mut png = Vec::with_capacity(self.len);
+        for part in &self.parts {
+            png.extend_from_slice(part);
+        }
+        png
+    }
 }
 
 /// The IDAT chunks of a striped file: one per strip, each strip a PNG
@@ -288,6 +422,18 @@ impl Segments {
     }
 }
 
+/// The strips of a frame being coded on threads.
+struct Progress {
+    /// The coder `decide` chose; until then the strips are coded with the
+    /// guess.
+    decided: Option<Coder>,
+    /// The next strip to take.
+    next: usize,
+    /// Only the calling thread takes more strips.
+    alone: bool,
+    done: Vec<CodedStrip>,
+}
+
 /// One strip coded on a worker thread, waiting to be appended in order.
 struct CodedStrip {
     index: usize,
@@ -295,6 +441,10 @@ struct CodedStrip {
     /// Adler-32 of the strip's filtered bytes, and how many there are.
     adler: u32,
     filtered_len: usize,
+    /// CRC-32 state over `bytes`, computed by the thread that coded them
+    /// (a serial pass over the whole output otherwise), combined into the
+    /// IDAT chunks' CRCs.
+    crc: crc32fast::Hasher,
 }
 
 /// A frame's rows, cut into strips coded independently.
@@ -379,53 +529,170 @@ impl Strips<'_> {
 
     /// Strips taken from a shared counter by up to `threads` workers (the
     /// calling thread is one of them, so a thread that cannot be started
-    /// only means fewer workers), each into its own buffer, then appended
-    /// in order.
+    /// only means fewer workers), each into its own buffer; returned in
+    /// order. The calling thread first runs `decide` while the others code
+    /// strips with `self.coder`, the guess: strips coded with a guess that
+    /// `decide` overrules are thrown away and coded again, and when it says
+    /// further threads do not pay, they stop after their current strip.
     fn code_on_threads(
         &self,
         threads: usize,
-        out: &mut BitWriter,
-        idat: &mut Segments,
-    ) -> Result<u32> {
+        decide: impl FnOnce() -> (Coder, bool),
+    ) -> Result<Vec<CodedStrip>> {
         let count = self.count();
-        let next = AtomicUsize::new(0);
-        let work = || -> Result<Vec<CodedStrip>> {
-            let mut done = Vec::new();
+        let guess = self.coder;
+        let shared = Mutex::new(Progress {
+            decided: None,
+            next: 0,
+            alone: false,
+            done: Vec::with_capacity(count),
+        });
+        let lock = || shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let work = |caller: bool| -> Result<()> {
             let mut work = Workspace::default();
             loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= count {
-                    return Ok(done);
+                let (index, coder) = {
+                    let mut progress = lock();
+                    if progress.next >= count || (progress.alone && !caller) {
+                        return Ok(());
+                    }
+                    progress.next += 1;
+                    (progress.next - 1, progress.decided.unwrap_or(guess))
+                };
+                let strips = Strips { coder, ..*self };
+                let room = coder.output_guess(self.range(index).len() * self.row_bytes);
+                let mut piece = BitWriter::new(room);
+                let coded = strips.code(index, &mut work, &mut piece);
+                let mut progress = lock();
+                if progress.decided.unwrap_or(guess) != coder {
+                    continue; // coded with an overruled guess
                 }
-                let guess = (self.coder).output_guess(self.range(index).len() * self.row_bytes);
-                let mut piece = BitWriter::new(guess);
-                let coded = self.code(index, &mut work, &mut piece);
                 // A failed strip fails the frame: the other workers stop too.
-                let (adler, filtered_len) =
-                    coded.inspect_err(|_| next.store(count, Ordering::Relaxed))?;
+                let (adler, filtered_len) = coded.inspect_err(|_| progress.next = count)?;
+                drop(progress);
                 piece.align();
-                done.push(CodedStrip {
+                let bytes = piece.into_bytes();
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(&bytes);
+                lock().done.push(CodedStrip {
                     index,
-                    bytes: piece.into_bytes(),
+                    bytes,
                     adler,
                     filtered_len,
+                    crc,
                 });
             }
         };
-        let mut pieces = Vec::new();
-        for theirs in on_threads(threads.min(count), "bufpng-strip", work) {
-            pieces.extend(theirs?);
-        }
-        pieces.sort_unstable_by_key(|strip| strip.index);
-        let mut adler = 1;
-        for strip in pieces {
-            if strip.index > 0 && self.starts_segment(strip.index) {
-                idat.next(out);
+        let first = || {
+            let (coder, threads_pay) = decide();
+            let mut progress = lock();
+            if coder != guess {
+                progress.next = 0;
+                progress.done.clear();
             }
-            out.push_bytes(&strip.bytes);
-            adler = deflate::adler32_combine(adler, strip.adler, strip.filtered_len);
+            progress.decided = Some(coder);
+            progress.alone = !threads_pay;
+            drop(progress);
+            work(true)
+        };
+        let results = on_threads_first(threads.min(count), "bufpng-strip", first, || work(false));
+        for result in results {
+            result?;
         }
-        Ok(adler)
+        let mut pieces = shared
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .done;
+        pieces.sort_unstable_by_key(|strip| strip.index);
+        anyhow::ensure!(
+            pieces.len() == count,
+            "bufpng internal error: {} of {count} strips coded",
+            pieces.len()
+        );
+        Ok(pieces)
+    }
+
+    /// The file from `out` (everything up to the zlib header, with room
+    /// for the `mARK` chunk and the first IDAT chunk's header) and the coded
+    /// strips, as parts: `out`, then each strip's bytes, with the IDAT
+    /// chunks' ends and starts (CRC, length, type) as small parts between
+    /// segments. The same bytes as `finish` writes from one buffer, which
+    /// it still does when a segment is too long for one chunk.
+    fn assemble(&self, mut out: BitWriter, idat: Segments, coded: Vec<CodedStrip>) -> PngParts {
+        let adler = coded.iter().fold(1, |adler, strip| {
+            deflate::adler32_combine(adler, strip.adler, strip.filtered_len)
+        });
+        let segments: Vec<&[CodedStrip]> = coded.chunks(self.per_segment).collect();
+        let last = segments.len().saturating_sub(1);
+        // Each segment's chunk data: the zlib header before the first, the
+        // Adler-32 after the last.
+        let lengths: Vec<usize> = (segments.iter().enumerate())
+            .map(|(i, strips)| {
+                let coded: usize = strips.iter().map(|strip| strip.bytes.len()).sum();
+                coded + if i == 0 { ZLIB_HEADER.len() } else { 0 } + if i == last { 4 } else { 0 }
+            })
+            .collect();
+        let spans: Vec<usize> = lengths.iter().map(|len| len + 12).collect();
+        let mark = match idat.mark_len {
+            0 => Some(Vec::new()),
+            _ => restart::mark_data(&spans).map(|data| chunk(&restart::MARK, &data)),
+        };
+        let (Some(mark), true) = (mark, spans.iter().all(|&span| span <= MAX_CHUNK)) else {
+            // Gathered into `out` after all; `finish` splits the chunks.
+            let mut idat = idat;
+            for strip in &coded {
+                if strip.index > 0 && self.starts_segment(strip.index) {
+                    idat.next(&mut out);
+                }
+                out.push_bytes(&strip.bytes);
+            }
+            return PngParts::whole(finish(out, idat, adler));
+        };
+        let mut head = out.into_bytes();
+        head[idat.mark_at..idat.mark_at + idat.mark_len].copy_from_slice(&mark);
+        let first = idat.data[0].start;
+        head[first - 8..first - 4].copy_from_slice(&(lengths[0] as u32).to_be_bytes());
+        head[first - 4..first].copy_from_slice(b"IDAT");
+        // What goes after each segment's strips: the Adler-32 after the
+        // last, the chunk's CRC, then the next chunk's length and type (or
+        // IEND).
+        let betweens: Vec<Vec<u8>> = (segments.iter().enumerate())
+            .map(|(i, strips)| {
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(b"IDAT");
+                if i == 0 {
+                    crc.update(&ZLIB_HEADER);
+                }
+                for strip in *strips {
+                    crc.combine(&strip.crc);
+                }
+                let mut between = Vec::with_capacity(32);
+                if i == last {
+                    crc.update(&adler.to_be_bytes());
+                    between.extend_from_slice(&adler.to_be_bytes());
+                }
+                between.extend_from_slice(&crc.finalize().to_be_bytes());
+                match lengths.get(i + 1) {
+                    Some(&next) => {
+                        between.extend_from_slice(&(next as u32).to_be_bytes());
+                        between.extend_from_slice(b"IDAT");
+                    }
+                    None => between.extend_from_slice(&chunk(b"IEND", &[])),
+                }
+                between
+            })
+            .collect();
+        let mut parts = Vec::with_capacity(coded.len() + betweens.len() + 1);
+        parts.push(head);
+        let mut betweens = betweens.into_iter();
+        for strip in coded {
+            parts.push(strip.bytes);
+            if (strip.index + 1) % self.per_segment == 0 || strip.index + 1 == self.count() {
+                parts.extend(betweens.next());
+            }
+        }
+        let len = parts.iter().map(Vec::len).sum();
+        PngParts { parts, len }
     }
 
     /// Filters and codes the rows of `strip` as deflate blocks, the final
@@ -611,14 +878,26 @@ pub(crate) fn on_threads<T: Send>(
     name: &str,
     work: impl Fn() -> T + Sync,
 ) -> Vec<T> {
+    on_threads_first(threads, name, &work, &work)
+}
+
+/// `on_threads` with `first` on the calling thread and `work` on the
+/// others.
+fn on_threads_first<T: Send>(
+    threads: usize,
+    name: &str,
+    first: impl FnOnce() -> T,
+    work: impl Fn() -> T + Sync,
+) -> Vec<T> {
     std::thread::scope(|scope| {
+        let work = &work;
         let others: Vec<_> = (1..threads)
             .filter_map(|_| {
                 let builder = std::thread::Builder::new().name(name.into());
-                builder.spawn_scoped(scope, &work).ok()
+                builder.spawn_scoped(scope, work).ok()
             })
             .collect();
-        let mut all = vec![work()];
+        let mut all = vec![first()];
         for other in others {
             all.push(
                 other
@@ -906,6 +1185,71 @@ mod tests {
                     assert!(png == one, "{coder:?}: {threads} threads changed the bytes");
                 }
             }
+        }
+    }
+
+    /// Fails unless every chunk's CRC is right.
+    fn assert_crcs(png: &[u8]) {
+        for (kind, data) in chunks(png) {
+            let at = data.as_ptr() as usize - png.as_ptr() as usize + data.len();
+            let stored = u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+            assert_eq!(
+                stored,
+                crc(&kind, data),
+                "{}",
+                String::from_utf8_lossy(&kind)
+            );
+        }
+    }
+
+    #[test]
+    fn strips_started_with_an_overruled_guess_are_coded_again() {
+        // Whatever the threads code while `decide` runs, the file is the
+        // decided coder's: strips of a wrong guess are coded again, and
+        // declining further threads only stops them. A slow `decide` lets
+        // the workers code every strip with the guess first.
+        let layout = layout(1100, 700, 3, Depth::Eight);
+        let data = pixels(&layout, 9);
+        let screens = Coder::Lz77 { filter: None };
+        let metadata = [(*b"tEXt", b"k\0v".to_vec())];
+        for decided in [Coder::RUNS, screens, ZLIB_UP] {
+            let one = encode(&layout, &data, decided, 1, &metadata).unwrap();
+            for guess in [Coder::RUNS, screens, ZLIB_UP] {
+                for (threads, pay, wait) in
+                    [(2, true, 0), (3, true, 30), (2, false, 30), (8, true, 0)]
+                {
+                    let decide = || {
+                        std::thread::sleep(std::time::Duration::from_millis(wait));
+                        (decided, pay)
+                    };
+                    let parts =
+                        encode_parts_deciding(&layout, &data, guess, decide, threads, &metadata)
+                            .unwrap();
+                    let mut copied = vec![0; parts.len()];
+                    parts.copy_to(&mut copied, threads);
+                    let png = parts.into_vec();
+                    assert!(
+                        png == one && copied == one,
+                        "{decided:?} after guessing {guess:?} on {threads} threads"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn files_in_parts_have_the_crcs_and_marker_of_the_file_in_one_piece() {
+        // The threaded path's CRCs are combined from the strips' own; the
+        // one-thread path computes them over the whole file.
+        let layout = layout(2100, 1000, 3, Depth::Eight);
+        let data = pixels(&layout, 4);
+        for coder in [Coder::RUNS, Coder::Pairs16, Coder::Stored] {
+            let parts = encode_parts(&layout, &data, coder, 3, &[]).unwrap();
+            let png = parts.into_vec();
+            assert_crcs(&png);
+            assert!(chunks(&png).iter().any(|(kind, _)| kind == b"mARK"));
+            assert_eq!(decode(&png).1, data);
+            assert!(png == encode(&layout, &data, coder, 1, &[]).unwrap());
         }
     }
 
