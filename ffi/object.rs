@@ -257,18 +257,22 @@ pub fn bytes_from_parts(
         ))?
     };
     // SAFETY: `bytes` is a bytes object, so PyBytes_AsString returns its
-    // buffer of `png.len()` bytes (plus CPython's trailing NUL), never NULL.
+    // buffer of `png.len()` bytes (plus CPython's trailing NUL), never NULL;
+    // it is uninitialized, hence a slice of MaybeUninit, every byte written.
     // The object is new and referenced only here: no other code can see or
     // hash it before it is filled, which is when the C API allows writing
     // into a bytes object. The slice ends before `bytes` is returned (the
     // copy's threads are joined inside copy_to), and the threads touch only
     // these bytes, never the object.
     unsafe {
-        let start = PyBytes_AsString(bytes.as_ptr()).cast::<u8>();
+        let start = PyBytes_AsString(bytes.as_ptr());
         if start.is_null() {
             return Err(Failure::Raised);
         }
-        png.copy_to(std::slice::from_raw_parts_mut(start, png.len()), threads);
+        png.copy_to(
+            std::slice::from_raw_parts_mut(start.cast::<std::mem::MaybeUninit<u8>>(), png.len()),
+            threads,
+        );
     }
     Ok(bytes)
 }

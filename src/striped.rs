@@ -22,6 +22,7 @@ use crate::pairs16::{self, PairStrip};
 use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
+use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::{Mutex, PoisonError};
 
@@ -298,7 +299,9 @@ impl PngParts {
     /// long, on up to `threads` threads (the calling one included) when it
     /// is over a MiB: the parts are taken in turn, and each thread faults in
     /// the fresh pages it writes (a 16-bit photo's file is 9 MB).
-    pub fn copy_to(&self, out: &mut [u8], threads: usize) {
+    /// `out` may be uninitialized memory (a new bytes object's buffer):
+    /// every byte of it is written.
+    pub fn copy_to<B: ByteSlot>(&self, out: &mut [B], threads: usize) {
         assert_eq!(out.len(), self.len, "bufpng internal error: output size");
         let mut pieces = Vec::with_capacity(self.parts.len());
         let mut rest = out;
@@ -314,7 +317,7 @@ impl PngParts {
             let Some((out, part)) = next else {
                 return;
             };
-            out.copy_from_slice(part);
+            B::fill(out, part);
         });
     }
 
@@ -328,6 +331,28 @@ impl PngParts {
             png.extend_from_slice(part);
         }
         png
+    }
+}
+
+/// Where `PngParts::copy_to` may write: initialized bytes, or memory that
+/// is not yet (a new bytes object's buffer, which only ffi/ can name).
+pub trait ByteSlot: Send + Sized {
+    fn fill(out: &mut [Self], from: &[u8]);
+}
+
+impl ByteSlot for u8 {
+    fn fill(out: &mut [u8], from: &[u8]) {
+        out.copy_from_slice(from);
+    }
+}
+
+impl ByteSlot for MaybeUninit<u8> {
+    fn fill(out: &mut [MaybeUninit<u8>], from: &[u8]) {
+        // A plain loop (write_copy_of_slice is newer than the MSRV); it
+        // compiles to a memcpy.
+        for (slot, &byte) in out.iter_mut().zip(from) {
+            slot.write(byte);
+        }
     }
 }
 
