@@ -138,10 +138,11 @@ impl PairStrip {
         }
         let mut counts = Counts::new();
         let row_len = self.row_len;
+        let count;
         if self.window.is_empty() {
             // A strip's first band (a 1080p frame's strips are one band
             // each) is parsed where it is, without a copy.
-            parse(
+            count = parse(
                 band,
                 0,
                 self.base,
@@ -156,7 +157,7 @@ impl PairStrip {
         } else {
             let start = self.window.len();
             self.window.extend_from_slice(band);
-            parse(
+            count = parse(
                 &self.window,
                 start,
                 self.base,
@@ -169,7 +170,7 @@ impl PairStrip {
             self.window.drain(..drop);
             self.base += drop;
         }
-        if !write_block(&self.tokens, &counts, last, band.len(), out) {
+        if !write_block(&self.tokens[..count], &counts, last, band.len(), out) {
             deflate::write_stored(band, last, out);
         }
     }
@@ -177,10 +178,11 @@ impl PairStrip {
 
 /// Greedy parse of `data[start..]` (whole rows of `row_len` bytes; the
 /// bytes before are the window, `data[0]` at stream offset `base`) into
-/// `tokens`, counting symbols. Row by row: the filter type byte is a
-/// literal, then each sample pair is looked up and starts a match or goes
-/// out as two literals. Matches stay in their row and are cut to whole
-/// pairs, so every lookup is at a pair start.
+/// the first tokens of `tokens` (their count returned), counting symbols.
+/// Row by row: the filter type byte is a literal, then each sample pair is
+/// looked up and starts a match or goes out as two literals. Matches stay
+/// in their row and are cut to whole pairs, so every lookup is at a pair
+/// start.
 fn parse(
     data: &[u8],
     start: usize,
@@ -189,22 +191,36 @@ fn parse(
     (near, far): (&mut Table, &mut Table),
     tokens: &mut Vec<u32>,
     counts: &mut Counts,
-) {
-    tokens.clear();
+) -> usize {
+    // Every token covers at least one byte. Written by index into a
+    // buffer kept at its largest length (its count in a register, not
+    // stored back at every push; never zeroed again).
+    let need = data.len() - start;
+    if tokens.len() < need {
+        tokens.resize(need, 0);
+    }
+    let out = &mut tokens[..];
+    let mut n = 0;
     for row in (start..data.len()).step_by(row_len) {
         let row_end = (row + row_len).min(data.len());
-        tokens.push(data[row] as u32);
+        out[n] = data[row] as u32;
+        n += 1;
         counts.literals[data[row] as usize] += 1;
         let mut at = row + 1;
         while at + MIN_MATCH <= row_end {
             let (len, dist) = find(data, near, far, base, at, row_end);
             if len < MIN_MATCH {
-                push_pair(tokens, counts, data, at);
+                let (first, second) = (data[at] as u32, data[at + 1] as u32);
+                out[n] = PAIR | first | second << 8;
+                n += 1;
+                counts.literals[first as usize] += 1;
+                counts.literals[second as usize] += 1;
                 at += 2;
                 continue;
             }
             let (symbol, extra) = distance_code(dist as u32);
-            tokens.push(MATCH | extra << 13 | symbol << 8 | (len as u32 - 3));
+            out[n] = MATCH | extra << 13 | symbol << 8 | (len as u32 - 3);
+            n += 1;
             // Counted by length, folded into length symbols once a block.
             counts.lengths[(len - 3) & 0xff] += 1;
             counts.distances[(symbol & 0x1f) as usize] += 1;
@@ -222,10 +238,12 @@ fn parse(
         // The last pair (or, in rows of an odd length, which 16-bit rows
         // never have, the last bytes).
         for &byte in &data[at..row_end] {
-            tokens.push(byte as u32);
+            out[n] = byte as u32;
+            n += 1;
             counts.literals[byte as usize] += 1;
         }
     }
+    n
 }
 
 /// The longest match for the pair start `at` among the tables' candidates,
@@ -240,9 +258,14 @@ fn find(
     at: usize,
     end: usize,
 ) -> (usize, usize) {
-    let position = (base + at) as u32;
     let max = (end - at).min(MAX_MATCH) & !1;
-    let (short, long) = keys(data, at);
+    let Some(ahead) = data.get(at..at + 8) else {
+        return find_near_end(data, near_table, far_table, base, at, max);
+    };
+    // One read for both keys and for checking both candidates.
+    let word = u64::from_le_bytes(ahead.try_into().expect("8 bytes"));
+    let (short, long) = word_keys(word);
+    let position = (base + at) as u32;
     let near = std::mem::replace(&mut near_table[short], position);
     let far = std::mem::replace(&mut far_table[long], position);
     // A candidate is in reach when within the window and not before
@@ -251,11 +274,62 @@ fn find(
     let mut best = (0, 0);
     let dist = position.wrapping_sub(near) as usize;
     if dist <= reach {
-        best = (candidate_len(data, at - dist, at, max), dist);
+        best = (measure(data, at - dist, at, word, max), dist);
     }
     // Often both tables name the same position: it is checked once.
     if far != near {
         let dist = position.wrapping_sub(far) as usize;
+        if dist <= reach {
+            let len = measure(data, at - dist, at, word, max);
+            if len > best.0 {
+                best = (len, dist);
+            }
+        }
+    }
+    best
+}
+
+/// How many bytes from `at` (the first eight of which are `word`) repeat
+/// those from `from`, in whole pairs, up to `max` (at least MIN_MATCH); 0
+/// unless the first four do. Most matches here are under 8 bytes: one
+/// comparison of eight checks the candidate and measures the match.
+#[inline(always)]
+fn measure(data: &[u8], from: usize, at: usize, word: u64, max: usize) -> usize {
+    let earlier = u64::from_le_bytes(data[from..from + 8].try_into().expect("8 bytes"));
+    let differ = earlier ^ word;
+    if differ as u32 != 0 {
+        return 0;
+    }
+    let len = if differ != 0 {
+        (differ.trailing_zeros() / 8) as usize
+    } else if max > 8 {
+        8 + match_len(data, from + 8, at + 8, max - 8)
+    } else {
+        8
+    };
+    len.min(max) & !1
+}
+
+/// `find` for a pair start within 8 bytes of the end of `data`.
+#[cold]
+#[inline(never)]
+fn find_near_end(
+    data: &[u8],
+    near_table: &mut Table,
+    far_table: &mut Table,
+    base: usize,
+    at: usize,
+    max: usize,
+) -> (usize, usize) {
+    let position = (base + at) as u32;
+    let (short, long) = keys(data, at);
+    let near = std::mem::replace(&mut near_table[short], position);
+    let far = std::mem::replace(&mut far_table[long], position);
+    let reach = at.min(WINDOW);
+    let mut best = (0, 0);
+    let candidates = if far == near { &[near][..] } else { &[near, far][..] };
+    for &entry in candidates {
+        let dist = position.wrapping_sub(entry) as usize;
         if dist <= reach {
             let len = candidate_len(data, at - dist, at, max);
             if len > best.0 {
@@ -267,22 +341,9 @@ fn find(
 }
 
 /// How many bytes from `at` repeat those from `from`, in whole pairs, up to
-/// `max`; 0 unless the first four do. Most matches here are under 8 bytes:
-/// one comparison of eight checks the candidate and measures the match.
-#[inline(always)]
+/// `max`; 0 unless the first four do (`at` within 8 bytes of the end).
 fn candidate_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
-    // `from` is before `at`: the bytes at `at` bound both reads.
-    if let Some(later) = data.get(at..at + 8) {
-        let earlier = u64::from_le_bytes(data[from..from + 8].try_into().expect("8 bytes"));
-        let later = u64::from_le_bytes(later.try_into().expect("8 bytes"));
-        let differ = earlier ^ later;
-        if differ as u32 != 0 {
-            return 0;
-        }
-        if differ != 0 {
-            return ((differ.trailing_zeros() / 8) as usize).min(max) & !1;
-        }
-    } else if read_u32(data, from) != read_u32(data, at) {
+    if read_u32(data, from) != read_u32(data, at) {
         return 0;
     }
     match_len(data, from, at, max) & !1
@@ -298,7 +359,12 @@ fn keys(data: &[u8], at: usize) -> (usize, usize) {
         let short = (word >> 8 & 0xffff) as usize;
         return (short, short);
     };
-    let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+    word_keys(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+}
+
+/// `keys` from the eight bytes at the pair start.
+#[inline(always)]
+fn word_keys(word: u64) -> (usize, usize) {
     // Bytes 1 and 2: the first sample's low byte, which in x257 rows is
     // its high byte, and the second's high byte (one shift, no assembly).
     let short = (word >> 8 & 0xffff) as usize;
@@ -314,15 +380,6 @@ fn enter(data: &[u8], near: &mut Table, far: &mut Table, base: usize, at: usize)
     let (short, long) = keys(data, at);
     near[short] = (base + at) as u32;
     far[long] = (base + at) as u32;
-}
-
-/// The two bytes at `at` as literals.
-#[inline(always)]
-fn push_pair(tokens: &mut Vec<u32>, counts: &mut Counts, data: &[u8], at: usize) {
-    let (first, second) = (data[at] as u32, data[at + 1] as u32);
-    tokens.push(PAIR | first | second << 8);
-    counts.literals[first as usize] += 1;
-    counts.literals[second as usize] += 1;
 }
 
 #[inline(always)]
