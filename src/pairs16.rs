@@ -228,10 +228,26 @@ fn parse(
             // two samples left in the row), in order.
             let next = at + len;
             let limit = next.min(row_end - 3);
-            let mut inside = at + 2;
-            while inside < limit {
-                enter(data, near, far, base, inside);
-                inside += 2;
+            match data.get(at + 2..limit + 7) {
+                // Every entry's eight bytes in `data`: read through
+                // windows, without a bounds check each.
+                Some(span) => {
+                    let mut position = (base + at + 2) as u32;
+                    for bytes in span.windows(8).step_by(2) {
+                        let (short, long) =
+                            word_keys(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
+                        near[short] = position;
+                        far[long] = position;
+                        position += 2;
+                    }
+                }
+                None => {
+                    let mut inside = at + 2;
+                    while inside < limit {
+                        enter(data, near, far, base, inside);
+                        inside += 2;
+                    }
+                }
             }
             at = next;
         }
@@ -259,11 +275,11 @@ fn find(
     end: usize,
 ) -> (usize, usize) {
     let max = (end - at).min(MAX_MATCH) & !1;
-    let Some(ahead) = data.get(at..at + 8) else {
+    let Some(ahead) = data.get(at..).and_then(<[u8]>::first_chunk::<8>) else {
         return find_near_end(data, near_table, far_table, base, at, max);
     };
     // One read for both keys and for checking both candidates.
-    let word = u64::from_le_bytes(ahead.try_into().expect("8 bytes"));
+    let word = u64::from_le_bytes(*ahead);
     let (short, long) = word_keys(word);
     let position = (base + at) as u32;
     let near = std::mem::replace(&mut near_table[short], position);
