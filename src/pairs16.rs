@@ -95,6 +95,8 @@ pub struct PairStrip {
     near: Box<Table>,
     far: Box<Table>,
     tokens: Vec<u32>,
+    /// What each pair start of a row replaced in the tables (`parse`).
+    candidates: Vec<u64>,
     /// A filtered row's length (filter type byte and an even number of
     /// sample bytes).
     row_len: usize,
@@ -108,6 +110,7 @@ impl PairStrip {
             near: empty_table(),
             far: empty_table(),
             tokens: Vec::new(),
+            candidates: Vec::new(),
             row_len,
         }
     }
@@ -148,7 +151,7 @@ impl PairStrip {
                 self.base,
                 row_len,
                 (&mut *self.near, &mut *self.far),
-                &mut self.tokens,
+                (&mut self.tokens, &mut self.candidates),
                 &mut counts,
             );
             let tail = band.len().min(WINDOW);
@@ -163,7 +166,7 @@ impl PairStrip {
                 self.base,
                 row_len,
                 (&mut *self.near, &mut *self.far),
-                &mut self.tokens,
+                (&mut self.tokens, &mut self.candidates),
                 &mut counts,
             );
             let drop = self.window.len() - self.window.len().min(WINDOW);
@@ -179,17 +182,25 @@ impl PairStrip {
 /// Greedy parse of `data[start..]` (whole rows of `row_len` bytes; the
 /// bytes before are the window, `data[0]` at stream offset `base`) into
 /// the first tokens of `tokens` (their count returned), counting symbols.
-/// Row by row: the filter type byte is a literal, then each sample pair is
-/// looked up and starts a match or goes out as two literals. Matches stay
-/// in their row and are cut to whole pairs, so every lookup is at a pair
-/// start.
+///
+/// Row by row, in two passes. Every pair start with two samples left in
+/// the row is entered in both tables, in order, whether the parse looks it
+/// up or it falls inside a match: so the tables' contents never depend on
+/// the parse, and the first pass enters the whole row and keeps what each
+/// entry replaced (`candidates`: both tables' entries, the near one in the
+/// low half). The second pass is the greedy parse: the filter type byte
+/// is a literal, then each pair start it reaches takes its candidates'
+/// longer match or goes out as two literals. Matches stay in their row and
+/// are cut to whole pairs, so every lookup is at a pair start. (The same
+/// bytes as entering the pairs inside a match after it, in a loop whose
+/// length the match decides: the first pass has no branch a pair.)
 fn parse(
     data: &[u8],
     start: usize,
     base: usize,
     row_len: usize,
     (near, far): (&mut Table, &mut Table),
-    tokens: &mut Vec<u32>,
+    (tokens, candidates): (&mut Vec<u32>, &mut Vec<u64>),
     counts: &mut Counts,
 ) -> usize {
     // Every token covers at least one byte. Written by index into a
@@ -199,6 +210,9 @@ fn parse(
     if tokens.len() < need {
         tokens.resize(need, 0);
     }
+    if candidates.len() < row_len / 2 {
+        candidates.resize(row_len / 2, 0);
+    }
     let out = &mut tokens[..];
     let mut n = 0;
     for row in (start..data.len()).step_by(row_len) {
@@ -206,9 +220,14 @@ fn parse(
         out[n] = data[row] as u32;
         n += 1;
         counts.literals[data[row] as usize] += 1;
+        // The pair starts with two samples left in the row: row + 1 + 2k.
+        let starts = (row_end.saturating_sub(row + 3)) / 2;
+        let row_candidates = &mut candidates[..starts];
+        enter_row(data, near, far, base, row + 1, row_candidates);
         let mut at = row + 1;
         while at + MIN_MATCH <= row_end {
-            let (len, dist) = find(data, near, far, base, at, row_end);
+            let entries = row_candidates[(at - row - 1) / 2];
+            let (len, dist) = find(data, entries, base, at, row_end);
             if len < MIN_MATCH {
                 let (first, second) = (data[at] as u32, data[at + 1] as u32);
                 out[n] = PAIR | first | second << 8;
@@ -224,32 +243,7 @@ fn parse(
             // Counted by length, folded into length symbols once a block.
             counts.lengths[(len - 3) & 0xff] += 1;
             counts.distances[(symbol & 0x1f) as usize] += 1;
-            // The pair starts inside the match are entered too (those with
-            // two samples left in the row), in order.
-            let next = at + len;
-            let limit = next.min(row_end - 3);
-            match data.get(at + 2..limit + 7) {
-                // Every entry's eight bytes in `data`: read through
-                // windows, without a bounds check each.
-                Some(span) => {
-                    let mut position = (base + at + 2) as u32;
-                    for bytes in span.windows(8).step_by(2) {
-                        let (short, long) =
-                            word_keys(u64::from_le_bytes(bytes.try_into().expect("8 bytes")));
-                        near[short] = position;
-                        far[long] = position;
-                        position += 2;
-                    }
-                }
-                None => {
-                    let mut inside = at + 2;
-                    while inside < limit {
-                        enter(data, near, far, base, inside);
-                        inside += 2;
-                    }
-                }
-            }
-            at = next;
+            at += len;
         }
         // The last pair (or, in rows of an odd length, which 16-bit rows
         // never have, the last bytes).
@@ -262,31 +256,67 @@ fn parse(
     n
 }
 
-/// The longest match for the pair start `at` among the tables' candidates,
-/// in whole pairs and before `end` (a length under MIN_MATCH when none),
-/// and enters `at` in the tables.
+/// Enters the pair starts `first`, `first + 2`, ... (one a slot of
+/// `candidates`) in both tables, keeping in each slot the two entries it
+/// replaced (near in the low half, far in the high one).
 #[inline(always)]
-fn find(
+fn enter_row(
     data: &[u8],
-    near_table: &mut Table,
-    far_table: &mut Table,
+    near: &mut Table,
+    far: &mut Table,
     base: usize,
-    at: usize,
-    end: usize,
-) -> (usize, usize) {
+    first: usize,
+    candidates: &mut [u64],
+) {
+    // Four pair starts from each 16 bytes (their keys need six bytes
+    // each), read as two words: no bounds check a pair start.
+    let groups = (candidates.len() / 4).min((data.len() - first).saturating_sub(8) / 8);
+    let bytes = &data[first..first + 8 * groups + 8];
+    let pairs = bytes.chunks_exact(8).zip(bytes[8..].chunks_exact(8));
+    let mut position = (base + first) as u32;
+    for (slots, (low, high)) in candidates.chunks_exact_mut(4).zip(pairs) {
+        let low = u64::from_le_bytes(low.try_into().expect("8 bytes"));
+        let high = u64::from_le_bytes(high.try_into().expect("8 bytes"));
+        let words = [
+            low,
+            low >> 16 | high << 48,
+            low >> 32 | high << 32,
+            low >> 48 | high << 16,
+        ];
+        for (slot, word) in slots.iter_mut().zip(words) {
+            let (short, long) = word_keys(word);
+            let near_entry = std::mem::replace(&mut near[short], position);
+            let far_entry = std::mem::replace(&mut far[long], position);
+            *slot = near_entry as u64 | (far_entry as u64) << 32;
+            position += 2;
+        }
+    }
+    // The rest one at a time (near the end of `data` with fewer bytes).
+    for (k, slot) in candidates.iter_mut().enumerate().skip(4 * groups) {
+        let (short, long) = keys(data, first + 2 * k);
+        let position = (base + first + 2 * k) as u32;
+        let near_entry = std::mem::replace(&mut near[short], position);
+        let far_entry = std::mem::replace(&mut far[long], position);
+        *slot = near_entry as u64 | (far_entry as u64) << 32;
+    }
+}
+
+/// The longer match for the pair start `at` of its two candidates
+/// (`entries`: what it replaced in the tables), in whole pairs and before
+/// `end` (a length under MIN_MATCH when neither matches).
+#[inline(always)]
+fn find(data: &[u8], entries: u64, base: usize, at: usize, end: usize) -> (usize, usize) {
     let max = (end - at).min(MAX_MATCH) & !1;
-    let Some(ahead) = data.get(at..).and_then(<[u8]>::first_chunk::<8>) else {
-        return find_near_end(data, near_table, far_table, base, at, max);
-    };
-    // One read for both keys and for checking both candidates.
-    let word = u64::from_le_bytes(*ahead);
-    let (short, long) = word_keys(word);
+    let (near, far) = (entries as u32, (entries >> 32) as u32);
     let position = (base + at) as u32;
-    let near = std::mem::replace(&mut near_table[short], position);
-    let far = std::mem::replace(&mut far_table[long], position);
     // A candidate is in reach when within the window and not before
     // `data` (an empty entry's distance is over the window).
     let reach = at.min(WINDOW);
+    let Some(ahead) = data.get(at..).and_then(<[u8]>::first_chunk::<8>) else {
+        return find_near_end(data, position, near, far, at, max, reach);
+    };
+    // One read for checking both candidates.
+    let word = u64::from_le_bytes(*ahead);
     let mut best = (0, 0);
     let dist = position.wrapping_sub(near) as usize;
     if dist <= reach {
@@ -311,7 +341,7 @@ fn find(
 /// comparison of eight checks the candidate and measures the match.
 #[inline(always)]
 fn measure(data: &[u8], from: usize, at: usize, word: u64, max: usize) -> usize {
-    let earlier = u64::from_le_bytes(data[from..from + 8].try_into().expect("8 bytes"));
+    let earlier = u64::from_le_bytes(*data[from..].first_chunk::<8>().expect("8 bytes"));
     let differ = earlier ^ word;
     if differ as u32 != 0 {
         return 0;
@@ -331,19 +361,19 @@ fn measure(data: &[u8], from: usize, at: usize, word: u64, max: usize) -> usize 
 #[inline(never)]
 fn find_near_end(
     data: &[u8],
-    near_table: &mut Table,
-    far_table: &mut Table,
-    base: usize,
+    position: u32,
+    near: u32,
+    far: u32,
     at: usize,
     max: usize,
+    reach: usize,
 ) -> (usize, usize) {
-    let position = (base + at) as u32;
-    let (short, long) = keys(data, at);
-    let near = std::mem::replace(&mut near_table[short], position);
-    let far = std::mem::replace(&mut far_table[long], position);
-    let reach = at.min(WINDOW);
     let mut best = (0, 0);
-    let candidates = if far == near { &[near][..] } else { &[near, far][..] };
+    let candidates = if far == near {
+        &[near][..]
+    } else {
+        &[near, far][..]
+    };
     for &entry in candidates {
         let dist = position.wrapping_sub(entry) as usize;
         if dist <= reach {
@@ -388,14 +418,6 @@ fn word_keys(word: u64) -> (usize, usize) {
     let long = word & 0xff_00ff_00ff;
     let hash = (long.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
     (short, hash)
-}
-
-/// Enters the pair start `at` in both tables.
-#[inline(always)]
-fn enter(data: &[u8], near: &mut Table, far: &mut Table, base: usize, at: usize) {
-    let (short, long) = keys(data, at);
-    near[short] = (base + at) as u32;
-    far[long] = (base + at) as u32;
 }
 
 #[inline(always)]
