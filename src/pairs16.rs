@@ -271,8 +271,10 @@ fn enter_row(
     // Four pair starts from each 16 bytes (their keys need six bytes
     // each), read as two words: no bounds check a pair start.
     let groups = (candidates.len() / 4).min((data.len() - first).saturating_sub(8) / 8);
-    let bytes = &data[first..first + 8 * groups + 8];
-    let pairs = bytes.chunks_exact(8).zip(bytes[8..].chunks_exact(8));
+    let bytes = data.get(first..first + 8 * groups + 8).unwrap_or_default();
+    let pairs = bytes
+        .chunks_exact(8)
+        .zip(bytes.get(8..).unwrap_or_default().chunks_exact(8));
     let mut position = (base + first) as u32;
     for (slots, (low, high)) in candidates.chunks_exact_mut(4).zip(pairs) {
         let low = u64::from_le_bytes(low.try_into().expect("8 bytes"));
