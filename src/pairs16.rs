@@ -13,7 +13,10 @@
 //! high bytes, which finds the longer matches the first one's most recent
 //! entry misses. The longer of the two candidates' matches is taken. Every
 //! pair start inside a match is entered too (in one table only: 2.6-8.8%
-//! larger files; all but the last: 10%). Every candidate is checked
+//! larger files; all but the last: 10%), so every pair start is entered
+//! whatever the parse finds: a first pass over each row makes the entries,
+//! keeping what each replaced, and the parse reads its candidates from
+//! there (`parse`). Every candidate is checked
 //! byte by byte, so the output is valid deflate for any content; on rows
 //! that are not x257 it finds little (the 16-bit photo resized with
 //! INTER_CUBIC: 0.1% smaller than Runs at three times its time), so
