@@ -607,6 +607,105 @@ mod tests {
         filtered
     }
 
+    /// The parse as it was before the first pass (lookups entering their
+    /// own position, then a loop entering the pairs inside each match):
+    /// its tokens, from and into `near` and `far`.
+    fn reference_tokens(
+        data: &[u8],
+        (start, base, row_len): (usize, usize, usize),
+        near: &mut Table,
+        far: &mut Table,
+    ) -> Vec<u32> {
+        let mut tokens = Vec::new();
+        for row in (start..data.len()).step_by(row_len) {
+            let row_end = (row + row_len).min(data.len());
+            tokens.push(data[row] as u32);
+            let mut at = row + 1;
+            while at + MIN_MATCH <= row_end {
+                let max = (row_end - at).min(MAX_MATCH) & !1;
+                let (short, long) = keys(data, at);
+                let position = (base + at) as u32;
+                let near_entry = std::mem::replace(&mut near[short], position);
+                let far_entry = std::mem::replace(&mut far[long], position);
+                let mut best = (0, 0);
+                for entry in [near_entry, far_entry] {
+                    let dist = position.wrapping_sub(entry) as usize;
+                    if dist <= at.min(WINDOW) {
+                        let len = candidate_len(data, at - dist, at, max);
+                        if len > best.0 {
+                            best = (len, dist);
+                        }
+                    }
+                }
+                let (len, dist) = best;
+                if len < MIN_MATCH {
+                    tokens.push(PAIR | data[at] as u32 | (data[at + 1] as u32) << 8);
+                    at += 2;
+                    continue;
+                }
+                let (symbol, extra) = crate::lz77::distance_code(dist as u32);
+                tokens.push(MATCH | extra << 13 | symbol << 8 | (len as u32 - 3));
+                let mut inside = at + 2;
+                while inside < (at + len).min(row_end - 3) {
+                    let (short, long) = keys(data, inside);
+                    near[short] = (base + inside) as u32;
+                    far[long] = (base + inside) as u32;
+                    inside += 2;
+                }
+                at += len;
+            }
+            tokens.extend(data[at..row_end].iter().map(|&byte| byte as u32));
+        }
+        tokens
+    }
+
+    /// The first pass enters every pair start before the parse reads its
+    /// candidates: the same tokens and tables as entering them as the
+    /// parse goes, on x257 rows, rows that are not, odd rows, after a
+    /// window and up to the end of `data` (the first pass's slow path).
+    #[test]
+    fn the_first_pass_parses_as_entering_inside_matches_did() {
+        let (width, height) = (203, 12);
+        let row_bytes = width * 6;
+        let mut raw = x257_frame(width, height);
+        let mut state = 5;
+        for pair in raw[row_bytes * 7..row_bytes * 9].chunks_exact_mut(2) {
+            pair[1] = noise(&mut state) % 3;
+        }
+        let filtered = paeth(&raw, row_bytes);
+        let odd: Vec<u8> = (0..1001 * 9).map(|i| (i % 13) as u8).collect();
+        for (data, row_len) in [(&filtered, row_bytes + 1), (&odd, 1001)] {
+            // From the start, and after a window of four rows at an offset.
+            for (start, base) in [(0, 0), (row_len * 4, 77)] {
+                let (mut near, mut far) = (empty_table(), empty_table());
+                let (mut tokens, mut candidates) = (Vec::new(), Vec::new());
+                let mut counts = Counts::new();
+                let n = parse(
+                    data,
+                    start,
+                    base,
+                    row_len,
+                    (&mut near, &mut far),
+                    (&mut tokens, &mut candidates),
+                    &mut counts,
+                );
+                let (mut near_before, mut far_before) = (empty_table(), empty_table());
+                let expected = reference_tokens(
+                    data,
+                    (start, base, row_len),
+                    &mut near_before,
+                    &mut far_before,
+                );
+                assert_eq!(tokens[..n], expected[..], "{row_len} {start}");
+                assert!(
+                    near == near_before && far == far_before,
+                    "{row_len} {start}"
+                );
+                assert!(expected.iter().filter(|&&t| t & MATCH != 0).count() > 10);
+            }
+        }
+    }
+
     #[test]
     fn distance_tables_agree_with_the_formula() {
         for dist in 1..=WINDOW {
