@@ -13,7 +13,10 @@
 //! high bytes, which finds the longer matches the first one's most recent
 //! entry misses. The longer of the two candidates' matches is taken. Every
 //! pair start inside a match is entered too (in one table only: 2.6-8.8%
-//! larger files; all but the last: 10%). Every candidate is checked
+//! larger files; all but the last: 10%), so every pair start is entered
+//! whatever the parse finds: a first pass over each row makes the entries,
+//! keeping what each replaced, and the parse reads its candidates from
+//! there (`parse`). Every candidate is checked
 //! byte by byte, so the output is valid deflate for any content; on rows
 //! that are not x257 it finds little (the 16-bit photo resized with
 //! INTER_CUBIC: 0.1% smaller than Runs at three times its time), so
@@ -27,8 +30,8 @@
 
 use crate::deflate::{self, length_symbol, BitWriter};
 use crate::lz77::{
-    distance_code, distance_extra_bits, keep_block, length_table, match_len, start_block,
-    DISTANCE_SYMBOLS, EMPTY, END_OF_BLOCK, LITERAL_SYMBOLS, MAX_MATCH, WINDOW,
+    distance_extra_bits, keep_block, length_table, match_len, start_block, DISTANCE_SYMBOLS, EMPTY,
+    END_OF_BLOCK, LITERAL_SYMBOLS, MAX_MATCH, WINDOW,
 };
 
 /// The shortest match taken: two samples' bytes (two 8-bit residuals).
@@ -95,6 +98,8 @@ pub struct PairStrip {
     near: Box<Table>,
     far: Box<Table>,
     tokens: Vec<u32>,
+    /// What each pair start of a row replaced in the tables (`parse`).
+    candidates: Vec<u64>,
     /// A filtered row's length (filter type byte and an even number of
     /// sample bytes).
     row_len: usize,
@@ -108,6 +113,7 @@ impl PairStrip {
             near: empty_table(),
             far: empty_table(),
             tokens: Vec::new(),
+            candidates: Vec::new(),
             row_len,
         }
     }
@@ -138,16 +144,17 @@ impl PairStrip {
         }
         let mut counts = Counts::new();
         let row_len = self.row_len;
+        let count;
         if self.window.is_empty() {
             // A strip's first band (a 1080p frame's strips are one band
             // each) is parsed where it is, without a copy.
-            parse(
+            count = parse(
                 band,
                 0,
                 self.base,
                 row_len,
                 (&mut *self.near, &mut *self.far),
-                &mut self.tokens,
+                (&mut self.tokens, &mut self.candidates),
                 &mut counts,
             );
             let tail = band.len().min(WINDOW);
@@ -156,20 +163,20 @@ impl PairStrip {
         } else {
             let start = self.window.len();
             self.window.extend_from_slice(band);
-            parse(
+            count = parse(
                 &self.window,
                 start,
                 self.base,
                 row_len,
                 (&mut *self.near, &mut *self.far),
-                &mut self.tokens,
+                (&mut self.tokens, &mut self.candidates),
                 &mut counts,
             );
             let drop = self.window.len() - self.window.len().min(WINDOW);
             self.window.drain(..drop);
             self.base += drop;
         }
-        if !write_block(&self.tokens, &counts, last, band.len(), out) {
+        if !write_block(&self.tokens[..count], &counts, last, band.len(), out) {
             deflate::write_stored(band, last, out);
         }
     }
@@ -177,85 +184,249 @@ impl PairStrip {
 
 /// Greedy parse of `data[start..]` (whole rows of `row_len` bytes; the
 /// bytes before are the window, `data[0]` at stream offset `base`) into
-/// `tokens`, counting symbols. Row by row: the filter type byte is a
-/// literal, then each sample pair is looked up and starts a match or goes
-/// out as two literals. Matches stay in their row and are cut to whole
-/// pairs, so every lookup is at a pair start.
+/// the first tokens of `tokens` (their count returned), counting symbols.
+///
+/// Row by row, in two passes. Every pair start with two samples left in
+/// the row is entered in both tables, in order, whether the parse looks it
+/// up or it falls inside a match: so the tables' contents never depend on
+/// the parse, and the first pass enters the whole row and keeps what each
+/// entry replaced (`candidates`: both tables' entries, the near one in the
+/// low half). The second pass is the greedy parse: the filter type byte
+/// is a literal, then each pair start it reaches takes its candidates'
+/// longer match or goes out as two literals. Matches stay in their row and
+/// are cut to whole pairs, so every lookup is at a pair start. (The same
+/// bytes as entering the pairs inside a match after it, in a loop whose
+/// length the match decides: the first pass has no branch a pair.)
 fn parse(
     data: &[u8],
     start: usize,
     base: usize,
     row_len: usize,
     (near, far): (&mut Table, &mut Table),
-    tokens: &mut Vec<u32>,
+    (tokens, candidates): (&mut Vec<u32>, &mut Vec<u64>),
     counts: &mut Counts,
-) {
-    tokens.clear();
+) -> usize {
+    // Every token covers at least one byte. Written by index into a
+    // buffer kept at its largest length (its count in a register, not
+    // stored back at every push; never zeroed again).
+    let need = data.len() - start;
+    if tokens.len() < need {
+        tokens.resize(need, 0);
+    }
+    if candidates.len() < row_len / 2 {
+        candidates.resize(row_len / 2, 0);
+    }
+    let out = &mut tokens[..];
+    let mut n = 0;
     for row in (start..data.len()).step_by(row_len) {
         let row_end = (row + row_len).min(data.len());
-        tokens.push(data[row] as u32);
+        out[n] = data[row] as u32;
+        n += 1;
         counts.literals[data[row] as usize] += 1;
+        // The pair starts with two samples left in the row: row + 1 + 2k.
+        let starts = (row_end.saturating_sub(row + 3)) / 2;
+        let row_candidates = &mut candidates[..starts];
+        enter_row(data, near, far, base, row + 1, row_candidates);
         let mut at = row + 1;
         while at + MIN_MATCH <= row_end {
-            let (len, dist) = find(data, near, far, base, at, row_end);
+            let entries = row_candidates[(at - row - 1) / 2];
+            let (len, dist) = find(data, entries, base, at, row_end);
             if len < MIN_MATCH {
-                push_pair(tokens, counts, data, at);
+                let (first, second) = (data[at] as u32, data[at + 1] as u32);
+                out[n] = PAIR | first | second << 8;
+                n += 1;
+                counts.literals[first as usize] += 1;
+                counts.literals[second as usize] += 1;
                 at += 2;
                 continue;
             }
-            let (symbol, extra) = distance_code(dist as u32);
-            tokens.push(MATCH | extra << 13 | symbol << 8 | (len as u32 - 3));
+            let (symbol, extra) = distance_code(dist);
+            out[n] = MATCH | extra << 13 | symbol << 8 | (len as u32 - 3);
+            n += 1;
             // Counted by length, folded into length symbols once a block.
             counts.lengths[(len - 3) & 0xff] += 1;
             counts.distances[(symbol & 0x1f) as usize] += 1;
-            // The pair starts inside the match are entered too (those with
-            // two samples left in the row), in order.
-            let next = at + len;
-            let limit = next.min(row_end - 3);
-            let mut inside = at + 2;
-            while inside < limit {
-                enter(data, near, far, base, inside);
-                inside += 2;
-            }
-            at = next;
+            at += len;
         }
         // The last pair (or, in rows of an odd length, which 16-bit rows
         // never have, the last bytes).
         for &byte in &data[at..row_end] {
-            tokens.push(byte as u32);
+            out[n] = byte as u32;
+            n += 1;
             counts.literals[byte as usize] += 1;
         }
     }
+    n
 }
 
-/// The longest match for the pair start `at` among the tables' candidates,
-/// in whole pairs and before `end` (a length under MIN_MATCH when none),
-/// and enters `at` in the tables.
+/// Enters the pair starts `first`, `first + 2`, ... (one a slot of
+/// `candidates`) in both tables, keeping in each slot the two entries it
+/// replaced (near in the low half, far in the high one).
 #[inline(always)]
-fn find(
+fn enter_row(
     data: &[u8],
-    near_table: &mut Table,
-    far_table: &mut Table,
+    near: &mut Table,
+    far: &mut Table,
     base: usize,
-    at: usize,
-    end: usize,
-) -> (usize, usize) {
-    let position = (base + at) as u32;
+    first: usize,
+    candidates: &mut [u64],
+) {
+    // Four pair starts from each 16 bytes (their keys need six bytes
+    // each), read as two words: no bounds check a pair start.
+    let groups = (candidates.len() / 4).min((data.len() - first).saturating_sub(8) / 8);
+    let bytes = data.get(first..first + 8 * groups + 8).unwrap_or_default();
+    let pairs = bytes
+        .chunks_exact(8)
+        .zip(bytes.get(8..).unwrap_or_default().chunks_exact(8));
+    let mut position = (base + first) as u32;
+    for (slots, (low, high)) in candidates.chunks_exact_mut(4).zip(pairs) {
+        let low = u64::from_le_bytes(low.try_into().expect("8 bytes"));
+        let high = u64::from_le_bytes(high.try_into().expect("8 bytes"));
+        let words = [
+            low,
+            low >> 16 | high << 48,
+            low >> 32 | high << 32,
+            low >> 48 | high << 16,
+        ];
+        for (slot, word) in slots.iter_mut().zip(words) {
+            let (short, long) = word_keys(word);
+            let near_entry = std::mem::replace(&mut near[short], position);
+            let far_entry = std::mem::replace(&mut far[long], position);
+            *slot = near_entry as u64 | (far_entry as u64) << 32;
+            position += 2;
+        }
+    }
+    // The rest one at a time (near the end of `data` with fewer bytes).
+    for (k, slot) in candidates.iter_mut().enumerate().skip(4 * groups) {
+        let (short, long) = keys(data, first + 2 * k);
+        let position = (base + first + 2 * k) as u32;
+        let near_entry = std::mem::replace(&mut near[short], position);
+        let far_entry = std::mem::replace(&mut far[long], position);
+        *slot = near_entry as u64 | (far_entry as u64) << 32;
+    }
+}
+
+/// Deflate's distance symbol for `dist` (1..=WINDOW) and the value of its
+/// extra bits, from two small tables (`lz77::distance_code` computes them
+/// with a longer chain of dependent steps; here it was 5% of the time).
+#[inline(always)]
+fn distance_code(dist: usize) -> (u32, u32) {
+    let d = dist - 1;
+    // Every symbol past the first 16 spans a multiple of 128 distances.
+    let index = if d < 256 { d } else { 256 + (d >> 7) };
+    let symbol = DISTANCE_SYMBOL[index & 511] as usize;
+    (
+        symbol as u32,
+        (d - DISTANCE_BASE[symbol & 31] as usize) as u32,
+    )
+}
+
+/// The distance symbol of d = dist - 1 for d < 256, then of 128 (i - 256).
+const DISTANCE_SYMBOL: [u8; 512] = {
+    let mut table = [0; 512];
+    let mut i = 0;
+    while i < 512 {
+        let d = if i < 256 { i } else { (i - 256) << 7 };
+        let mut symbol = 0;
+        while symbol < 29 && DISTANCE_BASE[symbol + 1] as usize <= d {
+            symbol += 1;
+        }
+        table[i] = symbol as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The first d = dist - 1 of each distance symbol.
+const DISTANCE_BASE: [u16; 32] = {
+    let mut table = [u16::MAX; 32];
+    let mut symbol = 0;
+    while symbol < 30 {
+        table[symbol] = if symbol < 4 {
+            symbol as u16
+        } else {
+            (2 + (symbol & 1) as u16) << (symbol / 2 - 1)
+        };
+        symbol += 1;
+    }
+    table
+};
+
+/// The longer match for the pair start `at` of its two candidates
+/// (`entries`: what it replaced in the tables), in whole pairs and before
+/// `end` (a length under MIN_MATCH when neither matches).
+#[inline(always)]
+fn find(data: &[u8], entries: u64, base: usize, at: usize, end: usize) -> (usize, usize) {
     let max = (end - at).min(MAX_MATCH) & !1;
-    let (short, long) = keys(data, at);
-    let near = std::mem::replace(&mut near_table[short], position);
-    let far = std::mem::replace(&mut far_table[long], position);
+    let (near, far) = (entries as u32, (entries >> 32) as u32);
+    let position = (base + at) as u32;
     // A candidate is in reach when within the window and not before
     // `data` (an empty entry's distance is over the window).
     let reach = at.min(WINDOW);
+    let Some(ahead) = data.get(at..).and_then(<[u8]>::first_chunk::<8>) else {
+        return find_near_end(data, position, near, far, at, max, reach);
+    };
+    // One read for checking both candidates.
+    let word = u64::from_le_bytes(*ahead);
     let mut best = (0, 0);
     let dist = position.wrapping_sub(near) as usize;
     if dist <= reach {
-        best = (candidate_len(data, at - dist, at, max), dist);
+        best = (measure(data, at - dist, at, word, max), dist);
     }
     // Often both tables name the same position: it is checked once.
     if far != near {
         let dist = position.wrapping_sub(far) as usize;
+        if dist <= reach {
+            let len = measure(data, at - dist, at, word, max);
+            if len > best.0 {
+                best = (len, dist);
+            }
+        }
+    }
+    best
+}
+
+/// How many bytes from `at` (the first eight of which are `word`) repeat
+/// those from `from`, in whole pairs, up to `max` (at least MIN_MATCH); 0
+/// unless the first four do. Most matches here are under 8 bytes: one
+/// comparison of eight checks the candidate and measures the match.
+#[inline(always)]
+fn measure(data: &[u8], from: usize, at: usize, word: u64, max: usize) -> usize {
+    let earlier = u64::from_le_bytes(*data[from..].first_chunk::<8>().expect("8 bytes"));
+    let differ = earlier ^ word;
+    if differ as u32 != 0 {
+        return 0;
+    }
+    let len = if differ != 0 {
+        (differ.trailing_zeros() / 8) as usize
+    } else if max > 8 {
+        8 + match_len(data, from + 8, at + 8, max - 8)
+    } else {
+        8
+    };
+    len.min(max) & !1
+}
+
+/// `find` for a pair start within 8 bytes of the end of `data`.
+#[cold]
+#[inline(never)]
+fn find_near_end(
+    data: &[u8],
+    position: u32,
+    near: u32,
+    far: u32,
+    at: usize,
+    max: usize,
+    reach: usize,
+) -> (usize, usize) {
+    let mut best = (0, 0);
+    let candidates = if far == near {
+        &[near][..]
+    } else {
+        &[near, far][..]
+    };
+    for &entry in candidates {
+        let dist = position.wrapping_sub(entry) as usize;
         if dist <= reach {
             let len = candidate_len(data, at - dist, at, max);
             if len > best.0 {
@@ -267,22 +438,9 @@ fn find(
 }
 
 /// How many bytes from `at` repeat those from `from`, in whole pairs, up to
-/// `max`; 0 unless the first four do. Most matches here are under 8 bytes:
-/// one comparison of eight checks the candidate and measures the match.
-#[inline(always)]
+/// `max`; 0 unless the first four do (`at` within 8 bytes of the end).
 fn candidate_len(data: &[u8], from: usize, at: usize, max: usize) -> usize {
-    // `from` is before `at`: the bytes at `at` bound both reads.
-    if let Some(later) = data.get(at..at + 8) {
-        let earlier = u64::from_le_bytes(data[from..from + 8].try_into().expect("8 bytes"));
-        let later = u64::from_le_bytes(later.try_into().expect("8 bytes"));
-        let differ = earlier ^ later;
-        if differ as u32 != 0 {
-            return 0;
-        }
-        if differ != 0 {
-            return ((differ.trailing_zeros() / 8) as usize).min(max) & !1;
-        }
-    } else if read_u32(data, from) != read_u32(data, at) {
+    if read_u32(data, from) != read_u32(data, at) {
         return 0;
     }
     match_len(data, from, at, max) & !1
@@ -298,7 +456,12 @@ fn keys(data: &[u8], at: usize) -> (usize, usize) {
         let short = (word >> 8 & 0xffff) as usize;
         return (short, short);
     };
-    let word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+    word_keys(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
+}
+
+/// `keys` from the eight bytes at the pair start.
+#[inline(always)]
+fn word_keys(word: u64) -> (usize, usize) {
     // Bytes 1 and 2: the first sample's low byte, which in x257 rows is
     // its high byte, and the second's high byte (one shift, no assembly).
     let short = (word >> 8 & 0xffff) as usize;
@@ -306,23 +469,6 @@ fn keys(data: &[u8], at: usize) -> (usize, usize) {
     let long = word & 0xff_00ff_00ff;
     let hash = (long.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize;
     (short, hash)
-}
-
-/// Enters the pair start `at` in both tables.
-#[inline(always)]
-fn enter(data: &[u8], near: &mut Table, far: &mut Table, base: usize, at: usize) {
-    let (short, long) = keys(data, at);
-    near[short] = (base + at) as u32;
-    far[long] = (base + at) as u32;
-}
-
-/// The two bytes at `at` as literals.
-#[inline(always)]
-fn push_pair(tokens: &mut Vec<u32>, counts: &mut Counts, data: &[u8], at: usize) {
-    let (first, second) = (data[at] as u32, data[at + 1] as u32);
-    tokens.push(PAIR | first | second << 8);
-    counts.literals[first as usize] += 1;
-    counts.literals[second as usize] += 1;
 }
 
 #[inline(always)]
@@ -459,6 +605,116 @@ mod tests {
         let mut filtered = vec![0; rows * (row_bytes + 1)];
         filter_rows(RowFilter::Paeth, raw, None, row_bytes, 6, &mut filtered);
         filtered
+    }
+
+    /// The parse as it was before the first pass (lookups entering their
+    /// own position, then a loop entering the pairs inside each match):
+    /// its tokens, from and into `near` and `far`.
+    fn reference_tokens(
+        data: &[u8],
+        (start, base, row_len): (usize, usize, usize),
+        near: &mut Table,
+        far: &mut Table,
+    ) -> Vec<u32> {
+        let mut tokens = Vec::new();
+        for row in (start..data.len()).step_by(row_len) {
+            let row_end = (row + row_len).min(data.len());
+            tokens.push(data[row] as u32);
+            let mut at = row + 1;
+            while at + MIN_MATCH <= row_end {
+                let max = (row_end - at).min(MAX_MATCH) & !1;
+                let (short, long) = keys(data, at);
+                let position = (base + at) as u32;
+                let near_entry = std::mem::replace(&mut near[short], position);
+                let far_entry = std::mem::replace(&mut far[long], position);
+                let mut best = (0, 0);
+                for entry in [near_entry, far_entry] {
+                    let dist = position.wrapping_sub(entry) as usize;
+                    if dist <= at.min(WINDOW) {
+                        let len = candidate_len(data, at - dist, at, max);
+                        if len > best.0 {
+                            best = (len, dist);
+                        }
+                    }
+                }
+                let (len, dist) = best;
+                if len < MIN_MATCH {
+                    tokens.push(PAIR | data[at] as u32 | (data[at + 1] as u32) << 8);
+                    at += 2;
+                    continue;
+                }
+                let (symbol, extra) = crate::lz77::distance_code(dist as u32);
+                tokens.push(MATCH | extra << 13 | symbol << 8 | (len as u32 - 3));
+                let mut inside = at + 2;
+                while inside < (at + len).min(row_end - 3) {
+                    let (short, long) = keys(data, inside);
+                    near[short] = (base + inside) as u32;
+                    far[long] = (base + inside) as u32;
+                    inside += 2;
+                }
+                at += len;
+            }
+            tokens.extend(data[at..row_end].iter().map(|&byte| byte as u32));
+        }
+        tokens
+    }
+
+    /// The first pass enters every pair start before the parse reads its
+    /// candidates: the same tokens and tables as entering them as the
+    /// parse goes, on x257 rows, rows that are not, odd rows, after a
+    /// window and up to the end of `data` (the first pass's slow path).
+    #[test]
+    fn the_first_pass_parses_as_entering_inside_matches_did() {
+        let (width, height) = (203, 12);
+        let row_bytes = width * 6;
+        let mut raw = x257_frame(width, height);
+        let mut state = 5;
+        for pair in raw[row_bytes * 7..row_bytes * 9].chunks_exact_mut(2) {
+            pair[1] = noise(&mut state) % 3;
+        }
+        let filtered = paeth(&raw, row_bytes);
+        let odd: Vec<u8> = (0..1001 * 9).map(|i| (i % 13) as u8).collect();
+        for (data, row_len) in [(&filtered, row_bytes + 1), (&odd, 1001)] {
+            // From the start, and after a window of four rows at an offset.
+            for (start, base) in [(0, 0), (row_len * 4, 77)] {
+                let (mut near, mut far) = (empty_table(), empty_table());
+                let (mut tokens, mut candidates) = (Vec::new(), Vec::new());
+                let mut counts = Counts::new();
+                let n = parse(
+                    data,
+                    start,
+                    base,
+                    row_len,
+                    (&mut near, &mut far),
+                    (&mut tokens, &mut candidates),
+                    &mut counts,
+                );
+                let (mut near_before, mut far_before) = (empty_table(), empty_table());
+                let expected = reference_tokens(
+                    data,
+                    (start, base, row_len),
+                    &mut near_before,
+                    &mut far_before,
+                );
+                assert_eq!(tokens[..n], expected[..], "{row_len} {start}");
+                assert!(
+                    near == near_before && far == far_before,
+                    "{row_len} {start}"
+                );
+                assert!(expected.iter().filter(|&&t| t & MATCH != 0).count() > 10);
+            }
+        }
+    }
+
+    #[test]
+    fn distance_tables_agree_with_the_formula() {
+        for dist in 1..=WINDOW {
+            assert_eq!(
+                distance_code(dist),
+                crate::lz77::distance_code(dist as u32),
+                "{dist}"
+            );
+        }
     }
 
     #[test]
