@@ -13,6 +13,7 @@ use crate::layout::{Depth, Endian, ImageLayout};
 use crate::metadata::{self, Metadata};
 use crate::pixels::{convert_packed, zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::restart;
+use crate::swap_rb::swap_red_blue;
 use crate::FileError;
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DecodingError, Transformations};
@@ -153,7 +154,7 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
             return Err(short());
         }
         if convert {
-            convert_packed(&layout, PixelFormat::PNG, target, row, &mut converted);
+            convert_row(&layout, target, row, &mut converted);
             data.extend_from_slice(&converted);
         } else {
             data.extend_from_slice(row);
@@ -168,6 +169,19 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         format: target,
         data,
     })
+}
+
+/// A decoded row (PNG's order and byte order) to `target`'s in `out`.
+/// 8-bit RGB and RGBA to BGR and BGRA, the commonest conversion and most
+/// of the work on files with little to decode, take the vectorisable
+/// kernel (`swap_rb.rs`).
+pub(crate) fn convert_row(layout: &ImageLayout, target: PixelFormat, row: &[u8], out: &mut [u8]) {
+    let swap = layout.channels >= 3 && target.order != PixelFormat::PNG.order;
+    match (swap, layout.depth, layout.channels) {
+        (true, Depth::Eight, 3) => swap_red_blue::<3>(row, out),
+        (true, Depth::Eight, 4) => swap_red_blue::<4>(row, out),
+        _ => convert_packed(layout, PixelFormat::PNG, target, row, out),
+    }
 }
 
 /// The chunks only an animation needs: a still decode reads the default
