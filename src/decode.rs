@@ -13,7 +13,7 @@ use crate::layout::{Depth, Endian, ImageLayout};
 use crate::metadata::{self, Metadata};
 use crate::pixels::{convert_packed, zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::restart;
-use crate::swap_rb::swap_red_blue;
+use crate::swap_rb::{shuffle, Rgb16ToLittleBgr, Rgb8, Rgba16ToLittleBgra, Rgba8};
 use crate::FileError;
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DecodingError, Transformations};
@@ -172,14 +172,21 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
 }
 
 /// A decoded row (PNG's order and byte order) to `target`'s in `out`.
-/// 8-bit RGB and RGBA to BGR and BGRA, the commonest conversion and most
-/// of the work on files with little to decode, take the vectorisable
-/// kernel (`swap_rb.rs`).
+/// RGB(A) to BGR(A), 8-bit and 16-bit to little-endian, most of the work
+/// on files with little to decode, take the vectorisable kernels
+/// (`swap_rb.rs`); 16-bit samples kept in RGB order only change byte
+/// order, which the compiler already vectorises in `convert_packed` (and
+/// faster than a masked-load kernel: 0.23 against 0.33 ms a 1080p frame).
 pub(crate) fn convert_row(layout: &ImageLayout, target: PixelFormat, row: &[u8], out: &mut [u8]) {
     let swap = layout.channels >= 3 && target.order != PixelFormat::PNG.order;
-    match (swap, layout.depth, layout.channels) {
-        (true, Depth::Eight, 3) => swap_red_blue::<3>(row, out),
-        (true, Depth::Eight, 4) => swap_red_blue::<4>(row, out),
+    let sixteen = layout.depth == Depth::Sixteen;
+    let to_little =
+        sixteen && target.endian == Endian::Little && PixelFormat::PNG.endian == Endian::Big;
+    match (swap, sixteen, to_little, layout.channels) {
+        (true, false, _, 3) => shuffle::<Rgb8>(row, out),
+        (true, false, _, 4) => shuffle::<Rgba8>(row, out),
+        (true, true, true, 3) => shuffle::<Rgb16ToLittleBgr>(row, out),
+        (true, true, true, 4) => shuffle::<Rgba16ToLittleBgra>(row, out),
         _ => convert_packed(layout, PixelFormat::PNG, target, row, out),
     }
 }

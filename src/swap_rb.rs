@@ -1,92 +1,120 @@
-//! Red and blue swapped in decoded 8-bit rows: PNG's RGB and RGBA to
-//! OpenCV's BGR and BGRA, out of place (a decoded row, in L1, to the
-//! output).
+//! Decoded rows from PNG's layout (RGB(A), big-endian samples) to the
+//! output's (OpenCV's BGR(A), native-endian), out of place: a decoded row,
+//! in L1, to the output.
 //!
-//! Output byte k of a pixel takes input byte k + 2 (blue, from the
-//! input's third byte), k (green, alpha) or k - 2 (red). Over a block of
-//! 48 bytes (16 RGB or 12 RGBA pixels) that is three loads of the input
-//! at offsets +2, 0 and -2, each masked to the bytes it supplies and
-//! OR-ed together: plain byte-wise code the compiler turns into 16-byte
-//! vector loads, ANDs and ORs with baseline x86-64 (SSE2) or NEON, no
-//! shuffle instruction needed. The encoder's word kernel
-//! (`pixels::swap_rgb8`, three shifted and masked 8-byte words per eight
-//! pixels) takes about twice the time for the same bytes. Decoding
-//! bufpng's 1080p noise file in BGR is little more than this swap and a
-//! copy, so it is what BGR costs over RGB there.
+//! Each conversion moves every byte a fixed distance that depends only on
+//! its place in the pixel: 8-bit RGB to BGR takes output byte k from input
+//! byte k + 2, k or k - 2 as k % 3 is 0, 1 or 2. Over a block of 48
+//! bytes that is one load of the input per distinct distance, each masked
+//! to the bytes it supplies and OR-ed together: plain byte-wise code the
+//! compiler turns into 16-byte vector loads, ANDs and ORs with baseline
+//! x86-64 (SSE2) or NEON, no shuffle instruction needed. The encoder's
+//! word kernel (`pixels::swap_rgb8`, three shifted and masked 8-byte words
+//! per eight pixels) takes about twice the time for the same bytes.
+//! Decoding bufpng's 1080p noise file in BGR is little more than this and
+//! a copy, so it is what BGR costs over RGB there.
 
-/// Bytes a step: a multiple of 3 and of 4.
+/// Bytes a step: a multiple of every pixel size here (3, 4, 6, 8).
 const BLOCK: usize = 48;
-/// The input bytes one step reads: the block and 2 either side, which the
-/// masks never select (the loads only need them to exist).
-const WINDOW: usize = BLOCK + 4;
+/// The farthest any byte moves (16-bit RGB reversed: 5 bytes).
+const REACH: usize = 5;
+/// The input bytes one step reads: the block and `REACH` either side,
+/// which the masks never select (the loads only need them to exist).
+const WINDOW: usize = BLOCK + 2 * REACH;
+/// The most distinct distances a conversion has (16-bit BGR: 6).
+const MOST: usize = 6;
 
-/// Which bytes of a block take the input at `offset` (+2, 0 or -2) from
-/// their own position, for `PIXEL`-byte pixels.
-const fn mask(pixel: usize, offset: isize) -> [u8; BLOCK] {
-    let mut mask = [0; BLOCK];
+/// A conversion: output byte k of a pixel takes input byte k + `FROM[k]`.
+pub(crate) trait Shuffle {
+    /// One entry per byte of a pixel.
+    const FROM: &'static [isize];
+    /// The distinct values of `FROM`.
+    const DISTANCES: &'static [isize];
+    /// For each distance, which bytes of a block take it.
+    const MASKS: [[u8; BLOCK]; MOST] = masks(Self::FROM, Self::DISTANCES);
+}
+
+const fn masks(from: &[isize], distances: &[isize]) -> [[u8; BLOCK]; MOST] {
+    let mut masks = [[0; BLOCK]; MOST];
     let mut j = 0;
     while j < BLOCK {
-        let from = match j % pixel {
-            0 => 2,
-            2 => -2,
-            _ => 0,
-        };
-        if from == offset {
-            mask[j] = 0xff;
+        let mut d = 0;
+        while d < distances.len() {
+            if from[j % from.len()] == distances[d] {
+                masks[d][j] = 0xff;
+            }
+            d += 1;
         }
         j += 1;
     }
-    mask
+    masks
 }
 
-/// The three masks for `PIXEL`-byte pixels (3 or 4).
-struct Masks<const PIXEL: usize>;
-
-impl<const PIXEL: usize> Masks<PIXEL> {
-    const NEXT: [u8; BLOCK] = mask(PIXEL, 2);
-    const SAME: [u8; BLOCK] = mask(PIXEL, 0);
-    const PREVIOUS: [u8; BLOCK] = mask(PIXEL, -2);
+/// 8-bit RGB to BGR.
+pub(crate) struct Rgb8;
+impl Shuffle for Rgb8 {
+    const FROM: &'static [isize] = &[2, 0, -2];
+    const DISTANCES: &'static [isize] = &[2, 0, -2];
 }
 
-/// One pixel, red and blue swapped.
-fn swap_pixel<const PIXEL: usize>(source: &[u8], out: &mut [u8]) {
-    out[0] = source[2];
-    out[1] = source[1];
-    out[2] = source[0];
-    if PIXEL == 4 {
-        out[3] = source[3];
+/// 8-bit RGBA to BGRA.
+pub(crate) struct Rgba8;
+impl Shuffle for Rgba8 {
+    const FROM: &'static [isize] = &[2, 0, -2, 0];
+    const DISTANCES: &'static [isize] = &[2, 0, -2];
+}
+
+/// 16-bit big-endian RGB to little-endian BGR: each 6-byte pixel reversed.
+pub(crate) struct Rgb16ToLittleBgr;
+impl Shuffle for Rgb16ToLittleBgr {
+    const FROM: &'static [isize] = &[5, 3, 1, -1, -3, -5];
+    const DISTANCES: &'static [isize] = &[5, 3, 1, -1, -3, -5];
+}
+
+/// 16-bit big-endian RGBA to little-endian BGRA.
+pub(crate) struct Rgba16ToLittleBgra;
+impl Shuffle for Rgba16ToLittleBgra {
+    const FROM: &'static [isize] = &[5, 3, 1, -1, -3, -5, 1, -1];
+    const DISTANCES: &'static [isize] = &[5, 3, 1, -1, -3, -5];
+}
+
+/// One pixel (`at` is its first byte), byte by byte.
+fn one_pixel<S: Shuffle>(source: &[u8], out: &mut [u8], at: usize) {
+    for (k, &from) in S::FROM.iter().enumerate() {
+        out[at + k] = source[(at + k).wrapping_add_signed(from)];
     }
 }
 
-/// `source`'s `PIXEL`-byte pixels (3: RGB, 4: RGBA; 8-bit) to `out` with
-/// the first and third byte of each swapped. Both hold the same whole
-/// number of pixels.
-pub(crate) fn swap_red_blue<const PIXEL: usize>(source: &[u8], out: &mut [u8]) {
-    debug_assert!(PIXEL == 3 || PIXEL == 4);
+/// `source`'s pixels converted by `S` into `out`. Both hold the same
+/// whole number of pixels.
+pub(crate) fn shuffle<S: Shuffle>(source: &[u8], out: &mut [u8]) {
+    let pixel = S::FROM.len();
     debug_assert_eq!(source.len(), out.len());
-    debug_assert_eq!(source.len() % PIXEL, 0);
-    let len = source.len().min(out.len()) / PIXEL * PIXEL;
-    // The first pixel on its own, so every block has 2 bytes before it.
+    debug_assert_eq!(source.len() % pixel, 0);
+    let len = source.len().min(out.len()) / pixel * pixel;
+    // The first pixels on their own, so every block has `REACH` bytes before it.
     let mut at = 0;
-    if len >= PIXEL {
-        swap_pixel::<PIXEL>(&source[..PIXEL], &mut out[..PIXEL]);
-        at = PIXEL;
+    while at < REACH && at < len {
+        one_pixel::<S>(source, out, at);
+        at += pixel;
     }
-    while at + BLOCK + 2 <= len {
-        let s: &[u8; WINDOW] = source[at - 2..at + BLOCK + 2].try_into().expect("a window");
+    while at + BLOCK + REACH <= len {
+        let s: &[u8; WINDOW] = source[at - REACH..at + BLOCK + REACH]
+            .try_into()
+            .expect("a window");
         let o: &mut [u8; BLOCK] = (&mut out[at..at + BLOCK]).try_into().expect("a block");
-        for j in 0..BLOCK {
-            o[j] = (s[j + 4] & Masks::<PIXEL>::NEXT[j])
-                | (s[j + 2] & Masks::<PIXEL>::SAME[j])
-                | (s[j] & Masks::<PIXEL>::PREVIOUS[j]);
+        for (j, o) in o.iter_mut().enumerate() {
+            let mut byte = 0;
+            for (d, &distance) in S::DISTANCES.iter().enumerate() {
+                byte |= s[(j + REACH).wrapping_add_signed(distance)] & S::MASKS[d][j];
+            }
+            *o = byte;
         }
         at += BLOCK;
     }
-    for (o, s) in out[at..len]
-        .chunks_exact_mut(PIXEL)
-        .zip(source[at..len].chunks_exact(PIXEL))
-    {
-        swap_pixel::<PIXEL>(s, o);
+    while at < len {
+        one_pixel::<S>(source, out, at);
+        at += pixel;
     }
 }
 
@@ -94,48 +122,68 @@ pub(crate) fn swap_red_blue<const PIXEL: usize>(source: &[u8], out: &mut [u8]) {
 mod tests {
     use super::*;
 
-    fn reference(source: &[u8], pixel: usize) -> Vec<u8> {
-        source
-            .chunks_exact(pixel)
-            .flat_map(|p| {
-                let mut p = p.to_vec();
-                p.swap(0, 2);
-                p
-            })
-            .collect()
+    fn reference<S: Shuffle>(source: &[u8]) -> Vec<u8> {
+        let pixel = S::FROM.len();
+        let mut out = vec![0; source.len()];
+        for (at, o) in out.iter_mut().enumerate() {
+            *o = source[at.wrapping_add_signed(S::FROM[at % pixel])];
+        }
+        out
     }
 
-    /// Every length from 0 to a few blocks (the head pixel, whole blocks,
+    fn check<S: Shuffle>(source: &[u8], name: &str) {
+        let pixel = S::FROM.len();
+        for pixels in 0..source.len() / pixel {
+            let source = &source[..pixels * pixel];
+            let mut out = vec![0; source.len()];
+            shuffle::<S>(source, &mut out);
+            assert_eq!(out, reference::<S>(source), "{name}: {pixels} pixels");
+        }
+    }
+
+    /// Every length from 0 to a few blocks (the head pixels, whole blocks,
     /// the tail, and rows too short for any block), distinct bytes so a
     /// byte from the wrong place shows.
     #[test]
-    fn matches_a_pixel_by_pixel_swap_at_every_length() {
-        let source: Vec<u8> = (0..4 * BLOCK * 3).map(|i| (i * 7 + 3) as u8).collect();
-        for pixels in 0..source.len() / 4 {
-            let rgb = &source[..pixels * 3];
-            let mut out = vec![0; rgb.len()];
-            swap_red_blue::<3>(rgb, &mut out);
-            assert_eq!(out, reference(rgb, 3), "{pixels} RGB pixels");
-            let rgba = &source[..pixels * 4];
-            let mut out = vec![0; rgba.len()];
-            swap_red_blue::<4>(rgba, &mut out);
-            assert_eq!(out, reference(rgba, 4), "{pixels} RGBA pixels");
+    fn matches_a_byte_by_byte_move_at_every_length() {
+        let source: Vec<u8> = (0..5 * BLOCK).map(|i| (i * 7 + 3) as u8).collect();
+        check::<Rgb8>(&source, "RGB8");
+        check::<Rgba8>(&source, "RGBA8");
+        check::<Rgb16ToLittleBgr>(&source, "RGB16");
+        check::<Rgba16ToLittleBgra>(&source, "RGBA16");
+        // What the conversions mean, on one pixel each.
+        let mut out = [0; 8];
+        shuffle::<Rgb8>(&[1, 2, 3], &mut out[..3]);
+        assert_eq!(out[..3], [3, 2, 1]);
+        shuffle::<Rgba16ToLittleBgra>(&[0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08], &mut out);
+        assert_eq!(out, [0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x08, 0x07]);
+    }
+
+    fn masks_are_a_partition<S: Shuffle>() {
+        let pixel = S::FROM.len();
+        assert_eq!(BLOCK % pixel, 0);
+        assert!(S::DISTANCES.len() <= MOST);
+        for j in 0..BLOCK {
+            let selected: Vec<usize> = (0..S::DISTANCES.len())
+                .filter(|&d| S::MASKS[d][j] == 0xff)
+                .collect();
+            assert_eq!(selected.len(), 1, "byte {j}");
+            // Nothing reaches outside the block: the window's extra bytes.
+            let from = j.checked_add_signed(S::DISTANCES[selected[0]]);
+            assert!(from.is_some_and(|from| from < BLOCK), "byte {j}");
         }
+        assert!(S::MASKS[S::DISTANCES.len()..]
+            .iter()
+            .flatten()
+            .all(|&m| m == 0));
+        assert!(S::FROM.iter().all(|f| f.unsigned_abs() <= REACH));
     }
 
     #[test]
-    fn masks_select_each_byte_once() {
-        for pixel in [3, 4] {
-            let (next, same, previous) = (mask(pixel, 2), mask(pixel, 0), mask(pixel, -2));
-            for j in 0..BLOCK {
-                assert_eq!(
-                    u32::from(next[j]) + u32::from(same[j]) + u32::from(previous[j]),
-                    255
-                );
-            }
-            // Nothing reaches outside the block: the window's extra bytes.
-            assert_eq!(previous[0] | previous[1], 0);
-            assert_eq!(next[BLOCK - 1] | next[BLOCK - 2], 0);
-        }
+    fn masks_select_each_byte_once_from_inside_its_pixel() {
+        masks_are_a_partition::<Rgb8>();
+        masks_are_a_partition::<Rgba8>();
+        masks_are_a_partition::<Rgb16ToLittleBgr>();
+        masks_are_a_partition::<Rgba16ToLittleBgra>();
     }
 }
