@@ -141,9 +141,7 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     let mut data = Vec::new();
     data.try_reserve_exact(decoded_len)
         .map_err(|_| memory_error(no_memory()))?;
-    // One row, converted: stays in L1 between the two copies.
     let row_bytes = layout.row_bytes();
-    let mut converted = vec![0; if convert { row_bytes } else { 0 }];
     // The png crate's rows have OpenCV's layout for these colour types, and
     // it gives every row or an error; checked all the same, as an error
     // rather than a panic or a wrong picture.
@@ -154,8 +152,12 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
             return Err(short());
         }
         if convert {
-            convert_row(&layout, target, row, &mut converted);
-            data.extend_from_slice(&converted);
+            // The row's place in the output, zeroed and then converted into
+            // while its cache lines are in L1 (cheaper than converting into
+            // a row buffer and copying that).
+            let at = data.len();
+            data.resize(at + row_bytes, 0);
+            convert_row(&layout, target, row, &mut data[at..]);
         } else {
             data.extend_from_slice(row);
         }
