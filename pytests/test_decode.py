@@ -249,3 +249,53 @@ def test_bytes_decode_in_place_as_other_buffers_decode(photo: np.ndarray) -> Non
         out = np.zeros_like(photo)
         assert bufpng.decode(source, out=out) is out
         np.testing.assert_array_equal(out, photo)
+
+
+def unfiltered_png(bgr: np.ndarray, level: int) -> bytes:
+    """`bgr` (8- or 16-bit, 3 or 4 channels) as a PNG with filter None on
+    every row, zlib at `level` (0: stored blocks, as bufpng writes noise)."""
+    height, width, channels = bgr.shape
+    rgb = np.ascontiguousarray(bgr[..., [2, 1, 0, 3][:channels]]).astype(bgr.dtype.newbyteorder(">"))
+    rows = rgb.view(np.uint8).reshape(height, -1)
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1)
+    depth = 8 * bgr.itemsize
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, 2 if channels == 3 else 6, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
+            + chunk(b"IEND", b""))
+
+
+# Widths around the BGR kernel's 48-byte blocks (src/swap_rb.rs: a first
+# pixel on its own, whole blocks, a tail of single pixels) and odd ones.
+SWAP_WIDTHS = [1, 2, 3, 16, 17, 18, 31, 33, 47, 64, 65, 641]
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_unfiltered_and_stored_files_decode_like_opencv_in_both_orders(channels: int, dtype: type) -> None:
+    """Files with little to decode (stored noise, filter None on every row,
+    and OpenCV's own mixed filters) take the row converter: BGR(A) as cv2
+    gives it, RGB(A) the same reversed, at every width and thread count."""
+    import cv2
+
+    rng = np.random.default_rng(channels * 100 + np.dtype(dtype).itemsize)
+    for width in SWAP_WIDTHS:
+        frame = rng.integers(0, np.iinfo(dtype).max + 1, (7, width, channels), dtype=dtype)
+        files = {
+            "stored": unfiltered_png(frame, 0),
+            "none, zlib 6": unfiltered_png(frame, 6),
+            "cv2 default": cv2.imencode(".png", frame)[1].tobytes(),
+            "cv2 none": cv2.imencode(".png", frame, [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE])[1].tobytes(),
+            "bufpng": bufpng.encode(frame),
+        }
+        rgb = frame[..., [2, 1, 0, 3][:channels]]
+        for name, png in files.items():
+            assert np.array_equal(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED), frame)
+            for threads in (1, 2):
+                got = np.asarray(bufpng.decode(png, threads=threads))
+                assert got.dtype == frame.dtype and np.array_equal(got, frame), (width, name, threads)
+                got = np.asarray(bufpng.decode(png, threads=threads, order="rgb"))
+                assert np.array_equal(got, rgb), (width, name, threads, "rgb")

@@ -162,3 +162,25 @@ def test_decode_threads_are_checked() -> None:
             bufpng.decode(png, threads=bad)
     with pytest.raises(TypeError):
         bufpng.decode(png, threads="2")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_segments_convert_each_row_in_either_order(photo_1080p: np.ndarray, channels: int, dtype: type) -> None:
+    """The segment workers unfilter each row in PNG's layout and convert it
+    into the output (the next row's filter needs it unconverted): an odd
+    width, so rows end inside the BGR kernel's blocks, every filter in use,
+    mARK present, BGR(A) and RGB(A) on 1 and 2 threads."""
+    import cv2
+
+    frame = photo_1080p[:800, :1333]
+    if channels == 4:
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
+        frame[..., 3] = frame[..., 1] // 2 + 64
+    frame = np.ascontiguousarray(frame).astype(dtype) * (257 if dtype == np.uint16 else 1)
+    png = bufpng.encode(frame)
+    assert b"mARK" in png
+    rgb = frame[..., [2, 1, 0, 3][:channels]]
+    for threads in (1, 2):
+        assert np.array_equal(np.asarray(bufpng.decode(png, threads=threads)), frame), threads
+        assert np.array_equal(np.asarray(bufpng.decode(png, threads=threads, order="rgb")), rgb), threads

@@ -13,6 +13,7 @@ use crate::layout::{Depth, Endian, ImageLayout};
 use crate::metadata::{self, Metadata};
 use crate::pixels::{convert_packed, zeroed_bytes, ChannelOrder, Frame, PixelFormat};
 use crate::restart;
+use crate::swap_rb::{shuffle, Rgb16ToLittleBgr, Rgb8, Rgba16ToLittleBgra, Rgba8};
 use crate::FileError;
 use anyhow::{Context, Result};
 use png::{BitDepth, ColorType, DecodingError, Transformations};
@@ -140,9 +141,7 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
     let mut data = Vec::new();
     data.try_reserve_exact(decoded_len)
         .map_err(|_| memory_error(no_memory()))?;
-    // One row, converted: stays in L1 between the two copies.
     let row_bytes = layout.row_bytes();
-    let mut converted = vec![0; if convert { row_bytes } else { 0 }];
     // The png crate's rows have OpenCV's layout for these colour types, and
     // it gives every row or an error; checked all the same, as an error
     // rather than a panic or a wrong picture.
@@ -153,8 +152,12 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
             return Err(short());
         }
         if convert {
-            convert_packed(&layout, PixelFormat::PNG, target, row, &mut converted);
-            data.extend_from_slice(&converted);
+            // The row's place in the output, zeroed and then converted into
+            // while its cache lines are in L1 (cheaper than converting into
+            // a row buffer and copying that).
+            let at = data.len();
+            data.resize(at + row_bytes, 0);
+            convert_row(&layout, target, row, &mut data[at..]);
         } else {
             data.extend_from_slice(row);
         }
@@ -168,6 +171,26 @@ fn decode_pixels(data: &[u8], options: DecodeOptions) -> Result<Frame> {
         format: target,
         data,
     })
+}
+
+/// A decoded row (PNG's order and byte order) to `target`'s in `out`.
+/// RGB(A) to BGR(A), 8-bit and 16-bit to little-endian, most of the work
+/// on files with little to decode, take the vectorisable kernels
+/// (`swap_rb.rs`); 16-bit samples kept in RGB order only change byte
+/// order, which the compiler already vectorises in `convert_packed` (and
+/// faster than a masked-load kernel: 0.23 against 0.33 ms a 1080p frame).
+pub(crate) fn convert_row(layout: &ImageLayout, target: PixelFormat, row: &[u8], out: &mut [u8]) {
+    let swap = layout.channels >= 3 && target.order != PixelFormat::PNG.order;
+    let sixteen = layout.depth == Depth::Sixteen;
+    let to_little =
+        sixteen && target.endian == Endian::Little && PixelFormat::PNG.endian == Endian::Big;
+    match (swap, sixteen, to_little, layout.channels) {
+        (true, false, _, 3) => shuffle::<Rgb8>(row, out),
+        (true, false, _, 4) => shuffle::<Rgba8>(row, out),
+        (true, true, true, 3) => shuffle::<Rgb16ToLittleBgr>(row, out),
+        (true, true, true, 4) => shuffle::<Rgba16ToLittleBgra>(row, out),
+        _ => convert_packed(layout, PixelFormat::PNG, target, row, out),
+    }
 }
 
 /// The chunks only an animation needs: a still decode reads the default

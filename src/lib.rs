@@ -28,6 +28,7 @@ pub mod restart;
 #[cfg(test)]
 mod scratch;
 pub mod striped;
+mod swap_rb;
 pub mod target;
 
 pub use apng::{decode_animation, read_animation, Animation};

@@ -258,21 +258,8 @@ impl Frame {
     }
 }
 
-/// Converts whole pixels of `layout` in place from `from` to `to` (a
-/// decoded restart segment's rows, `restart.rs`).
-pub(crate) fn convert_in_place(
-    layout: &ImageLayout,
-    from: PixelFormat,
-    to: PixelFormat,
-    data: &mut [u8],
-) {
-    if from != to {
-        Conversion::new(layout, from.order, from.endian, to).in_place(data);
-    }
-}
-
 /// Converts whole pixels of `layout` from `from` in `source` to `to` in
-/// `out` (the same length): a decoded row, `decode.rs`.
+/// `out` (the same length): a decoded row (`decode::convert_row`).
 pub(crate) fn convert_packed(
     layout: &ImageLayout,
     from: PixelFormat,

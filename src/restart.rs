@@ -17,10 +17,11 @@
 //! `decode.rs`) on anything it does not expect, as the proposal requires:
 //! the chunk is ancillary, and a file it misdescribes is still a PNG.
 
+use crate::decode::convert_row;
 use crate::deflate;
 use crate::filter::unfilter_row;
 use crate::layout::{Depth, ImageLayout};
-use crate::pixels::{convert_in_place, zeroed_bytes, Frame, PixelFormat};
+use crate::pixels::{zeroed_bytes, Frame, PixelFormat};
 use crate::striped::{crc, on_threads};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -333,6 +334,9 @@ struct Scratch {
     joined: Vec<u8>,
     /// A segment's filtered rows, and a byte more to catch extra data.
     filtered: Vec<u8>,
+    /// The row above and the row being unfiltered, in PNG's layout, when
+    /// the output's differs.
+    rows: (Vec<u8>, Vec<u8>),
 }
 
 /// One segment to decode: its IDAT chunks and where it sits in the image.
@@ -405,19 +409,41 @@ impl Segment<'_> {
         }
         let filtered = &filtered[..filtered_len];
         let bpp = self.image.pixel_bytes();
+        let image = self.image;
+        let convert = (image.channels >= 3 && target.order != PixelFormat::PNG.order)
+            || (image.depth == Depth::Sixteen && target.endian != PixelFormat::PNG.endian);
+        // Converted rows are unfiltered into two rows in PNG's layout (the
+        // next row's filter needs this one as it was), each converted into
+        // the output while in L1: converting the segment afterwards read
+        // it back from memory (1.5 MB at 1080p, beyond L2).
+        let (above_row, row_buffer) = &mut scratch.rows;
+        if convert {
+            above_row.resize(row_bytes, 0);
+            row_buffer.resize(row_bytes, 0);
+        }
         for (row, filtered_row) in filtered.chunks_exact(row_bytes + 1).enumerate() {
-            let (done, rest) = output.split_at_mut(row * row_bytes);
-            let above = (row > 0).then(|| &done[done.len() - row_bytes..]);
             let kind = filtered_row[0];
             // Only the image's first segment may start from the row above.
             if row == 0 && !self.first && kind > 1 {
                 return None;
             }
-            if !unfilter_row(kind, &filtered_row[1..], above, bpp, &mut rest[..row_bytes]) {
-                return None;
+            let filtered_row = &filtered_row[1..];
+            let at = row * row_bytes;
+            if convert {
+                let above = (row > 0).then_some(&above_row[..]);
+                if !unfilter_row(kind, filtered_row, above, bpp, row_buffer) {
+                    return None;
+                }
+                convert_row(image, target, row_buffer, &mut output[at..at + row_bytes]);
+                std::mem::swap(above_row, row_buffer);
+            } else {
+                let (done, rest) = output.split_at_mut(at);
+                let above = (row > 0).then(|| &done[at - row_bytes..]);
+                if !unfilter_row(kind, filtered_row, above, bpp, &mut rest[..row_bytes]) {
+                    return None;
+                }
             }
         }
-        convert_in_place(self.image, PixelFormat::PNG, target, output);
         Some(deflate::adler32(1, filtered))
     }
 }
