@@ -486,6 +486,38 @@ mod tests {
     }
 
     #[test]
+    fn match_len_counts_every_length_at_every_offset() {
+        // Against a byte-by-byte count: each length 0..=max, for limits
+        // on both sides of the 8-byte steps, overlapping copies
+        // (distance 1) and far ones.
+        let data: Vec<u8> = (0..700).map(|i| (i % 7) as u8).collect();
+        for dist in [1usize, 7, 300] {
+            for max in [
+                0usize, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 250, 258,
+            ] {
+                for differ_at in 0..=max {
+                    let at = 400;
+                    let mut data = data.clone();
+                    // The match, then byte `differ_at` of it changed (none
+                    // when it is `max`: the whole limit matches).
+                    for i in 0..max {
+                        data[at + i] = data[at - dist + i];
+                    }
+                    if differ_at < max {
+                        data[at + differ_at] = data[at - dist + differ_at].wrapping_add(1);
+                    }
+                    let naive = (0..max)
+                        .take_while(|&i| data[at - dist + i] == data[at + i])
+                        .count();
+                    assert_eq!(naive, differ_at, "{dist} {max} {differ_at}");
+                    let (from, at) = (at - dist, at);
+                    assert_eq!(match_len(&data, from, at, max), naive, "{dist} {max}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn distance_symbols_and_extra_bits_follow_the_rfc() {
         // (distance, symbol, extra bits) at the edges of RFC 1951's table.
         for (dist, symbol, extra) in [
