@@ -228,35 +228,30 @@ fn parse(
     // position depends on the previous match's length).
     let starts = row_len.saturating_sub(3) / 2;
     while row + ROWS * row_len <= data.len() {
-        let mut slots = candidates.chunks_exact_mut(per_row);
-        let rows: [&mut [u64]; ROWS] =
-            std::array::from_fn(|_| &mut slots.next().expect("ROWS rows")[..starts]);
-        let mut rows = rows;
-        for (k, slots) in rows.iter_mut().enumerate() {
-            enter_row(data, near, far, base, row + k * row_len + 1, slots);
+        let (one, two) = candidates.split_at_mut(per_row);
+        let (one, two) = (&mut one[..starts], &mut two[..starts]);
+        enter_row(data, near, far, base, row + 1, one);
+        enter_row(data, near, far, base, row + row_len + 1, two);
+        // The second row's tokens go a row's length further on (the first
+        // row's take at most row_len slots), then move up behind the
+        // first's. The chains' states are locals (in registers).
+        let parked = n + row_len;
+        let mut a = Chain::open(data, row, n, out, counts);
+        let mut b = Chain::open(data, row + row_len, parked, out, counts);
+        while a.live(row_len) && b.live(row_len) {
+            a.step(data, one, base, row_len, out, counts);
+            b.step(data, two, base, row_len, out, counts);
         }
-        // Row k's tokens go k row lengths further on (a row takes at most
-        // row_len slots), then move up behind the row before's.
-        let first = n;
-        let mut chains: [Chain; ROWS] = std::array::from_fn(|k| {
-            Chain::open(data, row + k * row_len, first + k * row_len, out, counts)
-        });
-        while chains.iter().all(|chain| chain.live(row_len)) {
-            for (chain, slots) in chains.iter_mut().zip(&rows) {
-                chain.step(data, slots, base, row_len, out, counts);
-            }
+        while a.live(row_len) {
+            a.step(data, one, base, row_len, out, counts);
         }
-        for (k, (mut chain, slots)) in chains.into_iter().zip(&rows).enumerate() {
-            while chain.live(row_len) {
-                chain.step(data, slots, base, row_len, out, counts);
-            }
-            let parked = first + k * row_len;
-            let end = chain.close(data, row_len, out, counts);
-            if k > 0 {
-                out.copy_within(parked..end, n);
-            }
-            n += end - parked;
+        while b.live(row_len) {
+            b.step(data, two, base, row_len, out, counts);
         }
+        n = a.close(data, row_len, out, counts);
+        let end = b.close(data, row_len, out, counts);
+        out.copy_within(parked..end, n);
+        n += end - parked;
         row += ROWS * row_len;
     }
     // The last rows (fewer than ROWS, the last maybe shorter than row_len).
