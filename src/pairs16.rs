@@ -466,10 +466,12 @@ fn distance_code(dist: usize) -> (u32, u32) {
 }
 
 /// How many bytes from `at` (the first sixteen of which are `word`) repeat
-/// those `dist` before, in whole pairs, up to `max`: `measure` without a
-/// branch unless the first sixteen bytes match (2% of the lookups on the
-/// 16-bit photo, where a third of the matches are 8 bytes or longer); 0
-/// out of `reach` (`at + 16` within `data`).
+/// those `dist` before, in whole pairs, up to `max`; 0 out of `reach`
+/// (`at + 16` within `data`). `measure` without a branch unless all
+/// sixteen match (2% of the lookups on the 16-bit photo, where a third of
+/// the matches are 8 bytes or longer: a branch there mispredicted), and
+/// without its test for MIN_MATCH: a shorter length loses to a match, and
+/// two candidates under it make a literal pair all the same.
 #[inline(always)]
 fn reach_len(data: &[u8], at: usize, dist: usize, reach: usize, word: u128, max: usize) -> usize {
     let ok = dist <= reach;
@@ -481,9 +483,9 @@ fn reach_len(data: &[u8], at: usize, dist: usize, reach: usize, word: u128, max:
     if len == 16 && max > 16 && ok {
         len = 16 + match_len(data, from + 16, at + 16, max - 16);
     }
-    let len = len.min(max) & !1;
-    if ok && len >= MIN_MATCH {
-        len
+    // Under MIN_MATCH it loses to a match and makes a literal pair alone.
+    if ok {
+        len.min(max) & !1
     } else {
         0
     }
