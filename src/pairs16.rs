@@ -197,6 +197,13 @@ impl PairStrip {
 /// are cut to whole pairs, so every lookup is at a pair start. (The same
 /// bytes as entering the pairs inside a match after it, in a loop whose
 /// length the match decides: the first pass has no branch a pair.)
+///
+/// Two rows at a time: both rows' first passes, then their greedy parses
+/// in one loop, a lookup of each in turn. Each row's parse is one chain
+/// (a lookup's position is the previous one's plus its match length);
+/// two independent chains overlap, and each lookup finds its match
+/// without a branch on what it finds (`Chain::step`), since a
+/// misprediction would flush both. Same tokens as row by row.
 fn parse(
     data: &[u8],
     start: usize,
@@ -844,7 +851,14 @@ mod tests {
         }
         let filtered = paeth(&raw, row_bytes);
         let odd: Vec<u8> = (0..1001 * 9).map(|i| (i % 13) as u8).collect();
-        for (data, row_len) in [(&filtered, row_bytes + 1), (&odd, 1001)] {
+        // A last row cut short (the parse codes whole rows, but reads to
+        // the end of `data` alone there).
+        let cut = filtered[..filtered.len() - 100].to_vec();
+        for (data, row_len) in [
+            (&filtered, row_bytes + 1),
+            (&odd, 1001),
+            (&cut, row_bytes + 1),
+        ] {
             // From the start, and after a window of four rows at an offset.
             for (start, base) in [(0, 0), (row_len * 4, 77)] {
                 let (mut near, mut far) = (empty_table(), empty_table());
@@ -872,6 +886,19 @@ mod tests {
                     "{row_len} {start}"
                 );
                 assert!(expected.iter().filter(|&&t| t & MATCH != 0).count() > 10);
+                // Rows are parsed two at a time, each lookup measuring 16
+                // bytes without a branch: matches shorter than 16 bytes and
+                // longer (the rare branch), and literal pairs, all occur.
+                let lengths = |keep: fn(u32) -> bool| {
+                    let matches = expected.iter().filter(|&&t| t & MATCH != 0);
+                    matches.filter(|&&t| keep((t & 0xff) + 3)).count()
+                };
+                let (short, long) = (lengths(|len| len < 16), lengths(|len| len > 16));
+                assert!(long > 2, "{row_len} {start}");
+                if data[0] == RowFilter::Paeth as u8 {
+                    assert!(short > 10, "{start}");
+                    assert!(expected.iter().any(|&t| t & PAIR != 0 && t & MATCH == 0));
+                }
             }
         }
     }
