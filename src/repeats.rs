@@ -16,13 +16,13 @@ const EMPTY: u32 = u32::MAX;
 
 /// What `scan` found in a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Repeats {
+pub(crate) struct Repeats {
     /// Bytes that repeat neither the pixel before nor the row above.
-    other: usize,
+    pub(crate) other: usize,
     /// Of those, bytes in repeats of at least `MIN_REPEAT` bytes found
     /// (one probe of the most recent position with the same next 8 bytes,
     /// at pixel steps).
-    repeated: usize,
+    pub(crate) repeated: usize,
 }
 
 /// Whether `data` (whole rows of `row_bytes`, unfiltered, `bpp` bytes a
@@ -38,7 +38,7 @@ pub fn photo_like(data: &[u8], row_bytes: usize, bpp: usize) -> bool {
 /// Measures `data`, whole rows of `row_bytes` (the unfiltered sample) with
 /// `bpp` bytes a pixel.
 #[cfg(test)]
-fn measure(data: &[u8], row_bytes: usize, bpp: usize) -> Repeats {
+pub(crate) fn measure(data: &[u8], row_bytes: usize, bpp: usize) -> Repeats {
     scan(data, row_bytes, bpp, usize::MAX, usize::MAX)
 }
 
