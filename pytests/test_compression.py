@@ -169,6 +169,23 @@ def test_level_9_beats_pillow_default(content: dict[str, np.ndarray], photo: np.
         assert len(bufpng.encode(frame, compression=9)) < len(out.getvalue())
 
 
+def test_a_screenshot_saved_as_jpeg_gets_the_screen_coder() -> None:
+    """A screenshot round-tripped through JPEG (quality 85) still repeats
+    its text as strings (8.4% of the sample's non-trivial bytes) and LZ77
+    halves it; the photo gate (repeats.rs) once called it a photo at a cut
+    of a tenth and gave it Runs (level 2, the photo coder) without trying."""
+    import cv2
+
+    shot = cv2.imread(str(PHOTOS / "lorem_ipsum_screenshot.png"), cv2.IMREAD_COLOR)
+    ok, jpeg = cv2.imencode(".jpg", shot, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    assert ok
+    frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    default = bufpng.encode(frame)
+    assert np.array_equal(cv2_decode(default), frame)
+    photo_coder = bufpng.encode(frame, compression=2)
+    assert len(default) < len(photo_coder) * 0.8, (len(default), len(photo_coder))
+
+
 def test_default_keeps_16_bit_within_opencvs_size(content: dict[str, np.ndarray], photo: np.ndarray) -> None:
     """On 16-bit photos bufpng's own coder (level 2) is not enough on sharp
     frames. The default must stay within OpenCV's size both on smooth

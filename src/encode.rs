@@ -279,10 +279,11 @@ fn take_sample(frame: &Frame) -> Sampled {
     let raw = sample.data.len();
     // 8-bit photos skip both trial encodes (the LZ77 one cost 13 M
     // instructions on a 1080p BGRA photo, 8% of its encode): string
-    // matching cannot win where under a tenth of the bytes that repeat
+    // matching cannot win where under 1 in 14 of the bytes that repeat
     // neither the pixel before nor the row above repeat a string of 16 or
     // more (`repeats.rs`). Measured on the sample: 8-bit photos (kodim,
-    // native, upscaled, 4K, gray, BGRA) 0.1-5%; every frame the LZ77 trial
+    // native, upscaled, 4K, gray, BGRA, JPEG'd) 0.1-6.2%; a JPEG'd
+    // screenshot, which LZ77 halves, 8.4%; every other frame the LZ77 trial
     // won 25% or more (screens, text over a gradient, a page with a photo
     // in it, dithering). Frames mostly of runs (terminals, charts, pixel
     // art) are not judged by it and get the trials, which are cheap there.

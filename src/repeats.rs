@@ -25,14 +25,29 @@ pub(crate) struct Repeats {
     pub(crate) repeated: usize,
 }
 
+/// Photo-like samples repeat under one in this many of their non-trivial
+/// bytes (`Repeats::other`) as strings. 8-bit photos measured up to 1 in
+/// 16 (kodim07 at 4K, 6.2%); a screenshot saved as JPEG (quality 85) and
+/// read back repeats 8.4%, and LZ77 halves it: a cut at a tenth gave it
+/// Runs without the trials. Frames above the cut only pay for the trials,
+/// which then decide.
+const PHOTO_REPEATS_CUT: usize = 14;
+
 /// Whether `data` (whole rows of `row_bytes`, unfiltered, `bpp` bytes a
 /// pixel) looks like a photo to string matching: at least half its bytes
-/// repeat neither the pixel before nor the row above, and under a tenth
-/// of those repeat a string of `MIN_REPEAT` or more. The scan stops as
-/// soon as either can no longer hold (on screens, half way).
+/// repeat neither the pixel before nor the row above, and under one in
+/// `PHOTO_REPEATS_CUT` of those repeat a string of `MIN_REPEAT` or more.
+/// The scan stops as soon as either can no longer hold (on screens, half
+/// way).
 pub fn photo_like(data: &[u8], row_bytes: usize, bpp: usize) -> bool {
-    let found = scan(data, row_bytes, bpp, data.len() / 2, data.len() / 10);
-    found.other * 2 >= data.len() && found.repeated * 10 < found.other
+    let found = scan(
+        data,
+        row_bytes,
+        bpp,
+        data.len() / 2,
+        data.len() / PHOTO_REPEATS_CUT,
+    );
+    found.other * 2 >= data.len() && found.repeated * PHOTO_REPEATS_CUT < found.other
 }
 
 /// Measures `data`, whole rows of `row_bytes` (the unfiltered sample) with
