@@ -347,21 +347,9 @@ impl Chain {
         // On x257 photos 98% of the lookups match: this branch is
         // predicted, and the match path has no literal counts.
         if len < MIN_MATCH {
-            let (first, second) = ((word & 0xff) as usize, (word >> 8 & 0xff) as usize);
-            out[self.n] = PAIR | (word & 0xffff) as u32;
-            self.n += 1;
-            counts.literals[first] += 1;
-            counts.literals[second] += 1;
-            self.at = at + 2;
-            return;
+            return self.push_pair(word as u8, (word >> 8) as u8, out, counts);
         }
-        let (symbol, extra) = distance_code(dist);
-        out[self.n] = MATCH | extra << 13 | symbol << 8 | (len as u32 - 3);
-        self.n += 1;
-        // Counted by length, folded into length symbols once a block.
-        counts.lengths[(len - 3) & 0xff] += 1;
-        counts.distances[(symbol & 0x1f) as usize] += 1;
-        self.at = at + len;
+        self.push_match(len, dist, out, counts);
     }
 
     /// `step` for a pair start within 8 bytes of the end of `data`.
@@ -379,20 +367,32 @@ impl Chain {
         let at = self.at;
         let (len, dist) = find(data, entries, base, at, end);
         if len < MIN_MATCH {
-            let (first, second) = (data[at] as u32, data[at + 1] as u32);
-            out[self.n] = PAIR | first | second << 8;
-            self.n += 1;
-            counts.literals[first as usize] += 1;
-            counts.literals[second as usize] += 1;
-            self.at = at + 2;
-            return;
+            return self.push_pair(data[at], data[at + 1], out, counts);
         }
+        self.push_match(len, dist, out, counts);
+    }
+
+    /// Emits the pair at the parse position as two literals.
+    #[inline(always)]
+    fn push_pair(&mut self, first: u8, second: u8, out: &mut [u32], counts: &mut Counts) {
+        out[self.n] = PAIR | first as u32 | (second as u32) << 8;
+        self.n += 1;
+        counts.literals[first as usize] += 1;
+        counts.literals[second as usize] += 1;
+        self.at += 2;
+    }
+
+    /// Emits a match of `len` bytes at distance `dist` from the parse
+    /// position.
+    #[inline(always)]
+    fn push_match(&mut self, len: usize, dist: usize, out: &mut [u32], counts: &mut Counts) {
         let (symbol, extra) = distance_code(dist);
         out[self.n] = MATCH | extra << 13 | symbol << 8 | (len as u32 - 3);
         self.n += 1;
+        // Counted by length, folded into length symbols once a block.
         counts.lengths[(len - 3) & 0xff] += 1;
         counts.distances[(symbol & 0x1f) as usize] += 1;
-        self.at = at + len;
+        self.at += len;
     }
 
     /// Ends the row (`len` bytes): the last pair (or, in rows of an odd
