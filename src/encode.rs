@@ -50,7 +50,7 @@ impl Compression {
         let coder = match self {
             Compression::Default => {
                 let (coder, sample) = sample_content(frame);
-                return (coder, sample != Sample::Incompressible);
+                return (coder, sample.threads_pay());
             }
             Compression::Level(0) => Coder::Stored,
             Compression::Level(1) => FASTEST,
@@ -179,6 +179,13 @@ enum Sample {
     /// critical path, 1080p noise) for +35% CPU, so it is not started.
     Incompressible,
     Compressible,
+}
+
+impl Sample {
+    /// Whether threads beyond the calling one pay for themselves.
+    fn threads_pay(self) -> bool {
+        self != Sample::Incompressible
+    }
 }
 
 /// Picks Runs or DENSE for this frame by encoding a sample of its rows both
@@ -357,30 +364,25 @@ pub fn encode_png_parts(
     }
     let chunks = metadata.chunks()?;
     let (layout, data) = (&frame.layout, &frame.data[..]);
-    if compression == Compression::Default {
-        // The trial encodes run on the calling thread while the others
-        // start on the strips with the likelier coder (`Trials::guess`).
-        let (coder, sample) = match take_sample(frame) {
-            Sampled::Known(coder, sample) => (coder, sample),
+    let (coder, threads_pay) = match compression {
+        // `plan`, but the trial encodes run on the calling thread while the
+        // others start on the strips with the likelier coder
+        // (`Trials::guess`).
+        Compression::Default => match take_sample(frame) {
+            Sampled::Known(coder, sample) => (coder, sample.threads_pay()),
             Sampled::Trials(trials) => {
                 let decide = || {
                     let (coder, sample) = trials.run();
-                    (coder, sample != Sample::Incompressible)
+                    (coder, sample.threads_pay())
                 };
                 let guess = trials.guess();
                 return striped::encode_parts_deciding(
                     layout, data, guess, decide, threads, &chunks,
                 );
             }
-        };
-        let threads = if sample == Sample::Incompressible {
-            1
-        } else {
-            threads
-        };
-        return striped::encode_parts(layout, data, coder, threads, &chunks);
-    }
-    let (coder, threads_pay) = compression.plan(frame);
+        },
+        _ => compression.plan(frame),
+    };
     let threads = if threads_pay { threads } else { 1 };
     striped::encode_parts(layout, data, coder, threads, &chunks)
 }
