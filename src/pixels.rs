@@ -7,6 +7,7 @@
 use crate::error::{memory_error, value_error};
 use crate::layout::{Depth, Endian, ImageLayout, SourcePlan};
 use crate::striped::on_threads;
+use crate::swap_rb::{shuffle, Rgb16ToLittleBgr, Rgb8, Rgba16ToLittleBgra, Rgba8};
 use anyhow::Result;
 use std::sync::{Mutex, PoisonError};
 
@@ -298,53 +299,6 @@ pub(crate) fn zeroed_bytes(len: usize, message: impl FnOnce() -> String) -> Resu
     bytemuck::allocation::try_zeroed_vec(len).map_err(|()| memory_error(message()))
 }
 
-/// BGR to RGB, 8-bit: eight pixels (24 bytes) per step as three 8-byte
-/// words, each output word assembled from shifted and masked input words:
-/// output byte k takes input byte k+2, k or k-2 as k % 3 is 0, 1 or 2.
-/// Fixed-size chunks leave no bounds checks in the loop; the compiler does
-/// not vectorise the byte-by-byte form.
-fn swap_rgb8(source: &[u8], out: &mut [u8]) {
-    /// A mask of the given byte positions of a u64.
-    const fn bytes(positions: &[u32]) -> u64 {
-        let mut mask = 0;
-        let mut i = 0;
-        while i < positions.len() {
-            mask |= 0xff << (8 * positions[i]);
-            i += 1;
-        }
-        mask
-    }
-    let mut sources = source.chunks_exact(24);
-    let mut outs = out.chunks_exact_mut(24);
-    for (s, o) in (&mut sources).zip(&mut outs) {
-        let word = |i: usize| u64::from_le_bytes(s[8 * i..8 * i + 8].try_into().expect("8 bytes"));
-        let (w0, w1, w2) = (word(0), word(1), word(2));
-        let o0 = (w0 & bytes(&[1, 4, 7]))
-            | ((w0 >> 16) & bytes(&[0, 3]))
-            | ((w0 << 16) & bytes(&[2, 5]))
-            | ((w1 << 48) & bytes(&[6]));
-        let o1 = ((w0 >> 48) & bytes(&[0]))
-            | (w1 & bytes(&[2, 5]))
-            | ((w1 >> 16) & bytes(&[1, 4]))
-            | ((w1 << 16) & bytes(&[3, 6]))
-            | ((w2 << 48) & bytes(&[7]));
-        let o2 = (w2 & bytes(&[0, 3, 6]))
-            | ((w1 >> 48) & bytes(&[1]))
-            | ((w2 >> 16) & bytes(&[2, 5]))
-            | ((w2 << 16) & bytes(&[4, 7]));
-        o[..8].copy_from_slice(&o0.to_le_bytes());
-        o[8..16].copy_from_slice(&o1.to_le_bytes());
-        o[16..].copy_from_slice(&o2.to_le_bytes());
-    }
-    for (o, s) in outs
-        .into_remainder()
-        .chunks_exact_mut(3)
-        .zip(sources.remainder().chunks_exact(3))
-    {
-        o.copy_from_slice(&[s[2], s[1], s[0]]);
-    }
-}
-
 /// Copies packed `N`-byte pixels to `step` bytes apart in `out`.
 fn scatter<const N: usize>(row: &[u8], out: &mut [u8], step: usize) {
     for (o, p) in out.chunks_mut(step).zip(row.chunks_exact(N)) {
@@ -416,68 +370,18 @@ impl Conversion {
             self.channels,
         ) {
             (false, false, _, _) => out.copy_from_slice(source),
-            (true, false, 1, 3) => swap_rgb8(source, out),
-            (true, false, 1, 4) => {
-                // Two pixels per 8-byte word: swap bytes 0 and 2 of each.
-                for (o, s) in out.chunks_exact_mut(8).zip(source.chunks_exact(8)) {
-                    let v = u64::from_le_bytes(s.try_into().expect("8 bytes"));
-                    let swapped = (v & 0xff00_ff00_ff00_ff00)
-                        | ((v >> 16) & 0x0000_00ff_0000_00ff)
-                        | ((v & 0x0000_00ff_0000_00ff) << 16);
-                    o.copy_from_slice(&swapped.to_le_bytes());
-                }
-                let done = source.len() / 8 * 8;
-                for (o, s) in out[done..]
-                    .chunks_exact_mut(4)
-                    .zip(source[done..].chunks_exact(4))
-                {
-                    o.copy_from_slice(&[s[2], s[1], s[0], s[3]]);
-                }
-            }
+            // Each of these moves is its own inverse (BGR to RGB is RGB to
+            // BGR; reversing a 16-bit pixel's bytes swaps both the channels
+            // and the byte order), so the decoder's kernels serve.
+            (true, false, 1, 3) => shuffle::<Rgb8>(source, out),
+            (true, false, 1, 4) => shuffle::<Rgba8>(source, out),
             (false, true, 2, _) => {
                 for (o, s) in out.chunks_exact_mut(2).zip(source.chunks_exact(2)) {
                     o.copy_from_slice(&u16::from_le_bytes([s[0], s[1]]).to_be_bytes());
                 }
             }
-            // 16-bit BGR(A) in the other byte order: whole pixels at a time so
-            // the compiler sees fixed-size moves (the generic loop below is
-            // several times slower).
-            (true, true, 2, 3) => {
-                // Each 6-byte pixel reversed, two pixels (12 bytes: a word
-                // and a half) at a time with byte swaps: 12 bytes in,
-                // `a` = bytes 0-7 and `b` = bytes 8-11 reversed, out as
-                // bytes 5..0 11 10 | 9 8 7 6 (a third of the byte moves'
-                // instructions; this copy is serial).
-                let mut outs = out.chunks_exact_mut(12);
-                let mut sources = source.chunks_exact(12);
-                for (o, s) in (&mut outs).zip(&mut sources) {
-                    let s: &[u8; 12] = s.try_into().expect("chunk of 12");
-                    let o: &mut [u8; 12] = o.try_into().expect("chunk of 12");
-                    let [s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11] = *s;
-                    let a = u64::from_le_bytes([s0, s1, s2, s3, s4, s5, s6, s7]).swap_bytes();
-                    let b = u32::from_le_bytes([s8, s9, s10, s11]).swap_bytes();
-                    let low = (a >> 16 | ((b & 0xffff) as u64) << 48).to_le_bytes();
-                    let high = (b >> 16 | ((a & 0xffff) as u32) << 16).to_le_bytes();
-                    *o = [
-                        low[0], low[1], low[2], low[3], low[4], low[5], low[6], low[7], high[0],
-                        high[1], high[2], high[3],
-                    ];
-                }
-                for (o, s) in outs
-                    .into_remainder()
-                    .chunks_exact_mut(6)
-                    .zip(sources.remainder().chunks_exact(6))
-                {
-                    let s: &[u8; 6] = s.try_into().expect("chunk of 6");
-                    o.copy_from_slice(&[s[5], s[4], s[3], s[2], s[1], s[0]]);
-                }
-            }
-            (true, true, 2, 4) => {
-                for (o, s) in out.chunks_exact_mut(8).zip(source.chunks_exact(8)) {
-                    let s: &[u8; 8] = s.try_into().expect("chunk of 8");
-                    o.copy_from_slice(&[s[5], s[4], s[3], s[2], s[1], s[0], s[7], s[6]]);
-                }
-            }
+            (true, true, 2, 3) => shuffle::<Rgb16ToLittleBgr>(source, out),
+            (true, true, 2, 4) => shuffle::<Rgba16ToLittleBgra>(source, out),
             (true, false, 2, 3) => {
                 for (o, s) in out.chunks_exact_mut(6).zip(source.chunks_exact(6)) {
                     let s: &[u8; 6] = s.try_into().expect("chunk of 6");
@@ -847,11 +751,11 @@ mod tests {
     }
 
     #[test]
-    fn bgr_swap_is_exact_for_every_length_around_its_24_byte_step() {
+    fn bgr_swap_is_exact_for_every_length_around_its_48_byte_block() {
         for pixels in 0..40usize {
             let source: Vec<u8> = (0..pixels * 3).map(|i| (i * 97 % 253) as u8).collect();
             let mut out = vec![0; source.len()];
-            swap_rgb8(&source, &mut out);
+            shuffle::<Rgb8>(&source, &mut out);
             let expected: Vec<u8> = source
                 .chunks_exact(3)
                 .flat_map(|p| [p[2], p[1], p[0]])

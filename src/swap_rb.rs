@@ -1,6 +1,7 @@
 //! Decoded rows from PNG's layout (RGB(A), big-endian samples) to the
 //! output's (OpenCV's BGR(A), native-endian), out of place: a decoded row,
-//! in L1, to the output.
+//! in L1, to the output. Each move is its own inverse, so the encoder's
+//! copy out of the caller's BGR(A) array (`pixels.rs`) uses them too.
 //!
 //! Each conversion moves every byte a fixed distance that depends only on
 //! its place in the pixel: 8-bit RGB to BGR takes output byte k from input
@@ -8,9 +9,9 @@
 //! bytes that is one load of the input per distinct distance, each masked
 //! to the bytes it supplies and OR-ed together: plain byte-wise code the
 //! compiler turns into 16-byte vector loads, ANDs and ORs with baseline
-//! x86-64 (SSE2) or NEON, no shuffle instruction needed. The encoder's
-//! word kernel (`pixels::swap_rgb8`, three shifted and masked 8-byte words
-//! per eight pixels) takes about twice the time for the same bytes.
+//! x86-64 (SSE2) or NEON, no shuffle instruction needed. The word kernel
+//! both sides had before (three shifted and masked 8-byte words per eight
+//! pixels) took about twice the time for the same bytes in L1.
 //! Decoding bufpng's 1080p noise file in BGR is little more than this and
 //! a copy, so it is what BGR costs over RGB there.
 
