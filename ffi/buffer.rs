@@ -223,9 +223,32 @@ impl<'py> BufferView<'py> {
         // `plan` was derived from this view's fields, and `span` is exactly
         // the range they address around `buf`. The copy's threads read it
         // while this borrow of `self` (the held view) lasts: they are joined
-        // before copy_from_on_threads returns.
+        // before `Frame::fill` returns.
         let memory = self.memory(span.before, span.len);
-        Frame::copy_from_on_threads(plan, memory, span.before, order, target, threads)
+        let mut data = Frame::room_for(&plan.layout)?;
+        let len = plan.layout.byte_len();
+        Frame::fill(
+            plan,
+            memory,
+            span.before,
+            order,
+            target,
+            &mut data.spare_capacity_mut()[..len],
+            threads,
+        )?;
+        // SAFETY: `room_for` reserved `len` bytes of capacity, and `fill`
+        // returned Ok, which it does only after writing every one of the
+        // `len` slots it was given (each band's rows in full, checked by
+        // pixels.rs's tests with slots that record being written): the
+        // first `len` bytes are initialized. No zeroing pass first: glibc
+        // hands a frame the size of the last one freed heap memory, which
+        // calloc would memset on this thread.
+        unsafe { data.set_len(len) };
+        Ok(Frame {
+            layout: plan.layout,
+            format: target,
+            data,
+        })
     }
 
     /// Copies a packed image of `layout` (samples in `endian`, channels in

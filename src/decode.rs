@@ -185,10 +185,10 @@ pub(crate) fn convert_row(layout: &ImageLayout, target: PixelFormat, row: &[u8],
     let to_little =
         sixteen && target.endian == Endian::Little && PixelFormat::PNG.endian == Endian::Big;
     match (swap, sixteen, to_little, layout.channels) {
-        (true, false, _, 3) => shuffle::<Rgb8>(row, out),
-        (true, false, _, 4) => shuffle::<Rgba8>(row, out),
-        (true, true, true, 3) => shuffle::<Rgb16ToLittleBgr>(row, out),
-        (true, true, true, 4) => shuffle::<Rgba16ToLittleBgra>(row, out),
+        (true, false, _, 3) => shuffle::<Rgb8, _>(row, out),
+        (true, false, _, 4) => shuffle::<Rgba8, _>(row, out),
+        (true, true, true, 3) => shuffle::<Rgb16ToLittleBgr, _>(row, out),
+        (true, true, true, 4) => shuffle::<Rgba16ToLittleBgra, _>(row, out),
         _ => convert_packed(layout, PixelFormat::PNG, target, row, out),
     }
 }

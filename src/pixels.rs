@@ -7,9 +7,45 @@
 use crate::error::{memory_error, value_error};
 use crate::layout::{Depth, Endian, ImageLayout, SourcePlan};
 use crate::striped::on_threads;
-use crate::swap_rb::{shuffle, Rgb16ToLittleBgr, Rgb8, Rgba16ToLittleBgra, Rgba8};
+use crate::swap_rb::{
+    shuffle, Bgr16, Bgra16, Rgb16ToLittleBgr, Rgb8, Rgba16ToLittleBgra, Rgba8, Swap16,
+};
 use anyhow::Result;
+use std::mem::MaybeUninit;
 use std::sync::{Mutex, PoisonError};
+
+/// Where a copy may write: initialized bytes, or memory that is not yet (a
+/// new frame's capacity, a new bytes object's buffer), which only ffi/ can
+/// hand out as initialized afterwards.
+pub trait ByteSlot: Send + Sized {
+    fn put(&mut self, byte: u8);
+
+    fn fill(out: &mut [Self], from: &[u8]) {
+        // A plain loop (write_copy_of_slice is newer than the MSRV); it
+        // compiles to a memcpy.
+        for (slot, &byte) in out.iter_mut().zip(from) {
+            slot.put(byte);
+        }
+    }
+}
+
+impl ByteSlot for u8 {
+    #[inline(always)]
+    fn put(&mut self, byte: u8) {
+        *self = byte;
+    }
+
+    fn fill(out: &mut [u8], from: &[u8]) {
+        out.copy_from_slice(from);
+    }
+}
+
+impl ByteSlot for MaybeUninit<u8> {
+    #[inline(always)]
+    fn put(&mut self, byte: u8) {
+        self.write(byte);
+    }
+}
 
 /// Order of the colour channels in 3- and 4-channel images.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -66,11 +102,8 @@ pub struct Frame {
 
 impl Frame {
     /// Copies an image out of `memory`, whose first sample is at `origin`,
-    /// into `target` format. `source_order` is the channel order the caller
-    /// says the source has.
-    ///
-    /// Every read is bounds-checked against `memory`, so a plan that does not
-    /// fit the slice is an error, never a stray read.
+    /// into a new frame in `target` format, on the calling thread: `fill`
+    /// into zeroed memory (ffi/ fills memory it never zeroes).
     pub fn copy_from(
         plan: &SourcePlan,
         memory: &[u8],
@@ -78,49 +111,70 @@ impl Frame {
         source_order: ChannelOrder,
         target: PixelFormat,
     ) -> Result<Frame> {
-        Frame::copy_from_on_threads(plan, memory, origin, source_order, target, 1)
+        let mut data = zeroed(&plan.layout)?;
+        Frame::fill(plan, memory, origin, source_order, target, &mut data, 1)?;
+        Ok(Frame {
+            layout: plan.layout,
+            format: target,
+            data,
+        })
     }
 
-    /// `copy_from` on up to `threads` threads (the calling one included):
-    /// a frame of over a MiB is cut into bands of rows, each converted by
-    /// one thread straight into its part of the new frame. The calling
-    /// thread returns only when every band is copied, so a caller that holds
-    /// a lock (the GIL) for the copy holds it for all of it. A thread that
+    /// Room for the bytes of a frame of `layout` (an empty vector of that
+    /// capacity), or a MemoryError naming the likely cause: a broadcast
+    /// view (all strides 0) can describe terabytes over a single byte, and
+    /// an infallible allocation would abort the whole process.
+    pub fn room_for(layout: &ImageLayout) -> Result<Vec<u8>> {
+        let mut data = Vec::new();
+        data.try_reserve_exact(layout.byte_len())
+            .map_err(|_| memory_error(allocation_message(layout)))?;
+        Ok(data)
+    }
+
+    /// Copies an image out of `memory`, whose first sample is at `origin`,
+    /// into `out` (exactly `plan.layout.byte_len()` slots) in `target`
+    /// format, on up to `threads` threads (the calling one included).
+    /// `source_order` is the channel order the caller says the source has.
+    /// Every byte is written once, in the one pass that reorders channels
+    /// and swaps bytes: `out` may be memory nobody has written yet (ffi/
+    /// hands over a new frame's capacity, which a zeroing calloc would
+    /// have memset serially: glibc reuses freed heap for a frame the size
+    /// of the last one, 5% of a 2-thread encode of a 935x534 screenshot).
+    ///
+    /// A frame of over a MiB is cut into bands of rows, each converted by
+    /// one thread straight into its part of `out`. The calling thread
+    /// returns only when every band is copied, so a caller that holds a
+    /// lock (the GIL) for the copy holds it for all of it. A thread that
     /// cannot be started only means fewer.
-    pub fn copy_from_on_threads(
+    ///
+    /// Every read is bounds-checked against `memory`, so a plan that does not
+    /// fit the slice is an error, never a stray read. Returns Ok only when
+    /// every slot of `out` has been written (ffi/ relies on it).
+    pub fn fill<B: ByteSlot>(
         plan: &SourcePlan,
         memory: &[u8],
         origin: usize,
         source_order: ChannelOrder,
         target: PixelFormat,
+        out: &mut [B],
         threads: usize,
-    ) -> Result<Frame> {
+    ) -> Result<()> {
         let layout = plan.layout;
         let convert = Conversion::new(&layout, source_order, plan.endian, target);
         let fits = || value_error("the buffer's shape and strides point outside its memory");
         let len = layout.byte_len();
+        anyhow::ensure!(
+            out.len() == len,
+            "bufpng internal error: {} bytes of room for a frame of {len}",
+            out.len()
+        );
         let row_bytes = layout.row_bytes();
         let rows = layout.height as usize;
-        let bands = threads.min(len / COPY_BAND_BYTES).min(rows).max(1);
         if plan.is_packed() {
-            let source = memory.get(origin..origin + len).ok_or_else(fits)?;
-            if bands == 1 {
-                let mut data = Vec::new();
-                data.try_reserve_exact(len)
-                    .map_err(|_| memory_error(allocation_message(&layout)))?;
-                convert.packed_into(source, &mut data);
-                return Ok(Frame {
-                    layout,
-                    format: target,
-                    data,
-                });
-            }
+            // Checked once here, so every band's slice below is in range.
+            memory.get(origin..origin + len).ok_or_else(fits)?;
         }
-        // Zeroed by calloc: a large frame's pages come fresh from the kernel
-        // and are faulted in by whichever thread first writes them (each
-        // band's own), not in a serial pass.
-        let mut data = zeroed(&layout)?;
-        let copy_rows = |first: usize, out: &mut [u8]| -> Result<()> {
+        let copy_rows = |first: usize, out: &mut [B]| -> Result<()> {
             if plan.is_packed() {
                 let start = origin + first * row_bytes;
                 convert.packed(&memory[start..start + out.len()], out);
@@ -141,10 +195,14 @@ impl Frame {
             }
             Ok(())
         };
+        let bands = threads.min(len / COPY_BAND_BYTES).min(rows).max(1);
+        if bands == 1 {
+            return copy_rows(0, out);
+        }
         // Bands taken in turn by the threads (the calling one is one of
         // them: a thread that cannot be started only means fewer).
         let band_rows = rows.div_ceil(bands);
-        let left = Mutex::new(data.chunks_mut((band_rows * row_bytes).max(1)).enumerate());
+        let left = Mutex::new(out.chunks_mut(band_rows * row_bytes).enumerate());
         let work = || -> Result<()> {
             loop {
                 let next = left.lock().unwrap_or_else(PoisonError::into_inner).next();
@@ -157,11 +215,7 @@ impl Frame {
         for done in on_threads(bands, "bufpng-copy", work) {
             done?;
         }
-        Ok(Frame {
-            layout,
-            format: target,
-            data,
-        })
+        Ok(())
     }
 
     /// Writes this frame into memory the caller owns (`out=`), laid out as
@@ -275,9 +329,8 @@ pub(crate) fn convert_packed(
 /// bytes: below it a thread's start costs about what it saves.
 const COPY_BAND_BYTES: usize = 512 << 10;
 
-/// Storage for a frame, or an error when memory cannot hold it: a broadcast
-/// view (all strides 0) can describe terabytes over a single byte, and an
-/// infallible allocation would abort the whole process.
+/// Zeroed storage for a frame, or an error when memory cannot hold it
+/// (`Frame::room_for` says why that can happen).
 fn zeroed(layout: &ImageLayout) -> Result<Vec<u8>> {
     zeroed_bytes(layout.byte_len(), || allocation_message(layout))
 }
@@ -291,10 +344,11 @@ fn allocation_message(layout: &ImageLayout) -> String {
 
 /// `len` zero bytes, or a MemoryError saying `message` when the allocator
 /// refuses (`vec![0; len]` would abort the whole process instead). A
-/// zeroed allocation (calloc): large ones are fresh pages the kernel hands
-/// out zeroed, so nothing writes them twice, and whichever thread first
-/// writes a page pays for it (a restart segment's worker, not the caller
-/// in a serial memset: 7 M instructions on a 1080p frame).
+/// zeroed allocation (calloc): fresh pages come from the kernel zeroed,
+/// and whichever thread first writes a page pays for it (a restart
+/// segment's worker, not the caller in a serial memset: 7 M instructions
+/// on a 1080p frame). Heap memory glibc reuses (the frame before was as
+/// large) is memset by calloc on the calling thread.
 pub(crate) fn zeroed_bytes(len: usize, message: impl FnOnce() -> String) -> Result<Vec<u8>> {
     bytemuck::allocation::try_zeroed_vec(len).map_err(|()| memory_error(message()))
 }
@@ -343,58 +397,32 @@ impl Conversion {
         }
     }
 
-    /// Appends `source`'s packed pixels, converted, to `out`: a piece at a
-    /// time through a buffer that stays in L1, so the new frame is written
-    /// once (zeroing it first and converting into it took a second pass
-    /// over 6 MB for a 1080p frame).
-    fn packed_into(&self, source: &[u8], out: &mut Vec<u8>) {
-        if !self.swap_channels && !self.swap_bytes {
-            return out.extend_from_slice(source);
-        }
-        // A multiple of every pixel size and of the BGR kernel's 24-byte step.
-        const PIECE: usize = 24 * 512;
-        let mut buffer = [0u8; PIECE];
-        for piece in source.chunks(PIECE) {
-            let converted = &mut buffer[..piece.len()];
-            self.packed(piece, converted);
-            out.extend_from_slice(converted);
-        }
-    }
-
     /// Converts packed pixels; `source` and `out` have the same length.
-    fn packed(&self, source: &[u8], out: &mut [u8]) {
+    fn packed<B: ByteSlot>(&self, source: &[u8], out: &mut [B]) {
         match (
             self.swap_channels,
             self.swap_bytes,
             self.sample_bytes,
             self.channels,
         ) {
-            (false, false, _, _) => out.copy_from_slice(source),
+            (false, false, _, _) => B::fill(out, source),
             // Each of these moves is its own inverse (BGR to RGB is RGB to
             // BGR; reversing a 16-bit pixel's bytes swaps both the channels
             // and the byte order), so the decoder's kernels serve.
-            (true, false, 1, 3) => shuffle::<Rgb8>(source, out),
-            (true, false, 1, 4) => shuffle::<Rgba8>(source, out),
-            (false, true, 2, _) => {
-                for (o, s) in out.chunks_exact_mut(2).zip(source.chunks_exact(2)) {
-                    o.copy_from_slice(&u16::from_le_bytes([s[0], s[1]]).to_be_bytes());
-                }
-            }
-            (true, true, 2, 3) => shuffle::<Rgb16ToLittleBgr>(source, out),
-            (true, true, 2, 4) => shuffle::<Rgba16ToLittleBgra>(source, out),
-            (true, false, 2, 3) => {
-                for (o, s) in out.chunks_exact_mut(6).zip(source.chunks_exact(6)) {
-                    let s: &[u8; 6] = s.try_into().expect("chunk of 6");
-                    o.copy_from_slice(&[s[4], s[5], s[2], s[3], s[0], s[1]]);
-                }
-            }
+            (true, false, 1, 3) => shuffle::<Rgb8, B>(source, out),
+            (true, false, 1, 4) => shuffle::<Rgba8, B>(source, out),
+            (false, true, 2, _) => shuffle::<Swap16, B>(source, out),
+            (true, true, 2, 3) => shuffle::<Rgb16ToLittleBgr, B>(source, out),
+            (true, true, 2, 4) => shuffle::<Rgba16ToLittleBgra, B>(source, out),
+            (true, false, 2, 3) => shuffle::<Bgr16, B>(source, out),
+            (true, false, 2, 4) => shuffle::<Bgra16, B>(source, out),
             _ => self.packed_generic(source, out),
         }
     }
 
     /// Any conversion, one sample at a time: the reference the fast paths
     /// above are tested against.
-    fn packed_generic(&self, source: &[u8], out: &mut [u8]) {
+    fn packed_generic<B: ByteSlot>(&self, source: &[u8], out: &mut [B]) {
         let pixel = self.channels * self.sample_bytes;
         for (o, s) in out.chunks_exact_mut(pixel).zip(source.chunks_exact(pixel)) {
             for c in 0..self.channels {
@@ -425,12 +453,12 @@ impl Conversion {
     }
 
     /// Converts one row whose samples are scattered by arbitrary strides.
-    fn strided(
+    fn strided<B: ByteSlot>(
         &self,
         memory: &[u8],
         row_start: usize,
         plan: &SourcePlan,
-        out: &mut [u8],
+        out: &mut [B],
     ) -> Option<()> {
         let n = self.sample_bytes;
         let pixel = self.channels * n;
@@ -496,12 +524,12 @@ impl Conversion {
         Some(())
     }
 
-    fn sample(&self, source: &[u8], out: &mut [u8]) {
+    fn sample<B: ByteSlot>(&self, source: &[u8], out: &mut [B]) {
         if self.swap_bytes {
-            out[0] = source[1];
-            out[1] = source[0];
+            out[0].put(source[1]);
+            out[1].put(source[0]);
         } else {
-            out.copy_from_slice(source);
+            B::fill(out, source);
         }
     }
 }
@@ -522,6 +550,13 @@ mod tests {
             &Default::default(),
         )
         .unwrap()
+    }
+
+    /// A slot that says whether it was written.
+    impl ByteSlot for Option<u8> {
+        fn put(&mut self, byte: u8) {
+            *self = Some(byte);
+        }
     }
 
     #[test]
@@ -587,18 +622,23 @@ mod tests {
                         let serial =
                             Frame::copy_from(p, &memory, *origin, order, PixelFormat::PNG).unwrap();
                         assert!(serial.data.len() > 2 * COPY_BAND_BYTES);
-                        for threads in [2, 3, 4, 64] {
-                            let banded = Frame::copy_from_on_threads(
+                        for threads in [1, 2, 3, 4, 64] {
+                            // Slots that record being written: a byte `fill`
+                            // skipped would be uninitialized memory in ffi/.
+                            let mut slots = vec![None; serial.data.len()];
+                            Frame::fill(
                                 p,
                                 &memory,
                                 *origin,
                                 order,
                                 PixelFormat::PNG,
+                                &mut slots,
                                 threads,
                             )
                             .unwrap();
+                            let banded: Option<Vec<u8>> = slots.into_iter().collect();
                             assert!(
-                                banded == serial,
+                                banded.as_ref() == Some(&serial.data),
                                 "{channels} channels {format} {:?} {threads} threads",
                                 p.strides
                             );
@@ -609,12 +649,14 @@ mod tests {
                 // on threads too, not a short frame.
                 let (p, _) = &plans[1];
                 let short = &memory[..((row + 13) * height / 2) as usize];
-                assert!(Frame::copy_from_on_threads(
+                let mut slots = vec![None; p.layout.byte_len()];
+                assert!(Frame::fill(
                     p,
                     short,
                     0,
                     ChannelOrder::Bgr,
                     PixelFormat::PNG,
+                    &mut slots,
                     3
                 )
                 .is_err());
@@ -755,7 +797,7 @@ mod tests {
         for pixels in 0..40usize {
             let source: Vec<u8> = (0..pixels * 3).map(|i| (i * 97 % 253) as u8).collect();
             let mut out = vec![0; source.len()];
-            shuffle::<Rgb8>(&source, &mut out);
+            shuffle::<Rgb8, _>(&source, &mut out);
             let expected: Vec<u8> = source
                 .chunks_exact(3)
                 .flat_map(|p| [p[2], p[1], p[0]])

@@ -19,10 +19,10 @@ use crate::filter::{filter_rows, RowFilter};
 use crate::layout::{Depth, ImageLayout};
 use crate::lz77::LzStrip;
 use crate::pairs16::{self, PairStrip};
+use crate::pixels::ByteSlot;
 use crate::restart;
 use anyhow::{Context, Result};
 use flate2::{Compress, FlushCompress, Status};
-use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::{Mutex, PoisonError};
 
@@ -331,28 +331,6 @@ impl PngParts {
             png.extend_from_slice(part);
         }
         png
-    }
-}
-
-/// Where `PngParts::copy_to` may write: initialized bytes, or memory that
-/// is not yet (a new bytes object's buffer, which only ffi/ can name).
-pub trait ByteSlot: Send + Sized {
-    fn fill(out: &mut [Self], from: &[u8]);
-}
-
-impl ByteSlot for u8 {
-    fn fill(out: &mut [u8], from: &[u8]) {
-        out.copy_from_slice(from);
-    }
-}
-
-impl ByteSlot for MaybeUninit<u8> {
-    fn fill(out: &mut [MaybeUninit<u8>], from: &[u8]) {
-        // A plain loop (write_copy_of_slice is newer than the MSRV); it
-        // compiles to a memcpy.
-        for (slot, &byte) in out.iter_mut().zip(from) {
-            slot.write(byte);
-        }
     }
 }
 

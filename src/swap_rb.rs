@@ -15,6 +15,8 @@
 //! Decoding bufpng's 1080p noise file in BGR is little more than this and
 //! a copy, so it is what BGR costs over RGB there.
 
+use crate::pixels::ByteSlot;
+
 /// Bytes a step: a multiple of every pixel size here (3, 4, 6, 8).
 const BLOCK: usize = 48;
 /// The farthest any byte moves (16-bit RGB reversed: 5 bytes).
@@ -79,16 +81,37 @@ impl Shuffle for Rgba16ToLittleBgra {
     const DISTANCES: &'static [isize] = &[5, 3, 1, -1, -3, -5];
 }
 
+/// 16-bit samples' two bytes swapped (big- to little-endian or back).
+pub(crate) struct Swap16;
+impl Shuffle for Swap16 {
+    const FROM: &'static [isize] = &[1, -1];
+    const DISTANCES: &'static [isize] = &[1, -1];
+}
+
+/// 16-bit RGB to BGR, each sample's bytes kept in their order.
+pub(crate) struct Bgr16;
+impl Shuffle for Bgr16 {
+    const FROM: &'static [isize] = &[4, 4, 0, 0, -4, -4];
+    const DISTANCES: &'static [isize] = &[4, 0, -4];
+}
+
+/// 16-bit RGBA to BGRA, each sample's bytes kept in their order.
+pub(crate) struct Bgra16;
+impl Shuffle for Bgra16 {
+    const FROM: &'static [isize] = &[4, 4, 0, 0, -4, -4, 0, 0];
+    const DISTANCES: &'static [isize] = &[4, 0, -4];
+}
+
 /// One pixel (`at` is its first byte), byte by byte.
-fn one_pixel<S: Shuffle>(source: &[u8], out: &mut [u8], at: usize) {
+fn one_pixel<S: Shuffle, B: ByteSlot>(source: &[u8], out: &mut [B], at: usize) {
     for (k, &from) in S::FROM.iter().enumerate() {
-        out[at + k] = source[(at + k).wrapping_add_signed(from)];
+        out[at + k].put(source[(at + k).wrapping_add_signed(from)]);
     }
 }
 
 /// `source`'s pixels converted by `S` into `out`. Both hold the same
-/// whole number of pixels.
-pub(crate) fn shuffle<S: Shuffle>(source: &[u8], out: &mut [u8]) {
+/// whole number of pixels; every slot of `out` is written.
+pub(crate) fn shuffle<S: Shuffle, B: ByteSlot>(source: &[u8], out: &mut [B]) {
     let pixel = S::FROM.len();
     debug_assert_eq!(source.len(), out.len());
     debug_assert_eq!(source.len() % pixel, 0);
@@ -96,25 +119,25 @@ pub(crate) fn shuffle<S: Shuffle>(source: &[u8], out: &mut [u8]) {
     // The first pixels on their own, so every block has `REACH` bytes before it.
     let mut at = 0;
     while at < REACH && at < len {
-        one_pixel::<S>(source, out, at);
+        one_pixel::<S, B>(source, out, at);
         at += pixel;
     }
     while at + BLOCK + REACH <= len {
         let s: &[u8; WINDOW] = source[at - REACH..at + BLOCK + REACH]
             .try_into()
             .expect("a window");
-        let o: &mut [u8; BLOCK] = (&mut out[at..at + BLOCK]).try_into().expect("a block");
+        let o: &mut [B; BLOCK] = (&mut out[at..at + BLOCK]).try_into().expect("a block");
         for (j, o) in o.iter_mut().enumerate() {
             let mut byte = 0;
             for (d, &distance) in S::DISTANCES.iter().enumerate() {
                 byte |= s[(j + REACH).wrapping_add_signed(distance)] & S::MASKS[d][j];
             }
-            *o = byte;
+            o.put(byte);
         }
         at += BLOCK;
     }
     while at < len {
-        one_pixel::<S>(source, out, at);
+        one_pixel::<S, B>(source, out, at);
         at += pixel;
     }
 }
@@ -137,7 +160,7 @@ mod tests {
         for pixels in 0..source.len() / pixel {
             let source = &source[..pixels * pixel];
             let mut out = vec![0; source.len()];
-            shuffle::<S>(source, &mut out);
+            shuffle::<S, _>(source, &mut out);
             assert_eq!(out, reference::<S>(source), "{name}: {pixels} pixels");
         }
     }
@@ -154,9 +177,12 @@ mod tests {
         check::<Rgba16ToLittleBgra>(&source, "RGBA16");
         // What the conversions mean, on one pixel each.
         let mut out = [0; 8];
-        shuffle::<Rgb8>(&[1, 2, 3], &mut out[..3]);
+        shuffle::<Rgb8, _>(&[1, 2, 3], &mut out[..3]);
         assert_eq!(out[..3], [3, 2, 1]);
-        shuffle::<Rgba16ToLittleBgra>(&[0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08], &mut out);
+        shuffle::<Rgba16ToLittleBgra, _>(
+            &[0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08],
+            &mut out,
+        );
         assert_eq!(out, [0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x08, 0x07]);
     }
 
