@@ -69,6 +69,10 @@ pub(crate) fn length_symbol(len: u32) -> usize {
     LENGTH_SYMBOLS[len as usize] as usize
 }
 
+/// Room kept past what `reserve` was asked for: the eight-byte store of
+/// `put`, and a write or two after the last reservation (an `align`).
+const SLACK: usize = 64;
+
 /// Little-endian bit writer over a growable byte buffer. Each `put` stores
 /// eight bytes unconditionally and advances by the whole bytes filled, so
 /// the hot path has no branch; `reserve` keeps room for that store ahead.
@@ -81,9 +85,15 @@ pub struct BitWriter {
 }
 
 impl BitWriter {
+    /// A writer with room for `capacity` bytes allocated but not zeroed:
+    /// `reserve` zeroes room as the writes come (zeroing the whole guess
+    /// up front, an eighth of the frame for screens, cost more than the
+    /// output needed).
     pub fn new(capacity: usize) -> BitWriter {
+        let mut bytes = Vec::with_capacity(capacity + SLACK);
+        bytes.resize(SLACK, 0);
         BitWriter {
-            bytes: vec![0; capacity + 8],
+            bytes,
             len: 0,
             pending: 0,
             pending_bits: 0,
@@ -99,19 +109,28 @@ impl BitWriter {
         self.len == 0 && self.pending_bits == 0
     }
 
-    /// Appends whole bytes; only valid on a byte boundary.
+    /// Appends whole bytes; only valid on a byte boundary. Past the room
+    /// already reserved they are appended, not written over zeros.
     pub fn push_bytes(&mut self, data: &[u8]) {
         debug_assert_eq!(self.pending_bits, 0);
-        self.reserve(data.len());
-        self.bytes[self.len..self.len + data.len()].copy_from_slice(data);
-        self.len += data.len();
+        let end = self.len + data.len();
+        if end <= self.bytes.len() {
+            self.bytes[self.len..end].copy_from_slice(data);
+        } else {
+            // Nothing past `len` is needed: no bits are pending.
+            self.bytes.truncate(self.len);
+            self.bytes.extend_from_slice(data);
+        }
+        self.len = end;
+        self.reserve(0);
     }
 
     /// Makes room for `more` bytes of output plus the eight-byte store.
     pub(crate) fn reserve(&mut self, more: usize) {
-        let needed = self.len + more + 64;
+        let needed = self.len + more + SLACK;
         if self.bytes.len() < needed {
-            self.bytes.resize(needed.max(self.bytes.len() * 3 / 2), 0);
+            // The Vec grows its allocation geometrically.
+            self.bytes.resize(needed, 0);
         }
     }
 
@@ -1249,6 +1268,27 @@ mod tests {
             expected[i / 8] |= (bit as u8) << (i % 8);
         }
         assert_eq!(out.into_bytes(), expected);
+    }
+
+    #[test]
+    fn pushed_bytes_land_after_the_bits_inside_and_past_the_reserved_room() {
+        // Pushes of every size, some into room reserved (zeroed) ahead,
+        // some past it (appended), between runs of bits: the bytes must
+        // come out in order whatever the writer held past its length.
+        for reserved in [0usize, 7, 64, 1000] {
+            let mut out = BitWriter::new(reserved / 2);
+            let mut expected = Vec::new();
+            for i in 0..200usize {
+                out.reserve(reserved);
+                out.put(0b101, 3);
+                out.align();
+                expected.push(0b101);
+                let piece: Vec<u8> = (0..i * 7 % 150).map(|b| (b * 31 + i) as u8).collect();
+                out.push_bytes(&piece);
+                expected.extend_from_slice(&piece);
+            }
+            assert!(out.into_bytes() == expected, "{reserved}");
+        }
     }
 
     #[test]
