@@ -69,6 +69,10 @@ pub(crate) fn length_symbol(len: u32) -> usize {
     LENGTH_SYMBOLS[len as usize] as usize
 }
 
+/// Room kept past what `reserve` was asked for: the eight-byte store of
+/// `put`, and a write or two after the last reservation (an `align`).
+const SLACK: usize = 64;
+
 /// Little-endian bit writer over a growable byte buffer. Each `put` stores
 /// eight bytes unconditionally and advances by the whole bytes filled, so
 /// the hot path has no branch; `reserve` keeps room for that store ahead.
@@ -81,9 +85,15 @@ pub struct BitWriter {
 }
 
 impl BitWriter {
+    /// A writer with room for `capacity` bytes allocated but not zeroed:
+    /// `reserve` zeroes room as the writes come (zeroing the whole guess
+    /// up front, an eighth of the frame for screens, cost more than the
+    /// output needed).
     pub fn new(capacity: usize) -> BitWriter {
+        let mut bytes = Vec::with_capacity(capacity + SLACK);
+        bytes.resize(SLACK, 0);
         BitWriter {
-            bytes: vec![0; capacity + 8],
+            bytes,
             len: 0,
             pending: 0,
             pending_bits: 0,
@@ -99,19 +109,28 @@ impl BitWriter {
         self.len == 0 && self.pending_bits == 0
     }
 
-    /// Appends whole bytes; only valid on a byte boundary.
+    /// Appends whole bytes; only valid on a byte boundary. Past the room
+    /// already reserved they are appended, not written over zeros.
     pub fn push_bytes(&mut self, data: &[u8]) {
         debug_assert_eq!(self.pending_bits, 0);
-        self.reserve(data.len());
-        self.bytes[self.len..self.len + data.len()].copy_from_slice(data);
-        self.len += data.len();
+        let end = self.len + data.len();
+        if end <= self.bytes.len() {
+            self.bytes[self.len..end].copy_from_slice(data);
+        } else {
+            // Nothing past `len` is needed: no bits are pending.
+            self.bytes.truncate(self.len);
+            self.bytes.extend_from_slice(data);
+        }
+        self.len = end;
+        self.reserve(0);
     }
 
     /// Makes room for `more` bytes of output plus the eight-byte store.
     pub(crate) fn reserve(&mut self, more: usize) {
-        let needed = self.len + more + 64;
+        let needed = self.len + more + SLACK;
         if self.bytes.len() < needed {
-            self.bytes.resize(needed.max(self.bytes.len() * 3 / 2), 0);
+            // The Vec grows its allocation geometrically.
+            self.bytes.resize(needed, 0);
         }
     }
 
@@ -753,6 +772,14 @@ fn long_chunk<'w>(
     out
 }
 
+/// The largest alphabet `code_lengths` takes: deflate's literal/length
+/// alphabet (the distance and code-length alphabets are smaller).
+const MAX_SYMBOLS: usize = LITERAL_SYMBOLS;
+/// A symbol in the low bits of a sort key, its weight above: one u64
+/// compare orders by weight, then symbol, as a (weight, symbol) pair would.
+const SYMBOL_BITS: u32 = 9;
+const _: () = assert!(MAX_SYMBOLS <= 1 << SYMBOL_BITS);
+
 /// Huffman code lengths for `counts`, none longer than `limit`. Zero counts
 /// get no code. When the optimal code is too deep, the lengths over the
 /// limit are cut to it and the code made complete again by lengthening
@@ -761,13 +788,12 @@ fn long_chunk<'w>(
 /// optimal, where halving every count until the code fits cost 1.4% on
 /// photos at a 13-bit limit.
 pub(crate) fn code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
-    let weights: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
-    let mut lengths = unlimited_code_lengths(&weights);
+    let mut lengths = unlimited_code_lengths(counts);
     if lengths.iter().all(|&len| len <= limit) {
         return lengths;
     }
     let limit = limit as usize;
-    let mut per_length = vec![0u64; limit + 1];
+    let mut per_length = [0u64; 16];
     for &len in lengths.iter().filter(|&&len| len > 0) {
         per_length[(len as usize).min(limit)] += 1;
     }
@@ -786,12 +812,22 @@ pub(crate) fn code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
         per_length[len + 1] += 2;
         total -= 1;
     }
-    let mut symbols: Vec<usize> = (0..counts.len()).filter(|&s| lengths[s] > 0).collect();
-    // Most frequent first; ties by symbol, so the code does not depend on
-    // the sort's stability.
-    symbols.sort_unstable_by_key(|&s| (std::cmp::Reverse(counts[s]), s));
-    let mut next = symbols.into_iter();
-    for (len, &count) in per_length.iter().enumerate() {
+    // Most frequent first; ties by symbol (keys are distinct, so the
+    // sort's stability does not matter).
+    let mut symbols = [0u64; MAX_SYMBOLS];
+    let mut coded = 0;
+    for (symbol, (&count, &len)) in counts.iter().zip(&lengths).enumerate() {
+        if len > 0 {
+            symbols[coded] = ((u32::MAX - count) as u64) << SYMBOL_BITS | symbol as u64;
+            coded += 1;
+        }
+    }
+    let symbols = &mut symbols[..coded];
+    symbols.sort_unstable();
+    let mut next = symbols
+        .iter()
+        .map(|&key| (key & ((1 << SYMBOL_BITS) - 1)) as usize);
+    for (len, &count) in per_length.iter().enumerate().take(limit + 1) {
         for symbol in next.by_ref().take(count as usize) {
             lengths[symbol] = len as u8;
         }
@@ -799,52 +835,64 @@ pub(crate) fn code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
     lengths
 }
 
-/// Optimal (Huffman) code lengths by the two-queue method on sorted leaves.
-fn unlimited_code_lengths(weights: &[u64]) -> Vec<u8> {
-    let mut lengths = vec![0u8; weights.len()];
-    let mut leaves: Vec<(u64, usize)> = weights
-        .iter()
-        .enumerate()
-        .filter(|(_, &w)| w > 0)
-        .map(|(symbol, &w)| (w, symbol))
-        .collect();
-    match leaves.len() {
+/// Optimal (Huffman) code lengths by the two-queue method on leaves sorted
+/// by (count, symbol), a leaf taken before an internal node of the same
+/// weight. Fixed-size arrays on the stack: a block's codes are built in
+/// three calls, and the allocations and pair sorts of a Vec version were
+/// 2-3% of a screen's encode.
+fn unlimited_code_lengths(counts: &[u32]) -> Vec<u8> {
+    assert!(
+        counts.len() <= MAX_SYMBOLS,
+        "bufpng internal error: alphabet size"
+    );
+    let mut lengths = vec![0u8; counts.len()];
+    let mut leaves = [0u64; MAX_SYMBOLS];
+    let mut n = 0;
+    for (symbol, &count) in counts.iter().enumerate() {
+        leaves[n] = (count as u64) << SYMBOL_BITS | symbol as u64;
+        n += (count > 0) as usize;
+    }
+    let leaves = &mut leaves[..n];
+    let symbol = |key: u64| (key & ((1 << SYMBOL_BITS) - 1)) as usize;
+    match n {
         0 => return lengths,
         1 => {
-            lengths[leaves[0].1] = 1;
+            lengths[symbol(leaves[0])] = 1;
             return lengths;
         }
         _ => {}
     }
     leaves.sort_unstable();
-    let n = leaves.len();
     // Nodes 0..n are the leaves, n..2n-1 the internal nodes in creation
-    // order; a parent always has a larger index than its children.
-    let mut weight: Vec<u64> = leaves.iter().map(|&(w, _)| w).collect();
-    weight.resize(2 * n - 1, 0);
-    let mut parent = vec![0usize; 2 * n - 1];
-    let (mut next_leaf, mut next_internal) = (0, n);
-    for node in n..2 * n - 1 {
+    // order (internal node i is node n + i); a parent always has a larger
+    // index than its children.
+    let mut internal = [0u64; MAX_SYMBOLS];
+    let mut parent = [0u16; 2 * MAX_SYMBOLS];
+    let (mut next_leaf, mut next_internal) = (0, 0);
+    for node in 0..n - 1 {
+        let mut weight = 0;
         for _ in 0..2 {
             let take_leaf = next_leaf < n
-                && (next_internal >= node || weight[next_leaf] <= weight[next_internal]);
-            let child = if take_leaf {
+                && (next_internal >= node
+                    || leaves[next_leaf] >> SYMBOL_BITS <= internal[next_internal]);
+            if take_leaf {
+                weight += leaves[next_leaf] >> SYMBOL_BITS;
+                parent[next_leaf] = (n + node) as u16;
                 next_leaf += 1;
-                next_leaf - 1
             } else {
+                weight += internal[next_internal];
+                parent[n + next_internal] = (n + node) as u16;
                 next_internal += 1;
-                next_internal - 1
-            };
-            weight[node] += weight[child];
-            parent[child] = node;
+            }
         }
+        internal[node] = weight;
     }
-    let mut depth = vec![0u8; 2 * n - 1];
+    let mut depth = [0u8; 2 * MAX_SYMBOLS];
     for node in (0..2 * n - 2).rev() {
-        depth[node] = depth[parent[node]] + 1;
+        depth[node] = depth[parent[node] as usize] + 1;
     }
-    for (leaf, &(_, symbol)) in leaves.iter().enumerate() {
-        lengths[symbol] = depth[leaf];
+    for (leaf, &key) in leaves.iter().enumerate() {
+        lengths[symbol(key)] = depth[leaf];
     }
     lengths
 }
@@ -1223,6 +1271,27 @@ mod tests {
     }
 
     #[test]
+    fn pushed_bytes_land_after_the_bits_inside_and_past_the_reserved_room() {
+        // Pushes of every size, some into room reserved (zeroed) ahead,
+        // some past it (appended), between runs of bits: the bytes must
+        // come out in order whatever the writer held past its length.
+        for reserved in [0usize, 7, 64, 1000] {
+            let mut out = BitWriter::new(reserved / 2);
+            let mut expected = Vec::new();
+            for i in 0..200usize {
+                out.reserve(reserved);
+                out.put(0b101, 3);
+                out.align();
+                expected.push(0b101);
+                let piece: Vec<u8> = (0..i * 7 % 150).map(|b| (b * 31 + i) as u8).collect();
+                out.push_bytes(&piece);
+                expected.extend_from_slice(&piece);
+            }
+            assert!(out.into_bytes() == expected, "{reserved}");
+        }
+    }
+
+    #[test]
     fn length_symbols_follow_rfc_1951() {
         for len in MIN_MATCH..=MAX_MATCH {
             let symbol = length_symbol(len);
@@ -1273,6 +1342,128 @@ mod tests {
         // Noise cannot shrink: it is stored, with only block overhead.
         let random = noise(BLOCK_BYTES * 2, 5);
         assert!(zlib(&random).len() <= stored_size(random.len()) + 6 + 16);
+    }
+
+    /// `code_lengths` as it was with Vecs and (weight, symbol) pairs: the
+    /// stack-array version must give the same lengths, ties included, or
+    /// files change.
+    fn reference_code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
+        let weights: Vec<u64> = counts.iter().map(|&c| c as u64).collect();
+        let mut lengths = reference_unlimited(&weights);
+        if lengths.iter().all(|&len| len <= limit) {
+            return lengths;
+        }
+        let limit = limit as usize;
+        let mut per_length = vec![0u64; limit + 1];
+        for &len in lengths.iter().filter(|&&len| len > 0) {
+            per_length[(len as usize).min(limit)] += 1;
+        }
+        // Kraft sum in units of 2^-limit; too large by the cut codes.
+        let mut total: u64 = (1..=limit)
+            .map(|len| per_length[len] << (limit - len))
+            .sum();
+        while total > 1 << limit {
+            // Make one code of the longest length one bit longer... by moving
+            // a shorter leaf down a level: it and a limit-length leaf become
+            // two leaves one level below it.
+            per_length[limit] -= 1;
+            let shorter = (1..limit).rev().find(|&len| per_length[len] > 0);
+            let len = shorter.expect("a complete code over the limit has a shorter code");
+            per_length[len] -= 1;
+            per_length[len + 1] += 2;
+            total -= 1;
+        }
+        let mut symbols: Vec<usize> = (0..counts.len()).filter(|&s| lengths[s] > 0).collect();
+        // Most frequent first; ties by symbol, so the code does not depend on
+        // the sort's stability.
+        symbols.sort_unstable_by_key(|&s| (std::cmp::Reverse(counts[s]), s));
+        let mut next = symbols.into_iter();
+        for (len, &count) in per_length.iter().enumerate() {
+            for symbol in next.by_ref().take(count as usize) {
+                lengths[symbol] = len as u8;
+            }
+        }
+        lengths
+    }
+
+    /// Optimal (Huffman) code lengths by the two-queue method on sorted leaves.
+    fn reference_unlimited(weights: &[u64]) -> Vec<u8> {
+        let mut lengths = vec![0u8; weights.len()];
+        let mut leaves: Vec<(u64, usize)> = weights
+            .iter()
+            .enumerate()
+            .filter(|(_, &w)| w > 0)
+            .map(|(symbol, &w)| (w, symbol))
+            .collect();
+        match leaves.len() {
+            0 => return lengths,
+            1 => {
+                lengths[leaves[0].1] = 1;
+                return lengths;
+            }
+            _ => {}
+        }
+        leaves.sort_unstable();
+        let n = leaves.len();
+        // Nodes 0..n are the leaves, n..2n-1 the internal nodes in creation
+        // order; a parent always has a larger index than its children.
+        let mut weight: Vec<u64> = leaves.iter().map(|&(w, _)| w).collect();
+        weight.resize(2 * n - 1, 0);
+        let mut parent = vec![0usize; 2 * n - 1];
+        let (mut next_leaf, mut next_internal) = (0, n);
+        for node in n..2 * n - 1 {
+            for _ in 0..2 {
+                let take_leaf = next_leaf < n
+                    && (next_internal >= node || weight[next_leaf] <= weight[next_internal]);
+                let child = if take_leaf {
+                    next_leaf += 1;
+                    next_leaf - 1
+                } else {
+                    next_internal += 1;
+                    next_internal - 1
+                };
+                weight[node] += weight[child];
+                parent[child] = node;
+            }
+        }
+        let mut depth = vec![0u8; 2 * n - 1];
+        for node in (0..2 * n - 2).rev() {
+            depth[node] = depth[parent[node]] + 1;
+        }
+        for (leaf, &(_, symbol)) in leaves.iter().enumerate() {
+            lengths[symbol] = depth[leaf];
+        }
+        lengths
+    }
+
+    #[test]
+    fn code_lengths_match_the_pair_sorting_version() {
+        let mut state = 0x2545_f491u32;
+        let mut next = || {
+            crate::xorshift(&mut state);
+            state
+        };
+        for round in 0..3000u32 {
+            let symbols = [286, 30, 19, 2, 1, 257][round as usize % 6];
+            let limit = [15u8, 7, 9, 4][round as usize / 6 % 4];
+            // Few distinct counts (many ties), skewed ones (over the
+            // limit), zeros, and wide ones.
+            let counts: Vec<u32> = (0..symbols)
+                .map(|_| match round % 5 {
+                    0 => next() % 4,
+                    1 => 1 << (next() % 24),
+                    2 => next() % 1000 * (next() % 2),
+                    3 => next() >> (next() % 32),
+                    _ => next() % 3 + 1,
+                })
+                .collect();
+            let limit = if symbols > 1 << limit { 15 } else { limit };
+            assert_eq!(
+                code_lengths(&counts, limit),
+                reference_code_lengths(&counts, limit),
+                "{counts:?} {limit}"
+            );
+        }
     }
 
     #[test]
