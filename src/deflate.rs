@@ -793,25 +793,7 @@ pub(crate) fn code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
         return lengths;
     }
     let limit = limit as usize;
-    let mut per_length = [0u64; 16];
-    for &len in lengths.iter().filter(|&&len| len > 0) {
-        per_length[(len as usize).min(limit)] += 1;
-    }
-    // Kraft sum in units of 2^-limit; too large by the cut codes.
-    let mut total: u64 = (1..=limit)
-        .map(|len| per_length[len] << (limit - len))
-        .sum();
-    while total > 1 << limit {
-        // Make one code of the longest length one bit longer... by moving
-        // a shorter leaf down a level: it and a limit-length leaf become
-        // two leaves one level below it.
-        per_length[limit] -= 1;
-        let shorter = (1..limit).rev().find(|&len| per_length[len] > 0);
-        let len = shorter.expect("a complete code over the limit has a shorter code");
-        per_length[len] -= 1;
-        per_length[len + 1] += 2;
-        total -= 1;
-    }
+    let per_length = codes_per_length_within(&lengths, limit);
     // Most frequent first; ties by symbol (keys are distinct, so the
     // sort's stability does not matter).
     let mut symbols = [0u64; MAX_SYMBOLS];
@@ -833,6 +815,32 @@ pub(crate) fn code_lengths(counts: &[u32], limit: u8) -> Vec<u8> {
         }
     }
     lengths
+}
+
+/// How many codes of each length a complete code within `limit` bits
+/// has, from optimal `lengths` some of which are over it: those are cut to
+/// the limit, then the Kraft sum is brought back to one.
+fn codes_per_length_within(lengths: &[u8], limit: usize) -> [u64; 16] {
+    let mut per_length = [0u64; 16];
+    for &len in lengths.iter().filter(|&&len| len > 0) {
+        per_length[(len as usize).min(limit)] += 1;
+    }
+    // Kraft sum in units of 2^-limit; too large by the cut codes.
+    let mut total: u64 = (1..=limit)
+        .map(|len| per_length[len] << (limit - len))
+        .sum();
+    while total > 1 << limit {
+        // Make one code of the longest length one bit longer... by moving
+        // a shorter leaf down a level: it and a limit-length leaf become
+        // two leaves one level below it.
+        per_length[limit] -= 1;
+        let shorter = (1..limit).rev().find(|&len| per_length[len] > 0);
+        let len = shorter.expect("a complete code over the limit has a shorter code");
+        per_length[len] -= 1;
+        per_length[len + 1] += 2;
+        total -= 1;
+    }
+    per_length
 }
 
 /// Optimal (Huffman) code lengths by the two-queue method on leaves sorted
@@ -1354,25 +1362,9 @@ mod tests {
             return lengths;
         }
         let limit = limit as usize;
-        let mut per_length = vec![0u64; limit + 1];
-        for &len in lengths.iter().filter(|&&len| len > 0) {
-            per_length[(len as usize).min(limit)] += 1;
-        }
-        // Kraft sum in units of 2^-limit; too large by the cut codes.
-        let mut total: u64 = (1..=limit)
-            .map(|len| per_length[len] << (limit - len))
-            .sum();
-        while total > 1 << limit {
-            // Make one code of the longest length one bit longer... by moving
-            // a shorter leaf down a level: it and a limit-length leaf become
-            // two leaves one level below it.
-            per_length[limit] -= 1;
-            let shorter = (1..limit).rev().find(|&len| per_length[len] > 0);
-            let len = shorter.expect("a complete code over the limit has a shorter code");
-            per_length[len] -= 1;
-            per_length[len + 1] += 2;
-            total -= 1;
-        }
+        // The length repair is shared (it did not change); the leaves'
+        // sort and the tree are the old ones.
+        let per_length = codes_per_length_within(&lengths, limit);
         let mut symbols: Vec<usize> = (0..counts.len()).filter(|&s| lengths[s] > 0).collect();
         // Most frequent first; ties by symbol, so the code does not depend on
         // the sort's stability.
