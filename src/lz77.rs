@@ -138,10 +138,25 @@ impl LzStrip {
         // Positions with eight bytes to read: the candidate's first three
         // bytes and the match's first word are one compare.
         let wide = end.saturating_sub(7);
+        // The last match's distance (none yet: never <= at).
+        let mut rep = usize::MAX;
         while at < wide {
             let word = read_u64(data, at);
-            let bucket = hash(word as u32);
             let position = (base + at) as u32;
+            if rep <= at {
+                let differ = read_u64(data, at - rep) ^ word;
+                if differ & REP_MASK == 0 {
+                    table[hash(word as u32)] = position;
+                    let len = if differ != 0 {
+                        (differ.trailing_zeros() / 8) as usize
+                    } else {
+                        8 + match_len(data, at - rep + 8, at + 8, (end - at).min(MAX_MATCH) - 8)
+                    };
+                    at = emit_match(tokens, counts, table, data, base, at, len, rep);
+                    continue;
+                }
+            }
+            let bucket = hash(word as u32);
             let candidate = std::mem::replace(&mut table[bucket], position);
             let dist = position.wrapping_sub(candidate) as usize;
             // In the window and in the strip (0 and EMPTY wrap past both);
@@ -163,23 +178,8 @@ impl LzStrip {
             } else {
                 8 + match_len(data, at - dist + 8, at + 8, (end - at).min(MAX_MATCH) - 8)
             };
-            let (symbol, extra) = distance_code(dist as u32);
-            tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 23 | symbol << 18 | extra);
-            counts.literals[257 + length_symbol(len as u32)] += 1;
-            counts.distances[symbol as usize] += 1;
-            let next = at + len;
-            // The last INSERT_TAIL positions of the match (it is at least 3
-            // long, so they are inside it), from one read when it can.
-            if next + 6 <= end {
-                let tail = read_u64(data, next - 2);
-                table[hash(tail as u32)] = (base + next - 2) as u32;
-                table[hash((tail >> 8) as u32)] = (base + next - 1) as u32;
-            } else {
-                for inside in next - INSERT_TAIL..next.min(end.saturating_sub(3)) {
-                    table[hash(read_u32(data, inside))] = (base + inside) as u32;
-                }
-            }
-            at = next;
+            rep = dist;
+            at = emit_match(tokens, counts, table, data, base, at, len, dist);
         }
         // The last bytes, too close to the end for the wide reads.
         let hashable = end.saturating_sub(3);
@@ -215,6 +215,43 @@ impl LzStrip {
             counts.literals[byte as usize] += 1;
         }
     }
+}
+
+/// Bytes of the repeat-distance probe that must match to take it.
+const REP_MASK: u64 = u64::MAX;
+
+/// Writes the match of `len` at `at` from `dist` back, enters the last
+/// INSERT_TAIL positions of it in the table and returns where it ends.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn emit_match(
+    tokens: &mut Vec<u32>,
+    counts: &mut Counts,
+    table: &mut [u32; 1 << HASH_BITS],
+    data: &[u8],
+    base: usize,
+    at: usize,
+    len: usize,
+    dist: usize,
+) -> usize {
+    let end = data.len();
+    let (symbol, extra) = distance_code(dist as u32);
+    tokens.push(MATCH | ((len - MIN_MATCH) as u32) << 23 | symbol << 18 | extra);
+    counts.literals[257 + length_symbol(len as u32)] += 1;
+    counts.distances[symbol as usize] += 1;
+    let next = at + len;
+    // The last INSERT_TAIL positions of the match (it is at least 3
+    // long, so they are inside it), from one read when it can.
+    if next + 6 <= end {
+        let tail = read_u64(data, next - 2);
+        table[hash(tail as u32)] = (base + next - 2) as u32;
+        table[hash((tail >> 8) as u32)] = (base + next - 1) as u32;
+    } else {
+        for inside in next - INSERT_TAIL..next.min(end.saturating_sub(3)) {
+            table[hash(read_u32(data, inside))] = (base + inside) as u32;
+        }
+    }
+    next
 }
 
 #[inline(always)]
