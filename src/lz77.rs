@@ -144,18 +144,14 @@ impl LzStrip {
         while at < wide {
             let word = read_u64(data, at);
             let position = (base + at) as u32;
-            if rep <= at {
-                let differ = read_u64(data, at - rep) ^ word;
-                if differ & REP_MASK == 0 {
-                    table[hash(word as u32)] = position;
-                    let len = if differ != 0 {
-                        (differ.trailing_zeros() / 8) as usize
-                    } else {
-                        8 + match_len(data, at - rep + 8, at + 8, (end - at).min(MAX_MATCH) - 8)
-                    };
-                    at = emit_match(tokens, counts, table, data, base, at, len, rep);
-                    continue;
-                }
+            // The last match's distance first, taken when all eight bytes
+            // repeat there: on a hit the chain skips the hash and the table
+            // load (docs/benchmarks.md, "Round 7").
+            if rep <= at && read_u64(data, at - rep) == word {
+                table[hash(word as u32)] = position;
+                let len = 8 + match_len(data, at - rep + 8, at + 8, (end - at).min(MAX_MATCH) - 8);
+                at = emit_match(tokens, counts, table, data, base, at, len, rep);
+                continue;
             }
             let bucket = hash(word as u32);
             let candidate = std::mem::replace(&mut table[bucket], position);
@@ -217,13 +213,6 @@ impl LzStrip {
         }
     }
 }
-
-/// Bytes that must repeat at the last match's distance for the parse to
-/// take it without the hash probe: all eight. On the tiled screenshot the
-/// check is 8% less CPU and 4% smaller; the real screenshot and synthetic
-/// UI come out 1.7% larger at the same CPU (docs/benchmarks.md, "Round
-/// 7"). Three bytes were as fast and 0.1% larger.
-const REP_MASK: u64 = u64::MAX;
 
 /// Writes the match of `len` at `at` from `dist` back, enters the last
 /// INSERT_TAIL positions of it in the table and returns where it ends.
