@@ -175,6 +175,9 @@ mod tests {
         check::<Rgba8>(&source, "RGBA8");
         check::<Rgb16ToLittleBgr>(&source, "RGB16");
         check::<Rgba16ToLittleBgra>(&source, "RGBA16");
+        check::<Swap16>(&source, "16-bit byte swap");
+        check::<Bgr16>(&source, "BGR16");
+        check::<Bgra16>(&source, "BGRA16");
         // What the conversions mean, on one pixel each.
         let mut out = [0; 8];
         shuffle::<Rgb8, _>(&[1, 2, 3], &mut out[..3]);
@@ -212,5 +215,8 @@ mod tests {
         masks_are_a_partition::<Rgba8>();
         masks_are_a_partition::<Rgb16ToLittleBgr>();
         masks_are_a_partition::<Rgba16ToLittleBgra>();
+        masks_are_a_partition::<Swap16>();
+        masks_are_a_partition::<Bgr16>();
+        masks_are_a_partition::<Bgra16>();
     }
 }
